@@ -1,0 +1,96 @@
+"""Cleanse: raw records to the data standard, one normalizer per field as `rules/cleansing.yaml` says.
+
+Each normalizer is a pure scalar function from `cleansing/`; it runs once per distinct value (the repeat cache:
+the same address or checkpoint name recurs thousands of times a day) and the results are joined back. This stage
+never removes a row: it only adds standardized columns and the quarantine code of rows that cannot be used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from cleansing.address import ADDRESS_FIELDS, parse_address
+from cleansing.datetimes import parse_datetime
+from cleansing.idcard import parse_id_number
+from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from cleansing.phone import normalize_phone
+from cleansing.text import has_traditional, normalize_text
+from jingzhun import rules
+
+ADDRESS_COLUMNS = tuple(f"addr_{f}" for f in ADDRESS_FIELDS)
+
+
+def _text(value: str) -> dict[str, Any]:
+    return {"": normalize_text(value), "traditional": has_traditional(value)}
+
+
+def _datetime(value: str) -> dict[str, Any]:
+    return {"": parse_datetime(value)}
+
+
+def _name(value: str) -> dict[str, Any]:
+    name = normalize_name(value)
+    return {"": name, "pinyin": name_pinyin(name), "key": name_fuzzy_key(name),
+            "traditional": has_traditional(value)}
+
+
+def _id_number(value: str) -> dict[str, Any]:
+    parsed = parse_id_number(value)
+    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None}
+
+
+def _phone(value: str) -> dict[str, Any]:
+    parsed = normalize_phone(value)
+    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None}
+
+
+def _address(value: str) -> dict[str, Any]:
+    parsed = parse_address(value, context_district_code=rules.load("cleansing").get("district_code"))
+    return {"": normalize_text(value), "traditional": has_traditional(value),
+            **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
+
+
+NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "text": _text, "datetime": _datetime, "name": _name, "id_number": _id_number, "phone": _phone,
+    "address": _address,
+}
+
+
+def cleanse(raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Standardize every field of `raw`; add `event_at` and `quarantine_code`."""
+    config = rules.load("cleansing")
+    standard = raw
+    for field in fields:
+        standard = normalize_column(standard, field, config["fields"].get(field, "text"))
+    event_fields = [f for f in config["event_time"] if f in fields]
+    standard = standard.with_columns(event_at=pl.coalesce(event_fields) if event_fields else pl.lit(None))
+    return standard.with_columns(quarantine_code=_quarantine_code())
+
+
+def normalize_column(frame: pl.DataFrame, field: str, kind: str) -> pl.DataFrame:
+    """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
+    `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
+    normalize = NORMALIZERS[kind]
+    distinct = frame.get_column(field).drop_nulls().unique().to_list()
+    results = [normalize(value) for value in distinct]
+    names = {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field)
+             for key in (results[0] if results else normalize(""))}
+    lookup = pl.DataFrame(
+        {"__raw": distinct, **{name: [r[key] for r in results] for key, name in names.items()}},
+        schema_overrides={"__raw": pl.Utf8},
+        strict=False,
+    )
+    return frame.rename({field: f"{field}_raw"}).join(
+        lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
+    )
+
+
+def _quarantine_code() -> pl.Expr:
+    place = pl.coalesce("addr_road", "addr_community", "addr_town")
+    unusable = (pl.col("name").is_null() & pl.col("id_number").is_null() & pl.col("phone").is_null()
+                & place.is_null())
+    return pl.when(pl.col("ingest_issue").is_not_null()).then(pl.col("ingest_issue")) \
+        .when(unusable).then(pl.lit("no_usable_field")).otherwise(pl.lit(None, pl.Utf8))
