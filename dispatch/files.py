@@ -1,0 +1,82 @@
+"""Writing tables that people open in Excel or WPS: `.xlsx` with a header that stays in view, and `.csv` with BOM.
+
+Must never write a cell that a spreadsheet would execute: the public types hotline texts, so a value starting
+with `=`, `+`, `-`, `@`, tab or carriage return is prefixed with an apostrophe, as OWASP advises for CSV injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MAX_COLUMN_WIDTH = 60
+
+
+def safe_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, list):
+        value = "、".join(str(v) for v in value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    frame: pl.DataFrame  # columns are the Chinese headers people read
+    filter_and_freeze: bool = True
+
+
+def write_csv(path: Path, frame: pl.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(frame.columns)
+        writer.writerows([safe_cell(v) for v in row] for row in frame.iter_rows())
+
+
+def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> None:
+    """Every cell is written as text (or a number for counts), never as a formula; `created` is fixed so that
+    the same inputs give a byte-identical file."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    book.set_properties({"created": created, "author": "jingzhun"})
+    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                              "valign": "vcenter"})
+    for spec in sheets:
+        sheet = book.add_worksheet(spec.name)
+        widths = [_width(c) for c in spec.frame.columns]
+        for col, name in enumerate(spec.frame.columns):
+            sheet.write_string(0, col, name, header)
+        for row_at, row in enumerate(spec.frame.iter_rows(), start=1):
+            for col, value in enumerate(row):
+                if value is None:
+                    continue  # an empty cell stays empty, not an empty string
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    sheet.write_number(row_at, col, value)
+                    text = str(value)
+                else:
+                    text = safe_cell(value)
+                    sheet.write_string(row_at, col, text)
+                widths[col] = max(widths[col], _width(text))
+        for col, width in enumerate(widths):
+            sheet.set_column(col, col, min(width + 2, MAX_COLUMN_WIDTH))
+        if spec.filter_and_freeze:
+            sheet.freeze_panes(1, 0)
+            sheet.autofilter(0, 0, max(spec.frame.height, 1), max(len(spec.frame.columns) - 1, 0))
+    book.close()
+
+
+def _width(text: str) -> int:
+    """Display width: a CJK character takes two columns in Excel."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)

@@ -1,0 +1,38 @@
+"""The DuckDB warehouse file of an output folder: every stage's table, kept per run date.
+
+Stages write through `replace_run`, so a rerun of a day replaces that day's rows and leaves other days alone
+(the report's trend reads them). Nothing outside this module opens the file by path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def replace_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame) -> None:
+    """Store `frame` as the rows of `table` for `run_date`; the table is created from the first frame stored."""
+    # An all-null column has no type in Polars; give it text so the table's schema does not depend on the day.
+    rows = frame.with_columns(pl.col(pl.Null).cast(pl.Utf8), run_date=pl.lit(run_date, pl.Date))  # noqa: F841
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM rows LIMIT 0")
+    con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM rows")
+
+
+def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.DataFrame:
+    return con.sql(f"SELECT * EXCLUDE (run_date) FROM {table} WHERE run_date = ?", params=[run_date]).pl()

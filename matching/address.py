@@ -1,0 +1,78 @@
+"""Address resolution: a record's parsed address to a house, or at least to the committee that owns it.
+
+Both sides are parsed by the same parser (`cleansing.address`), so a key built here means the same thing for a
+record and for a house. Levels run from the most precise to the least; a key resolves at a level only when it
+points to exactly one house (house levels) or one committee (coarser levels): this stage never picks between
+candidates, it leaves the record to the next level or to review.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+# (level, key) from the most precise to the least. A house level gives a house_id; the others a committee.
+LEVELS: tuple[tuple[str, str], ...] = (
+    ("house", "key_room"),
+    ("house", "key_community_room"),
+    ("building", "key_building"),
+    ("building", "key_community_building"),
+    ("lane", "key_lane"),
+    ("community", "key_community"),
+)
+KEY_COLUMNS = tuple(dict.fromkeys(key for _, key in LEVELS))
+
+
+def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the match keys from the `addr_*` columns; a key is null when any of its parts is."""
+    number = pl.col("addr_road_number").str.extract(r"(\d+)")
+    road, community = pl.col("addr_road"), pl.col("addr_community")
+    building, room = pl.col("addr_building"), pl.col("addr_room")
+    return frame.with_columns(
+        key_room=pl.concat_str([road, number, building, room], separator="|"),
+        key_community_room=pl.concat_str([community, building, room], separator="|"),
+        key_building=pl.concat_str([road, number, building], separator="|"),
+        key_community_building=pl.concat_str([community, building], separator="|"),
+        key_lane=pl.concat_str([road, number], separator="|"),
+        key_community=community,
+    )
+
+
+def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """For every record: `address_level` (house, building, lane, community or null), `house_id`, `grid_id`,
+    `committee_code`, and `address_ambiguous` when a key named several houses or committees.
+
+    `records` has record_id and the keys; `houses` has house_id, grid_id, committee_code and the keys.
+    """
+    con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
+    con.register("house_keys", houses.select("house_id", "grid_id", "committee_code", *KEY_COLUMNS))
+    ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
+    for i, (level, key) in enumerate(LEVELS):
+        ctes.append(
+            f"l{i} AS (SELECT {key} AS k, count(DISTINCT house_id) AS houses, any_value(house_id) AS house_id, "
+            f"count(DISTINCT grid_id) AS grids, any_value(grid_id) AS grid_id, "
+            f"count(DISTINCT committee_code) AS committees, any_value(committee_code) AS committee_code "
+            f"FROM house_keys WHERE {key} IS NOT NULL GROUP BY 1)"
+        )
+        joins.append(f"LEFT JOIN l{i} ON r.{key} = l{i}.k")
+        resolved = f"l{i}.houses = 1" if level == "house" else f"l{i}.committees = 1"
+        level_cases.append(f"WHEN {resolved} THEN '{level}'")
+        if level == "house":
+            house_cases.append(f"WHEN {resolved} THEN l{i}.house_id")
+            ambiguous.append(f"l{i}.houses > 1")
+        grid_cases.append(f"WHEN {resolved} THEN CASE WHEN l{i}.grids = 1 THEN l{i}.grid_id END")
+        committee_cases.append(f"WHEN {resolved} THEN l{i}.committee_code")
+        if level != "house":
+            ambiguous.append(f"l{i}.committees > 1")
+    sql = f"""
+        WITH {", ".join(ctes)}
+        SELECT r.record_id,
+               CASE {" ".join(level_cases)} END AS address_level,
+               CASE {" ".join(house_cases)} END AS house_id,
+               CASE {" ".join(grid_cases)} END AS grid_id,
+               CASE {" ".join(committee_cases)} END AS committee_code,
+               coalesce({" OR ".join(ambiguous)}, false) AS address_ambiguous
+        FROM record_keys r {" ".join(joins)}
+        ORDER BY r.record_id
+    """
+    return con.sql(sql).pl()

@@ -1,0 +1,47 @@
+"""The reference tables (grid, housing, population) read from a reference folder and checked against the contract.
+
+A missing table or column is a `UserError` (the run cannot be done); a bad row is reported, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from jingzhun.errors import UserError
+
+REQUIRED = {
+    "grid": ("grid_id", "grid_name", "committee_code", "committee_name", "subdistrict_code", "subdistrict_name",
+             "district_code", "district_name"),
+    "housing": ("house_id", "address", "grid_id"),
+    "population": ("person_id", "name", "id_number", "phone", "house_id"),
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    grid: pl.DataFrame
+    housing: pl.DataFrame
+    population: pl.DataFrame
+    files: dict[str, Path]
+
+
+def load_reference(folder: Path) -> Reference:
+    tables, files = {}, {}
+    for name, required in REQUIRED.items():
+        path = next((p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()), None)
+        if path is None:
+            raise UserError(f"reference table missing: {folder / name}.csv (or .parquet)")
+        try:
+            frame = (pl.read_parquet(path) if path.suffix == ".parquet"
+                     else pl.read_csv(path, infer_schema=False, encoding="utf8"))
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise UserError(f"reference table {path} cannot be read: {error}") from error
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)}")
+        tables[name] = frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required)
+        files[name] = path
+    return Reference(**tables, files=files)

@@ -1,0 +1,51 @@
+"""The outcome of every record: quarantined, dispatched, review or no_action, with its reasons in words.
+
+This is the one place where the four outcomes are decided; later stages only read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import polars as pl
+
+from jingzhun import rules
+
+OUTCOMES = ("dispatched", "no_action", "review", "quarantined")
+REVIEW_UNROUTABLE = "需人工判断：触发筛查规则，但地址和人员均未能确定所属居委。"
+REVIEW_AMBIGUOUS = "需人工判断：地址或人员有多个相近的候选，系统不替人选择。"
+NO_ACTION = "未触发筛查规则。"
+
+
+def decide(standard: pl.DataFrame, matched: pl.DataFrame, screened: pl.DataFrame, run_date: date) -> pl.DataFrame:
+    """Join the stages' results on record_id and decide each record's outcome and dispatch id."""
+    reasons = rules.load("quarantine")["rows"]
+    fired = pl.col("rule_ids").is_not_null()
+    table = (
+        standard.select("record_id", "source", "source_file", "source_row", "quarantine_code")
+        .join(matched, on="record_id", how="left")
+        .join(screened, on="record_id", how="left")
+    )
+    outcome = (
+        pl.when(pl.col("quarantine_code").is_not_null()).then(pl.lit("quarantined"))
+        .when(fired & (pl.col("committee_code").is_null() | pl.col("ambiguous"))).then(pl.lit("review"))
+        .when(fired).then(pl.lit("dispatched"))
+        .otherwise(pl.lit("no_action"))
+    )
+    table = table.with_columns(outcome=outcome)
+    return table.with_columns(
+        reasons=pl.when(pl.col("outcome") == "quarantined")
+        .then(pl.col("quarantine_code").replace_strict(reasons, default=pl.col("quarantine_code")))
+        .when(pl.col("outcome") == "review")
+        .then(pl.when(pl.col("ambiguous")).then(pl.lit(REVIEW_AMBIGUOUS)).otherwise(pl.lit(REVIEW_UNROUTABLE))
+              + pl.lit("规则：") + pl.col("screening_reasons"))
+        .when(pl.col("outcome") == "dispatched").then(pl.col("screening_reasons"))
+        .otherwise(pl.lit(NO_ACTION)),
+        # Stable across reruns of the same inputs: the day and the record's position in its source file.
+        dispatch_id=pl.when(pl.col("outcome") == "dispatched").then(
+            pl.lit(f"{run_date:%Y%m%d}-")
+            + pl.concat_str(["source", "source_file", "source_row"], separator="/").map_elements(
+                lambda key: hashlib.sha256(key.encode()).hexdigest()[:10], return_dtype=pl.Utf8)
+        ),
+    ).sort("record_id")

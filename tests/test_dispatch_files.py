@@ -1,0 +1,59 @@
+"""Files people open: no cell a spreadsheet would execute, headers in view, the same rows in .xlsx and .csv."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import openpyxl
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dispatch.files import FORMULA_STARTS, Sheet, safe_cell, write_csv, write_workbook
+from jingzhun.masking import mask_id_number, mask_phone
+
+
+@given(st.text())
+def test_no_written_cell_starts_like_a_formula(text):
+    assert not safe_cell(text).startswith(FORMULA_STARTS)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="=+-@\t\r"), min_size=1))
+def test_ordinary_text_is_written_unchanged(text):
+    assert safe_cell(text) == text
+
+
+def test_workbook_and_csv_hold_the_same_safe_rows(tmp_path):
+    frame = pl.DataFrame({"姓名": ["王伟", "李娜"], "诉求内容": ['=HYPERLINK("http://x","点我")', "+1 楼道"],
+                          "派单数": [3, 4]})
+    created = dt.datetime(2026, 11, 22)
+    write_workbook(tmp_path / "a.xlsx", [Sheet("派单", frame)], created)
+    write_csv(tmp_path / "a.csv", frame)
+
+    book = openpyxl.load_workbook(tmp_path / "a.xlsx")
+    sheet = book["派单"]
+    assert [c.value for c in sheet[1]] == ["姓名", "诉求内容", "派单数"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref is not None
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    assert sheet["B2"].value == "'" + '=HYPERLINK("http://x","点我")'
+    assert sheet["C3"].value == 4
+
+    raw = (tmp_path / "a.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(tmp_path / "a.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[1][1] == sheet["B2"].value and rows[2][1] == "'+1 楼道"
+
+
+def test_same_inputs_give_byte_identical_workbooks(tmp_path):
+    frame = pl.DataFrame({"姓名": ["王伟"]})
+    for name in ("a.xlsx", "b.xlsx"):
+        write_workbook(tmp_path / name, [Sheet("派单", frame)], dt.datetime(2026, 11, 22))
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_masks_keep_only_what_tells_people_apart():
+    assert mask_id_number("31011519900101123X") == "310115********123X"
+    assert mask_phone("13812345678") == "138****5678"
