@@ -1,0 +1,70 @@
+"""The daily flow as Prefect runs it: the run book, one task per step, retries where a file system may hiccup.
+
+Thin by design: every task is a step from `flows.steps`, so the flow and the tests run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows import steps
+from jingzhun.run import Run
+
+
+def _step(fn: Any, retries: int = 0) -> Any:
+    # Steps pass a small Run and keep their data in the warehouse; nothing is worth caching between runs.
+    return task(fn, name=fn.__name__, retries=retries, retry_delay_seconds=5, cache_policy=NO_CACHE)
+
+
+prepare = _step(steps.prepare)
+ingest = _step(steps.ingest, retries=2)
+cleanse = _step(steps.cleanse)
+validate = _step(steps.validate)
+match = _step(steps.match)
+screen = _step(steps.screen)
+dispatch = _step(steps.dispatch, retries=2)
+report = _step(steps.report, retries=2)
+
+
+@flow(name="jingzhun-daily", log_prints=True)
+def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
+          run_date: dt.date | None = None) -> dict[str, Any]:
+    run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out),
+              run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None)
+    prepare(run)
+    ingest(run)
+    cleanse(run)
+    validate(run)
+    match(run)
+    screen(run)
+    dispatch(run)
+    head = report(run)
+    _publish(run, head)
+    return head
+
+
+def _publish(run: Run, head: dict[str, Any]) -> None:
+    """The headline figures in the Prefect UI, per run."""
+    create_table_artifact(
+        key="jingzhun-outcomes",
+        table=[{"outcome": k, "rows": v} for k, v in head["outcomes"].items()],
+        description=f"Outcomes of the run of {run.run_date}",
+    )
+    create_markdown_artifact(
+        key="jingzhun-headline",
+        markdown=(
+            f"# jingzhun {run.run_date}\n\n"
+            f"| figure | value |\n|---|---|\n"
+            f"| input rows | {head['input_rows']} |\n| result rows | {head['result_rows']} |\n"
+            f"| person match rate | {head['person_match_rate']} |\n| routing rate | {head['routing_rate']} |\n"
+            f"| dispatched | {head['outcomes']['dispatched']} |\n| review | {head['outcomes']['review']} |\n"
+            f"| quarantined | {head['outcomes']['quarantined']} |\n\nOutputs: `{run.dir}`\n"
+        ),
+        description="Headline figures",
+    )

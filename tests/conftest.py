@@ -1,0 +1,39 @@
+"""Shared fixtures: a real synthetic district, and one real run of the daily flow under Prefect on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Prefect keeps its database under PREFECT_HOME; the tests use their own, never the user's.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="jingzhun-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Prefect's INFO lines (server start and stop) would be written after pytest has closed its capture streams.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+RUN_DATE = dt.date(2026, 11, 22)
+PERSONS = 4000
+
+
+@pytest.fixture(scope="session")
+def district(tmp_path_factory) -> Path:
+    from synthetic.generate import generate
+
+    folder = tmp_path_factory.mktemp("district")
+    generate(folder, persons=PERSONS, seed=11, day=RUN_DATE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def flow_run(district, tmp_path_factory) -> tuple[Path, dict]:
+    """The daily flow run once, for real, by Prefect; returns the run folder and the headline it returned."""
+    from flows.daily import daily
+
+    out = tmp_path_factory.mktemp("out")
+    head = daily(inbox=district / "inbox", reference=district / "reference", out=out, run_date=RUN_DATE)
+    return out / RUN_DATE.isoformat(), head
