@@ -103,7 +103,7 @@ def test_xlsx_numbers_and_dates_become_text(tmp_path, mapping):
     [
         ("empty.csv", b"", "empty_file"),
         ("blank.csv", b"\r\n\r\n", "empty_file"),
-        ("latin.csv", "姓名\n".encode("utf-8") + bytes([0x81, 0x30, 0xFF, 0xFE]), "unreadable_encoding"),
+        ("latin.csv", "姓名\n".encode() + bytes([0x81, 0x30, 0xFF, 0xFE]), "unreadable_encoding"),
         ("truncated.xlsx", b"PK\x03\x04" + b"\x00" * 20, "not_a_table"),
         ("notes.txt", b"hello", "unsupported_type"),
     ],
