@@ -1,0 +1,363 @@
+"""One day of messy exports from the three sources, and the ground truth that explains them.
+
+Decides who appears (residents at their own house, arrivals from elsewhere staying at a real house,
+the same people across sources), which defects each value gets, how rows are split into files
+with varying headers, encodings and time layouts, and where empty and garbage rows go. It must
+never write a data row without exactly one truth line (nor a truth line without its row), and
+never record a defect that is not visible in the written value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from synthetic import exports, messy
+from synthetic.district import District
+from synthetic.divisions import Divisions
+from synthetic.idnumbers import id_numbers
+from synthetic.names import full_names, surname_text
+from synthetic.population import sample_identities
+from synthetic.sources import EXTRA_LEADING, EXTRA_TRAILING, REMARKS, SOURCES, Rows, Source, time_of_day
+
+OUTSIDER_SHARE = 0.08  # rows about people not in the population register
+HEALTH_ALSO_CHECKPOINT = 0.10  # of health declarants, also registered at a checkpoint
+BOTH_ALSO_HOTLINE = 0.3  # of those in both, also calling 12345
+HEALTH_ALSO_HOTLINE = 0.02  # of the other health declarants, also calling 12345
+EMPTY_ROW_RATE = 0.005
+GARBAGE_ROW_RATE = 0.005
+REMARK_RATE = 0.08
+FILES_PER_SOURCE = {"checkpoint": (2, 3), "hotline": (1, 2), "health": (2, 3)}
+GARBAGE_CELLS = ("测试", "/////", "？？？", "——", "#N/A", "***", "。。。", "test", "，，")
+
+TRUTH_COLUMNS = (
+    "source",
+    "source_file",
+    "source_row",
+    "person_id",
+    "house_id",
+    "committee_code",
+    "subdistrict_code",
+    "defects",
+)
+_ENTITY_COLUMNS = TRUTH_COLUMNS[3:]
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    source: str
+    path: Path
+    format: str  # one of exports.FORMATS
+    rows: int  # data rows below the header, empty and garbage rows included
+
+
+def row_counts(persons: int) -> dict[str, int]:
+    return {s.name: max(s.minimum, round(s.share * persons)) for s in SOURCES}
+
+
+def _subjects(
+    rng: np.random.Generator, divisions: Divisions, population: pl.DataFrame, houses: int, counts: dict[str, int]
+) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+    """Everybody appearing today, and per source the subject of each row.
+
+    Health declarants are drawn first; a share of them also pass a checkpoint and some of those
+    (and a few others) call 12345. The remaining rows go to fresh people, so nobody appears twice
+    within one source.
+    """
+    n_health, n_checkpoint, n_hotline = counts["health"], counts["checkpoint"], counts["hotline"]
+    both = min(round(HEALTH_ALSO_CHECKPOINT * n_health), n_checkpoint)
+    both_hotline = min(round(BOTH_ALSO_HOTLINE * both), n_hotline)
+    health_hotline = min(round(HEALTH_ALSO_HOTLINE * n_health), n_hotline - both_hotline)
+    slots = n_health + (n_checkpoint - both) + (n_hotline - both_hotline - health_hotline)
+
+    outsider = rng.random(slots) < OUTSIDER_SHARE
+    n_out = int(outsider.sum())
+    n_res = slots - n_out
+    # A tiny population may have fewer people than rows; then residents repeat across slots.
+    residents = rng.permutation(population.height)[np.arange(n_res) % population.height]
+    resident_rows = population[residents].select(
+        "person_id", "name", "surname", (pl.col("gender") == "男").alias("male"), "id_number", "phone", "house_idx"
+    )
+    arrivals = sample_identities(
+        rng,
+        n_out,
+        divisions,
+        shanghai_share=0.0,
+        taken_ids=population["id_number"].str.slice(0, 17).cast(pl.Int64).to_numpy(),
+        taken_phones=population["phone"].cast(pl.Int64).to_numpy(),
+    )
+    arrival_rows = pl.DataFrame(
+        {
+            "person_id": pl.Series([None] * n_out, dtype=pl.Utf8),
+            "name": full_names(arrivals.surname_idx, arrivals.given_idx),
+            "surname": surname_text(arrivals.surname_idx),
+            "male": arrivals.male,
+            "id_number": id_numbers(arrivals.id_bodies),
+            "phone": pl.Series(arrivals.phones).cast(pl.Utf8),
+            "house_idx": rng.integers(0, houses, n_out),  # staying with someone, or renting
+        }
+    )
+    subjects = pl.concat([resident_rows, arrival_rows])
+
+    slot_subject = np.empty(slots, dtype=np.int64)
+    slot_subject[~outsider] = np.arange(n_res)
+    slot_subject[outsider] = n_res + np.arange(n_out)
+    health, fresh = slot_subject[:n_health], slot_subject[n_health:]
+    who = {
+        "health": health,
+        "checkpoint": np.concatenate([health[:both], fresh[: n_checkpoint - both]]),
+        "hotline": np.concatenate(
+            [health[:both_hotline], health[both : both + health_hotline], fresh[n_checkpoint - both :]]
+        ),
+    }
+    return subjects, who
+
+
+def _nearby_committees(district: District, divisions: Divisions) -> dict[str, tuple[str, ...]]:
+    """Per committee in use, the colloquial names (竹园居委) of the committees next to it by code in
+    its town: those in use when the town has several, else the town's other real committees."""
+    nearby = {}
+    for (town,), used in district.committees.group_by("subdistrict_code"):
+        pool = used if used.height > 1 else divisions.committees.filter(pl.col("subdistrict_code") == town)
+        pool = pool.sort("committee_code")
+        codes = pool["committee_code"].to_list()
+        labels = (pool["short_name"] + pool["kind"]).to_list()
+        for code in used["committee_code"]:
+            i = codes.index(code)
+            nearby[code] = tuple(labels[j] for j in (i - 1, i + 1) if 0 <= j < len(labels))
+    return nearby
+
+
+def _personal_values(
+    rng: np.random.Generator,
+    rnd: random.Random,
+    source: Source,
+    people: pl.DataFrame,
+    houses: pl.DataFrame,
+    nearby: dict[str, tuple[str, ...]],
+) -> tuple[dict[str, list[str]], list[list[str]]]:
+    """Name, ID, phone and address cells with their defects; returns the cells and per-row tags."""
+    n = people.height
+    name, surname, male, ids, phones = (people[c].to_list() for c in ("name", "surname", "male", "id_number", "phone"))
+    house = {
+        c: houses[c].to_list()
+        for c in ("address", "town", "road", "lane", "number", "community", "building", "room", "committee_code")
+    }
+
+    def address_parts(i: int) -> messy.AddressParts:
+        options = nearby[house["committee_code"][i]]
+        return messy.AddressParts(
+            town=house["town"][i],
+            road=house["road"][i],
+            lane=house["lane"][i],
+            number=house["number"][i],
+            community=house["community"][i],
+            building=house["building"][i],
+            room=house["room"][i],
+            nearby_committee=rnd.choice(options) if options else "",
+        )
+
+    name_defects = messy.HOTLINE_NAME_DEFECTS if source.name == "hotline" else messy.NAME_DEFECTS
+    fields = {
+        "name": (name_defects, name, lambda i, tags: messy.mess_name(name[i], surname[i], male[i], tags, rnd)),
+        "id_number": (messy.ID_DEFECTS, ids, lambda i, tags: messy.mess_id(ids[i], tags, rnd)),
+        "phone": (messy.PHONE_DEFECTS, phones, lambda i, tags: messy.mess_phone(phones[i], tags, rnd)),
+        "address": (
+            messy.ADDRESS_DEFECTS,
+            house["address"],
+            lambda i, tags: messy.mess_address(address_parts(i), tags, rnd),
+        ),
+    }
+    wanted = {column.key for column in source.columns}
+    values: dict[str, list[str]] = {}
+    defects: list[list[str]] = [[] for _ in range(n)]
+    for key, (catalogue, clean, mess) in fields.items():
+        if key not in wanted:
+            continue
+        masks = catalogue.draw(rng, n)
+        cells = list(clean)
+        for i in np.flatnonzero(np.logical_or.reduce(list(masks.values()))):
+            cells[i], applied = mess(i, [tag for tag, mask in masks.items() if mask[i]])
+            defects[i].extend(applied)
+        values[key] = cells
+    return values, defects
+
+
+def _source_table(
+    rng: np.random.Generator,
+    rnd: random.Random,
+    source: Source,
+    people: pl.DataFrame,
+    district: District,
+    divisions: Divisions,
+    nearby: dict[str, tuple[str, ...]],
+    day: datetime.date,
+) -> pl.DataFrame:
+    """All rows of one source for the day, in time order: cell values plus the truth columns."""
+    houses = district.housing[people["house_idx"].to_numpy()]
+    values, defects = _personal_values(rng, rnd, source, people, houses, nearby)
+    rows = Rows(
+        resident=people["person_id"].is_not_null().to_numpy(),
+        id_province=people["id_number"].str.slice(0, 2).to_numpy(),
+    )
+    seconds = time_of_day(rng, people.height, source.hours)
+    table = pl.DataFrame(
+        {
+            **values,
+            **source.fields(rng, rows, divisions),
+            "time": (np.datetime64(day, "s") + seconds).astype("datetime64[ms]"),
+            "person_id": people["person_id"],
+            "house_id": houses["house_id"],
+            "committee_code": houses["committee_code"],
+            "subdistrict_code": houses["subdistrict_code"],
+            "defects": pl.Series(["|".join(tags) or None for tags in defects], dtype=pl.Utf8),
+        }
+    ).sort("time", maintain_order=True)
+    if "order_no" in {column.key for column in source.columns}:
+        table = table.with_columns(
+            pl.format(
+                "HL{}{}", pl.lit(f"{day:%Y%m%d}"), pl.int_range(1, pl.len() + 1).cast(pl.Utf8).str.zfill(6)
+            ).alias("order_no")
+        )
+    return table
+
+
+def _file_cells(
+    rng: np.random.Generator, source: Source, part: pl.DataFrame, fmt: str
+) -> tuple[list[str], list[list[exports.Cell]]]:
+    """Header (one spelling per column, optional extra columns) and cells of one file's data rows."""
+    header = [str(rng.choice(column.spellings)) for column in source.columns]
+    layouts = exports.XLSX_TIME_LAYOUTS if fmt == exports.XLSX else exports.TEXT_TIME_LAYOUTS
+    time_layout = str(rng.choice(layouts))
+    # Excel exports often turn plain phone numbers into numbers; formatted ones and 0086… stay text.
+    phone_as_number = fmt == exports.XLSX and rng.random() < 0.5
+    columns: list[list[exports.Cell]] = []
+    for column in source.columns:
+        cells: list[exports.Cell] = part[column.key].to_list()
+        if column.key == "time":
+            cells = exports.render_times(part["time"], time_layout)
+        elif column.key == "phone" and phone_as_number:
+            cells = [int(v) if v.isascii() and v.isdigit() and v[0] != "0" else v for v in part["phone"]]
+        columns.append(cells)
+
+    n = part.height
+    if rng.random() < 0.5:
+        header.insert(0, EXTRA_LEADING)
+        columns.insert(0, list(range(1, n + 1)) if fmt == exports.XLSX else [str(i) for i in range(1, n + 1)])
+    for extra in EXTRA_TRAILING:
+        if rng.random() < 0.4:
+            header.append(extra)
+            if extra == "备注":
+                remark = rng.random(n) < REMARK_RATE
+                columns.append([str(rng.choice(REMARKS)) if r else "" for r in remark])
+            else:
+                columns.append([str(rng.choice(source.feeds))] * n)
+    return header, [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
+def _special_rows(
+    rng: np.random.Generator, header: list[str], n_data: int, ensure: bool
+) -> list[tuple[int, list[exports.Cell], str]]:
+    """Empty and garbage rows as (index of the data row they precede, cells, truth tag).
+
+    They always precede a data row: a trailing all-empty row would vanish from an .xlsx sheet.
+    """
+    width = len(header)
+    n_empty = max(int(ensure), rng.binomial(n_data, EMPTY_ROW_RATE))
+    n_garbage = max(int(ensure), rng.binomial(n_data, GARBAGE_ROW_RATE))
+    empty: list[exports.Cell] = [None] * width
+    specials = [(int(rng.integers(n_data)), empty, "empty_row") for _ in range(n_empty)]
+    for _ in range(n_garbage):
+        kind = rng.integers(3)
+        if kind == 0:  # the header pasted again
+            cells: list[exports.Cell] = list(header)
+        else:  # junk typed into one or a few cells
+            cells = [None] * width
+            for c in rng.choice(width, size=1 if kind == 1 else min(3, width), replace=False):
+                cells[c] = str(rng.choice(GARBAGE_CELLS))
+        specials.append((int(rng.integers(n_data)), cells, "garbage_row"))
+    return specials
+
+
+def _write_file(
+    path: Path,
+    fmt: str,
+    header: list[str],
+    data: list[list[exports.Cell]],
+    truth: pl.DataFrame,
+    specials: list[tuple[int, list[exports.Cell], str]],
+    source: str,
+) -> pl.DataFrame:
+    """Interleave special rows with data rows, write the file, return its truth lines in row order."""
+    # Sort keys: data row i -> 2i+1, a special row before data row j -> 2j.
+    keys = np.r_[np.arange(len(data)) * 2 + 1, np.array([2 * j for j, _, _ in specials], dtype=np.int64)]
+    order = np.argsort(keys, kind="stable")
+    rows = data + [cells for _, cells, _ in specials]
+    ordered_rows = [rows[i] for i in order]
+    if fmt == exports.XLSX:
+        exports.write_xlsx(path, header, ordered_rows)
+    else:
+        exports.write_csv(path, header, ordered_rows, fmt)
+    special_truth = pl.DataFrame(
+        {c: [None] * len(specials) for c in _ENTITY_COLUMNS[:-1]} | {"defects": [tag for _, _, tag in specials]},
+        schema={c: pl.Utf8 for c in _ENTITY_COLUMNS},
+    )
+    return pl.concat([truth.select(_ENTITY_COLUMNS), special_truth])[order].select(
+        pl.lit(source).alias("source"),
+        pl.lit(path.name).alias("source_file"),
+        pl.int_range(1, pl.len() + 1).alias("source_row"),
+        *_ENTITY_COLUMNS,
+    )
+
+
+def _file_formats(rng: np.random.Generator) -> dict[str, list[str]]:
+    """Formats of every file, per source; each of the four formats is used at least once."""
+    counts = {name: int(rng.integers(lo, hi + 1)) for name, (lo, hi) in FILES_PER_SOURCE.items()}
+    total = sum(counts.values())
+    formats = [*exports.FORMATS, *(str(f) for f in rng.choice(exports.FORMATS, total - len(exports.FORMATS)))]
+    rng.shuffle(formats)
+    result, start = {}, 0
+    for name, count in counts.items():
+        result[name] = formats[start : start + count]
+        start += count
+    return result
+
+
+def build_inbox(
+    inbox_dir: Path,
+    rng: np.random.Generator,
+    divisions: Divisions,
+    district: District,
+    population: pl.DataFrame,
+    day: datetime.date,
+) -> tuple[list[InboxFile], pl.DataFrame]:
+    """Write ``inbox_dir/{checkpoint,hotline,health}/`` and return the files and the truth table."""
+    rnd = random.Random(int(rng.integers(2**63)))  # per-value choices inside the defect functions
+    counts = row_counts(population.height)
+    subjects, who = _subjects(rng, divisions, population, district.housing.height, counts)
+    nearby = _nearby_committees(district, divisions)
+    formats = _file_formats(rng)
+
+    files: list[InboxFile] = []
+    truths: list[pl.DataFrame] = []
+    for source in SOURCES:
+        table = _source_table(rng, rnd, source, subjects[who[source.name]], district, divisions, nearby, day)
+        source_formats = formats[source.name]
+        file_of_row = rng.integers(0, len(source_formats), table.height)
+        file_of_row[rng.choice(table.height, len(source_formats), replace=False)] = np.arange(len(source_formats))
+        folder = inbox_dir / source.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, fmt in enumerate(source_formats):
+            part = table.filter(pl.Series(file_of_row == k))
+            extension = "xlsx" if fmt == exports.XLSX else "csv"
+            path = folder / f"{source.file_stem}_{day:%Y%m%d}_{k + 1}.{extension}"
+            header, data = _file_cells(rng, source, part, fmt)
+            specials = _special_rows(rng, header, part.height, ensure=k == 0)
+            truths.append(_write_file(path, fmt, header, data, part, specials, source.name))
+            files.append(InboxFile(source.name, path, fmt, part.height + len(specials)))
+    return files, pl.concat(truths)
