@@ -4,7 +4,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 OUT ?= demo-output
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint browser clean
 
 $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(VENV)/.synced: uv.lock pyproject.toml
 demo: $(VENV)/.synced
 	$(VENV)/bin/jingzhun demo --out $(OUT)
 
-test: $(VENV)/.synced
+# The report is checked in a real headless Chromium, from Debian's packages, with CJK fonts to render it.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+test: $(VENV)/.synced browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
