@@ -32,7 +32,9 @@ from typing import IO
 
 from cleansing.text import normalize_text
 
-__all__ = ["ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "parse_address"]
+__all__ = [
+    "ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "has_chinese_numerals", "parse_address",
+]
 
 # fmt: off
 ADDRESS_FIELDS = (
@@ -68,6 +70,7 @@ _CN_DIGITS = {
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+_CN_NUMERAL_SET = frozenset(_CN_NUMERAL_CHARS)
 
 
 def chinese_numeral_to_arabic(text: str) -> str | None:
@@ -102,17 +105,18 @@ def chinese_numeral_to_arabic(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Text preparation below the administrative levels
 # ---------------------------------------------------------------------------------------------
-_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|#|-)"
+_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|组|队|期|#|-)"
 # Chinese numerals only where a number is expected (before a unit, or closing the address
 # after one): 三林镇, 五角场, 八一路, 文三路 are names and stay untouched.
 _CN_NUMBER_POSITION = re.compile(
     rf"(?<![{_CN_NUMERAL_CHARS}])[{_CN_NUMERAL_CHARS}]+(?={_NUMBER_UNIT})"
     rf"|(?<=[弄号幢栋座元层楼#-])[{_CN_NUMERAL_CHARS}]+$"
 )
-_WHITESPACE = re.compile(r"\s+")
-_BRACKETS_AND_QUOTES = re.compile(r"[()\[\]{}<>【】〔〕《》「」『』\"'“”‘’]")
+# normalize_text leaves single spaces only; they, brackets, quotes and list punctuation are deleted, dashes of
+# every kind become one '-'.
+_DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
-_LIST_PUNCTUATION = re.compile(r"[,;:、。!?|]+")
+_LABEL_START = frozenset("现户居家住地中")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
 _LANE_TYPO = re.compile(r"(?<=\d)巷")
@@ -124,6 +128,7 @@ _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)号?(?![\d-])"), r"\1弄\2号"),
+    (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
     (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), r"\1栋\2室"),
@@ -133,6 +138,7 @@ _COMMITTEE = re.compile(
     r"(?:^|(?<=[\d号弄室路街道镇乡区]))[\u4e00-\u9fff]{2,10}?(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
 )
 _NOISE = re.compile(r"门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|交叉口|里面")
+_NOISE_SECOND_CHARS = frozenset("口面壁近边上带侧叉")  # a segment without any of them has no noise word
 _SEGMENT_TRIM = "-#.,/\\ "
 
 # ---------------------------------------------------------------------------------------------
@@ -140,13 +146,15 @@ _SEGMENT_TRIM = "-#.,/\\ "
 # ---------------------------------------------------------------------------------------------
 _ROAD_SUFFIX = r"(?:大道|大街|公路|路|街|道|巷|胡同)"
 _ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路四段
+# A 弄 after a name, not after a number, is a road (杭州 法云弄22号); 455弄 stays the lane of the road before it.
 _TOKEN = re.compile(
-    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?{_ROAD_SUFFIX}{_ROAD_SEGMENT})(?=[A-Za-z]?\d)"
+    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
-    r"|(?P<building>\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"
+    r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
+    r"|(?P<phase>\d+)期"  # 国际科技园5期: the phase belongs to the community's name
     r"|(?P<group>\d+)(?:组|队)"  # villagers' group (张江村3组): kept in rest, never a room
     r"|(?P<lou>\d+)楼"
     r"|(?P<room>[A-Za-z]?\d+[A-Za-z]?)(?:室|房|户)"
@@ -163,6 +171,7 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 _UNKNOWN_TOWN = re.compile(r"^[\u4e00-\u9fff]{2,8}?(?:街道|镇|乡)(?![路街道弄巷号村])")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
+_FIRST_DIGIT = re.compile(r"\d")
 
 # An administrative alias (浦东, 张江, 南京) directly followed by any of these is the start of a
 # road, lane, committee or other division's name, not the division itself: 浦东南路, 花木路,
@@ -170,6 +179,7 @@ _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _ALIAS_REJECT_AFTER = re.compile(
     r"(?:[东西南北中环]{0,2}|[一二三四五六七八九十]{1,2})(?:大道|大街|公路|路|街|巷|弄|里)"
     r"|[省市区县镇乡旗盟州村号河湾\d]|居委|村委|新村|小区|花园"
+    r"|[东西南北中]?[园苑岛]"  # 望京西园, 海甸岛: a community or island named after the place
 )
 
 
@@ -449,19 +459,21 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
 # Below the town
 # ---------------------------------------------------------------------------------------------
 def _prepare(text: str) -> str:
-    text = _WHITESPACE.sub("", text)
-    text = _BRACKETS_AND_QUOTES.sub("", text)
-    text = _LIST_PUNCTUATION.sub("", text)
+    text = _DELETED.sub("", text)
     text = _DASHES.sub("-", text)
-    return _LEADING_LABEL.sub("", text)
+    # The guard only skips work: the substitution is a no-op without a label's first character.
+    if text and text[0] in _LABEL_START:
+        text = _LEADING_LABEL.sub("", text)
+    return text
 
 
 def _arabic_numbers(text: str) -> str:
     def convert(match: re.Match[str]) -> str:
         return chinese_numeral_to_arabic(match.group()) or match.group()
 
-    text = _CN_NUMBER_POSITION.sub(convert, text)
     # The guards only skip work: each substitution is a no-op without its trigger character.
+    if not _CN_NUMERAL_SET.isdisjoint(text):
+        text = _CN_NUMBER_POSITION.sub(convert, text)
     if "巷" in text:
         text = _LANE_TYPO.sub("弄", text)
     if "F" in text or "f" in text:
@@ -498,12 +510,15 @@ def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
 
 
 def _clean_segment(segment: str) -> str:
-    segment = _NOISE.sub("", segment)
+    if not _NOISE_SECOND_CHARS.isdisjoint(segment):
+        segment = _NOISE.sub("", segment)
     return segment.strip(_SEGMENT_TRIM)
 
 
 def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
-    text = _COMMITTEE.sub("", _arabic_numbers(text))
+    text = _arabic_numbers(text)
+    if "委" in text:
+        text = _COMMITTEE.sub("", text)
     tokens = _tokens(text)
     rest: list[str] = []
     previous = None
@@ -565,6 +580,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
         elif kind == "floor":
             floor = match["floor"].upper()
             put("floor", "B" + _number(floor[1:]) if floor.startswith("B") else _number(floor), raw)
+        elif kind == "phase":
+            if fields["community"] is not None and fields["building"] is None and fields["room"] is None:
+                fields["community"] += raw
+            else:
+                rest.append(raw)
         elif kind == "group":
             rest.append(raw)
         elif kind == "lou":
@@ -595,6 +615,23 @@ def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fi
     return "floor" if room.startswith(_number(number)) and len(room) > len(_number(number)) else "building"
 
 
+@lru_cache(maxsize=1 << 16)
+def _admin_prefix(prefix: str, context_code: str | None) -> tuple[dict[str, str | None], int]:
+    """The administrative fields of an address starting with `prefix`, and where they end (callers copy)."""
+    divs = _divisions()
+    context = divs.by_code.get(context_code) if context_code is not None else None
+    if context is not None and context.level != 2:
+        context = None
+    state, pos = _match_admin(prefix, context)
+    return _admin_fields(state, divs), pos
+
+
+def has_chinese_numerals(text: str | None) -> bool:
+    """Whether parsing converts a Chinese numeral of the address (四五五弄 → 455弄), for the data-quality report."""
+    normalized = normalize_text(text)
+    return normalized is not None and _CN_NUMBER_POSITION.search(_prepare(normalized)) is not None
+
+
 def parse_address(s: str | None, context_district_code: str | None = None) -> dict[str, str | None]:
     """Split one address into ADDRESS_FIELDS (all None when nothing usable); never raises."""
     fields: dict[str, str | None] = dict.fromkeys(ADDRESS_FIELDS)
@@ -604,12 +641,12 @@ def parse_address(s: str | None, context_district_code: str | None = None) -> di
     text = _prepare(text)
     if not text:
         return fields
-    divs = _divisions()
-    context = divs.by_code.get(context_district_code) if isinstance(context_district_code, str) else None
-    if context is not None and context.level != 2:
-        context = None
-    state, pos = _match_admin(text, context)
-    fields.update(_admin_fields(state, divs))
+    context_code = context_district_code if isinstance(context_district_code, str) else None
+    # Division names hold no digit, and no look-ahead after a name reads past one: the administrative levels of
+    # an address are decided by the text up to its first digit (the prefix a district's addresses share).
+    digit = _FIRST_DIGIT.search(text)
+    admin, pos = _admin_prefix(text if digit is None else text[: digit.end()], context_code)
+    fields.update(admin)
     remainder = text[pos:]
     if fields["town"] is None and fields["district"] is not None and (m := _UNKNOWN_TOWN.match(remainder)):
         fields["town"], remainder = m.group(), remainder[m.end() :]

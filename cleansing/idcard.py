@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from cleansing.text import strip_invisible
+
 __all__ = ["IdNumber", "check_digit", "is_transposition_of", "one_edit_apart", "parse_id_number"]
 
 STATUSES = ("valid", "upgraded_15", "bad_check_digit", "bad_length", "bad_date", "malformed", "missing")
@@ -64,8 +66,11 @@ def _birth_date(yyyymmdd: str) -> dt.date | None:
 
 def _clean(s: str) -> tuple[str, tuple[str, ...]]:
     repairs: list[str] = []
-    text = unicodedata.normalize("NFKC", s)
-    if text != s:
+    visible = strip_invisible(s)
+    if visible != s:
+        repairs.append("invisible")  # NUL, ESC, zero-width characters pasted along with the number
+    text = unicodedata.normalize("NFKC", visible)
+    if text != visible:
         repairs.append("fullwidth")
     translated = text.translate(_X_VARIANTS)
     if translated != text:

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from cleansing.text import strip_invisible
+
 __all__ = ["Phone", "normalize_phone"]
 
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―_.()\[\]{}【】〔〕/\\'\"]+")
@@ -38,8 +40,11 @@ def normalize_phone(s: str | None) -> Phone:
     if not isinstance(s, str) or not s.strip():
         return Phone(None, None, "missing")
     repairs: list[str] = []
-    text = unicodedata.normalize("NFKC", s)
-    if text != s:
+    visible = strip_invisible(s)
+    if visible != s:
+        repairs.append("invisible")
+    text = unicodedata.normalize("NFKC", visible)
+    if text != visible:
         repairs.append("fullwidth")
     text = text.strip()
     if _EXCEL_FLOAT.search(text):

@@ -8,6 +8,7 @@ never removes a row: it only adds standardized columns and the quarantine code o
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -17,14 +18,15 @@ from cleansing.datetimes import parse_datetime
 from cleansing.idcard import parse_id_number
 from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from cleansing.phone import normalize_phone
-from cleansing.text import has_traditional, normalize_text
+from cleansing.text import has_traditional, normalize_text_flagged
 from jingzhun import rules
 
 ADDRESS_COLUMNS = tuple(f"addr_{f}" for f in ADDRESS_FIELDS)
 
 
 def _text(value: str) -> dict[str, Any]:
-    return {"": normalize_text(value), "traditional": has_traditional(value)}
+    text, traditional = normalize_text_flagged(value)
+    return {"": text, "traditional": traditional}
 
 
 def _datetime(value: str) -> dict[str, Any]:
@@ -39,7 +41,9 @@ def _name(value: str) -> dict[str, Any]:
 
 def _id_number(value: str) -> dict[str, Any]:
     parsed = parse_id_number(value)
-    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None}
+    # A near-miss (bad_length, bad_date) has no value but its digits: matching may still compare them.
+    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None,
+            "candidate": parsed.candidate_digits}
 
 
 def _phone(value: str) -> dict[str, Any]:
@@ -47,9 +51,10 @@ def _phone(value: str) -> dict[str, Any]:
     return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None}
 
 
-def _address(value: str) -> dict[str, Any]:
-    parsed = parse_address(value, context_district_code=rules.load("cleansing").get("district_code"))
-    return {"": normalize_text(value), "traditional": has_traditional(value),
+def _address(value: str, district_code: str | None = None) -> dict[str, Any]:
+    text, traditional = normalize_text_flagged(value)
+    parsed = parse_address(text, context_district_code=district_code)
+    return {"": text, "traditional": traditional,
             **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
 
 
@@ -74,6 +79,8 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str) -> pl.DataFrame
     """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
     `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
     normalize = NORMALIZERS[kind]
+    if kind == "address":  # the district of the day's data, read once per column rather than once per value
+        normalize = partial(_address, district_code=rules.load("cleansing").get("district_code"))
     distinct = frame.get_column(field).drop_nulls().unique().to_list()
     results = [normalize(value) for value in distinct]
     names = {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field)

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["has_traditional", "normalize_text"]
+__all__ = ["has_traditional", "normalize_text", "normalize_text_flagged", "strip_invisible"]
 
 # CJK Radicals Supplement (U+2E80–U+2EFF) characters that are used in real text as look-alikes
 # of ordinary ideographs.  NFKC only decomposes two of them (⺟, ⻳), so map them ourselves.
@@ -39,6 +39,7 @@ RADICAL_LOOKALIKES: dict[str, str] = {
 }
 # fmt: on
 _RADICAL_TABLE = str.maketrans(RADICAL_LOOKALIKES)
+_RADICALS = re.compile("[\u2e80-\u2eff]")
 
 # Invisible characters: C0/C1 controls (Cc), format characters (Cf: zero-width space/joiners,
 # BOM, bidi marks, soft hyphen, tag characters …) and lone surrogates (Cs, which would make
@@ -78,24 +79,39 @@ def _t2s():
 def _pre_conversion(s: str) -> str:
     """Everything except traditional→simplified; shared by normalize_text and has_traditional."""
     s = unicodedata.normalize("NFKC", s)
-    s = s.translate(_RADICAL_TABLE)
+    if _RADICALS.search(s):  # translate is slow on CJK text; most text holds no radical
+        s = s.translate(_RADICAL_TABLE)
     s = _WHITESPACE.sub(" ", s)  # before removing controls: \t, \n, \r are separators
     s = _INVISIBLE.sub("", s)
-    s = _PINYIN_ANNOTATION.sub("", s)
+    if "(" in s:  # annotations are parenthesized (full-width ones are ASCII after NFKC)
+        s = _PINYIN_ANNOTATION.sub("", s)
     return s
+
+
+def strip_invisible(s: str) -> str:
+    """The text without control, format (zero-width, BOM, bidi) and lone surrogate characters."""
+    return _INVISIBLE.sub("", s)
 
 
 def normalize_text(s: str | None) -> str | None:
     """Canonical simplified, half-width, single-spaced text; None for missing/blank input."""
+    return normalize_text_flagged(s)[0]
+
+
+def normalize_text_flagged(s: str | None) -> tuple[str | None, bool]:
+    """normalize_text and has_traditional at the cost of one of them (the pipeline wants both for every value)."""
     if not isinstance(s, str) or not s:
-        return None
-    s = _pre_conversion(s)
-    if not s.strip():
-        return None
-    s = _t2s().convert(s)
-    # t2s and the annotation removal can leave doubled/edge spaces behind.
-    s = _WHITESPACE.sub(" ", s).strip()
-    return s or None
+        return None, False
+    pre = _pre_conversion(s)
+    if not pre.strip():
+        return None, False
+    s = _t2s().convert(pre)
+    traditional = s != pre
+    # t2s and the removals can leave doubled/edge spaces behind (all whitespace is single spaces by now).
+    if "  " in s:
+        s = _WHITESPACE.sub(" ", s)
+    s = s.strip()
+    return s or None, traditional
 
 
 def has_traditional(s: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Reading one export file (CSV in UTF-8, UTF-8 with BOM or GB18030, or XLSX) into a header and rows of text.
+"""Reading one export file (CSV in UTF-8, UTF-8 with BOM, GB18030 or UTF-16 with BOM, or XLSX) into rows of text.
 
 Must never guess silently: a file that decodes in neither encoding, or is not a table, raises `UnreadableFile`
 with a reason code from `rules/quarantine.yaml`.
@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx")
 # How many leading rows may hold a title ("道口登记表 2026-11-22") before the real header.
@@ -33,7 +34,7 @@ class Sheet:
     """The cells of one file as text, top to bottom, with trailing empty rows removed."""
 
     rows: list[list[Cell]]
-    encoding: str  # utf-8, utf-8-sig, gb18030 or xlsx
+    encoding: str  # utf-8, utf-8-sig, gb18030, utf-16 or xlsx
 
 
 def read_sheet(path: Path) -> Sheet:
@@ -56,13 +57,23 @@ def _decode(data: bytes) -> tuple[str, str]:
     if not data.strip():
         raise UnreadableFile("empty_file")
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):
+        candidates: tuple[tuple[str, bytes], ...] = (("utf-8-sig", data[3:]),)
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode" save and some Windows tools: UTF-16 announced by its BOM.
+        candidates = (("utf-16", data),)
+    else:
+        candidates = (("utf-8", data), ("gb18030", data))
+    for encoding, payload in candidates:
         try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" in text:  # a binary file that happens to decode
+            text = payload.decode(encoding)
+        except UnicodeDecodeError as error:
+            if error.reason != "unexpected end of data" or error.start < len(payload) - 4:
+                continue
+            # A file cut off mid-character (an interrupted copy): its last, partial character is dropped, the
+            # rows before it are read; the cut row keeps what arrived.
+            text = payload[: error.start].decode(encoding)
+        # A binary file that happens to decode is full of NULs; a stray NUL in a text cell is cleansed later.
+        if text.count("\x00") > max(16, len(text) // 100):
             raise UnreadableFile("not_a_table", "contains NUL bytes")
         return text, encoding
     raise UnreadableFile("unreadable_encoding")
@@ -73,12 +84,12 @@ def _read_xlsx(path: Path) -> list[list[Cell]]:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError) as error:
         raise UnreadableFile("not_a_table", str(error)) from error
     try:
         sheet = book.worksheets[0]
         return [[_excel_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, ParseError) as error:  # a zip of broken XML parts
         raise UnreadableFile("not_a_table", str(error)) from error
     finally:
         book.close()

@@ -74,18 +74,24 @@ def _read_file(source: str, path: Path, mapping: HeaderMapping, columns: dict[st
         field = mapping.field_of(source, cell)
         if field is not None and field not in field_at.values():
             field_at[position] = field
-    extra_at = {p: str(h).strip() if h else f"列{p + 1}" for p, h in enumerate(header) if p not in field_at}
+    extra_at: dict[int, str] = {}
+    for p, h in enumerate(header):
+        if p not in field_at:
+            name = str(h).strip() if h else f"列{p + 1}"
+            # Two columns of the same name (two 备注) are two values: neither may overwrite the other.
+            extra_at[p] = name if name not in extra_at.values() else f"{name}（列{p + 1}）"
     file_issue = None if set(field_at.values()) & set(IDENTIFYING_FIELDS) else "unmapped_header"
     header_keys = {header_key(h) for h in header if h}
 
     data_rows = sheet.rows[header_at + 1:]
+    all_fields = mapping.all_fields()
     for number, row in enumerate(data_rows, start=1):
         cells = [_clean_cell(c) for c in row]
         columns["source"].append(source)
         columns["source_file"].append(path.name)
         columns["source_row"].append(number)
         columns["ingest_issue"].append(file_issue or _row_issue(cells, len(header), header_keys))
-        for field in mapping.all_fields():
+        for field in all_fields:
             columns[field].append(None)
         for position, field in field_at.items():
             if position < len(cells):

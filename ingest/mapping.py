@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,14 @@ SOURCES = ("checkpoint", "hotline", "health")
 IDENTIFYING_FIELDS = ("name", "id_number", "phone", "address")
 
 
+# Python's \s is exactly str.isspace(); ＊ and ： are gone after NFKC but kept in case a caller skips it.
+_HEADER_NOISE = re.compile(r"[\s*＊:：]+")
+
+
 def header_key(header: object) -> str:
     """Headers as people type them: full-width, padded, starred as required (`*姓名`)."""
-    text = unicodedata.normalize("NFKC", str(header or ""))
-    return "".join(ch for ch in text if not ch.isspace() and ch not in "*＊:：")
+    # Ingest asks this of every filled cell (is the row a repeated header?): keep it cheap.
+    return _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", str(header or "")))
 
 
 @dataclass(frozen=True)

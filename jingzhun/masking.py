@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-_DIGITS = re.compile(r"\d")
+# House numbers and rooms, in Arabic or Chinese numerals (四二七号, 六〇一室).
+_NUMBERS = re.compile("[0-9〇零一二三四五六七八九十百千两幺]")
 
 
 def mask_id_number(value: str | None) -> str | None:
@@ -31,8 +32,9 @@ def mask_name(value: str | None) -> str | None:
 
 
 def mask_address(value: str | None) -> str | None:
-    """House numbers and rooms are what identify a home; the road and community names are kept."""
-    return _DIGITS.sub("*", value) if value else value
+    """House numbers and rooms are what identify a home; the road and community names are kept (a numeral in a
+    name, 三林镇, is masked too: over-masking a report is the safe side)."""
+    return _NUMBERS.sub("*", value) if value else value
 
 
 MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone, "address": mask_address}

@@ -54,6 +54,10 @@ def validate(standard: pl.DataFrame) -> pl.DataFrame:
 
 
 def _expectation_class(gx: Any, name: str) -> Any:
+    from validation.expectations import CUSTOM_EXPECTATIONS  # registers our metrics with GX on first import
+
+    if name in CUSTOM_EXPECTATIONS:
+        return CUSTOM_EXPECTATIONS[name]
     class_name = "".join(part.capitalize() for part in name.split("_"))
     try:
         return getattr(gx.expectations, class_name)
