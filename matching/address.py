@@ -38,18 +38,26 @@ def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def with_building_id(houses: pl.DataFrame) -> pl.DataFrame:
+    """A house's building: the building key by road, or by community when the address names no road."""
+    return houses.with_columns(building_id=pl.coalesce("key_building", "key_community_building"))
+
+
 def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
     """For every record: `address_level` (house, building, lane, community or null), `house_id`, `grid_id`,
     `committee_code`, and `address_ambiguous` when a key named several houses or committees.
 
-    `records` has record_id and the keys; `houses` has house_id, grid_id, committee_code and the keys.
+    `records` has record_id and the keys; `houses` has house_id, building_id, grid_id, committee_code and the keys.
+    A record resolved to a house or a single building also gets that `building_id`.
     """
     con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
-    con.register("house_keys", houses.select("house_id", "grid_id", "committee_code", *KEY_COLUMNS))
+    con.register("house_keys", houses.select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS))
     ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
+    building_cases = []
     for i, (level, key) in enumerate(LEVELS):
         ctes.append(
             f"l{i} AS (SELECT {key} AS k, count(DISTINCT house_id) AS houses, any_value(house_id) AS house_id, "
+            f"count(DISTINCT building_id) AS buildings, any_value(building_id) AS building_id, "
             f"count(DISTINCT grid_id) AS grids, any_value(grid_id) AS grid_id, "
             f"count(DISTINCT committee_code) AS committees, any_value(committee_code) AS committee_code "
             f"FROM house_keys WHERE {key} IS NOT NULL GROUP BY 1)"
@@ -61,6 +69,7 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
             house_cases.append(f"WHEN {resolved} THEN l{i}.house_id")
             ambiguous.append(f"l{i}.houses > 1")
         grid_cases.append(f"WHEN {resolved} THEN CASE WHEN l{i}.grids = 1 THEN l{i}.grid_id END")
+        building_cases.append(f"WHEN {resolved} THEN CASE WHEN l{i}.buildings = 1 THEN l{i}.building_id END")
         committee_cases.append(f"WHEN {resolved} THEN l{i}.committee_code")
         if level != "house":
             ambiguous.append(f"l{i}.committees > 1")
@@ -69,6 +78,7 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
         SELECT r.record_id,
                CASE {" ".join(level_cases)} END AS address_level,
                CASE {" ".join(house_cases)} END AS house_id,
+               CASE {" ".join(building_cases)} END AS building_id,
                CASE {" ".join(grid_cases)} END AS grid_id,
                CASE {" ".join(committee_cases)} END AS committee_code,
                coalesce({" OR ".join(ambiguous)}, false) AS address_ambiguous

@@ -1,20 +1,24 @@
-"""The match stage: standardized records in, one routing decision per record out.
+"""The match stage: standardized records in, one routing and person decision per record out.
 
-Routing prefers where the record says the person is (its address); when the address does not resolve, the
-person's registered home in the population is used, and the method says so.
+Order: addresses first (they give the house, building and committee that person linkage compares), then
+persons with the trained model, then routing: where the record says the person is, else the person's
+registered home. Every decision says how it was made (`address_method`, `person_method`) in words staff read.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
 from cleansing.pipeline import normalize_column
-from matching.address import resolve_addresses, with_address_keys
-from matching.person import link_persons
+from matching.address import resolve_addresses, with_address_keys, with_building_id
+from matching.cases import case_keys
+from matching.features import person_features
+from matching.person import Thresholds, decide_persons, score_pairs
 from matching.reference import Reference
 
-# What each way of deciding means to the staff who act on it.
 ADDRESS_EXPLANATIONS = {
     "house": "地址匹配到房屋（室号一致）",
     "building": "地址匹配到楼栋，未匹配到室号",
@@ -22,58 +26,100 @@ ADDRESS_EXPLANATIONS = {
     "community": "地址匹配到小区，未匹配到楼栋",
     "person_home": "地址未能匹配，按人口库登记住址派发",
 }
-PERSON_EXPLANATIONS = {
-    "id_exact": "身份证号一致",
-    "name_phone": "姓名和手机号一致",
-}
 
 
-def standardize_reference(reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Houses with their match keys and routing; population with standardized name, ID number and phone.
+def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Houses with their match keys, building and committee; the population standardized and placed in them.
 
     The reference goes through the same normalizers as the records, so that equal means equal on both sides.
+    It changes rarely and costs most of the stage at 10M persons, so the result is kept in the warehouse under
+    the hash of the reference files and reused while they are unchanged.
     """
-    houses = with_address_keys(normalize_column(reference.housing, "address", "address"))
+    fingerprint = reference.fingerprint()
+    cached = _cached_reference(con, fingerprint)
+    if cached is not None:
+        return cached
+    houses, population = _standardize_reference(reference)
+    for table, frame in (("reference_houses", houses), ("reference_population", population)):
+        con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
+        con.unregister("standardized")
+    return houses, population
+
+
+def _cached_reference(con: duckdb.DuckDBPyConnection, fingerprint: str) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    tables = {row[0] for row in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not {"reference_houses", "reference_population"} <= tables:
+        return None
+    frames = tuple(con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {t} WHERE reference_hash = ?",
+                           params=[fingerprint]).pl() for t in ("reference_houses", "reference_population"))
+    return frames if all(not f.is_empty() for f in frames) else None  # type: ignore[return-value]
+
+
+def _standardize_reference(reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
+    houses = with_building_id(with_address_keys(normalize_column(reference.housing, "address", "address")))
     houses = houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
     population = reference.population
     for field in ("name", "id_number", "phone"):
         population = normalize_column(population, field, field)
+    population = population.join(houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"),
+                                 on="house_id", how="left")
     return houses, population
 
 
-def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference) -> pl.DataFrame:
-    """One row per record: person_id, house_id, grid_id, committee/subdistrict codes and names,
-    person_method, address_method, match_method, match_probability, match_explanation."""
-    houses, population = standardize_reference(reference)
+def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
+                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(addresses resolved per record, record features, population features, population) for one day."""
+    houses, population = standardize_reference(con, reference)
     usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
     addresses = resolve_addresses(con, usable, houses)
-    persons = link_persons(con, usable, population)
+    records = person_features(usable.join(addresses, on="record_id"), "record_id")
+    return addresses, records, person_features(population, "person_id"), population
 
-    homes = population.select("person_id", home_house_id="house_id").join(
-        houses.select(home_house_id="house_id", home_grid_id="grid_id", home_committee_code="committee_code"),
-        on="home_house_id", how="left",
-    )
+
+@dataclass(frozen=True)
+class Matching:
+    matched: pl.DataFrame  # one row per record (see `match`)
+    record_features: pl.DataFrame  # what the model compared, per record and per person
+    population_features: pl.DataFrame
+    candidates: pl.DataFrame  # every scored pair, with its match weight and levels, for analysts and review
+
+
+def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference) -> Matching:
+    """Per record: person_id, house_id, grid_id, committee/subdistrict codes and names, person_method,
+    address_method, match_method, match_probability, match_weight, match_explanation, ambiguous, case_key."""
+    addresses, records, population_features, population = linkage_inputs(con, standard, reference)
+    pairs = score_pairs(records, population_features)
+    persons = decide_persons(pairs, Thresholds.load()).with_columns(
+        pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
+
+    homes = population.select("person_id", home_house_id="house_id", home_building_id="building_id",
+                              home_grid_id="home_grid_id", home_committee_code="committee_code")
     from_home = pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null()
     decided = (
-        addresses.join(persons, on="record_id")
+        addresses.join(persons, on="record_id", how="left")
         .join(homes, on="person_id", how="left")
         .with_columns(
+            person_method=pl.when(pl.col("person_id").is_not_null()).then(pl.lit("model")),
             address_method=pl.when(from_home).then(pl.lit("person_home")).otherwise(pl.col("address_level")),
             committee_code=pl.when(from_home).then("home_committee_code").otherwise("committee_code"),
             grid_id=pl.when(from_home).then("home_grid_id").otherwise("grid_id"),
+            # The address named the person's own building but no room: their registered home is the house.
+            house_id=pl.coalesce(
+                "house_id", pl.when(pl.col("building_id") == pl.col("home_building_id")).then("home_house_id")),
             ambiguous=(pl.col("address_ambiguous") & pl.col("address_level").is_null())
-            | (pl.col("person_ambiguous") & pl.col("person_id").is_null()),
+            | pl.col("person_review").fill_null(False),
         )
     )
     decided = decided.with_columns(
         match_method=pl.concat_str(
-            [pl.col("person_method"), pl.concat_str([pl.lit("address_"), pl.col("address_method")])],
+            [pl.col("person_method").replace_strict({"model": "person_model"}, default=None),
+             pl.concat_str([pl.lit("address_"), pl.col("address_method")])],
             separator="+", ignore_nulls=True,
         ).replace("", None),
-        # Deterministic stages are certain when they decide; the probabilistic model will fill this properly.
-        match_probability=pl.when(pl.col("person_id").is_not_null()).then(1.0).otherwise(None),
+        match_probability=pl.when(pl.col("person_id").is_not_null()).then(pl.col("match_probability")),
         match_explanation=pl.concat_str(
-            [pl.col("person_method").replace_strict(PERSON_EXPLANATIONS, default=None),
+            [pl.when(pl.col("person_id").is_not_null()).then(pl.col("person_explanation")),
              pl.col("address_method").replace_strict(ADDRESS_EXPLANATIONS, default=None)],
             separator="；", ignore_nulls=True,
         ).replace("", None),
@@ -81,11 +127,22 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     routing = reference.grid.select(
         "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
     ).unique("committee_code")
-    return (
+    matched = (
         standard.select("record_id")
         .join(decided, on="record_id", how="left")
         .join(routing, on="committee_code", how="left")
-        .select("record_id", "person_id", "house_id", "grid_id", "committee_code", "committee_name",
-                "subdistrict_code", "subdistrict_name", "person_method", "address_method", "match_method",
-                "match_probability", "match_explanation", pl.col("ambiguous").fill_null(False))
+    )
+    matched = matched.join(case_keys(matched, records), on="record_id", how="left")
+    return Matching(
+        matched=matched.select(
+            "record_id", "person_id", "candidate_person_id", "house_id", "grid_id", "committee_code",
+            "committee_name", "subdistrict_code", "subdistrict_name", "person_method", "address_method",
+            "match_method", "match_probability", "match_weight", "match_explanation",
+            pl.col("ambiguous").fill_null(False), "case_key",
+        ),
+        record_features=records,
+        population_features=population_features,
+        candidates=pairs.select(
+            pl.col("unique_id_l").cast(pl.Int64).alias("record_id"), pl.col("unique_id_r").alias("person_id"),
+            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^bf_.*$")),
     )

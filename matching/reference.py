@@ -5,6 +5,7 @@ A missing table or column is a `UserError` (the run cannot be done); a bad row i
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,14 @@ class Reference:
     housing: pl.DataFrame
     population: pl.DataFrame
     files: dict[str, Path]
+
+    def fingerprint(self) -> str:
+        """sha256 over the three files' contents: equal fingerprints, equal reference."""
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            with open(self.files[name], "rb") as f:
+                digest.update(hashlib.file_digest(f, "sha256").digest())
+        return digest.hexdigest()
 
 
 def load_reference(folder: Path) -> Reference:

@@ -1,0 +1,148 @@
+"""Matching: the committed model, its Chinese comparison levels, the refusal to guess, and one case per person."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import polars as pl
+import pytest
+
+from cleansing.idcard import check_digit
+from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from cleansing.text import normalize_text
+from matching.address import resolve_addresses, with_address_keys, with_building_id
+from matching.cases import case_keys
+from matching.features import person_features
+from matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
+
+
+def an_id(body17: str) -> str:
+    return body17 + check_digit(body17)
+
+
+def people(rows: list[dict], id_column: str) -> pl.DataFrame:
+    """Standardized person rows as the cleanse stage would make them (names through the same normalizers)."""
+    frame = pl.DataFrame(
+        [{"name": normalize_name(normalize_text(r.get("name"))), "id_number": r.get("id_number"),
+          "phone": r.get("phone"), "house_id": r.get("house_id"), "building_id": r.get("building_id"),
+          "committee_code": r.get("committee_code"), id_column: r[id_column]} for r in rows],
+        schema_overrides={c: pl.Utf8 for c in ("name", "id_number", "phone", "house_id", "building_id",
+                                                "committee_code")},
+    )
+    frame = frame.with_columns(
+        name_pinyin=pl.col("name").map_elements(name_pinyin, return_dtype=pl.Utf8),
+        name_key=pl.col("name").map_elements(name_fuzzy_key, return_dtype=pl.Utf8),
+    )
+    return person_features(frame, id_column)
+
+
+ZHANG = {"person_id": "P1", "name": "张伟", "id_number": an_id("31011519800101123"), "phone": "13800000001",
+         "house_id": "H1", "building_id": "B1", "committee_code": "C1"}
+LI = {"person_id": "P2", "name": "李娜", "id_number": an_id("31011519851212456"), "phone": "13800000002",
+      "house_id": "H2", "building_id": "B1", "committee_code": "C1"}
+# Twins at one address and one phone: only their ID numbers and given names tell them apart.
+WANG_A = {"person_id": "P3", "name": "王建国", "id_number": an_id("31011520100505111"), "phone": "13800000003",
+          "house_id": "H3", "building_id": "B2", "committee_code": "C1"}
+WANG_B = {"person_id": "P4", "name": "王建军", "id_number": an_id("31011520100505131"), "phone": "13800000003",
+          "house_id": "H3", "building_id": "B2", "committee_code": "C1"}
+POPULATION = [ZHANG, LI, WANG_A, WANG_B]
+
+
+def decide(records: list[dict]) -> pl.DataFrame:
+    pairs = score_pairs(people(records, "record_id"), people(POPULATION, "person_id"))
+    return decide_persons(pairs, Thresholds.load()).sort("record_key")
+
+
+def test_committed_model_loads_and_predicts_the_same_twice():
+    model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert model[TRAINING_KEY]["population"] > 0
+    assert {c["output_column_name"] for c in load_model()["comparisons"]} == {"id_digits", "name", "phone", "address"}
+    records = [{"record_id": 1, **{k: v for k, v in ZHANG.items() if k != "person_id"}}]
+    first = score_pairs(people(records, "record_id"), people(POPULATION, "person_id"))
+    second = score_pairs(people(records, "record_id"), people(POPULATION, "person_id"))
+    assert first.sort("unique_id_r").equals(second.sort("unique_id_r"))
+
+
+def test_a_transposed_id_and_a_traditional_name_still_find_the_person():
+    transposed = ZHANG["id_number"][:10] + ZHANG["id_number"][11] + ZHANG["id_number"][10] + ZHANG["id_number"][12:]
+    got = decide([{"record_id": 1, "name": "張偉", "id_number": transposed, "phone": None, "house_id": "H1",
+                   "building_id": "B1", "committee_code": "C1"}])
+    assert got["person_id"].to_list() == ["P1"]
+    assert "身份证号相差一位" in got["person_explanation"][0]
+
+
+def test_a_homophone_typo_in_the_name_is_the_same_sound():
+    got = decide([{"record_id": 1, "name": "李那", "phone": "13800000002", "house_id": "H2", "building_id": "B1",
+                   "committee_code": "C1"}])
+    assert got["person_id"].to_list() == ["P2"]
+    assert "姓名同音" in got["person_explanation"][0]
+
+
+def test_it_refuses_to_choose_between_near_identical_candidates():
+    # A hotline caller written as 王先生 with the twins' shared phone and home: either twin fits equally.
+    got = decide([{"record_id": 1, "name": "王先生", "phone": "13800000003", "house_id": "H3", "building_id": "B2",
+                   "committee_code": "C1"}])
+    assert got["person_id"].to_list() == [None]
+    assert got["person_review"].to_list() == [True]
+
+
+def test_a_common_name_counts_for_less_than_a_rare_one():
+    population = [*POPULATION, *({"person_id": f"X{i}", "name": "张伟", "id_number": None, "phone": None,
+                                  "house_id": f"HX{i}", "building_id": f"BX{i}", "committee_code": "C9"}
+                                 for i in range(50))]
+    records = people([{"record_id": 1, "name": "张伟", "committee_code": "C1", "house_id": "H1", "building_id": "B1"},
+                      {"record_id": 2, "name": "李娜", "committee_code": "C1", "house_id": "H2", "building_id": "B1"}],
+                     "record_id")
+    pairs = score_pairs(records, people(population, "person_id"))
+    weight = {r["unique_id_l"]: r["match_weight"] for r in pairs.filter(pl.col("unique_id_r").is_in(["P1", "P2"]))
+              .iter_rows(named=True)}
+    assert weight["1"] < weight["2"]
+
+
+def test_address_levels_resolve_to_one_candidate_or_refuse():
+    def address(record_id, road=None, number=None, building=None, room=None, community=None):
+        return {"record_id": record_id, "house_id": f"H{record_id}", "addr_road": road, "addr_road_number": number,
+                "addr_building": building, "addr_room": room, "addr_community": community}
+
+    houses = with_building_id(with_address_keys(pl.DataFrame([
+        address(1, "碧波路", "455弄", "3", "502", "锦绣苑"),
+        address(2, "碧波路", "455弄", "3", "602", "锦绣苑"),
+        address(3, "祖冲之路", "88号", "5", "1201", "汤臣豪园"),
+        address(4, "高科路", "10号", "1", "101", "汤臣豪园"),  # the same community name in another committee
+    ]))).with_columns(grid_id=pl.Series(["G1", "G1", "G2", "G3"]),
+                      committee_code=pl.Series(["C1", "C1", "C2", "C3"]), house_id=pl.Series(["H1", "H2", "H3", "H4"]))
+    records = with_address_keys(pl.DataFrame([
+        address(10, "碧波路", "455弄", "3", "502"),
+        address(11, "碧波路", "455弄", "3"),
+        address(12, community="汤臣豪园", building="5", room="1201"),
+        address(13, community="汤臣豪园"),
+    ], schema_overrides={f"addr_{f}": pl.Utf8 for f in ("road", "road_number", "building", "room", "community")}))
+    got = resolve_addresses(duckdb.connect(), records, houses).sort("record_id")
+    assert got["address_level"].to_list() == ["house", "building", "house", None]
+    assert got["house_id"].to_list() == ["H1", None, "H3", None]
+    assert got["committee_code"].to_list() == ["C1", "C1", "C2", None]
+    assert got["address_ambiguous"].to_list()[3] is True
+
+
+def test_one_case_per_person_across_sources():
+    features = pl.DataFrame({
+        "unique_id": ["1", "2", "3", "4", "5", "6"],
+        "id_digits": [ZHANG["id_number"], None, "44010119900101002X", "44010119900101002X", None, None],
+        "phone": ["13800000001", "13800000001", None, "13900000009", "13900000009", None],
+        "surname": ["张", "张", "陈", "陈", "陈", "刘"],
+        "name": ["张伟", None, "陈静", "陈静", None, "刘洋"],
+        "building_id": ["B1", "B1", None, None, None, "B7"],
+    })
+    matched = pl.DataFrame({"record_id": [1, 2, 3, 4, 5, 6], "person_id": ["P1", None, None, None, None, None]})
+    keys = dict(case_keys(matched, features).iter_rows())
+    assert keys[1] == keys[2] == "P:P1"  # the hotline call without a name joins the checkpoint record by phone
+    assert keys[3] == keys[4] == keys[5] == "ID:44010119900101002X"  # an arrival not in the population
+    assert keys[6] not in (keys[1], keys[3])
+
+
+@pytest.mark.parametrize("level", ["accept", "review"])
+def test_thresholds_come_from_the_rules(level):
+    from jingzhun import rules
+
+    assert getattr(Thresholds.load(), level) == rules.load("thresholds")["person"][level]
