@@ -4,7 +4,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 OUT ?= demo-output
 
-.PHONY: demo test lint browser clean
+.PHONY: demo test lint bench browser model clean
 
 $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ test: $(VENV)/.synced browser
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Speed and accuracy figures, printed (benchmarks/*.py; nothing is asserted).
+bench: $(VENV)/.synced
+	@for script in benchmarks/*.py; do echo "== $$script"; $(VENV)/bin/python $$script || exit 1; done
+
+# The committed person-linkage model: trained (EM, no labels) on a synthetic training day of its own seed,
+# so that evaluations on other seeds measure data the model has not seen.
+MODEL_TRAINING := .model-training
+model: $(VENV)/.synced
+	rm -rf $(MODEL_TRAINING)
+	$(VENV)/bin/jingzhun reference generate --out $(MODEL_TRAINING) --persons 100000 --seed 7 --day 2026-11-01
+	$(VENV)/bin/python -m matching.training --inbox $(MODEL_TRAINING)/inbox --reference $(MODEL_TRAINING)/reference
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -33,6 +33,9 @@ class Sheet:
     name: str
     frame: pl.DataFrame  # columns are the Chinese headers people read
     filter_and_freeze: bool = True
+    freeze_columns: int = 0  # e.g. 1 keeps the id in view while staff fill the columns on the right
+    # Column header -> xlsxwriter data_validation options (a drop-down list, an input hint) for columns staff fill.
+    validations: dict[str, dict] = field(default_factory=dict)
 
 
 def write_csv(path: Path, frame: pl.DataFrame) -> None:
@@ -72,8 +75,15 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
         for col, width in enumerate(widths):
             sheet.set_column(col, col, min(width + 2, MAX_COLUMN_WIDTH))
         if spec.filter_and_freeze:
-            sheet.freeze_panes(1, 0)
+            sheet.freeze_panes(1, spec.freeze_columns)
             sheet.autofilter(0, 0, max(spec.frame.height, 1), max(len(spec.frame.columns) - 1, 0))
+            # Work lists get printed: landscape A4, the header on every page.
+            sheet.set_landscape()
+            sheet.set_paper(9)
+            sheet.repeat_rows(0)
+        for name, options in spec.validations.items():
+            col = spec.frame.columns.index(name)
+            sheet.data_validation(1, col, max(spec.frame.height, 1), col, options)
     book.close()
 
 

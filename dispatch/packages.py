@@ -17,54 +17,164 @@ SOURCE_NAMES = {"checkpoint": "道口登记", "hotline": "12345工单", "health"
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
 
 
-def dispatch_rows(decided: pl.DataFrame, standard: pl.DataFrame, houses: pl.DataFrame,
-                  run_date: dt.date) -> pl.DataFrame:
-    """The dispatched records with everything a committee needs, and nothing more, under Chinese headers."""
-    rows = (
+STATUS_NEW = "新派"
+# Case columns as the warehouse table `cases` keeps them: one row per dispatched case per run date.
+CASES_SCHEMA = {
+    "dispatch_id": pl.Utf8, "case_key": pl.Utf8, "first_dispatched_on": pl.Date, "dispatched_at": pl.Datetime("us"),
+    "deadline_hours": pl.Int64, "deadline_at": pl.Datetime("us"), "priority": pl.Int64,
+    "rule_ids": pl.List(pl.Utf8), "show_id": pl.Boolean, "subdistrict_code": pl.Utf8, "subdistrict_name": pl.Utf8,
+    "committee_code": pl.Utf8, "committee_name": pl.Utf8, "grid_id": pl.Utf8, "house_id": pl.Utf8,
+    "person_id": pl.Utf8, "sources": pl.List(pl.Utf8), "records": pl.Int64,
+}
+
+
+def issued_at(run_date: dt.date) -> dt.datetime:
+    """When the day's lists reach the subdistricts (`rules/screening.yaml`): deadlines count from it."""
+    at = dt.time.fromisoformat(str(rules.load("screening").get("dispatch", {}).get("issued_at", "07:30")))
+    return dt.datetime.combine(run_date, at)
+
+
+def _lead_first() -> list[str]:
+    # The most urgent record of a case decides where it goes; the rest is deterministic so reruns are identical.
+    return ["dispatch_id", "priority", "source", "source_file", "source_row"]
+
+
+def case_table(decided: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
+    """One row per dispatched case (all of a person's dispatched records of the day): where it goes, how urgent,
+    since when. A continued case keeps the day and time of its first dispatch: its clock does not restart."""
+    records = decided.filter(pl.col("outcome") == "dispatched").sort(_lead_first())
+    first_day = pl.coalesce("continued_from", pl.lit(run_date))
+    at = issued_at(run_date).time()
+    cases = (
+        records.group_by("dispatch_id", maintain_order=True).agg(
+            pl.col("case_key", "continued_from", "subdistrict_code", "subdistrict_name", "committee_code",
+                   "committee_name", "grid_id", "house_id").first(),
+            pl.col("person_id").drop_nulls().first(),
+            pl.col("priority").min(), pl.col("deadline_hours").min(), pl.col("show_id").fill_null(False).any(),
+            pl.col("rule_ids").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True),
+            pl.col("source").unique(maintain_order=True).alias("sources"),
+            pl.len().alias("records"),
+        )
+        .with_columns(first_dispatched_on=first_day)
+        .with_columns(dispatched_at=pl.col("first_dispatched_on").dt.combine(at))
+        .with_columns(deadline_at=pl.col("dispatched_at") + pl.duration(hours=pl.col("deadline_hours")))
+    )
+    return cases.select([pl.col(c).cast(t) for c, t in CASES_SCHEMA.items()]).sort("dispatch_id")
+
+
+def _distinct(column: str | pl.Expr, separator: str = "、") -> pl.Expr:
+    expr = pl.col(column) if isinstance(column, str) else column
+    joined = expr.drop_nulls().unique(maintain_order=True).str.join(separator)
+    return pl.when(joined != "").then(joined)  # nothing known stays an empty cell
+
+
+def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame, houses: pl.DataFrame,
+              run_date: dt.date) -> pl.DataFrame:
+    """A careful clerk's work list: one line per case, every source and record of it listed, Chinese headers,
+    sorted by committee, priority and deadline. The ID number is masked unless a fired rule declares
+    `show_id`. The columns 核查结果 / 处置时间 / 备注 are left for staff; the feedback loop reads them back."""
+    records = (
         decided.filter(pl.col("outcome") == "dispatched")
         .join(standard.select("record_id", "name", "id_number", "phone", "address", "event_at", "extras"),
               on="record_id")
-        .join(houses.select("house_id", house_address="address"), on="house_id", how="left")
-    )
-    start = pl.coalesce(pl.col("event_at"), pl.lit(dt.datetime.combine(run_date, dt.time())))
-    return rows.sort("subdistrict_code", "committee_code", "priority", "source", "source_file", "source_row") \
-        .select(
-            pl.col("subdistrict_code").alias("__subdistrict_code"),
-            pl.col("subdistrict_name").alias("__subdistrict_name"),
-            pl.col("dispatch_id").alias("派单编号"),
-            pl.col("committee_name").alias("居委"),
-            pl.col("grid_id").alias("网格"),
-            pl.col("priority").alias("优先级"),
-            pl.col("deadline_hours").alias("处置时限(小时)"),
-            (start + pl.duration(hours=pl.col("deadline_hours"))).alias("截止时间"),
-            pl.col("rule_ids").list.join("、").alias("触发规则"),
-            pl.col("reasons").alias("筛查原因"),
-            pl.col("source").replace_strict(SOURCE_NAMES).alias("来源"),
-            pl.col("name").alias("姓名"),
-            pl.col("id_number").map_elements(mask_id_number, return_dtype=pl.Utf8).alias("证件号码"),
-            pl.col("phone").alias("手机号码"),
-            pl.col("address").alias("登记地址"),
-            pl.col("house_address").alias("匹配房屋"),
-            pl.col("match_explanation").alias("匹配说明"),
-            pl.col("event_at").alias("登记时间"),
-            pl.col("source_file").alias("来源文件"),
-            pl.col("source_row").alias("来源行号"),
-            pl.col("extras").alias("其他信息"),
-            *[pl.lit(None, pl.Utf8).alias(h) for h in FEEDBACK_HEADERS],
+        .join(cases.select("dispatch_id", "show_id"), on="dispatch_id")
+        .sort(_lead_first())
+        .with_columns(
+            id_shown=pl.when(pl.col("show_id")).then("id_number")
+            .otherwise(pl.col("id_number").map_elements(mask_id_number, return_dtype=pl.Utf8)),
+            position=pl.col("source_file") + pl.lit(" 第") + pl.col("source_row").cast(pl.Utf8) + pl.lit("行"),
+            reason=pl.col("screening_reasons").str.split("；"),
+            explanation=pl.col("match_explanation").str.split("；"),
+            extras=pl.col("extras").map_elements(_extras_text, return_dtype=pl.Utf8),
         )
+    )
+    per_case = records.group_by("dispatch_id", maintain_order=True).agg(
+        _distinct("name"), _distinct("id_shown"), _distinct("phone"), _distinct("address", "；"),
+        _distinct(pl.col("reason").list.explode(keep_nulls=False, empty_as_null=False), "；").alias("reasons"),
+        _distinct(pl.col("explanation").list.explode(keep_nulls=False, empty_as_null=False), "；")
+        .alias("match_explanation"),
+        pl.col("event_at").min(),
+        pl.col("position").str.join("；"),
+        # Extra columns of the exports stay with the record they came from, in the same order as the positions.
+        pl.col("extras").fill_null("无").str.join("；"),
+    )
+    rows = (
+        cases.join(per_case, on="dispatch_id")
+        .join(houses.select("house_id", house_address="address"), on="house_id", how="left")
+        .sort("subdistrict_code", "committee_name", "priority", "deadline_at", "dispatch_id")
+    )
+    status = (pl.when(pl.col("first_dispatched_on") < run_date)
+              .then(pl.lit("延续（已于") + pl.col("first_dispatched_on").dt.strftime("%m-%d")
+                    + pl.lit("派发，未办结）"))
+              .otherwise(pl.lit(STATUS_NEW)))
+    return rows.select(
+        pl.col("subdistrict_code").alias("__subdistrict_code"),
+        pl.col("subdistrict_name").alias("__subdistrict_name"),
+        pl.col("dispatch_id").alias("派单编号"),
+        status.alias("状态"),
+        pl.col("committee_name").alias("居委"),
+        pl.col("priority").alias("优先级"),
+        pl.col("deadline_at").alias("截止时间"),
+        pl.col("deadline_hours").alias("处置时限(小时)"),
+        pl.col("name").alias("姓名"),
+        pl.col("phone").alias("手机号码"),
+        pl.col("id_shown").alias("证件号码"),
+        pl.col("address").alias("登记地址"),
+        pl.col("reasons").alias("筛查原因"),
+        pl.col("rule_ids").list.join("、").alias("触发规则"),
+        pl.col("sources").list.eval(pl.element().replace_strict(SOURCE_NAMES)).list.join("、").alias("来源"),
+        pl.col("house_address").alias("匹配房屋"),
+        pl.col("grid_id").alias("网格"),
+        pl.col("match_explanation").alias("匹配说明"),
+        pl.col("dispatched_at").alias("派发时间"),
+        pl.col("event_at").alias("登记时间"),
+        pl.col("records").alias("记录数"),
+        pl.col("position").alias("来源文件及行号"),
+        pl.col("extras").alias("其他信息"),
+        *[pl.lit(None, pl.Utf8).alias(h) for h in FEEDBACK_HEADERS],
+    )
+
+
+def _extras_text(extras: str | None) -> str | None:
+    """`{"序号": "1", "数据来源": "健康云"}` as 序号：1，数据来源：健康云 — readable, nothing dropped."""
+    values = json.loads(extras) if extras else {}
+    return "，".join(f"{k}：{v}" for k, v in values.items()) or None
+
+
+def _summary(work: pl.DataFrame) -> pl.DataFrame:
+    """Counts per committee and in total, for the subdistrict's duty officer."""
+    counts = [
+        pl.len().alias("派单数"),
+        (pl.col("状态") != STATUS_NEW).sum().alias("其中延续"),
+        *[(pl.col("优先级") == p).sum().alias(f"{label}") for p, label in
+          ((1, "一级(最紧急)"), (2, "二级"), (3, "三级"))],
+        pl.col("截止时间").min().alias("最早截止"),
+    ]
+    per_committee = work.group_by("居委").agg(counts).sort("居委")
+    total = work.select(pl.lit("合计").alias("居委"), *counts)
+    return pl.concat([per_committee, total], how="vertical_relaxed")
 
 
 def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
-    """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`."""
+    """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`.
+
+    One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
+    sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline."""
     written = []
     created = dt.datetime.combine(run_date, dt.time())
+    results = rules.load("feedback")["results"]
+    validations = {
+        "核查结果": {"validate": "list", "source": results, "error_type": "information",
+                 "input_title": "核查结果", "input_message": "可从列表选择，也可填写其他情况"},
+        "处置时间": {"validate": "any", "input_title": "处置时间", "input_message": "如 2026-11-22 14:30"},
+    }
     for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
         work = group.drop("__subdistrict_code", "__subdistrict_name")
-        summary = (work.group_by("居委").agg(pl.len().alias("派单数"),
-                                            (pl.col("优先级") == 1).sum().alias("一级(最紧急)"))
-                   .sort("居委"))
         stem = run_dir / "dispatch" / f"{code}_{name}"
-        write_workbook(stem.with_suffix(".xlsx"), [Sheet("派单", work), Sheet("汇总", summary)], created)
+        write_workbook(stem.with_suffix(".xlsx"), [
+            Sheet("派单", work, freeze_columns=1, validations=validations),
+            Sheet("汇总", _summary(work)),
+        ], created)
         write_csv(stem.with_suffix(".csv"), work)
         written += [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]
     return written

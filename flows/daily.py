@@ -23,6 +23,7 @@ def _step(fn: Any, retries: int = 0) -> Any:
 
 
 prepare = _step(steps.prepare)
+feedback = _step(steps.feedback, retries=2)
 ingest = _step(steps.ingest, retries=2)
 cleanse = _step(steps.cleanse)
 validate = _step(steps.validate)
@@ -38,6 +39,7 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
     run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out),
               run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None)
     prepare(run)
+    feedback(run)  # first: the cases it closes are not continued by today's screening
     ingest(run)
     cleanse(run)
     validate(run)
@@ -50,11 +52,21 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
 
 
 def _publish(run: Run, head: dict[str, Any]) -> None:
-    """The headline figures in the Prefect UI, per run."""
+    """The headline figures in the Prefect UI, per run: the same numbers as report.html."""
+    def hours(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1f} h"
+
     create_table_artifact(
         key="jingzhun-outcomes",
         table=[{"outcome": k, "rows": v} for k, v in head["outcomes"].items()],
         description=f"Outcomes of the run of {run.run_date}",
+    )
+    create_table_artifact(
+        key="jingzhun-disposal",
+        table=[{"街镇": r["subdistrict_name"], "已办结": r["closed"], "中位数(小时)": r["median_hours"],
+                "P90(小时)": r["p90_hours"], "时限内办结占比": r["within_deadline"], "未办结": r["open"],
+                "其中已超时": r["overdue"]} for r in head["disposal_by_subdistrict"]],
+        description=f"Disposal time from dispatch to 处置时间, per subdistrict, as of {run.run_date}",
     )
     create_markdown_artifact(
         key="jingzhun-headline",
@@ -64,7 +76,12 @@ def _publish(run: Run, head: dict[str, Any]) -> None:
             f"| input rows | {head['input_rows']} |\n| result rows | {head['result_rows']} |\n"
             f"| person match rate | {head['person_match_rate']} |\n| routing rate | {head['routing_rate']} |\n"
             f"| dispatched | {head['outcomes']['dispatched']} |\n| review | {head['outcomes']['review']} |\n"
-            f"| quarantined | {head['outcomes']['quarantined']} |\n\nOutputs: `{run.dir}`\n"
+            f"| quarantined | {head['outcomes']['quarantined']} |\n"
+            f"| cases dispatched (new / continued) | {head['cases']} ({head['new_cases']} / "
+            f"{head['continued_cases']}) |\n| cases closed by feedback | {head['closed_cases']} |\n"
+            f"| disposal median / p90 | {hours(head['disposal_median_hours'])} / "
+            f"{hours(head['disposal_p90_hours'])} |\n| within deadline | {head['within_deadline']} |\n\n"
+            f"Outputs: `{run.dir}`\n"
         ),
         description="Headline figures",
     )

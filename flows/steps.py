@@ -34,6 +34,22 @@ def prepare(run: Run) -> None:
     run.dir.mkdir(parents=True)
 
 
+def feedback(run: Run) -> dict[str, int]:
+    """Read the work lists staff returned to `INBOX/feedback/`, check each line, store what they said; lines
+    that cannot close a case are listed in `feedback/issues.csv` of the run."""
+    from dispatch.files import write_csv
+    from feedback.cases import check, labels
+    from feedback.returned import issues_table, read_returned
+
+    with connect(run.warehouse) as con:
+        checked = check(con, read_returned(run.inbox), run.run_date)
+        replace_run(con, "feedback", run.run_date, checked)
+        replace_run(con, "feedback_labels", run.run_date, labels(con, checked))
+    if not checked.is_empty():
+        write_csv(run.dir / "feedback" / "issues.csv", issues_table(checked))
+    return {"returned_lines": checked.height, "issues": checked["issue"].is_not_null().sum()}
+
+
 def ingest(run: Run) -> dict[str, int]:
     inbox = read_inbox(run.inbox, HeaderMapping.load(run.mapping))
     files = pl.DataFrame([asdict(f) for f in inbox.files],
@@ -69,29 +85,37 @@ def match(run: Run) -> dict[str, int]:
 
     reference = load_reference(run.reference)
     with connect(run.warehouse) as con:
-        matched = match_records(con, read_run(con, "standard_records", run.run_date), reference)
+        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference)
+        matched = matching.matched
         replace_run(con, "matches", run.run_date, matched)
+        # What the model compared, kept for the weekly retrain and for analysts.
+        replace_run(con, "person_features_records", run.run_date, matching.record_features)
+        replace_run(con, "person_features_population", run.run_date, matching.population_features)
+        replace_run(con, "person_candidates", run.run_date, matching.candidates)
     return {"person_matched": matched["person_id"].is_not_null().sum(),
             "routed": matched["committee_code"].is_not_null().sum()}
 
 
 def screen(run: Run) -> dict[str, int]:
+    from feedback.cases import open_cases
     from screening.outcome import decide
     from screening.rules import screen as screen_records
 
     with connect(run.warehouse) as con:
         standard = read_run(con, "standard_records", run.run_date)
         screened = screen_records(con, standard, run.run_date)
-        decided = decide(standard, read_run(con, "matches", run.run_date), screened, run.run_date)
+        decided = decide(standard, read_run(con, "matches", run.run_date), screened, run.run_date,
+                         open_cases(con, run.run_date))
         replace_run(con, "match_results", run.run_date, decided)
     return dict(decided.group_by("outcome").len().iter_rows())
 
 
 def dispatch(run: Run) -> dict[str, int]:
     from dispatch.packages import (
-        dispatch_rows,
+        case_table,
         quarantine_rows,
         unreadable_files,
+        work_list,
         write_dispatch,
         write_quarantine,
         write_review,
@@ -104,19 +128,23 @@ def dispatch(run: Run) -> dict[str, int]:
         standard = read_run(con, "standard_records", run.run_date)
         raw = read_run(con, "raw_records", run.run_date)
         files = _input_files(con, run)
+        cases = case_table(decided, run.run_date)
+        replace_run(con, "cases", run.run_date, cases)
     decided.drop("record_id").write_parquet(run.dir / "match_results.parquet")
-    rows = dispatch_rows(decided, standard, reference.housing, run.run_date)
+    rows = work_list(cases, decided, standard, reference.housing, run.run_date)
     written = write_dispatch(run.dir, rows, run.run_date)
     write_review(run.dir, decided, standard, run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))
-    return {"dispatch_files": len(written), "dispatched_rows": rows.height}
+    return {"dispatch_files": len(written), "cases": rows.height}
 
 
 def report(run: Run) -> dict[str, Any]:
-    from dispatch.packages import quarantine_rows, unreadable_files
+    from dispatch.packages import issued_at, quarantine_rows, unreadable_files
+    from feedback.cases import closed_cases, open_cases
     from reporting import figures
     from reporting.html import render_report
     from reporting.manifest import write_manifest
+    from reporting.quality import quality_section
 
     mapping = HeaderMapping.load(run.mapping)
     with connect(run.warehouse) as con:
@@ -125,24 +153,36 @@ def report(run: Run) -> dict[str, Any]:
         raw = read_run(con, "raw_records", run.run_date)
         validation = read_run(con, "validation_results", run.run_date)
         files = _input_files(con, run)
-        head = figures.headline(decided, files)
+        closed = closed_cases(con, run.run_date)
+        disposal = figures.disposal_by_subdistrict(closed, open_cases(con, run.run_date, before=False),
+                                                   issued_at(run.run_date))
+        returned = read_run(con, "feedback", run.run_date)
+        head = {**figures.headline(decided, files),
+                **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
+                "disposal_by_subdistrict": disposal.to_dicts()}
         summary = pl.DataFrame([{
             "input_rows": head["input_rows"], **head["outcomes"],
             "person_match_rate": head["person_match_rate"], "routing_rate": head["routing_rate"],
-        }])
+            **{k: head[k] for k in ("cases", "continued_cases", "closed_cases", "disposal_median_hours",
+                                    "within_deadline")},
+        }], schema_overrides={"disposal_median_hours": pl.Float64, "within_deadline": pl.Float64})
         replace_run(con, "run_summary", run.run_date, summary)
-        trend = con.sql("SELECT * FROM run_summary ORDER BY run_date DESC LIMIT 30").pl()
+        trend = con.sql("SELECT * FROM run_summary WHERE run_date <= ? ORDER BY run_date DESC LIMIT 30",
+                        params=[run.run_date]).pl().reverse()
     render_report(
         run.dir / "report.html", run_date=run.run_date, code_version=code_version(), head=head,
         by_source=figures.by_group(decided, "source"),
         by_method=figures.by_group(decided, "match_method"),
         by_subdistrict=figures.by_group(decided, "subdistrict_name"),
-        quality=figures.field_quality(standard, mapping.fields),
-        id_status=figures.status_counts(standard, "id_number"),
+        quality=quality_section(standard, mapping.fields),
         validation=validation,
         quarantine=quarantine_rows(decided, raw, mapping.all_fields()),
         unreadable=unreadable_files(files),
         trend=trend,
+        disposal=disposal,
+        disposal_distribution=figures.disposal_distribution(closed),
+        feedback_issues=returned.filter(pl.col("issue").is_not_null()),
+        returned_lines=returned.height,
     )
     write_manifest(run.dir, run_date=run.run_date.isoformat(), code_version=code_version(), inputs=files, head=head)
     return head

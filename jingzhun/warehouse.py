@@ -30,8 +30,19 @@ def replace_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date, fram
     # An all-null column has no type in Polars; give it text so the table's schema does not depend on the day.
     rows = frame.with_columns(pl.col(pl.Null).cast(pl.Utf8), run_date=pl.lit(run_date, pl.Date))  # noqa: F841
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM rows LIMIT 0")
+    # A stage that gained a column still writes into a warehouse of earlier days; their rows get nulls there.
+    known = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM rows").fetchall():
+        if name not in known:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
     con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM rows")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Tables that keep history across days (cases, feedback) do not exist before their first day."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
+                .fetchall()[0][0])
 
 
 def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.DataFrame:

@@ -21,6 +21,7 @@ class Rule:
     deadline_hours: int
     action: str
     condition: str  # SQL
+    show_id: bool = False  # the work needs the full ID number (e.g. a health-code change), so it is not masked
 
 
 def load_rules(run_date: date) -> list[Rule]:
@@ -29,7 +30,7 @@ def load_rules(run_date: date) -> list[Rule]:
                  if _as_date(a["from"]) <= run_date <= _as_date(a["to"])]
     return [
         Rule(id=r["id"], source=r["source"], title=r["title"], priority=int(r["priority"]),
-             deadline_hours=int(r["deadline_hours"]), action=r["action"],
+             deadline_hours=int(r["deadline_hours"]), action=r["action"], show_id=bool(r.get("show_id", False)),
              condition=f"source = {_literal(r['source'])} "
                        f"AND coalesce({compile_condition(r['when'], key_areas)}, false)")
         for r in config["rules"]
@@ -57,12 +58,14 @@ def compile_condition(when: dict[str, Any], key_areas: list[str]) -> str:
 
 
 def screen(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, run_date: date) -> pl.DataFrame:
-    """One row per record: `rule_ids` (list, by priority), `priority`, `deadline_hours`, `screening_reasons`."""
+    """One row per record: `rule_ids` (list, by priority), `priority`, `deadline_hours`, `screening_reasons`,
+    `show_id` (a fired rule needs the unmasked ID number)."""
     loaded = load_rules(run_date)
     con.register("screened_records", standard.filter(pl.col("quarantine_code").is_null()))
     fired = " UNION ALL ".join(
         f"SELECT record_id, {_literal(r.id)} AS rule_id, {r.priority} AS priority, {r.deadline_hours} AS deadline, "
-        f"{_literal(r.title + '：' + r.action)} AS reason FROM screened_records WHERE {r.condition}"
+        f"{str(r.show_id).lower()} AS show_id, {_literal(r.title + '：' + r.action)} AS reason "
+        f"FROM screened_records WHERE {r.condition}"
         for r in loaded
     )
     hits = con.sql(f"""
@@ -70,6 +73,7 @@ def screen(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, run_date: dat
                list(rule_id ORDER BY priority, rule_id) AS rule_ids,
                min(priority) AS priority,
                min(deadline) AS deadline_hours,
+               bool_or(show_id) AS show_id,
                string_agg(reason, '；' ORDER BY priority, rule_id) AS screening_reasons
         FROM ({fired}) GROUP BY record_id
     """).pl()

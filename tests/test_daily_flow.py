@@ -48,29 +48,48 @@ def test_manifest_reconciles_inputs_outputs_and_files_on_disk(flow_run, results)
 
 
 def test_dispatch_workbooks_hold_their_subdistrict_only(flow_run, results):
+    """One line per case (a person's dispatched records of the day), in its subdistrict's file only; headers,
+    masking, frozen header and id column, filter, the same lines in the CSV, a summary that adds up."""
+    import duckdb
+
     run_dir, _ = flow_run
     dispatched = results.filter(pl.col("outcome") == "dispatched")
+    with duckdb.connect(str(run_dir.parent / "warehouse.duckdb"), read_only=True) as con:
+        cases = con.sql("SELECT * FROM cases WHERE run_date = ?", params=[RUN_DATE]).pl()
+    assert set(cases["dispatch_id"]) == set(dispatched["dispatch_id"])
+    assert cases["records"].sum() == dispatched.height
+    assert cases.filter(pl.col("records") > 1).height > 0, "some people come through two sources in a day"
+    show_id = set(cases.filter(pl.col("show_id"))["dispatch_id"])
     workbooks = sorted((run_dir / "dispatch").glob("*.xlsx"))
-    assert workbooks, "the demo day has work for at least one subdistrict"
-    assert len(workbooks) == dispatched["subdistrict_code"].n_unique()
+    assert len(workbooks) == cases["subdistrict_code"].n_unique()
     seen = 0
     for path in workbooks:
         code = path.stem.split("_")[0]
-        sheet = openpyxl.load_workbook(path)["派单"]
+        book = openpyxl.load_workbook(path)
+        sheet = book["派单"]
         headers = [c.value for c in sheet[1]]
-        assert {"派单编号", "居委", "优先级", "处置时限(小时)", "筛查原因", "姓名", "证件号码", "匹配说明",
+        assert headers[:8] == ["派单编号", "状态", "居委", "优先级", "截止时间", "处置时限(小时)", "姓名", "手机号码"]
+        assert {"证件号码", "筛查原因", "触发规则", "来源", "匹配说明", "来源文件及行号", "其他信息",
                 "核查结果", "处置时间", "备注"} <= set(headers)
-        assert sheet.freeze_panes == "A2"
-        ids = [row[headers.index("派单编号")] for row in sheet.iter_rows(min_row=2, values_only=True)]
-        expected = dispatched.filter(pl.col("subdistrict_code") == code)["dispatch_id"].to_list()
-        assert sorted(ids) == sorted(expected)
-        for row in sheet.iter_rows(min_row=2, values_only=True):
-            id_number = row[headers.index("证件号码")]
-            assert id_number is None or "*" in id_number
+        assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref
+        assert all(sheet.column_dimensions[c].width >= 8 for c in ("A", "C", "E"))
+        rows = [dict(zip(headers, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
+        ids = [r["派单编号"] for r in rows]
+        assert sorted(ids) == sorted(cases.filter(pl.col("subdistrict_code") == code)["dispatch_id"].to_list())
+        order = [(r["居委"], r["优先级"], r["截止时间"]) for r in rows]
+        assert order == sorted(order)
+        for r in rows:
+            assert r["状态"] == "新派"
+            masked = r["证件号码"] is None or all("*" in v for v in r["证件号码"].split("、"))
+            assert masked != (r["派单编号"] in show_id) or r["证件号码"] is None
+            assert len(r["来源文件及行号"].split("；")) == len(r["其他信息"].split("；"))
+        summary = list(book["汇总"].iter_rows(values_only=True))
+        assert summary[0][:2] == ("居委", "派单数") and summary[-1][:2] == ("合计", len(ids))
         with open(path.with_suffix(".csv"), encoding="utf-8-sig", newline="") as f:
-            assert sum(1 for _ in csv.reader(f)) - 1 == len(ids)
+            lines = list(csv.reader(f))
+        assert lines[0] == headers and [line[0] for line in lines[1:]] == ids
         seen += len(ids)
-    assert seen == dispatched.height
+    assert seen == cases.height
 
 
 def test_routing_and_linkage_agree_with_ground_truth(flow_run, district):

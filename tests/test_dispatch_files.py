@@ -57,3 +57,10 @@ def test_same_inputs_give_byte_identical_workbooks(tmp_path):
 def test_masks_keep_only_what_tells_people_apart():
     assert mask_id_number("31011519900101123X") == "310115********123X"
     assert mask_phone("13812345678") == "138****5678"
+
+
+def test_address_mask_hides_house_numbers_in_any_numerals():
+    from jingzhun.masking import mask_address
+
+    assert mask_address("碧源路四二七号六〇一室") == "碧源路***号***室"
+    assert mask_address("碧波路455弄3号502室") == "碧波路***弄*号***室"

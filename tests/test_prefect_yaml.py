@@ -16,7 +16,7 @@ def test_deployments_point_at_flows_with_valid_schedules():
 
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     names = {d["name"] for d in config["deployments"]}
-    assert "daily" in names
+    assert {"daily", "weekly-retrain"} <= names
     for deployment in config["deployments"]:
         path, function = deployment["entrypoint"].split(":")
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
@@ -25,3 +25,17 @@ def test_deployments_point_at_flows_with_valid_schedules():
         assert set(deployment.get("parameters", {})) <= set(flow.parameters.properties)
         for schedule in deployment["schedules"]:
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+
+
+def test_weekly_retrain_calls_the_matching_training_with_the_warehouse(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from flows.retrain import retrain
+
+    calls = []
+    fake = types.ModuleType("matching.training")
+    fake.retrain_model = lambda warehouse, model_dir: calls.append((warehouse, model_dir)) or model_dir / "m.json"
+    monkeypatch.setitem(sys.modules, "matching.training", fake)
+    assert retrain.fn(tmp_path / "warehouse.duckdb", tmp_path / "model") == str(tmp_path / "model" / "m.json")
+    assert calls == [(tmp_path / "warehouse.duckdb", tmp_path / "model")]

@@ -65,3 +65,46 @@ def test_key_areas_apply_only_within_their_dates():
     assert rule_dates, "the key-area checkpoint rule is declared in rules/screening.yaml"
     assert key_area_rule_fires(dt.date(2026, 11, 22))
     assert not key_area_rule_fires(dt.date(2027, 3, 1))
+
+
+def test_changing_the_yaml_changes_the_outcome_without_code(tmp_path, monkeypatch):
+    """An auditor edits rules/screening.yaml (here a copy): a new deadline, a rule that no longer fires."""
+    import shutil
+
+    import yaml
+
+    from jingzhun import rules
+    from screening.outcome import decide
+
+    def outcome_of(row: dict) -> dict:
+        fields = {f: None for f in HeaderMapping.load().all_fields()}
+        record = {**fields, "record_id": 0, "source": "health", "source_file": "f.csv", "source_row": 1,
+                  "quarantine_code": None, **row}
+        standard = pl.DataFrame([record], schema={k: pl.Int64 if k in ("record_id", "source_row") else pl.Utf8
+                                                  for k in record})
+        matched = pl.DataFrame({"record_id": [0], "committee_code": ["c1"], "ambiguous": [False]})
+        decided = decide(standard, matched, screen(duckdb.connect(), standard, dt.date(2026, 11, 22)),
+                         dt.date(2026, 11, 22))
+        return decided.row(0, named=True)
+
+    fever = {"fever": "是"}
+    before = outcome_of(fever)
+    assert (before["outcome"], before["rule_ids"], before["deadline_hours"]) == ("dispatched", ["HC01"], 12)
+
+    copy = tmp_path / "rules"
+    shutil.copytree(rules.RULES_DIR, copy)
+    config = yaml.safe_load((copy / "screening.yaml").read_text(encoding="utf-8"))
+    for rule in config["rules"]:
+        if rule["id"] == "HC01":
+            rule["deadline_hours"] = 6
+        if rule["id"] == "HC02":
+            rule["when"]["in"] = ["红码"]  # yellow codes no longer dispatched
+    (copy / "screening.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(rules, "RULES_DIR", copy)
+    rules.load.cache_clear()
+    try:
+        assert outcome_of(fever)["deadline_hours"] == 6
+        assert outcome_of({"code_color": "黄码"})["outcome"] == "no_action"
+        assert outcome_of({"code_color": "红码"})["show_id"] is True  # declared per rule: show_id
+    finally:
+        rules.load.cache_clear()

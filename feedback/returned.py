@@ -1,0 +1,112 @@
+"""Reading the returned work lists in `INBOX/feedback/` (any subdistrict, any earlier day): one row per line
+staff worked on.
+
+People do things to spreadsheets: dates typed as text or stored as dates, CSV saved again by Excel as GBK,
+sheets renamed. What cannot be read becomes an `issue` in words; this module never raises on a file's content.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cleansing.datetimes import parse_datetime
+from dispatch.packages import FEEDBACK_HEADERS
+
+FEEDBACK_FOLDER = "feedback"  # under the inbox, beside the sources; ingest reads only the source folders
+ID_HEADER = "派单编号"
+WORK_SHEET = "派单"
+RETURNED_SCHEMA = {
+    "feedback_file": pl.Utf8, "feedback_row": pl.Int64, "file_subdistrict_code": pl.Utf8, "dispatch_id": pl.Utf8,
+    "result": pl.Utf8, "disposed_at_raw": pl.Utf8, "disposed_at": pl.Datetime("us"), "note": pl.Utf8,
+    "issue": pl.Utf8,
+}
+
+
+def read_returned(inbox: Path) -> pl.DataFrame:
+    """Every filled line of every returned `.xlsx` / `.csv`, in file order; lines nobody touched are skipped."""
+    folder = inbox / FEEDBACK_FOLDER
+    rows: list[dict[str, Any]] = []
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            # Excel's lock files (~$name.xlsx) sit beside a workbook someone still has open.
+            if path.is_file() and path.suffix.lower() in (".xlsx", ".csv") and not path.name.startswith(("~$", ".")):
+                rows += _read_file(path, str(path.relative_to(folder)))
+    return pl.DataFrame(rows, schema=RETURNED_SCHEMA, orient="row") if rows else pl.DataFrame(schema=RETURNED_SCHEMA)
+
+
+def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
+    prefix = path.stem.split("_")[0]
+    code = prefix if prefix.isdigit() else None  # dispatch/<code>_<name>.xlsx, unless someone renamed it
+
+    def file_issue(issue: str) -> list[dict[str, Any]]:
+        return [{**dict.fromkeys(RETURNED_SCHEMA), "feedback_file": name, "file_subdistrict_code": code,
+                 "issue": issue}]
+
+    try:
+        table = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    except Exception as error:  # noqa: BLE001 - a broken file is reported; the other files are still read
+        return file_issue(f"文件无法读取（{type(error).__name__}）")
+    header = [_text(c) for c in table[0]] if table else []
+    if ID_HEADER not in header:
+        return file_issue(f"不是派单文件：缺少“{ID_HEADER}”列")
+    missing = [h for h in FEEDBACK_HEADERS if h not in header]
+    if missing:
+        return file_issue("缺少回填列：" + "、".join(missing))
+    at = {h: header.index(h) for h in (ID_HEADER, *FEEDBACK_HEADERS)}
+    rows = []
+    for number, cells in enumerate(table[1:], start=2):  # the row number staff see in Excel
+        value = {h: cells[i] if i < len(cells) else None for h, i in at.items()}
+        result, note, when = _text(value["核查结果"]), _text(value["备注"]), value["处置时间"]
+        if result is None and note is None and _text(when) is None:
+            continue
+        disposed = when if isinstance(when, dt.datetime) else parse_datetime(_text(when))
+        rows.append({"feedback_file": name, "feedback_row": number, "file_subdistrict_code": code,
+                     "dispatch_id": _text(value[ID_HEADER]), "result": result,
+                     "disposed_at_raw": _text(when), "disposed_at": disposed, "note": note, "issue": None})
+    return rows
+
+
+def _xlsx_rows(path: Path) -> list[list[Any]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book[WORK_SHEET] if WORK_SHEET in book.sheetnames else book.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _csv_rows(path: Path) -> list[list[Any]]:
+    # Our files are UTF-8 with BOM; Excel on a Chinese Windows saves them back as GBK.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            with open(path, encoding=encoding, newline="") as f:
+                return list(csv.reader(f))
+        except UnicodeDecodeError:
+            continue
+    raise UnicodeDecodeError("gb18030", b"", 0, 1, "neither UTF-8 nor GB18030")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    text = str(value).strip().removeprefix("'")  # the apostrophe `safe_cell` may have added
+    return text or None
+
+
+def issues_table(checked: pl.DataFrame) -> pl.DataFrame:
+    """The lines that closed nothing, in words, for the staff who returned them."""
+    return checked.filter(pl.col("issue").is_not_null()).select(
+        pl.col("feedback_file").alias("回流文件"), pl.col("feedback_row").alias("行号"),
+        pl.col("dispatch_id").alias("派单编号"), pl.col("issue").alias("问题"),
+    )
