@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 
 from dispatch.files import Sheet, write_csv, write_workbook
+from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
 from jingzhun.masking import mask_id_number
 
-SOURCE_NAMES = {"checkpoint": "道口登记", "hotline": "12345工单", "health": "健康云申报"}
 # Left for staff to fill in; the feedback loop reads them back.
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
 
@@ -197,6 +197,15 @@ def write_review(run_dir: Path, decided: pl.DataFrame, standard: pl.DataFrame, r
     )
     stem = run_dir / "review" / "review"
     write_workbook(stem.with_suffix(".xlsx"), [Sheet("待人工判断", rows)], dt.datetime.combine(run_date, dt.time()))
+    write_csv(stem.with_suffix(".csv"), rows)
+    return [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]
+
+
+def write_person_candidates(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
+    """The person pairs the model would not decide (`matching.review`), for analysts to mark 是同一人/不是同一人
+    and put back in `INBOX/review/`."""
+    stem = run_dir / "review" / "person_candidates"
+    write_workbook(stem.with_suffix(".xlsx"), [Sheet("人员候选", rows)], dt.datetime.combine(run_date, dt.time()))
     write_csv(stem.with_suffix(".csv"), rows)
     return [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]
 

@@ -40,14 +40,19 @@ def feedback(run: Run) -> dict[str, int]:
     from dispatch.files import write_csv
     from feedback.cases import check, labels
     from feedback.returned import issues_table, read_returned
+    from matching.review import read_decisions
 
+    person_labels, unreadable_decisions = read_decisions(run.inbox)
     with connect(run.warehouse) as con:
         checked = check(con, read_returned(run.inbox), run.run_date)
         replace_run(con, "feedback", run.run_date, checked)
         replace_run(con, "feedback_labels", run.run_date, labels(con, checked))
+        # Analysts' decisions on person pairs: labels for the weekly retrain.
+        replace_run(con, "person_labels", run.run_date, person_labels)
     if not checked.is_empty():
         write_csv(run.dir / "feedback" / "issues.csv", issues_table(checked))
-    return {"returned_lines": checked.height, "issues": checked["issue"].is_not_null().sum()}
+    return {"returned_lines": checked.height, "issues": checked["issue"].is_not_null().sum(),
+            "person_labels": person_labels.height, "unreadable_decisions": unreadable_decisions}
 
 
 def ingest(run: Run) -> dict[str, int]:
@@ -117,9 +122,11 @@ def dispatch(run: Run) -> dict[str, int]:
         unreadable_files,
         work_list,
         write_dispatch,
+        write_person_candidates,
         write_quarantine,
         write_review,
     )
+    from matching.review import candidate_rows
 
     reference = load_reference(run.reference)
     fields = HeaderMapping.load(run.mapping).all_fields()
@@ -128,12 +135,16 @@ def dispatch(run: Run) -> dict[str, int]:
         standard = read_run(con, "standard_records", run.run_date)
         raw = read_run(con, "raw_records", run.run_date)
         files = _input_files(con, run)
+        candidates = read_run(con, "person_candidates", run.run_date)
         cases = case_table(decided, run.run_date)
         replace_run(con, "cases", run.run_date, cases)
     decided.drop("record_id").write_parquet(run.dir / "match_results.parquet")
     rows = work_list(cases, decided, standard, reference.housing, run.run_date)
     written = write_dispatch(run.dir, rows, run.run_date)
     write_review(run.dir, decided, standard, run.run_date)
+    persons = reference.population.join(reference.housing.select("house_id", "address"), on="house_id", how="left")
+    write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date),
+                            run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))
     return {"dispatch_files": len(written), "cases": rows.height}
 

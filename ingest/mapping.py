@@ -13,6 +13,8 @@ from jingzhun import rules
 from jingzhun.errors import UserError
 
 SOURCES = ("checkpoint", "hotline", "health")
+# What people call the sources, in every file and report they read.
+SOURCE_NAMES = {"checkpoint": "道口登记", "hotline": "12345工单", "health": "健康云申报"}
 # Fields through which a record can be tied to a person or a house; a file with none of them is unusable.
 IDENTIFYING_FIELDS = ("name", "id_number", "phone", "address")
 

@@ -8,6 +8,8 @@ candidates, it leaves the record to the next level or to review.
 
 from __future__ import annotations
 
+from functools import cache
+
 import duckdb
 import polars as pl
 
@@ -36,6 +38,56 @@ def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
         key_lane=pl.concat_str([road, number], separator="|"),
         key_community=community,
     )
+
+
+def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float, min_gap: float) -> pl.DataFrame:
+    """Houses for records whose road or community name is misspelt but whose numbers are exact.
+
+    Candidates are the houses with the same lane, building and room numbers (by road, or by community when the
+    record names no road); names are scored with rapidfuzz on their characters and on their pinyin syllables,
+    whichever is closer: a pinyin keyboard's slip is a homophone (张扬路 for 张杨路), 100 on syllables.
+    Returns record_id, house_id, fuzzy_score and `fuzzy_ambiguous` for the records where a near-identical
+    second candidate made it refuse.
+    """
+    from rapidfuzz import fuzz
+
+    def keyed(frame: pl.DataFrame, by_road: bool) -> pl.DataFrame:
+        number = pl.col("addr_road_number").str.extract(r"(\d+)")
+        parts = [number, pl.col("addr_building"), pl.col("addr_room")] if by_road else \
+            [pl.col("addr_building"), pl.col("addr_room")]
+        return frame.select(
+            "record_id" if "record_id" in frame.columns else "house_id",
+            kind=pl.lit("road" if by_road else "community"),
+            place=pl.col("addr_road" if by_road else "addr_community"),
+            numbers=pl.concat_str(parts, separator="|"),
+        ).drop_nulls(["place", "numbers"])
+
+    wanted = pl.concat([keyed(records.filter(pl.col("addr_road").is_not_null()), True),
+                        keyed(records.filter(pl.col("addr_road").is_null()), False)])
+    offered = pl.concat([keyed(houses, True), keyed(houses, False)])
+    pairs = wanted.join(offered, on=["kind", "numbers"], suffix="_house")
+    pairs = pairs.with_columns(fuzzy_score=pl.Series(
+        [max(fuzz.ratio(a, b), fuzz.ratio(_pinyin(a), _pinyin(b)))
+         for a, b in zip(pairs["place"], pairs["place_house"], strict=True)], dtype=pl.Float64))
+    ranked = pairs.filter(pl.col("fuzzy_score") >= min_score).sort(
+        ["record_id", "fuzzy_score", "house_id"], descending=[False, True, False])
+    best = ranked.group_by("record_id", maintain_order=True).agg(
+        pl.col("house_id").first(), pl.col("fuzzy_score").first(),
+        second=pl.col("fuzzy_score").get(1, null_on_oob=True))
+    distinct = pl.col("second").is_null() | (pl.col("fuzzy_score") - pl.col("second") >= min_gap)
+    return best.select(
+        "record_id",
+        house_id=pl.when(distinct).then(pl.col("house_id")),
+        fuzzy_score=pl.col("fuzzy_score"),
+        fuzzy_ambiguous=~distinct,
+    )
+
+
+@cache
+def _pinyin(place: str) -> tuple[str, ...]:
+    from pypinyin import lazy_pinyin
+
+    return tuple(lazy_pinyin(place))
 
 
 def with_building_id(houses: pl.DataFrame) -> pl.DataFrame:

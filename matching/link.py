@@ -13,7 +13,8 @@ import duckdb
 import polars as pl
 
 from cleansing.pipeline import normalize_column
-from matching.address import resolve_addresses, with_address_keys, with_building_id
+from jingzhun import rules
+from matching.address import resolve_addresses, resolve_fuzzy, with_address_keys, with_building_id
 from matching.cases import case_keys
 from matching.features import person_features
 from matching.person import Thresholds, decide_persons, score_pairs
@@ -21,6 +22,7 @@ from matching.reference import Reference
 
 ADDRESS_EXPLANATIONS = {
     "house": "地址匹配到房屋（室号一致）",
+    "house_fuzzy": "地址匹配到房屋（门牌和室号一致，路名或小区名相近）",
     "building": "地址匹配到楼栋，未匹配到室号",
     "lane": "地址匹配到弄/门牌号，未匹配到楼栋",
     "community": "地址匹配到小区，未匹配到楼栋",
@@ -57,7 +59,12 @@ def _cached_reference(con: duckdb.DuckDBPyConnection, fingerprint: str) -> tuple
 
 
 def _standardize_reference(reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
-    houses = with_building_id(with_address_keys(normalize_column(reference.housing, "address", "address")))
+    houses = normalize_column(reference.housing, "address", "address")
+    if "community" in houses.columns:
+        # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
+        houses = normalize_column(houses, "community", "text").with_columns(
+            addr_community=pl.coalesce("addr_community", "community"))
+    houses = with_building_id(with_address_keys(houses))
     houses = houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
     population = reference.population
     for field in ("name", "id_number", "phone"):
@@ -72,7 +79,7 @@ def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
     """(addresses resolved per record, record features, population features, population) for one day."""
     houses, population = standardize_reference(con, reference)
     usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
-    addresses = resolve_addresses(con, usable, houses)
+    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses)
     records = person_features(usable.join(addresses, on="record_id"), "record_id")
     return addresses, records, person_features(population, "person_id"), population
 
@@ -83,6 +90,30 @@ class Matching:
     record_features: pl.DataFrame  # what the model compared, per record and per person
     population_features: pl.DataFrame
     candidates: pl.DataFrame  # every scored pair, with its match weight and levels, for analysts and review
+
+
+def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """The fuzzy stage, after the exact ones: records not resolved to a house may be, if a misspelt road or
+    community name is the only difference."""
+    config = rules.load("thresholds")["address"]
+    open_records = usable.join(addresses.filter(pl.col("address_level").fill_null("") != "house")
+                               .select("record_id"), on="record_id")
+    fuzzy = resolve_fuzzy(open_records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"])
+    found = fuzzy.filter(pl.col("house_id").is_not_null()).join(
+        houses.select("house_id", f_building_id="building_id", f_grid_id="grid_id",
+                      f_committee_code="committee_code"), on="house_id").rename({"house_id": "f_house_id"})
+    merged = addresses.join(found.drop("fuzzy_ambiguous"), on="record_id", how="left").join(
+        fuzzy.select("record_id", "fuzzy_ambiguous"), on="record_id", how="left")
+    hit = pl.col("f_house_id").is_not_null()
+    return merged.select(
+        "record_id",
+        address_level=pl.when(hit).then(pl.lit("house_fuzzy")).otherwise("address_level"),
+        house_id=pl.when(hit).then("f_house_id").otherwise("house_id"),
+        building_id=pl.when(hit).then("f_building_id").otherwise("building_id"),
+        grid_id=pl.when(hit).then("f_grid_id").otherwise("grid_id"),
+        committee_code=pl.when(hit).then("f_committee_code").otherwise("committee_code"),
+        address_ambiguous=pl.col("address_ambiguous") | pl.col("fuzzy_ambiguous").fill_null(False),
+    )
 
 
 def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference) -> Matching:

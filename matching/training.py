@@ -25,13 +25,17 @@ DETERMINISTIC_RECALL = 0.9
 # A day of training data may never show a level among matches (nobody in it changed phone, say); real people do.
 # Every level keeps at least this m probability, so one disagreement lowers the odds instead of vetoing.
 M_FLOOR = 0.005
+# Analysts' decisions (review workbooks) replace EM's m only once there are enough of them to beat it.
+MIN_LABELS = 200
 
 
-def train(records: pl.DataFrame, population: pl.DataFrame, out: Path = MODEL_PATH, seed: int = 1) -> dict[str, Any]:
-    """Train on one day's record features and the population's; write the model JSON to `out`."""
+def train(records: pl.DataFrame, population: pl.DataFrame, out: Path = MODEL_PATH, seed: int = 1,
+          labels: pl.DataFrame | None = None, min_labels: int = MIN_LABELS) -> dict[str, Any]:
+    """Train on record features and the population's; write the model JSON to `out`. With enough `labels`
+    (unique_id_l of a record, unique_id_r of a person, both the same person), m comes from them instead of EM."""
     from splink import Linker
 
-    _, (left, right, tf) = splink_tables(
+    db_api, (left, right, tf) = splink_tables(
         records=records, population=population, tf_name=term_frequencies(population, "name"))
     linker = Linker([left, right], settings())
     linker.table_management.register_term_frequency_lookup(tf, "name")
@@ -39,12 +43,22 @@ def train(records: pl.DataFrame, population: pl.DataFrame, out: Path = MODEL_PAT
     linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=seed)
     for block in EM_BLOCKS:
         linker.training.estimate_parameters_using_expectation_maximisation(block)
+    labelled = 0 if labels is None else labels.height
+    if labelled >= min_labels:
+        con = db_api._con  # the backend's own connection: the labels table must live beside the inputs
+        con.register("labels_frame", labels.select(
+            source_dataset_l=pl.lit("records"), unique_id_l="unique_id_l",
+            source_dataset_r=pl.lit("population"), unique_id_r="unique_id_r"))
+        con.execute("CREATE TABLE person_labels AS SELECT * FROM labels_frame")
+        linker.training.estimate_m_from_pairwise_labels("person_labels")
     model = with_m_floor(linker.misc.save_model_to_json(), M_FLOOR)
     model[TRAINING_KEY] = {
         "trained_at": dt.date.today().isoformat(),
         "records": records.height,
         "population": population.height,
         "em_blocks": list(EM_BLOCKS),
+        "labelled_pairs": labelled,
+        "m_from": "labels" if labelled >= min_labels else "em",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(model, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
@@ -64,19 +78,31 @@ def with_m_floor(model: dict[str, Any], floor: float) -> dict[str, Any]:
     return model
 
 
-def retrain_model(warehouse: Path, model_dir: Path = MODEL_PATH.parent) -> Path:
-    """Retrain from the latest run in the warehouse (its record and population features); the weekly flow."""
+def retrain_model(warehouse: Path, model_dir: Path = MODEL_PATH.parent, min_labels: int = MIN_LABELS) -> Path:
+    """The weekly retrain: the latest run's records and population from the warehouse, plus the records of any
+    earlier day that analysts labelled (`person_labels`, from the review workbooks), as one training set."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        latest = con.sql("SELECT max(run_date) FROM person_features_records").fetchone()[0]
-        records = con.sql("SELECT * EXCLUDE (run_date) FROM person_features_records WHERE run_date = ?",
-                          params=[latest]).pl()
+        latest = con.sql("SELECT max(run_date) FROM person_features_records").fetchall()[0][0]
+        has_labels = bool(con.sql("SELECT count(*) FROM information_schema.tables "
+                                  "WHERE table_name = 'person_labels'").fetchall()[0][0])
+        labelled = ("SELECT DISTINCT label_run_date AS run_date, CAST(record_id AS VARCHAR) AS unique_id, person_id "
+                    "FROM person_labels WHERE is_match" if has_labels else
+                    "SELECT NULL::DATE AS run_date, NULL AS unique_id, NULL AS person_id WHERE false")
+        # Records keep their day in their id: record ids restart every day.
+        records = con.sql(f"""
+            SELECT CAST(run_date AS VARCHAR) || ':' || unique_id AS unique_id, * EXCLUDE (run_date, unique_id)
+            FROM person_features_records
+            WHERE run_date = ? OR (run_date, unique_id) IN (SELECT run_date, unique_id FROM ({labelled}))
+        """, params=[latest]).pl()
+        labels = con.sql(f"SELECT CAST(run_date AS VARCHAR) || ':' || unique_id AS unique_id_l, "
+                         f"person_id AS unique_id_r FROM ({labelled})").pl()
         population = con.sql("SELECT * EXCLUDE (run_date) FROM person_features_population WHERE run_date = ?",
                              params=[latest]).pl()
     finally:
         con.close()
     out = model_dir / MODEL_PATH.name
-    train(records, population, out)
+    train(records, population, out, labels=labels, min_labels=min_labels)
     return out
 
 

@@ -11,7 +11,7 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from dispatch.packages import SOURCE_NAMES
+from ingest.mapping import SOURCE_NAMES
 from jingzhun.masking import mask_record
 from reporting import charts
 

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from cleansing.address import has_chinese_numerals
-from dispatch.packages import SOURCE_NAMES
+from ingest.mapping import SOURCE_NAMES
 from jingzhun.masking import MASKS
 from reporting.figures import field_quality, status_counts
 

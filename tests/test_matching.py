@@ -146,3 +146,28 @@ def test_thresholds_come_from_the_rules(level):
     from jingzhun import rules
 
     assert getattr(Thresholds.load(), level) == rules.load("thresholds")["person"][level]
+
+
+def test_a_misspelt_road_finds_the_house_when_numbers_agree_and_refuses_a_tie():
+    from jingzhun import rules
+    from matching.address import resolve_fuzzy
+
+    houses = pl.DataFrame({
+        "house_id": ["H1", "H2", "H3", "H4"],
+        "addr_road": ["碧波路", "张杨路", "金科路", "金柯路"],
+        "addr_road_number": ["455弄", "455弄", "88号", "88号"],
+        "addr_building": ["3", "3", "5", "5"], "addr_room": ["502", "502", "1201", "1201"],
+        "addr_community": [None, None, None, None],
+    }, schema_overrides={"addr_community": pl.Utf8})
+    records = pl.DataFrame({
+        "record_id": [1, 2, 3, 4],
+        # Pinyin keyboard slips (homophones), a name that sounds like two roads, and a different-sounding name.
+        "addr_road": ["璧波路", "张扬路", "金珂路", "碧坡路"],
+        "addr_road_number": ["455弄", "455弄", "88号", "455弄"],
+        "addr_building": ["3", "3", "5", "3"], "addr_room": ["502", "502", "1201", "502"],
+        "addr_community": [None, None, None, None],
+    }, schema_overrides={"addr_community": pl.Utf8})
+    config = rules.load("thresholds")["address"]
+    got = resolve_fuzzy(records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"]).sort("record_id")
+    assert got["house_id"].to_list() == ["H1", "H2", None]  # 碧坡路 (po, not bo) reaches no candidate at all
+    assert got["fuzzy_ambiguous"].to_list() == [False, False, True]
