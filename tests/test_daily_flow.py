@@ -95,12 +95,13 @@ def test_dispatch_workbooks_hold_their_subdistrict_only(flow_run, results):
 def test_routing_and_linkage_agree_with_ground_truth(flow_run, district):
     figures = evaluate_run(flow_run[0], district / "truth.csv")
     assert figures["rows_without_result"] == 0
-    # Deterministic stages decide only when a key names exactly one candidate: what they decide is right.
-    assert figures["person_precision"] >= 0.99
-    assert figures["routing_precision"] >= 0.97
-    # The foundation's exact stages already find most people and homes; the matching issue raises these.
-    assert figures["person_recall"] >= 0.6
-    assert figures["routing_accuracy"] >= 0.6
+    # A small district (a few hundred rows), so the floors sit below the 100,000-person benchmark's figures
+    # (precision 100%, recall 99.9%, routing 99.9%) by a margin for its sampling noise.
+    assert figures["person_precision"] >= 0.995
+    assert figures["routing_precision"] >= 0.995
+    assert figures["person_recall"] >= 0.98
+    assert figures["routing_accuracy"] >= 0.98
+    assert figures["review_share"] < 0.01
 
 
 def test_empty_and_garbage_rows_are_quarantined_or_never_dispatched(flow_run, district, results):
