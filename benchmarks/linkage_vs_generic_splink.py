@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from cleansing.pipeline import cleanse
+from evaluation.metrics import KEYS, evaluate, read_truth
 from ingest.inbox import read_inbox
 from ingest.mapping import HeaderMapping
 from matching.link import match
@@ -27,22 +28,10 @@ from matching.person import Thresholds
 from matching.reference import load_reference
 from synthetic.generate import generate
 
-KEYS = ["source", "source_file", "source_row"]
 
-
-def score(name: str, predicted: pl.DataFrame, truth: pl.DataFrame, seconds: dict[str, float]) -> dict:
-    both = truth.join(predicted, on=KEYS, how="left", suffix="_p")
-    linked = both.filter(pl.col("person_id_p").is_not_null())
-    in_population = both.filter(pl.col("person_id").is_not_null())
-    with_house = both.filter(pl.col("committee_code").is_not_null())
-    return {
-        "matcher": name,
-        "precision": (linked["person_id_p"] == linked["person_id"]).mean(),
-        "recall": (in_population["person_id_p"] == in_population["person_id"]).sum() / in_population.height,
-        "routing": (with_house["committee_code_p"] == with_house["committee_code"]).sum() / with_house.height,
-        "review": both["review"].fill_null(False).mean(),
-        **seconds,
-    }
+def _outcome(review: pl.Expr) -> pl.Expr:
+    """Only what evaluation counts: whether the record went to review."""
+    return pl.when(review).then(pl.lit("review")).otherwise(pl.lit("no_action"))
 
 
 def jingzhun(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str, float]]:
@@ -58,7 +47,7 @@ def jingzhun(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str, floa
     matched = match(warehouse, standard, loaded).matched
     done = time.perf_counter()
     predicted = standard.select("record_id", *KEYS).join(matched, on="record_id").select(
-        *KEYS, "person_id", "committee_code", review=pl.col("ambiguous"))
+        *KEYS, "person_id", "house_id", "committee_code", outcome=_outcome(pl.col("ambiguous")))
     return predicted, {"cleanse_s": cleansed - started, "reference_s": warmed - cleansed - (done - warmed),
                        "link_s": done - warmed}
 
@@ -76,7 +65,7 @@ def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str
         ref.grid.select("grid_id", "committee_code"), on="grid_id")
     population = ref.population.join(homes, on="house_id").select(
         unique_id="person_id", name="name", id_number="id_number", phone="phone", address="address",
-        committee_code="committee_code")
+        house_id="house_id", committee_code="committee_code")
     left = records.select(unique_id=pl.col("record_id").cast(pl.Utf8), name="name", id_number="id_number",
                           phone="phone", address="address", committee_code=pl.lit(None, pl.Utf8))
     con = duckdb.connect()
@@ -105,11 +94,14 @@ def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str
     decided = best.select(
         record_id=pl.col("unique_id_l").cast(pl.Int64),
         person_id=pl.when(pl.col("match_probability") >= thresholds.accept).then(pl.col("unique_id_r")),
-        review=(pl.col("match_probability") >= thresholds.review) & (pl.col("match_probability") < thresholds.accept),
-    ).join(population.select(person_id="unique_id", committee_code="committee_code"), on="person_id", how="left")
+        outcome=_outcome((pl.col("match_probability") >= thresholds.review)
+                         & (pl.col("match_probability") < thresholds.accept)),
+    ).join(population.select(person_id="unique_id", house_id="house_id", committee_code="committee_code"),
+           on="person_id", how="left")
     done = time.perf_counter()
     predicted = records.select("record_id", *KEYS).join(decided, on="record_id", how="left").drop("record_id")
-    return predicted, {"cleanse_s": 0.0, "train_s": trained - started, "link_s": done - trained}
+    return predicted.with_columns(pl.col("outcome").fill_null("no_action")), {
+        "cleanse_s": 0.0, "train_s": trained - started, "link_s": done - trained}
 
 
 def main() -> None:
@@ -120,11 +112,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         day = Path(folder)
         generate(day, persons=args.persons, seed=args.seed, day=dt.date(2026, 11, 22))
-        truth = pl.read_csv(day / "truth.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))
+        truth = read_truth(day / "truth.csv")
         rows = []
         for name, run in (("generic Splink (baseline)", generic_splink), ("jingzhun", jingzhun)):
             predicted, seconds = run(day / "inbox", day / "reference")
-            rows.append(score(name, predicted, truth, seconds))
+            figures = evaluate(predicted, truth)
+            rows.append({"matcher": name, "precision": figures["person_precision"],
+                         "recall": figures["person_recall"], "routing": figures["routing_accuracy"],
+                         "review": figures["review_share"], **seconds})
     print(f"person linkage on one generated day: {args.persons:,} persons, {truth.height:,} rows, seed {args.seed}")
     print(f"{'matcher':28} {'precision':>10} {'recall':>8} {'routing':>8} {'review':>7} "
           f"{'cleanse s':>10} {'train s':>8} {'ref. s':>7} {'link s':>7} {'day s':>6}")

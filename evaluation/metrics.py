@@ -21,13 +21,21 @@ def evaluate_run(run_dir: Path, truth_file: Path) -> dict[str, Any]:
     results_path = run_dir / "match_results.parquet"
     if not results_path.is_file():
         raise UserError(f"no match_results.parquet in {run_dir}: give the run's dated folder, e.g. OUT/2026-11-22")
+    return evaluate(pl.read_parquet(results_path), read_truth(truth_file))
+
+
+def read_truth(truth_file: Path) -> pl.DataFrame:
     if not truth_file.is_file():
         raise UserError(f"truth file not found: {truth_file}")
-    results = pl.read_parquet(results_path)
     truth = pl.read_csv(truth_file, infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))
     missing = [c for c in (*KEYS, *TRUTH_COLUMNS) if c not in truth.columns]
     if missing:
         raise UserError(f"truth file {truth_file} lacks columns: {', '.join(missing)}")
+    return truth
+
+
+def evaluate(results: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+    """`results` has the key columns, outcome, person_id, house_id and committee_code, as match_results does."""
     both = truth.select(*KEYS, *(pl.col(c).alias(f"true_{c}") for c in TRUTH_COLUMNS)).join(
         results, on=KEYS, how="full", coalesce=True
     )

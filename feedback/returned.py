@@ -7,7 +7,6 @@ sheets renamed. What cannot be read becomes an `issue` in words; this module nev
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,10 @@ import polars as pl
 
 from cleansing.datetimes import parse_datetime
 from dispatch.packages import FEEDBACK_HEADERS
+from ingest.files import UnreadableFile, read_sheet
+from jingzhun import rules
+
+QUARANTINE_FILE_REASONS: dict[str, str] = rules.load("quarantine")["files"]
 
 FEEDBACK_FOLDER = "feedback"  # under the inbox, beside the sources; ingest reads only the source folders
 ID_HEADER = "派单编号"
@@ -48,9 +51,9 @@ def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
                  "issue": issue}]
 
     try:
-        table = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
-    except Exception as error:  # noqa: BLE001 - a broken file is reported; the other files are still read
-        return file_issue(f"文件无法读取（{type(error).__name__}）")
+        table = read_sheet(path, WORK_SHEET).rows
+    except UnreadableFile as error:
+        return file_issue(f"文件无法读取（{QUARANTINE_FILE_REASONS.get(error.code, error.code)}）")
     header = [_text(c) for c in table[0]] if table else []
     if ID_HEADER not in header:
         return file_issue(f"不是派单文件：缺少“{ID_HEADER}”列")
@@ -64,33 +67,11 @@ def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
         result, note, when = _text(value["核查结果"]), _text(value["备注"]), value["处置时间"]
         if result is None and note is None and _text(when) is None:
             continue
-        disposed = when if isinstance(when, dt.datetime) else parse_datetime(_text(when))
+        disposed = parse_datetime(_text(when))
         rows.append({"feedback_file": name, "feedback_row": number, "file_subdistrict_code": code,
                      "dispatch_id": _text(value[ID_HEADER]), "result": result,
                      "disposed_at_raw": _text(when), "disposed_at": disposed, "note": note, "issue": None})
     return rows
-
-
-def _xlsx_rows(path: Path) -> list[list[Any]]:
-    import openpyxl
-
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = book[WORK_SHEET] if WORK_SHEET in book.sheetnames else book.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-
-
-def _csv_rows(path: Path) -> list[list[Any]]:
-    # Our files are UTF-8 with BOM; Excel on a Chinese Windows saves them back as GBK.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            with open(path, encoding=encoding, newline="") as f:
-                return list(csv.reader(f))
-        except UnicodeDecodeError:
-            continue
-    raise UnicodeDecodeError("gb18030", b"", 0, 1, "neither UTF-8 nor GB18030")
 
 
 def _text(value: Any) -> str | None:

@@ -37,13 +37,14 @@ class Sheet:
     encoding: str  # utf-8, utf-8-sig, gb18030, utf-16 or xlsx
 
 
-def read_sheet(path: Path) -> Sheet:
+def read_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
+    """The cells of a CSV, or of a workbook's sheet `sheet_name` (the first sheet when it has none by that name)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         text, encoding = _decode(path.read_bytes())
         rows = [[cell if cell != "" else None for cell in row] for row in csv.reader(io.StringIO(text))]
     elif suffix == ".xlsx":
-        rows, encoding = _read_xlsx(path), "xlsx"
+        rows, encoding = _read_xlsx(path, sheet_name), "xlsx"
     else:
         raise UnreadableFile("unsupported_type", suffix)
     while rows and _is_empty(rows[-1]):
@@ -79,7 +80,7 @@ def _decode(data: bytes) -> tuple[str, str]:
     raise UnreadableFile("unreadable_encoding")
 
 
-def _read_xlsx(path: Path) -> list[list[Cell]]:
+def _read_xlsx(path: Path, sheet_name: str | None = None) -> list[list[Cell]]:
     import openpyxl
 
     try:
@@ -87,7 +88,7 @@ def _read_xlsx(path: Path) -> list[list[Cell]]:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError) as error:
         raise UnreadableFile("not_a_table", str(error)) from error
     try:
-        sheet = book.worksheets[0]
+        sheet = book[sheet_name] if sheet_name in book.sheetnames else book.worksheets[0]
         return [[_excel_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
     except (zipfile.BadZipFile, KeyError, ValueError, ParseError) as error:  # a zip of broken XML parts
         raise UnreadableFile("not_a_table", str(error)) from error
