@@ -14,7 +14,7 @@ from ingest.inbox import InputFile, read_inbox
 from ingest.mapping import HeaderMapping
 from jingzhun.errors import UserError
 from jingzhun.run import Run, code_version
-from jingzhun.warehouse import connect, read_run, replace_run
+from jingzhun.warehouse import connect, read_run, replace_latest, replace_run
 from matching.reference import load_reference
 
 
@@ -95,7 +95,7 @@ def match(run: Run) -> dict[str, int]:
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.
         replace_run(con, "person_features_records", run.run_date, matching.record_features)
-        replace_run(con, "person_features_population", run.run_date, matching.population_features)
+        replace_latest(con, "person_features_population", run.run_date, matching.population_features)
         replace_run(con, "person_candidates", run.run_date, matching.candidates)
     return {"person_matched": matched["person_id"].is_not_null().sum(),
             "routed": matched["committee_code"].is_not_null().sum()}

@@ -47,3 +47,10 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.DataFrame:
     return con.sql(f"SELECT * EXCLUDE (run_date) FROM {table} WHERE run_date = ?", params=[run_date]).pl()
+
+
+def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame) -> None:
+    """Store `frame` as the only content of `table`, stamped with `run_date`: for tables as large as the
+    population that only the latest run needs (kept per day, they would grow by millions of rows a day)."""
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    replace_run(con, table, run_date, frame)

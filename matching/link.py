@@ -14,6 +14,7 @@ import polars as pl
 
 from cleansing.pipeline import normalize_column
 from jingzhun import rules
+from jingzhun.warehouse import has_table
 from matching.address import resolve_addresses, resolve_fuzzy, with_address_keys, with_building_id
 from matching.cases import case_keys
 from matching.features import person_features
@@ -50,8 +51,7 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
 
 
 def _cached_reference(con: duckdb.DuckDBPyConnection, fingerprint: str) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    tables = {row[0] for row in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
-    if not {"reference_houses", "reference_population"} <= tables:
+    if not (has_table(con, "reference_houses") and has_table(con, "reference_population")):
         return None
     frames = tuple(con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {t} WHERE reference_hash = ?",
                            params=[fingerprint]).pl() for t in ("reference_houses", "reference_population"))

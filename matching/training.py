@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from jingzhun.warehouse import has_table
 from matching.comparisons import settings
 from matching.person import MODEL_PATH, TRAINING_KEY, splink_tables, term_frequencies
 
@@ -84,8 +85,7 @@ def retrain_model(warehouse: Path, model_dir: Path = MODEL_PATH.parent, min_labe
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         latest = con.sql("SELECT max(run_date) FROM person_features_records").fetchall()[0][0]
-        has_labels = bool(con.sql("SELECT count(*) FROM information_schema.tables "
-                                  "WHERE table_name = 'person_labels'").fetchall()[0][0])
+        has_labels = has_table(con, "person_labels")
         labelled = ("SELECT DISTINCT label_run_date AS run_date, CAST(record_id AS VARCHAR) AS unique_id, person_id "
                     "FROM person_labels WHERE is_match" if has_labels else
                     "SELECT NULL::DATE AS run_date, NULL AS unique_id, NULL AS person_id WHERE false")
