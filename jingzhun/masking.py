@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-# House numbers and rooms, in Arabic or Chinese numerals (四二七号, 六〇一室).
-_NUMBERS = re.compile("[0-9〇零一二三四五六七八九十百千两幺]")
+# House numbers and rooms in any digits (\d is every Unicode digit: full-width １５８ too) or Chinese numerals.
+_NUMBERS = re.compile(r"[\d〇零一二三四五六七八九十百千两幺]")
 
 
 def mask_id_number(value: str | None) -> str | None:

@@ -119,6 +119,19 @@ def test_report_is_self_contained(flow_run):
         assert external not in html
 
 
+def test_report_shows_no_personal_value_unmasked(flow_run, district):
+    import re
+
+    html = (flow_run[0] / "report.html").read_text(encoding="utf-8")
+    assert re.search(r"(?<!\d)\d{17}[\dXx](?!\d)", html) is None  # ID numbers, in any digits
+    assert re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", html) is None  # mobiles
+    assert re.search(r"\d+\s*[号弄室幢栋]", html) is None  # house numbers and rooms
+    population = pl.read_csv(district / "reference" / "population.csv", infer_schema=False)
+    full_names = {n for n in population["name"].to_list() if n and len(n) >= 3}
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert [n for n in full_names if n in text] == []
+
+
 def test_rerun_of_the_same_day_writes_identical_dispatch_files(flow_run, district, tmp_path):
     from flows import steps
     from jingzhun.run import Run

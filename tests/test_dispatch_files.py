@@ -64,3 +64,4 @@ def test_address_mask_hides_house_numbers_in_any_numerals():
 
     assert mask_address("碧源路四二七号六〇一室") == "碧源路***号***室"
     assert mask_address("碧波路455弄3号502室") == "碧波路***弄*号***室"
+    assert mask_address("福华大道１５８弄３６号") == "福华大道***弄**号"  # full-width digits, as exported
