@@ -78,11 +78,13 @@ def cleanse(raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
 def normalize_column(frame: pl.DataFrame, field: str, kind: str) -> pl.DataFrame:
     """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
     `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
+    config = rules.load("cleansing")
     normalize = NORMALIZERS[kind]
     if kind == "address":  # the district of the day's data, read once per column rather than once per value
-        normalize = partial(_address, district_code=rules.load("cleansing").get("district_code"))
+        normalize = partial(_address, district_code=config.get("district_code"))
+    placeholders = {str(p).casefold() for p in config["placeholders"]} if kind in config["placeholder_kinds"] else set()
     distinct = frame.get_column(field).drop_nulls().unique().to_list()
-    results = [normalize(value) for value in distinct]
+    results = [normalize("" if value.strip().casefold() in placeholders else value) for value in distinct]
     names = {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field)
              for key in (results[0] if results else normalize(""))}
     lookup = pl.DataFrame(

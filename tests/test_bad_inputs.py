@@ -203,3 +203,16 @@ def test_truncated_zip_inside_xlsx_is_not_a_table(tmp_path):
     with pytest.raises(UnreadableFile) as error:
         read_sheet(Path(path))
     assert error.value.code == "not_a_table"
+
+
+def test_placeholders_in_identity_fields_count_as_empty():
+    import polars as pl
+
+    from cleansing.pipeline import normalize_column
+
+    frame = pl.DataFrame({"name": ["test", "测试", "王伟", " 无 "], "travel": ["无", "无", "武汉", None]})
+    names = normalize_column(frame, "name", "name")
+    assert names["name"].to_list() == [None, None, "王伟", None]
+    assert names["name_raw"].to_list() == ["test", "测试", "王伟", " 无 "]  # what arrived is kept
+    # 无 is an answer to 近14天旅居地, not a missing value.
+    assert normalize_column(frame, "travel", "text")["travel"].to_list() == ["无", "无", "武汉", None]
