@@ -46,8 +46,9 @@ def by_group(decided: pl.DataFrame, group: str) -> pl.DataFrame:
             **{o: (pl.col("outcome") == o).sum() for o in OUTCOMES},
         )
         .with_columns(
-            person_match_rate=pl.col("person_matched") / pl.col("usable"),
-            routing_rate=pl.col("routed") / pl.col("usable"),
+            # A group with no usable row (all quarantined) has no rate, not a NaN.
+            person_match_rate=pl.when(pl.col("usable") > 0).then(pl.col("person_matched") / pl.col("usable")),
+            routing_rate=pl.when(pl.col("usable") > 0).then(pl.col("routed") / pl.col("usable")),
         )
         .sort(group, nulls_last=True)
     )
