@@ -40,12 +40,24 @@ def mask_address(value: str | None) -> str | None:
 MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone, "address": mask_address}
 
 
-def mask_record(values: dict[str, object]) -> dict[str, object]:
-    """A raw record (field -> value) with every personal field masked; free text (content, extras) dropped."""
+# Fields shown as they are in reports: they say what happened, not who it happened to. Any other field is
+# masked, so that a field added to a mapping later is masked until someone decides otherwise.
+NOT_PERSONAL = frozenset({"registered_at", "received_at", "declared_at", "checkpoint", "origin", "category",
+                          "travel", "fever", "code_color", "ticket_id"})
+
+
+def mask_record(values: dict[str, object], columns_trusted: bool = True) -> dict[str, object]:
+    """A raw record (field -> value) for a report: personal fields masked, everything not known to be harmless
+    masked too, free text (content, extras) dropped. When the row's cells may sit under the wrong headers (a
+    ragged row, an unknown header), no name tells what a value is, so every value is masked."""
     masked: dict[str, object] = {}
     for field, value in values.items():
-        if field in MASKS:
-            masked[field] = MASKS[field](str(value)) if value is not None else None
-        elif field not in ("content", "extras"):
+        if field in ("content", "extras"):
+            continue
+        if value is None or (columns_trusted and field in NOT_PERSONAL):
             masked[field] = value
+        elif columns_trusted and field in MASKS:
+            masked[field] = MASKS[field](str(value))
+        else:
+            masked[field] = mask_address(mask_name(str(value)))
     return masked

@@ -15,6 +15,8 @@ from ingest.mapping import SOURCE_NAMES
 from jingzhun.masking import mask_record
 from reporting import charts
 
+# Quarantine reasons under which a row's cells may not be under their headers.
+COLUMNS_UNTRUSTED = ("ragged_row", "unmapped_header")
 OUTCOME_LABELS = {"dispatched": "派单", "no_action": "无需处置", "review": "待人工判断", "quarantined": "隔离"}
 FIELD_NAMES = {"name": "姓名", "id_number": "证件号码", "phone": "手机号码", "address": "地址"}
 RATE_COLUMNS = ("person_match_rate", "routing_rate", "completeness", "validity", "repair_rate", "within_deadline")
@@ -76,8 +78,10 @@ def render_report(path: Path, *, run_date: dt.date, code_version: str, head: dic
     environment = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                               autoescape=select_autoescape(["html", "j2"]))
     examples = quarantine.filter(pl.col("reason_code") != "empty_row").head(10).with_columns(
-        raw_values=pl.col("raw_values").map_elements(
-            lambda text: json.dumps(mask_record(json.loads(text)), ensure_ascii=False), return_dtype=pl.Utf8)
+        raw_values=pl.struct("raw_values", "reason_code").map_elements(
+            lambda row: json.dumps(mask_record(json.loads(row["raw_values"]), columns_trusted=row["reason_code"]
+                                               not in COLUMNS_UNTRUSTED), ensure_ascii=False),
+            return_dtype=pl.Utf8)
     )
     html = environment.get_template("report.html.j2").render(
         run_date=run_date.isoformat(),

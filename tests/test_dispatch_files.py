@@ -65,3 +65,15 @@ def test_address_mask_hides_house_numbers_in_any_numerals():
     assert mask_address("碧源路四二七号六〇一室") == "碧源路***号***室"
     assert mask_address("碧波路455弄3号502室") == "碧波路***弄*号***室"
     assert mask_address("福华大道１５８弄３６号") == "福华大道***弄**号"  # full-width digits, as exported
+
+
+def test_report_records_mask_everything_not_known_to_be_harmless():
+    from jingzhun.masking import mask_record
+
+    record = {"name": "王伟", "phone": "13812345678", "plate": "沪A12345", "category": "疫情防控", "content": "长文本"}
+    assert mask_record(record) == {"name": "王*", "phone": "138****5678", "plate": "沪******",
+                                   "category": "疫情防控"}
+    # A ragged row: the phone sits under 车牌号码, so no header says what a value is.
+    shifted = {"checkpoint": "G15", "plate": "13812345678", "origin": "沪A12345"}
+    masked = mask_record(shifted, columns_trusted=False)
+    assert masked == {"checkpoint": "G**", "plate": "***********", "origin": "沪******"}
