@@ -212,7 +212,9 @@ def write_person_candidates(run_dir: Path, rows: pl.DataFrame, run_date: dt.date
 
 def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     """Every quarantined row with its position, reason code, reason and the values as they arrived."""
-    raw_values = raw.select(
+    quarantined = decided.filter(pl.col("outcome") == "quarantined")
+    # Only the quarantined rows' values are turned into text: a day has millions of raw rows.
+    raw_values = raw.join(quarantined.select("record_id"), on="record_id").select(
         "record_id",
         pl.struct([*fields, "extras"]).map_elements(
             lambda r: json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False),
@@ -220,7 +222,7 @@ def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str,
         ).alias("raw_values"),
     )
     return (
-        decided.filter(pl.col("outcome") == "quarantined")
+        quarantined
         .join(raw_values, on="record_id")
         .sort("record_id")
         .select("source", "source_file", "source_row", reason_code="quarantine_code", reason="reasons",

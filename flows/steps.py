@@ -22,7 +22,7 @@ def check_inputs(run: Run) -> None:
     """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping."""
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox}")
-    load_reference(run.reference)
+    load_reference(run.reference, header_only=True)
     HeaderMapping.load(run.mapping)
 
 

@@ -37,15 +37,17 @@ class Reference:
         return digest.hexdigest()
 
 
-def load_reference(folder: Path) -> Reference:
+def load_reference(folder: Path, header_only: bool = False) -> Reference:
+    """The three tables; with `header_only`, just their columns (enough to check them before a run, without
+    reading ten million persons)."""
     tables, files = {}, {}
     for name, required in REQUIRED.items():
         path = next((p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()), None)
         if path is None:
             raise UserError(f"reference table missing: {folder / name}.csv (or .parquet)")
         try:
-            frame = (pl.read_parquet(path) if path.suffix == ".parquet"
-                     else pl.read_csv(path, infer_schema=False, encoding="utf8"))
+            frame = (pl.read_parquet(path, n_rows=0 if header_only else None) if path.suffix == ".parquet"
+                     else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=0 if header_only else None))
         except (pl.exceptions.PolarsError, OSError) as error:
             raise UserError(f"reference table {path} cannot be read: {error}") from error
         missing = [c for c in required if c not in frame.columns]
