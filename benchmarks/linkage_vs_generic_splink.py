@@ -24,7 +24,7 @@ from evaluation.metrics import KEYS, evaluate, read_truth
 from ingest.inbox import read_inbox
 from ingest.mapping import HeaderMapping
 from matching.link import match
-from matching.person import Thresholds
+from matching.person import Thresholds, splink_tables
 from matching.reference import load_reference
 from synthetic.generate import generate
 
@@ -55,7 +55,7 @@ def jingzhun(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str, floa
 def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str, float]]:
     """Splink as a newcomer would set it up: the exported values as they are, library comparisons."""
     import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import Linker, SettingsCreator, block_on
 
     started = time.perf_counter()
     mapping = HeaderMapping.load()
@@ -68,13 +68,7 @@ def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str
         house_id="house_id", committee_code="committee_code")
     left = records.select(unique_id=pl.col("record_id").cast(pl.Utf8), name="name", id_number="id_number",
                           phone="phone", address="address", committee_code=pl.lit(None, pl.Utf8))
-    con = duckdb.connect()
-    for table, frame in (("records", left), ("population", population)):
-        con.register("source_frame", frame)
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM source_frame")
-        con.unregister("source_frame")
-    db_api = DuckDBAPI(con)
-    left_sdf, right_sdf = db_api.register("records"), db_api.register("population")
+    _, (left_sdf, right_sdf) = splink_tables(records=left, population=population)
     settings = SettingsCreator(
         link_type="link_only",
         comparisons=[cl.ExactMatch("id_number"), cl.NameComparison("name"), cl.ExactMatch("phone"),

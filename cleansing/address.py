@@ -27,10 +27,10 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import IO
 
 from cleansing.text import normalize_text
+from jingzhun.rules import DIVISIONS_DIR
 
 __all__ = [
     "ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "has_chinese_numerals", "parse_address",
@@ -43,7 +43,6 @@ ADDRESS_FIELDS = (
 )
 # fmt: on
 
-DIVISIONS_DIR = Path(__file__).resolve().parent.parent / "reference_data" / "admin_divisions"
 
 # City-table placeholders: municipalities list their districts under 市辖区 / 县, and
 # province-administered county-level cities sit under a pseudo-city that is not a place.

@@ -1,8 +1,8 @@
 """Resident identity card numbers (GB 11643-1999): normalization, validation, 15→18 upgrade.
 
 The status tells the matcher how far to trust a number: `valid` and `upgraded_15` are exact
-keys; `bad_check_digit` and `bad_length` are near-miss candidates to be compared with
-`one_edit_apart` / `is_transposition_of`.  This module must never raise, never invent digits
+keys; `bad_check_digit` and `bad_length` are near-miss candidates that the matcher compares by one
+Damerau-Levenshtein edit (`matching/comparisons.py`).  This module must never raise, never invent digits
 (the only computed digit is the check digit of an upgraded 15-digit number) and never depend
 on today's date: the plausible birth-year window is fixed so results are reproducible.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from cleansing.text import strip_invisible
 
-__all__ = ["IdNumber", "check_digit", "is_transposition_of", "one_edit_apart", "parse_id_number"]
+__all__ = ["STATUSES", "IdNumber", "check_digit", "parse_id_number"]
 
 STATUSES = ("valid", "upgraded_15", "bad_check_digit", "bad_length", "bad_date", "malformed", "missing")
 
@@ -111,31 +111,3 @@ def parse_id_number(s: str | None) -> IdNumber:
     if _NEAR_LENGTH.fullmatch(text):
         return IdNumber(None, "bad_length", repairs, candidate_digits=text)
     return IdNumber(None, "malformed", repairs)
-
-
-def is_transposition_of(a: str | None, b: str | None) -> bool:
-    """True when b is a with exactly one pair of adjacent characters swapped."""
-    if not a or not b or len(a) != len(b) or a == b:
-        return False
-    diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    return (
-        len(diffs) == 2
-        and diffs[1] == diffs[0] + 1
-        and a[diffs[0]] == b[diffs[1]]
-        and a[diffs[1]] == b[diffs[0]]
-    )
-
-
-def one_edit_apart(a: str | None, b: str | None) -> bool:
-    """True when a and b differ by exactly one substitution, insertion or deletion."""
-    if a is None or b is None or a == b:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    if abs(len(a) - len(b)) != 1:
-        return False
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    return short[i:] == long_[i + 1 :]

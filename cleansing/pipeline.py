@@ -21,8 +21,6 @@ from cleansing.phone import normalize_phone
 from cleansing.text import has_traditional, normalize_text_flagged
 from jingzhun import rules
 
-ADDRESS_COLUMNS = tuple(f"addr_{f}" for f in ADDRESS_FIELDS)
-
 
 def _text(value: str) -> dict[str, Any]:
     text, traditional = normalize_text_flagged(value)

@@ -90,3 +90,11 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
 def _width(text: str) -> int:
     """Display width: a CJK character takes two columns in Excel."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def write_table(stem: Path, sheets: list[Sheet], run_date: dt.date) -> list[Path]:
+    """`stem.xlsx` with `sheets` and `stem.csv` with the first sheet's rows, created "on" the run date so that
+    the same inputs give the same bytes."""
+    write_workbook(stem.with_suffix(".xlsx"), sheets, dt.datetime.combine(run_date, dt.time()))
+    write_csv(stem.with_suffix(".csv"), sheets[0].frame)
+    return [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]

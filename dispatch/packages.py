@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dispatch.files import Sheet, write_csv, write_workbook
+from dispatch.files import Sheet, write_csv, write_table
 from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
 from jingzhun.masking import mask_id_number
@@ -161,7 +161,6 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list
     One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
     sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline."""
     written = []
-    created = dt.datetime.combine(run_date, dt.time())
     results = rules.load("feedback")["results"]
     validations = {
         "核查结果": {"validate": "list", "source": results, "error_type": "information",
@@ -170,13 +169,10 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list
     }
     for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
         work = group.drop("__subdistrict_code", "__subdistrict_name")
-        stem = run_dir / "dispatch" / f"{code}_{name}"
-        write_workbook(stem.with_suffix(".xlsx"), [
+        written += write_table(run_dir / "dispatch" / f"{code}_{name}", [
             Sheet("派单", work, freeze_columns=1, validations=validations),
             Sheet("汇总", _summary(work)),
-        ], created)
-        write_csv(stem.with_suffix(".csv"), work)
-        written += [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]
+        ], run_date)
     return written
 
 
@@ -195,19 +191,13 @@ def write_review(run_dir: Path, decided: pl.DataFrame, standard: pl.DataFrame, r
             pl.lit(None, pl.Utf8).alias("分析员决定(居委编码)"), pl.lit(None, pl.Utf8).alias("备注"),
         )
     )
-    stem = run_dir / "review" / "review"
-    write_workbook(stem.with_suffix(".xlsx"), [Sheet("待人工判断", rows)], dt.datetime.combine(run_date, dt.time()))
-    write_csv(stem.with_suffix(".csv"), rows)
-    return [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]
+    return write_table(run_dir / "review" / "review", [Sheet("待人工判断", rows)], run_date)
 
 
 def write_person_candidates(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
     """The person pairs the model would not decide (`matching.review`), for analysts to mark 是同一人/不是同一人
     and put back in `INBOX/review/`."""
-    stem = run_dir / "review" / "person_candidates"
-    write_workbook(stem.with_suffix(".xlsx"), [Sheet("人员候选", rows)], dt.datetime.combine(run_date, dt.time()))
-    write_csv(stem.with_suffix(".csv"), rows)
-    return [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]
+    return write_table(run_dir / "review" / "person_candidates", [Sheet("人员候选", rows)], run_date)
 
 
 def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:

@@ -14,6 +14,8 @@ import yaml
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 REFERENCE_DATA_DIR = Path(__file__).resolve().parent.parent / "reference_data"
+# The real division tables of China, read by the address parser and the district generator.
+DIVISIONS_DIR = REFERENCE_DATA_DIR / "admin_divisions"
 
 
 @cache

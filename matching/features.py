@@ -14,12 +14,6 @@ TITLES = ("先生", "女士", "小姐", "老师", "阿姨", "师傅", "同志", 
 _COMPOUND = "|".join(sorted(COMPOUND_SURNAMES, key=len, reverse=True))
 _TITLE = "|".join(TITLES)
 
-FEATURE_COLUMNS = (
-    "unique_id", "id_digits", "id_area_birth", "name", "name_pinyin", "name_key", "surname", "titled",
-    "phone", "phone_tail8", "house_id", "building_id", "committee_code",
-)
-
-
 def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
     """`frame` has standardized name, name_pinyin, name_key, id_number (and, for records, id_number_candidate),
     phone, house_id, building_id, committee_code."""

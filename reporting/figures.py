@@ -8,9 +8,8 @@ from typing import Any
 import polars as pl
 
 from ingest.inbox import InputFile
+from ingest.mapping import IDENTIFYING_FIELDS
 from screening.outcome import OUTCOMES
-
-IDENTITY_FIELDS = ("name", "id_number", "phone", "address")
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -60,7 +59,7 @@ def field_quality(standard: pl.DataFrame, source_fields: dict[str, tuple[str, ..
     has_field = pl.col("source").replace_strict(
         {source: list(fields) for source, fields in source_fields.items()}, return_dtype=pl.List(pl.Utf8))
     frames = []
-    for field in IDENTITY_FIELDS:
+    for field in IDENTIFYING_FIELDS:
         repaired = [pl.col(c).is_not_null() & (pl.col(c) != False)  # noqa: E712 - booleans and repair tags
                     for c in (f"{field}_traditional", f"{field}_repairs") if c in standard.columns]
         frames.append(

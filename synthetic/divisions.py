@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 
-DIVISIONS_DIR = Path(__file__).resolve().parents[1] / "reference_data" / "admin_divisions"
+from jingzhun.rules import DIVISIONS_DIR
 
 DISTRICT_CODE = "310115"
 DISTRICT_NAME = "浦东新区"

@@ -17,11 +17,6 @@ CHECK_CHARS = "10X98765432"
 _CHECK_SERIES = pl.Series(list(CHECK_CHARS), dtype=pl.Utf8)
 
 
-def check_char(body: str) -> str:
-    """Check character of a 17-digit body."""
-    return CHECK_CHARS[sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11]
-
-
 def _yyyymmdd(days: np.ndarray) -> np.ndarray:
     """datetime64[D] -> int yyyymmdd."""
     years = days.astype("datetime64[Y]")
