@@ -15,7 +15,7 @@ import polars as pl
 
 from cleansing.datetimes import parse_datetime
 from dispatch.packages import FEEDBACK_HEADERS
-from ingest.files import UnreadableFile, read_sheet
+from ingest.files import UnreadableFile, read_sheet, returned_files
 from jingzhun import rules
 
 QUARANTINE_FILE_REASONS: dict[str, str] = rules.load("quarantine")["files"]
@@ -34,11 +34,8 @@ def read_returned(inbox: Path) -> pl.DataFrame:
     """Every filled line of every returned `.xlsx` / `.csv`, in file order; lines nobody touched are skipped."""
     folder = inbox / FEEDBACK_FOLDER
     rows: list[dict[str, Any]] = []
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            # Excel's lock files (~$name.xlsx) sit beside a workbook someone still has open.
-            if path.is_file() and path.suffix.lower() in (".xlsx", ".csv") and not path.name.startswith(("~$", ".")):
-                rows += _read_file(path, str(path.relative_to(folder)))
+    for path in returned_files(folder):
+        rows += _read_file(path, str(path.relative_to(folder)))
     return pl.DataFrame(rows, schema=RETURNED_SCHEMA, orient="row") if rows else pl.DataFrame(schema=RETURNED_SCHEMA)
 
 

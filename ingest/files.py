@@ -37,6 +37,15 @@ class Sheet:
     encoding: str  # utf-8, utf-8-sig, gb18030, utf-16 or xlsx
 
 
+def returned_files(folder: Path) -> list[Path]:
+    """The spreadsheets people put back in a folder of the inbox (feedback/, review/), subfolders included, in
+    name order; Excel's lock files (~$name.xlsx, beside a workbook still open) and hidden files are not theirs."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(("~$", "."))]
+
+
 def read_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
     """The cells of a CSV, or of a workbook's sheet `sheet_name` (the first sheet when it has none by that name)."""
     suffix = path.suffix.lower()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.files import UnreadableFile, read_sheet
+from ingest.files import UnreadableFile, read_sheet, returned_files
 from ingest.mapping import SOURCE_NAMES
 from matching.person import Thresholds, explain
 
@@ -62,10 +62,7 @@ def read_decisions(inbox: Path) -> tuple[pl.DataFrame, int]:
     """Labelled pairs from every decided workbook in `INBOX/review/`, and how many filled lines were unreadable
     (an unknown decision word, an edited pair id, a file that is not a review workbook)."""
     labels, unreadable = [], 0
-    folder = inbox / REVIEW_FOLDER
-    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if path.suffix.lower() not in (".xlsx", ".csv") or path.name.startswith(("~$", ".")):
-            continue
+    for path in returned_files(inbox / REVIEW_FOLDER):
         try:
             rows = read_sheet(path).rows
         except UnreadableFile:
