@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,10 +71,23 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
 
     # A missing input is reported before Prefect's local server takes its ten seconds to start.
     check_inputs(Run(**parameters))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.daily import daily
 
-    return daily(**parameters)
+    try:
+        return daily(**parameters)
+    except RuntimeError as error:
+        if "ephemeral Prefect API server" not in str(error):
+            raise
+    # The temporary server may still have been migrating its new database; the second start finds it ready.
+    print("jingzhun: Prefect's local server was slow to start; trying once more "
+          "(Prefect 本地服务启动较慢，正在重试一次)", file=sys.stderr)
+    try:
+        return daily(**parameters)
+    except RuntimeError as error:
+        if "ephemeral Prefect API server" not in str(error):
+            raise
+        raise UserError("Prefect's local server did not start; set PREFECT_API_URL to a running server "
+                        "(Prefect 本地服务未能启动，请设置 PREFECT_API_URL 指向已运行的服务)") from error
 
 
 def _print_headline(head: dict[str, Any], run_dir: Path) -> None:

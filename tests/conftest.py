@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import flows  # noqa: F401  (the product's Prefect settings, before any test imports Prefect)
+
 # Prefect keeps its database under PREFECT_HOME; the tests use their own, never the user's.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="jingzhun-prefect-"))
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # Prefect's INFO lines (server start and stop) would be written after pytest has closed its capture streams.
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
