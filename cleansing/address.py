@@ -27,7 +27,7 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import IO
+from typing import IO, Any
 
 from cleansing.text import normalize_text
 from jingzhun.rules import DIVISIONS_DIR
@@ -167,8 +167,19 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
     r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|苑|园|城|庭|邸|墅|场|站|碑|岛))"
     r"(?P<road>.{3,})$"
 )
+_CROSSING = re.compile(r"(?:与|和)?[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|路口|口)")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
-_UNKNOWN_TOWN = re.compile(r"^[\u4e00-\u9fff]{2,8}?(?:街道|镇|乡)(?![路街道弄巷号村])")
+# Units written in front of the road or the community that the division tables do not know (an old district,
+# a town of another district, a development zone, a village or neighbourhood): split off, never glued to the
+# road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first.
+_NOT_A_NAME_START = r"(?![东南西北中]?(?:大道|大街|[路街道巷弄号]))"  # 中关村南大街, 新村路: a road's name
+_LEADING_UNIT = re.compile(
+    r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|工业园区|工业区|高新区))"
+    rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道|镇|乡)){_NOT_A_NAME_START}(?!村)"
+    rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
+    rf"|(?P<village>[\u4e00-\u9fff]{{2,6}}?村){_NOT_A_NAME_START}(?![委民])"
+    rf"|(?P<district>[\u4e00-\u9fff]{{2,4}}?(?<![小园城东南西北中])(?:区|县|市)){_NOT_A_NAME_START}(?![场府委口])"
+)
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -205,22 +216,67 @@ class _NameIndex:
     __slots__ = ("_lengths", "_names")
 
     def __init__(self) -> None:
-        self._names: dict[str, list[tuple[_Division, bool]]] = {}
+        self._names: dict[str, list[tuple[Any, bool]]] = {}
         self._lengths: dict[str, tuple[int, ...]] = {}
 
-    def add(self, name: str, div: _Division, is_alias: bool) -> None:
+    def add(self, name: str, div: Any, is_alias: bool) -> None:
         self._names.setdefault(name, []).append((div, is_alias))
         lengths = set(self._lengths.get(name[0], ())) | {len(name)}
         self._lengths[name[0]] = tuple(sorted(lengths, reverse=True))
 
-    def at(self, text: str, pos: int) -> Iterable[tuple[int, list[tuple[_Division, bool]]]]:
+    def at(self, text: str, pos: int) -> Iterable[tuple[int, list[tuple[Any, bool]]]]:
         """(end, entries) for every indexed name starting at pos, longest first."""
+        if pos >= len(text):
+            return
         for length in self._lengths.get(text[pos], ()):
             end = pos + length
             if end <= len(text):
                 entries = self._names.get(text[pos:end])
                 if entries:
                     yield end, entries
+
+
+class Gazetteer:
+    """The district's own names, read before the national division tables: its towns (long and short: 金桥镇,
+    金桥; 浦兴路街道, 浦兴路) and the communities and roads of its housing register.
+
+    Built from the reference (`matching.reference`), so a community named after a place elsewhere in China
+    (滨江花园, 东方城市花园, 望江苑) stays a community of this district. Compared by identity: one gazetteer is
+    built per run and the parser's caches key on it.
+    """
+
+    __slots__ = ("_places", "_towns")
+
+    def __init__(self, towns: Iterable[str], places: Iterable[str]) -> None:
+        self._towns = _NameIndex()
+        self._places = _NameIndex()
+        for town in {t for t in towns if t}:
+            self._towns.add(town, town, False)
+            for alias in _aliases(town, 3, keep_roadlike=True):
+                self._towns.add(alias, town, True)
+        for place in {p for p in places if p and len(p) >= 2}:
+            self._places.add(place, place, False)
+
+    def town_at(self, text: str, pos: int) -> tuple[int, str] | None:
+        """(end, the town's full name) for the longest town written at pos. A short name counts only where it
+        is not the start of another name (金桥路, 金桥居委), and one that reads as a road (浦兴路) only where
+        another road follows it (浦兴路长岛路100号): alone, 浦兴路 is the road."""
+        for end, entries in self._towns.at(text, pos):
+            town, is_alias = entries[0]
+            if not is_alias:
+                return end, town
+            if _ROADLIKE_ALIAS.search(text, pos, end):
+                if _ROAD_START.match(text, end):
+                    return end, town
+            elif _alias_allowed(text, end) and not self.place_at(text, pos, longer_than=end - pos):
+                return end, town
+        return None
+
+    def place_at(self, text: str, pos: int, longer_than: int = 0) -> int | None:
+        """The end of the longest community or road of the register written at pos (longer than `longer_than`)."""
+        for end, _ in self._places.at(text, pos):
+            return end if end - pos > longer_than else None
+        return None
 
 
 _ETHNIC = (
@@ -238,8 +294,10 @@ _LEVEL_SUFFIXES = (
 _ROADLIKE_ALIAS = re.compile(r"(?:路|街|道|巷)$")
 
 
-def _aliases(name: str, level: int) -> set[str]:
-    """Short forms of a division name: 浦东新区 → 浦东, 广西壮族自治区 → 广西, 张江镇 → 张江."""
+def _aliases(name: str, level: int, keep_roadlike: bool = False) -> set[str]:
+    """Short forms of a division name: 浦东新区 → 浦东, 广西壮族自治区 → 广西, 张江镇 → 张江. A town's short form
+    that reads as a road (南码头路街道 → 南码头路) is kept only on request: the caller must then check that a
+    road follows it, or it would swallow the road itself."""
     out = set()
     stripped = _AUTONOMOUS.sub("", name)
     if stripped != name:
@@ -254,7 +312,7 @@ def _aliases(name: str, level: int) -> set[str]:
                 out.add(name[: -len(suffix)])
                 break
     # A town alias ending like a road (南码头路街道 → 南码头路) would swallow the road itself.
-    return {a for a in out if len(a) >= 2 and not (level == 3 and _ROADLIKE_ALIAS.search(a))}
+    return {a for a in out if len(a) >= 2 and (keep_roadlike or not (level == 3 and _ROADLIKE_ALIAS.search(a)))}
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
@@ -315,6 +373,7 @@ class _AdminState:
     city: str | None = None
     districts: tuple[str, ...] = ()
     town: str | None = None
+    town_name: str | None = None  # a town the district's own gazetteer names (it may have no national code)
 
     def admits(self, div: _Division) -> bool:
         if self.province and div.province != self.province:
@@ -324,7 +383,7 @@ class _AdminState:
         return not (self.districts and div.level == 3 and div.district not in self.districts)
 
     def lowest_level(self) -> int:
-        if self.town:
+        if self.town or self.town_name:
             return 3
         if self.districts:
             return 2
@@ -338,7 +397,8 @@ def _alias_allowed(text: str, end: int) -> bool:
 
 
 def _lookup(
-    text: str, pos: int, index: _NameIndex, state: _AdminState, unique_alias: bool
+    text: str, pos: int, index: _NameIndex, state: _AdminState, unique_alias: bool,
+    gazetteer: Gazetteer | None = None,
 ) -> tuple[int, list[_Division]] | None:
     """Longest name in `index` starting at pos whose candidates fit the state."""
     for end, entries in index.at(text, pos):
@@ -348,8 +408,35 @@ def _lookup(
         is_alias = all(alias for div, alias in entries if div in fitting)
         if is_alias and (not _alias_allowed(text, end) or (unique_alias and len(fitting) > 1)):
             continue
+        if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
+            continue  # 东方城市花园, 望江苑: a place named after a city, not the city
         return end - pos, fitting
     return None
+
+
+# What may follow the first division name of an address written without its suffix (浦东, 杭州, 温州): a road, a
+# division of any level written with its suffix (known or not: 江干区, 郭溪镇), or the end of the text.
+_ROAD_START = re.compile(r"[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街|巷|胡同)")
+_UNIT_START = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:省|市|区|县|旗|街道|镇|乡)")
+
+
+def _more_address_at(text: str, end: int, cands: list[_Division], gazetteer: Gazetteer | None) -> bool:
+    """Whether the text after a division's short name still reads as an address, so that the short name is
+    the division and not the start of a place's name."""
+    if end == len(text):
+        return True
+    if gazetteer is not None and (gazetteer.town_at(text, end) or gazetteer.place_at(text, end)):
+        return True
+    if _ROAD_START.match(text, end) or _UNIT_START.match(text, end):
+        return True
+    divs = _divisions()
+    level = min(c.level for c in cands)
+    districts = {c.code for c in cands if c.level == 2}
+    for lower in range(level + 1, 3):
+        if any(True for _ in divs.global_index[lower].at(text, end)):
+            return True
+    return any(any(True for _ in divs.towns_by_district[d].at(text, end))
+               for d in districts if d in divs.towns_by_district)
 
 
 def _town_candidates(
@@ -402,7 +489,15 @@ def _apply(state: _AdminState, level: int, cands: list[_Division]) -> None:
         state.districts = (cands[0].district,) if cands[0].district else state.districts
 
 
-def _match_admin(text: str, context: _Division | None) -> tuple[_AdminState, int]:
+def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
+    """The gazetteer's towns lie in the context district: they fit an address that has named no other one."""
+    if context is None:
+        return state.lowest_level() < 0
+    return state.admits(context) and (not state.districts or context.code in state.districts)
+
+
+def _match_admin(text: str, context: _Division | None,
+                 gazetteer: Gazetteer | None = None) -> tuple[_AdminState, int]:
     divs = _divisions()
     state = _AdminState()
     pos = 0
@@ -414,9 +509,21 @@ def _match_admin(text: str, context: _Division | None) -> tuple[_AdminState, int
             else:
                 # District aliases are only trusted everywhere when unique (浦东 yes, 西湖 no).
                 unique = level == 2 and not state.city and not state.province
-                found = _lookup(text, pos, divs.global_index[level], state, unique)
+                found = _lookup(text, pos, divs.global_index[level], state, unique, gazetteer)
             if found and (best is None or found[0] > best[0]):
                 best = (found[0], level, found[1])
+        if gazetteer is not None:
+            # The district's own names first: its towns, long or short, and the places of its register, which
+            # win over a national name of the same start (滨江花园 is a community here, not 杭州市滨江区).
+            town = gazetteer.town_at(text, pos) if state.lowest_level() < 3 else None
+            if town and (best is None or town[0] - pos >= best[0]) and _gazetteer_town_fits(state, context):
+                if context is not None and not state.districts:
+                    _apply(state, 2, [context])
+                state.town_name = town[1]
+                pos = town[0]
+                break
+            if gazetteer.place_at(text, pos, longer_than=best[0] - 1 if best else 0):
+                break
         if best is None:
             break
         length, level, cands = best
@@ -451,7 +558,8 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
         city = name(divs.by_code[state.districts[0]].city)
     if city is None and state.province in divs.municipalities:
         city = name(state.province)  # 上海市 written alone: its city level is itself
-    return {"province": name(state.province), "city": city, "district": district, "town": name(state.town)}
+    return {"province": name(state.province), "city": city, "district": district,
+            "town": state.town_name or name(state.town)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,12 +622,47 @@ def _clean_segment(segment: str) -> str:
     return segment.strip(_SEGMENT_TRIM)
 
 
-def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
+def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], villages: list[str]) -> str:
+    """Split the units written in front of a road or community (`_LEADING_UNIT`) into their fields; a unit is
+    split off only when more address follows it, except a town or district, which is one even alone."""
+    while m := _LEADING_UNIT.match(text):
+        kind, unit, alone = m.lastgroup, m.group(), m.end() == len(text)
+        if kind == "town" and fields["town"] is None:
+            fields["town"] = unit
+        elif kind == "district" and fields["district"] is None and fields["town"] is None:
+            fields["district"] = unit
+        elif alone or kind == "district":
+            break
+        elif kind == "village":
+            villages.append(unit)
+        else:
+            rest.append(unit)
+        text = text[m.end():]
+    return text
+
+
+def _known_place(segment: str, gazetteer: Gazetteer | None) -> tuple[str, str] | None:
+    """(place, the rest) for the longest community or road of the register inside `segment`."""
+    if gazetteer is None:
+        return None
+    best: tuple[int, int] | None = None
+    for start in range(len(segment) - 1):
+        end = gazetteer.place_at(segment, start)
+        if end is not None and (best is None or end - start > best[1] - best[0]):
+            best = (start, end)
+    if best is None or best[1] - best[0] == len(segment):
+        return None
+    return segment[best[0]:best[1]], segment[:best[0]] + segment[best[1]:]
+
+
+def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazetteer | None = None) -> None:
     text = _arabic_numbers(text)
     if "委" in text:
         text = _COMMITTEE.sub("", text)
-    tokens = _tokens(text)
     rest: list[str] = []
+    villages: list[str] = []
+    text = _strip_units(text, fields, rest, villages)
+    tokens = _tokens(text)
     previous = None
 
     def put(field: str, value: str, raw: str) -> None:
@@ -531,10 +674,15 @@ def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
     for i, (kind, item) in enumerate(tokens):
         if kind == "text":
             segment = _clean_segment(item)  # type: ignore[arg-type]
+            if segment and fields["road"] is None and fields["community"] is None:
+                segment = _strip_units(segment, fields, rest, villages)
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
                 fields["road"], segment = m["road"], m["after"]
+                if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
+                    rest.append(crossing.group())
+                    segment = segment[crossing.end():]
                 if not segment:
                     previous = "road"
                     continue
@@ -546,6 +694,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
             ):
+                if known := _known_place(segment, gazetteer):
+                    segment, other = known
+                    rest.append(other)
                 fields["community"] = segment
             else:
                 rest.append(segment)
@@ -555,6 +706,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
         raw = match.group()
         if kind == "road":
             road = match["road"]
+            if fields["road"] is None:
+                road = _strip_units(road, fields, rest, villages) or road
             split = _COMMUNITY_BEFORE_ROAD.match(road)
             if split and fields["community"] is None:
                 fields["community"], road = split["community"], split["road"]
@@ -600,6 +753,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None]) -> None:
             else:
                 rest.append(raw)
         previous = kind
+    for village in villages:  # a village is the place where nothing more precise is named (张江村3组12号)
+        if fields["community"] is None:
+            fields["community"] = village
+        else:
+            rest.insert(0, village)
     fields["rest"] = "".join(rest) or None
 
 
@@ -615,13 +773,14 @@ def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fi
 
 
 @lru_cache(maxsize=1 << 16)
-def _admin_prefix(prefix: str, context_code: str | None) -> tuple[dict[str, str | None], int]:
+def _admin_prefix(prefix: str, context_code: str | None,
+                  gazetteer: Gazetteer | None) -> tuple[dict[str, str | None], int]:
     """The administrative fields of an address starting with `prefix`, and where they end (callers copy)."""
     divs = _divisions()
     context = divs.by_code.get(context_code) if context_code is not None else None
     if context is not None and context.level != 2:
         context = None
-    state, pos = _match_admin(prefix, context)
+    state, pos = _match_admin(prefix, context, gazetteer)
     return _admin_fields(state, divs), pos
 
 
@@ -631,8 +790,12 @@ def has_chinese_numerals(text: str | None) -> bool:
     return normalized is not None and _CN_NUMBER_POSITION.search(_prepare(normalized)) is not None
 
 
-def parse_address(s: str | None, context_district_code: str | None = None) -> dict[str, str | None]:
-    """Split one address into ADDRESS_FIELDS (all None when nothing usable); never raises."""
+def parse_address(s: str | None, context_district_code: str | None = None,
+                  gazetteer: Gazetteer | None = None) -> dict[str, str | None]:
+    """Split one address into ADDRESS_FIELDS (all None when nothing usable); never raises.
+
+    `context_district_code` is the district the data comes from (it resolves town names); `gazetteer` holds that
+    district's own towns and places, read before the national names."""
     fields: dict[str, str | None] = dict.fromkeys(ADDRESS_FIELDS)
     text = normalize_text(s)
     if text is None:
@@ -644,12 +807,9 @@ def parse_address(s: str | None, context_district_code: str | None = None) -> di
     # Division names hold no digit, and no look-ahead after a name reads past one: the administrative levels of
     # an address are decided by the text up to its first digit (the prefix a district's addresses share).
     digit = _FIRST_DIGIT.search(text)
-    admin, pos = _admin_prefix(text if digit is None else text[: digit.end()], context_code)
+    admin, pos = _admin_prefix(text if digit is None else text[: digit.end()], context_code, gazetteer)
     fields.update(admin)
-    remainder = text[pos:]
-    if fields["town"] is None and fields["district"] is not None and (m := _UNKNOWN_TOWN.match(remainder)):
-        fields["town"], remainder = m.group(), remainder[m.end() :]
-    _parse_below_town(remainder, fields)
+    _parse_below_town(text[pos:], fields, gazetteer)
     return fields
 
 
