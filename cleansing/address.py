@@ -42,6 +42,7 @@ ADDRESS_FIELDS = (
     "building", "unit", "floor", "room", "rest",
 )
 # fmt: on
+_ADMIN_FIELDS = ("province", "city", "district", "town")
 
 
 # City-table placeholders: municipalities list their districts under 市辖区 / 县, and
@@ -114,6 +115,7 @@ _CN_NUMBER_POSITION = re.compile(
 # normalize_text leaves single spaces only; they, brackets, quotes and list punctuation are deleted, dashes of
 # every kind become one '-'.
 _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
+_DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
 _LABEL_START = frozenset("现户居家住地中")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
@@ -136,8 +138,11 @@ _DASH_FORMS = (
 _COMMITTEE = re.compile(
     r"(?:^|(?<=[\d号弄室路街道镇乡区]))[\u4e00-\u9fff]{2,10}?(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
 )
-_NOISE = re.compile(r"门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|交叉口|里面")
-_NOISE_SECOND_CHARS = frozenset("口面壁近边上带侧叉")  # a segment without any of them has no noise word
+_NOISE = re.compile(
+    r"门口|正对门|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|交叉口|里面"
+    r"|提前致电|电联|楼下"  # notes for the courier
+)
+_NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
 _SEGMENT_TRIM = "-#.,/\\ "
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +177,8 @@ _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
 # a town of another district, a development zone, a village or neighbourhood): split off, never glued to the
 # road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first.
-_NOT_A_NAME_START = r"(?![东南西北中]?(?:大道|大街|[路街道巷弄号]))"  # 中关村南大街, 新村路: a road's name
+_NAME_GOES_ON = re.compile(r"[东南西北中]?(?:大道|大街|[路街道巷弄号])")
+_NOT_A_NAME_START = rf"(?!{_NAME_GOES_ON.pattern})"  # 中关村南大街, 新村路: a road's name
 _LEADING_UNIT = re.compile(
     r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|工业园区|工业区|高新区))"
     rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道|镇|乡)){_NOT_A_NAME_START}(?!村)"
@@ -568,6 +574,8 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
 def _prepare(text: str) -> str:
     text = _DELETED.sub("", text)
     text = _DASHES.sub("-", text)
+    if "-" in text:
+        text = _DASH_BETWEEN_NAMES.sub("", text)  # 浙江省-杭州市-萧山区
     # The guard only skips work: the substitution is a no-op without a label's first character.
     if text and text[0] in _LABEL_START:
         text = _LEADING_LABEL.sub("", text)
@@ -762,12 +770,13 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
 
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
-    """'N楼' is a floor after a building, or when the next room number starts with N (5楼502)."""
+    """'N楼' is a floor after a building, when no number follows (10楼酒店合作部), or when the next room number
+    starts with N (5楼502); before another number it is the building (5楼1201 = 5号楼1201室)."""
     if fields["building"] is not None:
         return "floor"
     next_number = next((t for k, t in following if k in ("room", "digits") and isinstance(t, re.Match)), None)
     if next_number is None:
-        return "floor" if not following else "building"
+        return "floor"
     room = next_number.group().lstrip(string.ascii_letters)
     return "floor" if room.startswith(_number(number)) and len(room) > len(_number(number)) else "building"
 
@@ -809,6 +818,17 @@ def parse_address(s: str | None, context_district_code: str | None = None,
     digit = _FIRST_DIGIT.search(text)
     admin, pos = _admin_prefix(text if digit is None else text[: digit.end()], context_code, gazetteer)
     fields.update(admin)
+    while 0 < pos < len(text):
+        # The chain written twice (浙江省杭州市余杭区浙江省杭州市余杭区塘栖…, 宁波宁波市慈溪市): read the repeat as
+        # the same divisions when it names no other one, and go on after it.
+        digit = _FIRST_DIGIT.search(text, pos)
+        again, length = _admin_prefix(text[pos:] if digit is None else text[pos: digit.end()], context_code,
+                                      gazetteer)
+        if (length == 0 or _NAME_GOES_ON.match(text, pos + length)
+                or any(again[f] and fields[f] and again[f] != fields[f] for f in _ADMIN_FIELDS)):
+            break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
+        fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
+        pos += length
     _parse_below_town(text[pos:], fields, gazetteer)
     return fields
 
