@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from cleansing.address import ADDRESS_FIELDS, parse_address
+from cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address
 from cleansing.datetimes import parse_datetime
 from cleansing.idcard import parse_id_number
 from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
@@ -49,9 +49,9 @@ def _phone(value: str) -> dict[str, Any]:
     return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None}
 
 
-def _address(value: str, district_code: str | None = None) -> dict[str, Any]:
+def _address(value: str, district_code: str | None = None, gazetteer: Gazetteer | None = None) -> dict[str, Any]:
     text, traditional = normalize_text_flagged(value)
-    parsed = parse_address(text, context_district_code=district_code)
+    parsed = parse_address(text, context_district_code=district_code, gazetteer=gazetteer)
     return {"": text, "traditional": traditional,
             **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
 
@@ -62,24 +62,25 @@ NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 
 
-def cleanse(raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
-    """Standardize every field of `raw`; add `event_at` and `quarantine_code`."""
+def cleanse(raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+    """Standardize every field of `raw`; add `event_at` and `quarantine_code`. Addresses are read with the
+    district's `gazetteer` (its towns and places) before the national names."""
     config = rules.load("cleansing")
     standard = raw
     for field in fields:
-        standard = normalize_column(standard, field, config["fields"].get(field, "text"))
+        standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer)
     event_fields = [f for f in config["event_time"] if f in fields]
     standard = standard.with_columns(event_at=pl.coalesce(event_fields) if event_fields else pl.lit(None))
     return standard.with_columns(quarantine_code=_quarantine_code())
 
 
-def normalize_column(frame: pl.DataFrame, field: str, kind: str) -> pl.DataFrame:
+def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gazetteer | None = None) -> pl.DataFrame:
     """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
     `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
     config = rules.load("cleansing")
     normalize = NORMALIZERS[kind]
     if kind == "address":  # the district of the day's data, read once per column rather than once per value
-        normalize = partial(_address, district_code=config.get("district_code"))
+        normalize = partial(_address, district_code=config.get("district_code"), gazetteer=gazetteer)
     placeholders = {str(p).casefold() for p in config["placeholders"]} if kind in config["placeholder_kinds"] else set()
     distinct = frame.get_column(field).drop_nulls().unique().to_list()
     results = [normalize("" if value.strip().casefold() in placeholders else value) for value in distinct]

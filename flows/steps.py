@@ -68,10 +68,16 @@ def ingest(run: Run) -> dict[str, int]:
 
 def cleanse(run: Run) -> dict[str, int]:
     from cleansing.pipeline import cleanse as cleanse_records
+    from matching.link import standardize_reference
+    from matching.reference import gazetteer
 
     fields = HeaderMapping.load(run.mapping).all_fields()
+    reference = load_reference(run.reference)
     with connect(run.warehouse) as con:
-        standard = cleanse_records(read_run(con, "raw_records", run.run_date), fields)
+        # The reference's own names read the day's addresses first; standardized once and cached for matching.
+        houses, _ = standardize_reference(con, reference)
+        standard = cleanse_records(read_run(con, "raw_records", run.run_date), fields,
+                                   gazetteer(houses, reference.grid))
         replace_run(con, "standard_records", run.run_date, standard)
     return {"rows": standard.height, "quarantined": standard["quarantine_code"].is_not_null().sum()}
 

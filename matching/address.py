@@ -40,18 +40,20 @@ def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float, min_gap: float) -> pl.DataFrame:
+def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float, min_gap: float,
+                  same: tuple[str, str] | None = None) -> pl.DataFrame:
     """Houses for records whose road or community name is misspelt but whose numbers are exact.
 
     Candidates are the houses with the same lane, building and room numbers (by road, or by community when the
     record names no road); names are scored with rapidfuzz on their characters and on their pinyin syllables,
     whichever is closer: a pinyin keyboard's slip is a homophone (张扬路 for 张杨路), 100 on syllables.
     Returns record_id, house_id, fuzzy_score and `fuzzy_ambiguous` for the records where a near-identical
-    second candidate made it refuse.
+    second candidate made it refuse. With `same` = (record column, house column), a house whose value differs
+    from the record's (both known) is no candidate: the subdistrict the address names, for instance.
     """
     from rapidfuzz import fuzz
 
-    def keyed(frame: pl.DataFrame, by_road: bool) -> pl.DataFrame:
+    def keyed(frame: pl.DataFrame, by_road: bool, constraint: str | None) -> pl.DataFrame:
         number = pl.col("addr_road_number").str.extract(r"(\d+)")
         parts = [number, pl.col("addr_building"), pl.col("addr_room")] if by_road else \
             [pl.col("addr_building"), pl.col("addr_room")]
@@ -60,12 +62,16 @@ def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float,
             kind=pl.lit("road" if by_road else "community"),
             place=pl.col("addr_road" if by_road else "addr_community"),
             numbers=pl.concat_str(parts, separator="|"),
+            constraint=pl.col(constraint) if constraint else pl.lit(None, pl.Utf8),
         ).drop_nulls(["place", "numbers"])
 
-    wanted = pl.concat([keyed(records.filter(pl.col("addr_road").is_not_null()), True),
-                        keyed(records.filter(pl.col("addr_road").is_null()), False)])
-    offered = pl.concat([keyed(houses, True), keyed(houses, False)])
-    pairs = wanted.join(offered, on=["kind", "numbers"], suffix="_house")
+    mine, theirs = same or (None, None)
+    wanted = pl.concat([keyed(records.filter(pl.col("addr_road").is_not_null()), True, mine),
+                        keyed(records.filter(pl.col("addr_road").is_null()), False, mine)])
+    offered = pl.concat([keyed(houses, True, theirs), keyed(houses, False, theirs)])
+    pairs = wanted.join(offered, on=["kind", "numbers"], suffix="_house").filter(
+        pl.col("constraint").is_null() | pl.col("constraint_house").is_null()
+        | (pl.col("constraint") == pl.col("constraint_house")))
     pairs = pairs.with_columns(fuzzy_score=pl.Series(
         [max(fuzz.ratio(a, b), fuzz.ratio(_pinyin(a), _pinyin(b)))
          for a, b in zip(pairs["place"], pairs["place_house"], strict=True)], dtype=pl.Float64))

@@ -21,6 +21,8 @@ from matching.features import person_features
 from matching.person import Thresholds, decide_persons, score_pairs
 from matching.reference import Reference
 
+REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
+REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
 ADDRESS_EXPLANATIONS = {
     "house": "地址匹配到房屋（室号一致）",
     "house_fuzzy": "地址匹配到房屋（门牌和室号一致，路名或小区名相近）",
@@ -74,12 +76,34 @@ def _standardize_reference(reference: Reference) -> tuple[pl.DataFrame, pl.DataF
     return houses, population
 
 
+def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """record_id → `written_subdistrict_code`: the subdistrict the address itself names, by its town (张江镇,
+    金桥) or, when it names none, by a community that lies in one subdistrict only. Null when it names neither:
+    then nothing in the text speaks against a routing."""
+    towns = grid.select(addr_town="subdistrict_name", town_subdistrict="subdistrict_code").unique("addr_town")
+    committees = grid.select("committee_code", "subdistrict_code").unique("committee_code")
+    communities = (houses.select("addr_community", "committee_code").drop_nulls()
+                   .join(committees, on="committee_code")
+                   .group_by("addr_community").agg(pl.col("subdistrict_code").unique())
+                   .filter(pl.col("subdistrict_code").list.len() == 1)
+                   .select("addr_community", community_subdistrict=pl.col("subdistrict_code").list.first()))
+    return (usable.select("record_id", "addr_town", "addr_community")
+            .join(towns, on="addr_town", how="left")
+            .join(communities, on="addr_community", how="left")
+            .select("record_id",
+                    written_subdistrict_code=pl.coalesce("town_subdistrict", "community_subdistrict")))
+
+
 def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
                    reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(addresses resolved per record, record features, population features, population) for one day."""
     houses, population = standardize_reference(con, reference)
     usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
-    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses)
+    usable = usable.join(written_subdistricts(usable, houses, reference.grid), on="record_id", how="left")
+    subdistricts = reference.grid.select("committee_code", "subdistrict_code").unique("committee_code")
+    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable,
+                                  houses.join(subdistricts, on="committee_code", how="left"))
+    addresses = addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
     records = person_features(usable.join(addresses, on="record_id"), "record_id")
     return addresses, records, person_features(population, "person_id"), population
 
@@ -98,7 +122,9 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
     config = rules.load("thresholds")["address"]
     open_records = usable.join(addresses.filter(pl.col("address_level").fill_null("") != "house")
                                .select("record_id"), on="record_id")
-    fuzzy = resolve_fuzzy(open_records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"])
+    # Never a house in another subdistrict than the one the address names.
+    fuzzy = resolve_fuzzy(open_records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"],
+                          same=("written_subdistrict_code", "subdistrict_code"))
     found = fuzzy.filter(pl.col("house_id").is_not_null()).join(
         houses.select("house_id", f_building_id="building_id", f_grid_id="grid_id",
                       f_committee_code="committee_code"), on="house_id").rename({"house_id": "f_house_id"})
@@ -124,9 +150,18 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     persons = decide_persons(pairs, Thresholds.load()).with_columns(
         pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
 
+    routing = reference.grid.select(
+        "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
+    ).unique("committee_code")
+    subdistrict_of = dict(routing.select("committee_code", "subdistrict_code").iter_rows())
     homes = population.select("person_id", home_house_id="house_id", home_building_id="building_id",
-                              home_grid_id="home_grid_id", home_committee_code="committee_code")
-    from_home = pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null()
+                              home_grid_id="home_grid_id", home_committee_code="committee_code").with_columns(
+        home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
+    written = pl.col("written_subdistrict_code")
+    # The registered home is a fallback only where the address says nothing against it.
+    home_against_text = written.is_not_null() & (pl.col("home_subdistrict_code") != written).fill_null(False)
+    from_home = (pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null()
+                 & ~home_against_text)
     decided = (
         addresses.join(persons, on="record_id", how="left")
         .join(homes, on="person_id", how="left")
@@ -140,7 +175,16 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
                 "house_id", pl.when(pl.col("building_id") == pl.col("home_building_id")).then("home_house_id")),
             ambiguous=(pl.col("address_ambiguous") & pl.col("address_level").is_null())
             | pl.col("person_review").fill_null(False),
+            home_against_text=pl.col("address_level").is_null() & home_against_text,
         )
+    )
+    routed_subdistrict = pl.col("committee_code").replace_strict(subdistrict_of, default=None)
+    decided = decided.with_columns(
+        # Never dispatch against the written address: a routing that lands outside the subdistrict the address
+        # names goes to a person, with the reason.
+        review_reason=pl.when(written.is_not_null() & (routed_subdistrict != written).fill_null(False))
+        .then(pl.lit(REVIEW_AGAINST_ADDRESS))
+        .when(pl.col("home_against_text")).then(pl.lit(REVIEW_HOME_AGAINST_ADDRESS)),
     )
     decided = decided.with_columns(
         match_method=pl.concat_str(
@@ -155,9 +199,6 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
             separator="；", ignore_nulls=True,
         ).replace("", None),
     )
-    routing = reference.grid.select(
-        "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
-    ).unique("committee_code")
     matched = (
         standard.select("record_id")
         .join(decided, on="record_id", how="left")
@@ -169,7 +210,7 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
             "record_id", "person_id", "candidate_person_id", "house_id", "grid_id", "committee_code",
             "committee_name", "subdistrict_code", "subdistrict_name", "person_method", "address_method",
             "match_method", "match_probability", "match_weight", "match_explanation",
-            pl.col("ambiguous").fill_null(False), "case_key",
+            pl.col("ambiguous").fill_null(False), "review_reason", "case_key",
         ),
         record_features=records,
         population_features=population_features,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cleansing.address import Gazetteer
 from jingzhun.errors import UserError
 
 REQUIRED = {
@@ -56,3 +57,11 @@ def load_reference(folder: Path, header_only: bool = False) -> Reference:
         tables[name] = frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required)
         files[name] = path
     return Reference(**tables, files=files)
+
+
+def gazetteer(houses: pl.DataFrame, grid: pl.DataFrame) -> Gazetteer:
+    """The district's own names from its standardized houses and its grid: the towns (subdistricts) and the
+    communities and roads of the housing register, which the parser reads before the national names."""
+    places = [houses.get_column(c).drop_nulls().unique() for c in ("addr_community", "addr_road")]
+    return Gazetteer(grid.get_column("subdistrict_name").drop_nulls().unique().to_list(),
+                     pl.concat(places).to_list())

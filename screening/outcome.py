@@ -47,7 +47,8 @@ def decide(standard: pl.DataFrame, matched: pl.DataFrame, screened: pl.DataFrame
     )
     outcome = (
         pl.when(pl.col("quarantine_code").is_not_null()).then(pl.lit("quarantined"))
-        .when(fired & (pl.col("committee_code").is_null() | pl.col("ambiguous"))).then(pl.lit("review"))
+        .when(fired & (pl.col("committee_code").is_null() | pl.col("ambiguous")
+                       | pl.col("review_reason").is_not_null())).then(pl.lit("review"))
         .when(fired).then(pl.lit("dispatched"))
         .otherwise(pl.lit("no_action"))
     )
@@ -57,7 +58,9 @@ def decide(standard: pl.DataFrame, matched: pl.DataFrame, screened: pl.DataFrame
         reasons=pl.when(pl.col("outcome") == "quarantined")
         .then(pl.col("quarantine_code").replace_strict(reasons, default=pl.col("quarantine_code")))
         .when(pl.col("outcome") == "review")
-        .then(pl.when(pl.col("ambiguous")).then(pl.lit(REVIEW_AMBIGUOUS)).otherwise(pl.lit(REVIEW_UNROUTABLE))
+        .then(pl.coalesce(pl.col("review_reason"),
+                          pl.when(pl.col("ambiguous")).then(pl.lit(REVIEW_AMBIGUOUS)),
+                          pl.lit(REVIEW_UNROUTABLE))
               + pl.lit("规则：") + pl.col("screening_reasons"))
         .when(pl.col("outcome") == "dispatched").then(pl.col("screening_reasons"))
         .otherwise(pl.lit(NO_ACTION)),

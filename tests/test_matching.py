@@ -171,3 +171,42 @@ def test_a_misspelt_road_finds_the_house_when_numbers_agree_and_refuses_a_tie():
     got = resolve_fuzzy(records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"]).sort("record_id")
     assert got["house_id"].to_list() == ["H1", "H2", None]  # 碧坡路 (po, not bo) reaches no candidate at all
     assert got["fuzzy_ambiguous"].to_list() == [False, False, True]
+
+
+def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_address_names():
+    from jingzhun import rules
+    from matching.address import resolve_fuzzy
+
+    houses = pl.DataFrame({
+        "house_id": ["H1", "H2"], "addr_road": ["碧波路", "碧波路"], "addr_road_number": ["455弄", "455弄"],
+        "addr_building": ["3", "3"], "addr_room": ["502", "502"], "addr_community": [None, None],
+        "subdistrict_code": ["S-north", "S-south"],
+    }, schema_overrides={"addr_community": pl.Utf8})
+    records = pl.DataFrame({
+        "record_id": [1, 2, 3], "addr_road": ["璧波路", "璧波路", "璧波路"],
+        "addr_road_number": ["455弄"] * 3, "addr_building": ["3"] * 3, "addr_room": ["502"] * 3,
+        "addr_community": [None] * 3,
+        # the south named in the text; the north; nothing (two equal candidates: no choice)
+        "written_subdistrict_code": ["S-south", "S-north", None],
+    }, schema_overrides={"addr_community": pl.Utf8, "written_subdistrict_code": pl.Utf8})
+    config = rules.load("thresholds")["address"]
+    got = resolve_fuzzy(records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"],
+                        same=("written_subdistrict_code", "subdistrict_code")).sort("record_id")
+    assert got["house_id"].to_list() == ["H2", "H1", None]
+    assert got["fuzzy_ambiguous"].to_list() == [False, False, True]
+
+
+def test_the_written_town_or_a_community_of_one_subdistrict_names_the_subdistrict():
+    from matching.link import written_subdistricts
+
+    grid = pl.DataFrame({"subdistrict_name": ["张江镇", "金桥镇"], "subdistrict_code": ["S1", "S2"],
+                         "committee_code": ["C1", "C2"]})
+    houses = pl.DataFrame({"addr_community": ["汤臣豪园", "阳光花园", "阳光花园"],
+                           "committee_code": ["C1", "C1", "C2"]})
+    usable = pl.DataFrame({
+        "record_id": [1, 2, 3, 4],
+        "addr_town": ["金桥镇", None, None, None],
+        "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None],  # 阳光花园 lies in both: it names neither
+    }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8})
+    got = written_subdistricts(usable, houses, grid).sort("record_id")
+    assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None]

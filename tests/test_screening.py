@@ -82,7 +82,8 @@ def test_changing_the_yaml_changes_the_outcome_without_code(tmp_path, monkeypatc
                   "quarantine_code": None, **row}
         standard = pl.DataFrame([record], schema={k: pl.Int64 if k in ("record_id", "source_row") else pl.Utf8
                                                   for k in record})
-        matched = pl.DataFrame({"record_id": [0], "committee_code": ["c1"], "ambiguous": [False]})
+        matched = pl.DataFrame({"record_id": [0], "committee_code": ["c1"], "ambiguous": [False],
+                                "review_reason": [None]}, schema_overrides={"review_reason": pl.Utf8})
         decided = decide(standard, matched, screen(duckdb.connect(), standard, dt.date(2026, 11, 22)),
                          dt.date(2026, 11, 22))
         return decided.row(0, named=True)
