@@ -31,10 +31,13 @@ def replace_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date, fram
     rows = frame.with_columns(pl.col(pl.Null).cast(pl.Utf8), run_date=pl.lit(run_date, pl.Date))  # noqa: F841
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM rows LIMIT 0")
     # A stage that gained a column still writes into a warehouse of earlier days; their rows get nulls there.
-    known = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    known = {row[0]: row[1] for row in con.execute(f"DESCRIBE {table}").fetchall()}
     for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM rows").fetchall():
         if name not in known:
             con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+        elif known[name] == "VARCHAR" and kind != "VARCHAR" and _all_null(con, table, name):
+            # Text only because every earlier day left it empty: the first day with values gives it its type.
+            con.execute(f'ALTER TABLE {table} ALTER COLUMN "{name}" SET DATA TYPE {kind}')
     con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM rows")
 
@@ -54,3 +57,7 @@ def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, f
     population that only the latest run needs (kept per day, they would grow by millions of rows a day)."""
     con.execute(f"DROP TABLE IF EXISTS {table}")
     replace_run(con, table, run_date, frame)
+
+
+def _all_null(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return con.execute(f'SELECT count("{column}") FROM {table}').fetchall()[0][0] == 0

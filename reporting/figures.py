@@ -16,6 +16,13 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def flag(column: str) -> pl.Expr:
+    """A yes/no column of the standardized records as a Boolean, whatever type the day gave it: a field empty in
+    every row of a day (a hotline export without names) has no type and is stored as text, so the warehouse
+    may return null or 'true'/'false' text instead of booleans."""
+    return (pl.col(column).cast(pl.Utf8) == "true").fill_null(False)
+
+
 def headline(decided: pl.DataFrame, files: list[InputFile]) -> dict[str, Any]:
     outcomes = {o: decided.filter(pl.col("outcome") == o).height for o in OUTCOMES}
     usable = decided.filter(pl.col("outcome") != "quarantined")
@@ -60,7 +67,7 @@ def field_quality(standard: pl.DataFrame, source_fields: dict[str, tuple[str, ..
         {source: list(fields) for source, fields in source_fields.items()}, return_dtype=pl.List(pl.Utf8))
     frames = []
     for field in IDENTIFYING_FIELDS:
-        repaired = [pl.col(c).is_not_null() & (pl.col(c) != False)  # noqa: E712 - booleans and repair tags
+        repaired = [flag(c) if c.endswith("_traditional") else pl.col(c).is_not_null()
                     for c in (f"{field}_traditional", f"{field}_repairs") if c in standard.columns]
         frames.append(
             standard.filter(has_field.list.contains(field)).group_by("source").agg(

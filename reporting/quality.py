@@ -15,7 +15,7 @@ import polars as pl
 from cleansing.address import has_chinese_numerals
 from ingest.mapping import SOURCE_NAMES
 from jingzhun.masking import MASKS
-from reporting.figures import field_quality, status_counts
+from reporting.figures import field_quality, flag, status_counts
 
 MAX_EXAMPLES = 3
 
@@ -53,8 +53,8 @@ FINDINGS = (
     Finding("phone", "手机号全角数字已转换", _tag("phone_repairs", "fullwidth")),
     Finding("phone", "手机号Excel数值格式（末尾.0）已修正", _tag("phone_repairs", "excel_float")),
     Finding("phone", "手机号无法识别（非手机号或上海固话）", _status("phone", "invalid")),
-    Finding("name", "姓名繁体字已转换", pl.col("name_traditional").fill_null(False)),
-    Finding("address", "地址繁体字已转换", pl.col("address_traditional").fill_null(False)),
+    Finding("name", "姓名繁体字已转换", flag("name_traditional")),
+    Finding("address", "地址繁体字已转换", flag("address_traditional")),
     Finding("address", "地址中的全角数字已转换", pl.col("address_raw").str.contains("[０-９]").fill_null(False)),
     Finding("address", "地址中的中文数字已转换", pl.col("address_cn_numerals")),
     Finding("address", "地址无法解析出道路、小区或街镇",

@@ -1,0 +1,36 @@
+"""The warehouse keeps each table's types across days, also when the first day had a column empty in every row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from jingzhun.warehouse import connect, read_run, replace_run
+
+DAY1, DAY2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
+
+
+def test_a_column_empty_on_the_first_day_takes_the_type_of_the_first_day_with_values(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    empty = pl.DataFrame({"name": [None, None], "name_traditional": [None, None], "seen_at": [None, None]})
+    filled = pl.DataFrame({"name": ["王伟", "張三"], "name_traditional": [False, True],
+                           "seen_at": [dt.datetime(2026, 11, 23, 8), None]})
+    with connect(path) as con:
+        replace_run(con, "standard_records", DAY1, empty)
+        replace_run(con, "standard_records", DAY2, filled)
+        # A rerun of the empty day after that leaves the types alone.
+        replace_run(con, "standard_records", DAY1, empty)
+        day2 = read_run(con, "standard_records", DAY2)
+        day1 = read_run(con, "standard_records", DAY1)
+    assert day2.schema["name_traditional"] == pl.Boolean
+    assert day2.schema["seen_at"] == pl.Datetime("us")
+    assert day2["name_traditional"].to_list() == [False, True]
+    assert day1["name_traditional"].to_list() == [None, None] and day1.schema["name_traditional"] == pl.Boolean
+
+
+def test_a_text_column_with_values_is_never_retyped(tmp_path):
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        replace_run(con, "t", DAY1, pl.DataFrame({"code": ["A1"]}))
+        replace_run(con, "t", DAY2, pl.DataFrame({"code": [7]}))
+        assert con.sql("SELECT code FROM t ORDER BY run_date").fetchall() == [("A1",), ("7",)]
