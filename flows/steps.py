@@ -92,11 +92,13 @@ def validate(run: Run) -> dict[str, int]:
 
 
 def match(run: Run) -> dict[str, int]:
+    from matching import versions
     from matching.link import match as match_records
 
     reference = load_reference(run.reference)
+    model = versions.active(versions.models_dir(run.out))  # the version in force; the builtin one on a first day
     with connect(run.warehouse) as con:
-        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference)
+        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model)
         matched = matching.matched
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.
@@ -176,7 +178,9 @@ def report(run: Run) -> dict[str, Any]:
         returned = read_run(con, "feedback", run.run_date)
         head = {**figures.headline(decided, files),
                 **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
-                "disposal_by_subdistrict": disposal.to_dicts()}
+                "disposal_by_subdistrict": disposal.to_dicts(),
+                # Which person-linkage model version decided the day's matches (`jingzhun model list`).
+                "model_version": ", ".join(sorted(decided["model_version"].drop_nulls().unique())) or None}
         summary = pl.DataFrame([{
             "input_rows": head["input_rows"], **head["outcomes"],
             "person_match_rate": head["person_match_rate"], "routing_rate": head["routing_rate"],

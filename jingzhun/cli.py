@@ -59,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--run", type=Path, required=True, help="the run's dated folder, e.g. OUT/2026-11-22")
     evaluate.add_argument("--truth", type=Path, required=True)
 
+    model = commands.add_parser("model", help="the person-linkage model versions kept with the data (OUT/models/)")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    for name, text in (("list", "the versions, which is active, their figures"),
+                       ("promote", "make VERSION the active model"),
+                       ("rollback", "back to the version active before the current one"),
+                       ("train", "train a new version on the latest run in OUT, or on --inbox and --reference")):
+        command = model_commands.add_parser(name, help=text)
+        command.add_argument("--out", type=Path, required=True, help="the output folder of the daily runs")
+        if name == "promote":
+            command.add_argument("version")
+        if name == "train":
+            command.add_argument("--inbox", type=Path)
+            command.add_argument("--reference", type=Path)
+
     address = commands.add_parser("address", help="address tools")
     address_commands = address.add_subparsers(dest="address_command", required=True)
     address_commands.add_parser("parse", help="one address a line on stdin, one JSON object a line on stdout")
@@ -127,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             head = _run_flow(inbox=args.inbox, reference=args.reference, out=args.out, mapping=args.mapping,
                              run_date=run_date)
             _print_headline(head, args.out / run_date.isoformat())
+        elif args.command == "model":
+            from matching.versions import command
+
+            print(command(args.model_command, args.out, getattr(args, "version", None),
+                          getattr(args, "inbox", None), getattr(args, "reference", None)))
         elif args.command == "demo":
             _demo(args.out, args.persons)
     except UserError as error:

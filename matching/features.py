@@ -14,9 +14,10 @@ TITLES = ("先生", "女士", "小姐", "老师", "阿姨", "师傅", "同志", 
 _COMPOUND = "|".join(sorted(COMPOUND_SURNAMES, key=len, reverse=True))
 _TITLE = "|".join(TITLES)
 
+
 def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
-    """`frame` has standardized name, name_pinyin, name_key, id_number (and, for records, id_number_candidate),
-    phone, house_id, building_id, committee_code."""
+    """`frame` has standardized name, name_pinyin, name_key, id_number, id_number_status (and, for records,
+    id_number_candidate), phone, house_id, building_id, committee_code."""
     candidate = pl.col("id_number_candidate") if "id_number_candidate" in frame.columns else pl.lit(None, pl.Utf8)
     titled = pl.col("name").str.contains(f"^.{{1,2}}({_TITLE})$")
     surname = (
@@ -29,6 +30,8 @@ def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
         pl.col(unique_id).cast(pl.Utf8).alias("unique_id"),
         id_digits=pl.coalesce(pl.col("id_number"), candidate),
         id_area_birth=pl.coalesce(pl.col("id_number"), candidate).str.slice(0, 14),
+        # 18 digits whose check digit is right: not a typo of someone else's number.
+        id_valid=(pl.col("id_number_status") == "valid").fill_null(False),
         # A titled name is not a name: compare it by surname only.
         name=pl.when(titled).then(None).otherwise(pl.col("name")),
         name_pinyin=pl.when(titled).then(None).otherwise(pl.col("name_pinyin")),
@@ -41,3 +44,11 @@ def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
         building_id=pl.col("building_id"),
         committee_code=pl.col("committee_code"),
     )
+
+
+def with_phone_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """`phone_holders`: how many persons of the population have this phone, on either side of a comparison.
+    A phone only one person has names that person; a phone a household shares does not."""
+    holders = population.filter(pl.col("phone").is_not_null()).group_by("phone").agg(
+        phone_holders=pl.len().cast(pl.Int64))
+    return features.join(holders, on="phone", how="left").with_columns(pl.col("phone_holders").fill_null(0))

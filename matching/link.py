@@ -1,8 +1,9 @@
 """The match stage: standardized records in, one routing and person decision per record out.
 
 Order: addresses first (they give the house, building and committee that person linkage compares), then
-persons with the trained model, then routing: where the record says the person is, else the person's
-registered home. Every decision says how it was made (`address_method`, `person_method`) in words staff read.
+persons (the exact stage, then the active version of the trained model: `matching/person.py`), then routing:
+where the record says the person is, else the person's registered home. Every decision says how it was made
+(`address_method`, `person_method`) in words staff read.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from jingzhun import rules
 from jingzhun.warehouse import has_table
 from matching.address import resolve_addresses, resolve_fuzzy, with_address_keys, with_building_id
 from matching.cases import case_keys
-from matching.features import person_features
-from matching.person import Thresholds, decide_persons, score_pairs
+from matching.features import person_features, with_phone_holders
+from matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
 from matching.reference import Reference
+from matching.versions import Model, builtin
 
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
@@ -104,8 +106,10 @@ def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
     addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable,
                                   houses.join(subdistricts, on="committee_code", how="left"))
     addresses = addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
-    records = person_features(usable.join(addresses, on="record_id"), "record_id")
-    return addresses, records, person_features(population, "person_id"), population
+    population_features = person_features(population, "person_id")
+    records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
+                                 population_features)
+    return addresses, records, with_phone_holders(population_features, population_features), population
 
 
 @dataclass(frozen=True)
@@ -142,12 +146,16 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
     )
 
 
-def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference) -> Matching:
+def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
+          model: Model | None = None) -> Matching:
     """Per record: person_id, house_id, grid_id, committee/subdistrict codes and names, person_method,
-    address_method, match_method, match_probability, match_weight, match_explanation, ambiguous, case_key."""
+    address_method, match_method, match_probability, match_weight, match_explanation, ambiguous, case_key,
+    and the version of the person-linkage `model` that decided (default: the builtin one)."""
+    model = model or builtin()
+    thresholds = Thresholds.load()
     addresses, records, population_features, population = linkage_inputs(con, standard, reference)
-    pairs = score_pairs(records, population_features)
-    persons = decide_persons(pairs, Thresholds.load()).with_columns(
+    pairs = score_pairs(records, population_features, model.settings)
+    persons = decide_persons(pairs, thresholds).with_columns(
         pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
 
     routing = reference.grid.select(
@@ -166,7 +174,7 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
         addresses.join(persons, on="record_id", how="left")
         .join(homes, on="person_id", how="left")
         .with_columns(
-            person_method=pl.when(pl.col("person_id").is_not_null()).then(pl.lit("model")),
+            model_version=pl.lit(model.version),
             address_method=pl.when(from_home).then(pl.lit("person_home")).otherwise(pl.col("address_level")),
             committee_code=pl.when(from_home).then("home_committee_code").otherwise("committee_code"),
             grid_id=pl.when(from_home).then("home_grid_id").otherwise("grid_id"),
@@ -188,7 +196,8 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     )
     decided = decided.with_columns(
         match_method=pl.concat_str(
-            [pl.col("person_method").replace_strict({"model": "person_model"}, default=None),
+            [pl.col("person_method").replace_strict({"model": "person_model", "exact": "person_exact"},
+                                                    default=None),
              pl.concat_str([pl.lit("address_"), pl.col("address_method")])],
             separator="+", ignore_nulls=True,
         ).replace("", None),
@@ -210,11 +219,12 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
             "record_id", "person_id", "candidate_person_id", "house_id", "grid_id", "committee_code",
             "committee_name", "subdistrict_code", "subdistrict_name", "person_method", "address_method",
             "match_method", "match_probability", "match_weight", "match_explanation",
-            pl.col("ambiguous").fill_null(False), "review_reason", "case_key",
+            pl.col("ambiguous").fill_null(False), "review_reason", "case_key", "model_version",
         ),
         record_features=records,
         population_features=population_features,
-        candidates=pairs.select(
+        candidates=pairs.filter(
+            (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)).select(
             pl.col("unique_id_l").cast(pl.Int64).alias("record_id"), pl.col("unique_id_r").alias("person_id"),
-            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^bf_.*$")),
+            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^level_.*$"), pl.col("^bf_.*$")),
     )

@@ -104,6 +104,12 @@ def test_routing_and_linkage_agree_with_ground_truth(flow_run, district):
     assert figures["review_share"] < 0.01
 
 
+def test_results_and_report_say_which_model_version_decided(flow_run, results):
+    usable = results.filter(pl.col("outcome") != "quarantined")
+    assert usable["model_version"].unique().to_list() == ["builtin"]  # a first day: the model committed with the code
+    assert "人员匹配模型 builtin" in (flow_run[0] / "report.html").read_text(encoding="utf-8")
+
+
 def test_empty_and_garbage_rows_are_quarantined_or_never_dispatched(flow_run, district, results):
     truth = pl.read_csv(district / "truth.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))
     bad = truth.filter(pl.col("defects").str.contains("empty_row|garbage_row")).join(results, on=KEYS)

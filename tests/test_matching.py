@@ -8,12 +8,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from cleansing.idcard import check_digit
+from cleansing.idcard import check_digit, parse_id_number
 from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from cleansing.text import normalize_text
 from matching.address import resolve_addresses, with_address_keys, with_building_id
 from matching.cases import case_keys
-from matching.features import person_features
+from matching.features import person_features, with_phone_holders
 from matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
 
 
@@ -21,10 +21,12 @@ def an_id(body17: str) -> str:
     return body17 + check_digit(body17)
 
 
-def people(rows: list[dict], id_column: str) -> pl.DataFrame:
-    """Standardized person rows as the cleanse stage would make them (names through the same normalizers)."""
+def people(rows: list[dict], id_column: str, population: list[dict] | None = None) -> pl.DataFrame:
+    """Standardized person rows as the cleanse stage would make them (names and ID numbers through the same
+    normalizers), with the phone holders counted in `population` (default: these rows)."""
     frame = pl.DataFrame(
         [{"name": normalize_name(normalize_text(r.get("name"))), "id_number": r.get("id_number"),
+          "id_number_status": parse_id_number(r.get("id_number")).status,
           "phone": r.get("phone"), "house_id": r.get("house_id"), "building_id": r.get("building_id"),
           "committee_code": r.get("committee_code"), id_column: r[id_column]} for r in rows],
         schema_overrides={c: pl.Utf8 for c in ("name", "id_number", "phone", "house_id", "building_id",
@@ -34,7 +36,9 @@ def people(rows: list[dict], id_column: str) -> pl.DataFrame:
         name_pinyin=pl.col("name").map_elements(name_pinyin, return_dtype=pl.Utf8),
         name_key=pl.col("name").map_elements(name_fuzzy_key, return_dtype=pl.Utf8),
     )
-    return person_features(frame, id_column)
+    holders = people(population, "person_id") if population is not None else None
+    features = person_features(frame, id_column)
+    return with_phone_holders(features, features if holders is None else holders)
 
 
 ZHANG = {"person_id": "P1", "name": "张伟", "id_number": an_id("31011519800101123"), "phone": "13800000001",
@@ -49,8 +53,8 @@ WANG_B = {"person_id": "P4", "name": "王建军", "id_number": an_id("3101152010
 POPULATION = [ZHANG, LI, WANG_A, WANG_B]
 
 
-def decide(records: list[dict]) -> pl.DataFrame:
-    pairs = score_pairs(people(records, "record_id"), people(POPULATION, "person_id"))
+def decide(records: list[dict], population: list[dict] = POPULATION) -> pl.DataFrame:
+    pairs = score_pairs(people(records, "record_id", population), people(population, "person_id"))
     return decide_persons(pairs, Thresholds.load()).sort("record_key")
 
 
@@ -59,8 +63,8 @@ def test_committed_model_loads_and_predicts_the_same_twice():
     assert model[TRAINING_KEY]["population"] > 0
     assert {c["output_column_name"] for c in load_model()["comparisons"]} == {"id_digits", "name", "phone", "address"}
     records = [{"record_id": 1, **{k: v for k, v in ZHANG.items() if k != "person_id"}}]
-    first = score_pairs(people(records, "record_id"), people(POPULATION, "person_id"))
-    second = score_pairs(people(records, "record_id"), people(POPULATION, "person_id"))
+    first = score_pairs(people(records, "record_id", POPULATION), people(POPULATION, "person_id"))
+    second = score_pairs(people(records, "record_id", POPULATION), people(POPULATION, "person_id"))
     assert first.sort("unique_id_r").equals(second.sort("unique_id_r"))
 
 
@@ -79,12 +83,72 @@ def test_a_homophone_typo_in_the_name_is_the_same_sound():
     assert "姓名同音" in got["person_explanation"][0]
 
 
-def test_it_refuses_to_choose_between_near_identical_candidates():
-    # A hotline caller written as 王先生 with the twins' shared phone and home: either twin fits equally.
+def test_a_household_phone_with_a_surname_names_no_one_and_is_no_review_item():
+    # A hotline caller written as 王先生 with the twins' shared phone and home: either twin fits equally, and
+    # nothing an analyst could see tells them apart.
     got = decide([{"record_id": 1, "name": "王先生", "phone": "13800000003", "house_id": "H3", "building_id": "B2",
                    "committee_code": "C1"}])
     assert got["person_id"].to_list() == [None]
-    assert got["person_review"].to_list() == [True]
+    assert got["person_review"].to_list() == [False]
+
+
+def test_a_valid_id_with_the_name_links_a_person_living_away_from_home():
+    # 人户分离: another house, another committee, a new phone; the ID number passes its check and the name agrees.
+    away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9", "phone": "13999999999"}
+    got = decide([{"record_id": 1, "name": "张伟", "id_number": ZHANG["id_number"], **away},
+                  {"record_id": 2, "name": "张先生", "id_number": ZHANG["id_number"], **away},
+                  {"record_id": 3, "name": "李伟", "id_number": ZHANG["id_number"], **away}])
+    assert got["person_id"].to_list() == ["P1", "P1", None]  # another given name: the exact stage says nothing
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+    assert "身份证号一致" in got["person_explanation"][0]
+
+
+def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
+    # Hotline rows: 陈先生 and a phone; Li's phone is hers alone, the twins' is shared.
+    elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
+    got = decide([{"record_id": 1, "name": "李女士", "phone": LI["phone"], **elsewhere},
+                  {"record_id": 2, "name": "王先生", "phone": WANG_A["phone"], **elsewhere},
+                  {"record_id": 3, "name": None, "phone": LI["phone"], "house_id": "H2", "building_id": "B1",
+                   "committee_code": "C1"},
+                  {"record_id": 4, "name": None, "phone": LI["phone"], **elsewhere}])
+    assert got["person_id"].to_list() == ["P2", None, "P2", None]
+    assert got["person_review"].to_list()[1] is False
+    assert "手机号一致（人口库中仅此一人）" in got["person_explanation"][0]
+
+
+def _pairs(rows: list[tuple]) -> pl.DataFrame:
+    """Scored pairs as score_pairs gives them: (record, person, weight, levels of id, name, phone, address)."""
+    return pl.DataFrame(
+        [{"unique_id_l": r, "unique_id_r": p, "match_weight": w, "match_probability": 2**w / (1 + 2**w),
+          "level_id_digits": i, "level_name": n, "level_phone": ph, "level_address": a}
+         for r, p, w, i, n, ph, a in rows], orient="row")
+
+
+def test_the_exact_stage_comes_first_and_the_model_never_picks_between_alike_candidates():
+    got = decide_persons(_pairs([
+        # 1: P1's valid ID and name, away from home; P2 shares the house and phone the record gave: the ID decides.
+        ("1", "P1", 3.0, "exact", "exact", "else", "else"),
+        ("1", "P2", 9.0, "else", "surname_title", "shared", "house"),
+        # 2: two persons meet an exact rule (a register holding one ID twice): the model weighs them, too close.
+        ("2", "P3", 20.0, "exact", "exact", "sole", "house"),
+        ("2", "P4", 19.0, "exact", "pinyin", "sole", "house"),
+        # 3: alike on every level: nobody can tell them apart, no review.
+        ("3", "P5", 12.0, "missing", "surname_title", "shared", "house"),
+        ("3", "P6", 12.0, "missing", "surname_title", "shared", "house"),
+        # 4: different evidence, alike weights: an analyst can look.
+        ("4", "P7", 12.0, "missing", "exact", "else", "house"),
+        ("4", "P8", 11.0, "missing", "pinyin", "shared", "building"),
+    ]), Thresholds.load()).sort("record_key")
+    assert got["person_id"].to_list() == ["P1", None, None, None]
+    assert got["person_method"].to_list() == ["exact", None, None, None]
+    assert got["person_review"].to_list() == [False, True, False, True]
+
+
+def test_an_exact_rule_naming_a_level_that_does_not_exist_is_refused():
+    from matching.person import _check_levels
+
+    with pytest.raises(ValueError, match="exct"):
+        _check_levels(({"id_digits": ("exct",), "name": ("exact",)},))
 
 
 def test_a_common_name_counts_for_less_than_a_rare_one():

@@ -27,15 +27,8 @@ def test_deployments_point_at_flows_with_valid_schedules():
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
 
 
-def test_weekly_retrain_calls_the_matching_training_with_the_warehouse(tmp_path, monkeypatch):
-    import sys
-    import types
-
-    from flows.retrain import retrain
-
-    calls = []
-    fake = types.ModuleType("matching.training")
-    fake.retrain_model = lambda warehouse, model_dir: calls.append((warehouse, model_dir)) or model_dir / "m.json"
-    monkeypatch.setitem(sys.modules, "matching.training", fake)
-    assert retrain.fn(tmp_path / "warehouse.duckdb", tmp_path / "model") == str(tmp_path / "model" / "m.json")
-    assert calls == [(tmp_path / "warehouse.duckdb", tmp_path / "model")]
+def test_weekly_retrain_writes_beside_the_data_never_into_the_code_checkout():
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    retrain = next(d for d in config["deployments"] if d["name"] == "weekly-retrain")
+    assert all("JINGZHUN_HOME" not in str(value) for value in retrain["parameters"].values())
+    assert retrain["parameters"]["warehouse"].startswith("{{ $JINGZHUN_DATA }}")
