@@ -20,7 +20,8 @@ def _rate(help_text: str) -> float:
 @dataclass(frozen=True)
 class Settings:
     day_rows: int | None = field(default=None, metadata={
-        "help": "person rows of the day, whatever the population (default: one for every ten persons); "
+        "help": "person rows of the day, whatever the population (default: one for every ten persons; at least "
+                "three a source); "
                 "the empty and garbage rows real exports carry come on top, about one in a hundred"})
     away_from_home: float = _rate(
         "share of the day's residents staying at another house of the district (人户分离); their rows give "
