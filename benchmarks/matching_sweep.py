@@ -74,9 +74,9 @@ def _cell(name: str, value: Any) -> str:
 
 def _line(label: str, matcher: str, figures: dict[str, Any] | None) -> str:
     if figures is None:
-        return f"{label:30} {matcher:16} (no rows)"
+        return f"{label:34} {matcher:16} (no rows)"
     cells = " ".join(f"{_cell(key, figures[key]):>12}" for _, key in COLUMNS)
-    return f"{label:30} {matcher:16} {figures['rows']:>6} {cells}"
+    return f"{label:34} {matcher:16} {figures['rows']:>6} {cells}"
 
 
 def sweep(persons: int, day_rows: int | None, seed: int, settings: tuple[tuple[str, Settings, str | None], ...],
@@ -95,10 +95,10 @@ def sweep(persons: int, day_rows: int | None, seed: int, settings: tuple[tuple[s
             if phenomenon and f is not None:
                 yield _line(f"  rows with {phenomenon}", matcher, f.get("by_phenomenon", {}).get(phenomenon))
         if failure:
-            yield f"{'':30} jingzhun failed at {failure}"
-        yield f"{'':30} ({truth.height:,} rows; jingzhun's steps took {seconds:.0f} s)"
+            yield f"{'':34} jingzhun failed at {failure}"
+        yield f"{'':34} ({truth.height:,} rows; jingzhun's steps took {seconds:.0f} s)"
         if phenomenon is None and name != "baseline" and figures["jingzhun"] is not None:
-            yield f"{'':30} jingzhun, by phenomenon (a row may show several):"
+            yield f"{'':34} jingzhun, by phenomenon (a row may show several):"
             for row, f in figures["jingzhun"].get("by_phenomenon", {}).items():
                 yield _line(f"  {row}", "jingzhun", f)
 
@@ -118,7 +118,7 @@ def main() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)  # the baseline's training notes are not the figures
     print(f"matching under the phenomena of real exports: {persons:,} persons, seed {args.seed}")
     print(f"targets (issue 8): {targets}; ✓ met, ✗ not")
-    print(f"{'setting':30} {'matcher':16} {'rows':>6} " + " ".join(f"{label:>12}" for label, _ in COLUMNS))
+    print(f"{'setting':34} {'matcher':16} {'rows':>6} " + " ".join(f"{label:>12}" for label, _ in COLUMNS))
     with tempfile.TemporaryDirectory() as folder:
         for line in sweep(persons, args.day_rows, args.seed, settings, Path(folder)):
             print(line, flush=True)
