@@ -1,10 +1,10 @@
 """One day of messy exports from the three sources, and the ground truth that explains them.
 
-Decides who appears (residents at their own house, arrivals from elsewhere staying at a real house,
-the same people across sources), which defects each value gets, how rows are split into files
-with varying headers, encodings and time layouts, and where empty and garbage rows go. It must
-never write a data row without exactly one truth line (nor a truth line without its row), and
-never record a defect that is not visible in the written value.
+Decides who appears (residents at their own house or, at the rate asked, another one; arrivals from elsewhere
+staying at a real house; the same people across sources), which defects each value gets, how rows are split into
+files with varying headers, encodings and time layouts, and where empty and garbage rows go; the phenomena of
+`synthetic.phenomena` are applied on the way. It must never write a data row without exactly one truth line (nor
+a truth line without its row), and never record a defect or a phenomenon that is not visible in the written row.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ TRUTH_COLUMNS = (
     "source",
     "source_file",
     "source_row",
-    "person_id",
+    "person_id",  # empty for a person not in the population
+    # Where the visit happens, so where the record must go: the house (or place) the row's address names, also
+    # when the person is registered elsewhere; a row without an address goes to the registered home.
     "house_id",
     "committee_code",
     "subdistrict_code",
