@@ -47,13 +47,14 @@ def jingzhun(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str, floa
     matched = match(warehouse, standard, loaded).matched
     done = time.perf_counter()
     predicted = standard.select("record_id", *KEYS).join(matched, on="record_id").select(
-        *KEYS, "person_id", "house_id", "committee_code", outcome=_outcome(pl.col("ambiguous")))
+        *KEYS, "person_id", "house_id", "committee_code", "subdistrict_code", outcome=_outcome(pl.col("ambiguous")))
     return predicted, {"cleanse_s": cleansed - started, "reference_s": warmed - cleansed - (done - warmed),
                        "link_s": done - warmed}
 
 
 def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str, float]]:
-    """Splink as a newcomer would set it up: the exported values as they are, library comparisons."""
+    """Splink as a newcomer would set it up: the exported values as they are, library comparisons; a linked
+    record is routed to the person's registered home. The baseline of every matching benchmark."""
     import splink.comparison_library as cl
     from splink import Linker, SettingsCreator, block_on
 
@@ -62,12 +63,13 @@ def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str
     records = read_inbox(inbox, mapping).records.filter(pl.col("ingest_issue").is_null())
     ref = load_reference(reference)
     homes = ref.housing.select("house_id", "address", "grid_id").join(
-        ref.grid.select("grid_id", "committee_code"), on="grid_id")
+        ref.grid.select("grid_id", "committee_code", "subdistrict_code"), on="grid_id")
     population = ref.population.join(homes, on="house_id").select(
         unique_id="person_id", name="name", id_number="id_number", phone="phone", address="address",
-        house_id="house_id", committee_code="committee_code")
+        house_id="house_id", committee_code="committee_code", subdistrict_code="subdistrict_code")
     left = records.select(unique_id=pl.col("record_id").cast(pl.Utf8), name="name", id_number="id_number",
-                          phone="phone", address="address", committee_code=pl.lit(None, pl.Utf8))
+                          phone="phone", address="address", house_id=pl.lit(None, pl.Utf8),
+                          committee_code=pl.lit(None, pl.Utf8), subdistrict_code=pl.lit(None, pl.Utf8))
     _, (left_sdf, right_sdf) = splink_tables(records=left, population=population)
     settings = SettingsCreator(
         link_type="link_only",
@@ -90,8 +92,8 @@ def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str
         person_id=pl.when(pl.col("match_probability") >= thresholds.accept).then(pl.col("unique_id_r")),
         outcome=_outcome((pl.col("match_probability") >= thresholds.review)
                          & (pl.col("match_probability") < thresholds.accept)),
-    ).join(population.select(person_id="unique_id", house_id="house_id", committee_code="committee_code"),
-           on="person_id", how="left")
+    ).join(population.select(person_id="unique_id", house_id="house_id", committee_code="committee_code",
+                             subdistrict_code="subdistrict_code"), on="person_id", how="left")
     done = time.perf_counter()
     predicted = records.select("record_id", *KEYS).join(decided, on="record_id", how="left").drop("record_id")
     return predicted.with_columns(pl.col("outcome").fill_null("no_action")), {

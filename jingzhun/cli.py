@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from jingzhun.errors import UserError
+from synthetic.settings import Settings
 
 DEMO_PERSONS = 20_000
 DEMO_SEED = 2026
@@ -29,6 +31,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be a share between 0 and 1, e.g. 0.4")
     return value
 
 
@@ -54,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--persons", type=_positive, default=DEMO_PERSONS)
     generate.add_argument("--seed", type=int, default=DEMO_SEED)
     generate.add_argument("--day", type=_date, default=None, help="the day of the inbox (default: today)")
+    for option in fields(Settings):  # the day's size, and the phenomena of real exports (synthetic/settings.py)
+        size = option.name == "day_rows"
+        generate.add_argument("--" + option.name.replace("_", "-"), type=_positive if size else _share,
+                              metavar="N" if size else "SHARE", default=option.default, help=option.metadata["help"])
 
     evaluate = commands.add_parser("evaluate", help="precision and recall of a run against ground truth")
     evaluate.add_argument("--run", type=Path, required=True, help="the run's dated folder, e.g. OUT/2026-11-22")
@@ -130,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reference":
             from synthetic.generate import generate
 
-            summary = generate(args.out, persons=args.persons, seed=args.seed, day=args.day or dt.date.today())
+            try:
+                settings = Settings(**{option.name: getattr(args, option.name) for option in fields(Settings)})
+                summary = generate(args.out, persons=args.persons, seed=args.seed, day=args.day or dt.date.today(),
+                                   settings=settings)
+            except ValueError as error:  # rates that cannot go together
+                raise UserError(str(error)) from error
             print(summary)
         elif args.command == "evaluate":
             from evaluation.metrics import evaluate_run, format_evaluation

@@ -165,7 +165,7 @@ def _grid_table(committees: pl.DataFrame, grids_per_committee: np.ndarray) -> pl
     )
 
 
-def _standard_address() -> pl.Expr:
+def standard_address() -> pl.Expr:
     """The register's full address text for both styles."""
     prefix = CITY_PREFIX + DISTRICT_NAME
     lane = pl.format(prefix + "{}{}{}弄{}号{}室", "town", "road", "lane", "number", "room")
@@ -247,6 +247,6 @@ def build_district(divisions: Divisions, persons: int, rng: np.random.Generator)
     housing = housing.with_columns(
         pl.format("H{}", pl.int_range(1, pl.len() + 1).cast(pl.Utf8).str.zfill(9)).alias("house_id"),
         pl.lit(None, dtype=pl.Int64).alias("unit"),
-        _standard_address(),
+        standard_address(),
     )
     return District(grids=grids, housing=housing, committees=committees)

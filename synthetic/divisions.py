@@ -29,6 +29,7 @@ class Divisions:
     subdistricts: pl.DataFrame  # subdistrict_code, subdistrict_name, virtual
     committees: pl.DataFrame  # committee_code, committee_name, short_name, kind, subdistrict_code
     counties: pl.DataFrame  # area_code, name, province_code
+    cities: pl.DataFrame  # city_code, name, province_code (prefecture level; 市辖区 and 县 are placeholders)
     origins: pl.DataFrame  # province_code, origin ("浙江省杭州市" / "北京市")
 
 
@@ -90,4 +91,5 @@ def load_divisions() -> Divisions:
         )
         .unique(maintain_order=True)
     )
-    return Divisions(subdistricts, committees, counties, origins)
+    return Divisions(subdistricts, committees, counties,
+                     cities.select(pl.col("code").alias("city_code"), "name", "province_code"), origins)

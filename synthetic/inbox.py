@@ -1,10 +1,10 @@
 """One day of messy exports from the three sources, and the ground truth that explains them.
 
-Decides who appears (residents at their own house, arrivals from elsewhere staying at a real house,
-the same people across sources), which defects each value gets, how rows are split into files
-with varying headers, encodings and time layouts, and where empty and garbage rows go. It must
-never write a data row without exactly one truth line (nor a truth line without its row), and
-never record a defect that is not visible in the written value.
+Decides who appears (residents at their own house or, at the rate asked, another one; arrivals from elsewhere
+staying at a real house; the same people across sources), which defects each value gets, how rows are split into
+files with varying headers, encodings and time layouts, and where empty and garbage rows go; the phenomena of
+`synthetic.phenomena` are applied on the way. It must never write a data row without exactly one truth line (nor
+a truth line without its row), and never record a defect or a phenomenon that is not visible in the written row.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from synthetic import exports, messy
+from synthetic import exports, messy, phenomena
 from synthetic.district import District
 from synthetic.divisions import Divisions
 from synthetic.idnumbers import id_numbers
 from synthetic.names import full_names, surname_text
 from synthetic.population import sample_identities
+from synthetic.settings import Settings
 from synthetic.sources import EXTRA_LEADING, EXTRA_TRAILING, REMARKS, SOURCES, Rows, Source, time_of_day
 
 OUTSIDER_SHARE = 0.08  # rows about people not in the population register
@@ -39,13 +40,20 @@ TRUTH_COLUMNS = (
     "source",
     "source_file",
     "source_row",
-    "person_id",
+    "person_id",  # empty for a person not in the population
+    # Where the visit happens, so where the record must go: the house (or place) the row's address names, also
+    # when the person is registered elsewhere; a row without an address goes to the registered home.
     "house_id",
     "committee_code",
     "subdistrict_code",
     "defects",
+    "phenomena",  # the phenomena of `synthetic.phenomena.PHENOMENA` the row shows, "|"-separated
+    "names_one_person",  # whether the row's evidence names one person of the population (see `finish_file`)
 )
 _ENTITY_COLUMNS = TRUTH_COLUMNS[3:]
+# Helper columns of a source table that `phenomena.finish_file` reads, dropped before the truth is written.
+_ROW_FACTS = ("resident", "at_home", "phone_shared")
+MIN_SOURCE_ROWS = max(hi for _, hi in FILES_PER_SOURCE.values())  # every file of a source gets a row
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,15 @@ class InboxFile:
     rows: int  # data rows below the header, empty and garbage rows included
 
 
-def row_counts(persons: int) -> dict[str, int]:
-    return {s.name: max(s.minimum, round(s.share * persons)) for s in SOURCES}
+def row_counts(persons: int, day_rows: int | None = None) -> dict[str, int]:
+    """Person rows per source: a share of the population, or ``day_rows`` split in the same proportions."""
+    if day_rows is None:
+        return {s.name: max(s.minimum, round(s.share * persons)) for s in SOURCES}
+    shares = np.array([s.share for s in SOURCES])
+    exact = day_rows * shares / shares.sum()
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact)[: day_rows - counts.sum()]] += 1  # largest remainders first
+    return {s.name: max(MIN_SOURCE_ROWS, int(c)) for s, c in zip(SOURCES, counts, strict=True)}
 
 
 def _subjects(
@@ -80,8 +95,9 @@ def _subjects(
     n_res = slots - n_out
     # A tiny population may have fewer people than rows; then residents repeat across slots.
     residents = rng.permutation(population.height)[np.arange(n_res) % population.height]
-    resident_rows = population[residents].select(
-        "person_id", "name", "surname", (pl.col("gender") == "男").alias("male"), "id_number", "phone", "house_idx"
+    resident_rows = population.with_columns(phone_shared=pl.col("phone").is_duplicated())[residents].select(
+        "person_id", "name", "surname", (pl.col("gender") == "男").alias("male"), "id_number", "phone", "house_idx",
+        "phone_shared", home_idx="house_idx",
     )
     arrivals = sample_identities(
         rng,
@@ -100,6 +116,8 @@ def _subjects(
             "id_number": id_numbers(arrivals.id_bodies),
             "phone": pl.Series(arrivals.phones).cast(pl.Utf8),
             "house_idx": rng.integers(0, houses, n_out),  # staying with someone, or renting
+            "phone_shared": np.zeros(n_out, dtype=bool),
+            "home_idx": np.full(n_out, -1),
         }
     )
     subjects = pl.concat([resident_rows, arrival_rows])
@@ -140,13 +158,16 @@ def _personal_values(
     people: pl.DataFrame,
     houses: pl.DataFrame,
     nearby: dict[str, tuple[str, ...]],
+    cross: dict[str, str],
+    address_defects: messy.FieldDefects,
 ) -> tuple[dict[str, list[str]], list[list[str]]]:
     """Name, ID, phone and address cells with their defects; returns the cells and per-row tags."""
     n = people.height
     name, surname, male, ids, phones = (people[c].to_list() for c in ("name", "surname", "male", "id_number", "phone"))
     house = {
         c: houses[c].to_list()
-        for c in ("address", "town", "road", "lane", "number", "community", "building", "room", "committee_code")
+        for c in ("address", "town", "road", "lane", "number", "community", "building", "room", "committee_code",
+                  "place")
     }
 
     def address_parts(i: int) -> messy.AddressParts:
@@ -160,6 +181,8 @@ def _personal_values(
             building=house["building"][i],
             room=house["room"][i],
             nearby_committee=rnd.choice(options) if options else "",
+            cross_road=cross.get(house["road"][i], "") if house["place"][i] is None else "",
+            place=house["place"][i],
         )
 
     name_defects = messy.HOTLINE_NAME_DEFECTS if source.name == "hotline" else messy.NAME_DEFECTS
@@ -168,7 +191,7 @@ def _personal_values(
         "id_number": (messy.ID_DEFECTS, ids, lambda i, tags: messy.mess_id(ids[i], tags, rnd)),
         "phone": (messy.PHONE_DEFECTS, phones, lambda i, tags: messy.mess_phone(phones[i], tags, rnd)),
         "address": (
-            messy.ADDRESS_DEFECTS,
+            address_defects,
             house["address"],
             lambda i, tags: messy.mess_address(address_parts(i), tags, rnd),
         ),
@@ -188,19 +211,55 @@ def _personal_values(
     return values, defects
 
 
+@dataclass(frozen=True)
+class Day:
+    """What every source table of the day is drawn against."""
+
+    divisions: Divisions
+    sites: pl.DataFrame  # the houses, then the places without a number (`phenomena.numberless_places`)
+    houses: int  # how many of the sites are houses
+    nearby: dict[str, tuple[str, ...]]
+    cross: dict[str, str]
+    address_defects: messy.FieldDefects
+    settings: Settings
+    streams: dict[str, np.random.Generator]  # one per phenomenon, named as the settings' fields
+    day: datetime.date
+
+
 def _source_table(
-    rng: np.random.Generator,
-    rnd: random.Random,
-    source: Source,
-    people: pl.DataFrame,
-    district: District,
-    divisions: Divisions,
-    nearby: dict[str, tuple[str, ...]],
-    day: datetime.date,
+    rng: np.random.Generator, rnd: random.Random, source: Source, people: pl.DataFrame, day: Day
 ) -> pl.DataFrame:
-    """All rows of one source for the day, in time order: cell values plus the truth columns."""
-    houses = district.housing[people["house_idx"].to_numpy()]
-    values, defects = _personal_values(rng, rnd, source, people, houses, nearby)
+    """All rows of one source for the day, in time order: cell values, the truth columns, and the row facts
+    `phenomena.finish_file` reads."""
+    site = people["house_idx"].to_numpy()
+    hotline = source.name == "hotline"
+    if hotline:
+        site = phenomena.place_reports(site, day.streams["numberless_places"], day.settings.numberless_places,
+                                       day.houses, day.sites.height - day.houses)
+    values, defects = _personal_values(rng, rnd, source, people, day.sites[site], day.nearby, day.cross,
+                                       day.address_defects)
+    sparse = np.zeros(people.height, dtype=bool)
+    if hotline:
+        sparse, site = phenomena.sparse_hotline(values, defects, people, site, day.streams["sparse_hotline"],
+                                                day.settings.sparse_hotline)
+    known = site >= 0  # a sparse row without an address, of a person not in the population, is nowhere
+    houses = day.sites[np.where(known, site, 0)].with_columns(
+        pl.when(pl.Series(known)).then(pl.col(c)).alias(c) for c in ("house_id", "committee_code", "subdistrict_code")
+    )
+    home = people["home_idx"].to_numpy()
+    is_place = site >= day.houses
+    written_defects = pl.Series(["|".join(tags) or None for tags in defects], dtype=pl.Utf8)
+    address_tags = written_defects.fill_null("").str.split("|")
+    shown = {
+        "away_from_home": pl.Series((home >= 0) & known & ~is_place & (site != home)),
+        "sparse_hotline": pl.Series(sparse),
+        "place_name_community": houses["place_named"]
+        & pl.Series(values["address"]).str.contains(houses["community"], literal=True).fill_null(False),
+        "short_town": address_tags.list.contains("addr_short_town"),
+        "no_number": pl.Series(is_place) | address_tags.list.contains("addr_no_number"),
+    }
+    shown_phenomena = pl.select(pl.concat_list(pl.when(mask).then(pl.lit(name)) for name, mask in shown.items())
+                                .list.drop_nulls()).to_series()
     rows = Rows(
         resident=people["person_id"].is_not_null().to_numpy(),
         id_province=people["id_number"].str.slice(0, 2).to_numpy(),
@@ -209,19 +268,23 @@ def _source_table(
     table = pl.DataFrame(
         {
             **values,
-            **source.fields(rng, rows, divisions),
-            "time": (np.datetime64(day, "s") + seconds).astype("datetime64[ms]"),
+            **source.fields(rng, rows, day.divisions),
+            "time": (np.datetime64(day.day, "s") + seconds).astype("datetime64[ms]"),
             "person_id": people["person_id"],
             "house_id": houses["house_id"],
             "committee_code": houses["committee_code"],
             "subdistrict_code": houses["subdistrict_code"],
-            "defects": pl.Series(["|".join(tags) or None for tags in defects], dtype=pl.Utf8),
+            "defects": written_defects,
+            "phenomena": shown_phenomena,
+            "resident": rows.resident,
+            "at_home": (site == home) & (home >= 0),
+            "phone_shared": people["phone_shared"],
         }
     ).sort("time", maintain_order=True)
     if "order_no" in {column.key for column in source.columns}:
         table = table.with_columns(
             pl.format(
-                "HL{}{}", pl.lit(f"{day:%Y%m%d}"), pl.int_range(1, pl.len() + 1).cast(pl.Utf8).str.zfill(6)
+                "HL{}{}", pl.lit(f"{day.day:%Y%m%d}"), pl.int_range(1, pl.len() + 1).cast(pl.Utf8).str.zfill(6)
             ).alias("order_no")
         )
     return table
@@ -303,11 +366,11 @@ def _write_file(
         exports.write_xlsx(path, header, ordered_rows)
     else:
         exports.write_csv(path, header, ordered_rows, fmt)
-    special_truth = pl.DataFrame(
-        {c: [None] * len(specials) for c in _ENTITY_COLUMNS[:-1]} | {"defects": [tag for _, _, tag in specials]},
-        schema={c: pl.Utf8 for c in _ENTITY_COLUMNS},
+    special_truth = pl.DataFrame({"defects": [tag for _, _, tag in specials]}, schema={"defects": pl.Utf8}).select(
+        *(pl.lit(None, pl.Utf8).alias(c) for c in _ENTITY_COLUMNS if c not in ("defects", "names_one_person")),
+        "defects", names_one_person=pl.lit(False),
     )
-    return pl.concat([truth.select(_ENTITY_COLUMNS), special_truth])[order].select(
+    return pl.concat([truth.select(_ENTITY_COLUMNS), special_truth.select(_ENTITY_COLUMNS)])[order].select(
         pl.lit(source).alias("source"),
         pl.lit(path.name).alias("source_file"),
         pl.int_range(1, pl.len() + 1).alias("source_row"),
@@ -333,27 +396,48 @@ def build_inbox(
     rng: np.random.Generator,
     divisions: Divisions,
     district: District,
+    places: pl.DataFrame,
     population: pl.DataFrame,
     day: datetime.date,
+    settings: Settings,
+    streams: dict[str, np.random.Generator],
 ) -> tuple[list[InboxFile], pl.DataFrame]:
-    """Write ``inbox_dir/{checkpoint,hotline,health}/`` and return the files and the truth table."""
+    """Write ``inbox_dir/{checkpoint,hotline,health}/`` and return the files and the truth table.
+
+    ``places`` are the places without a number the housing table holds besides the houses (may be empty);
+    ``streams`` one random stream per phenomenon of ``settings``."""
     rnd = random.Random(int(rng.integers(2**63)))  # per-value choices inside the defect functions
-    counts = row_counts(population.height)
-    subjects, who = _subjects(rng, divisions, population, district.housing.height, counts)
-    nearby = _nearby_committees(district, divisions)
+    counts = row_counts(population.height, settings.day_rows)
+    houses = district.housing.height
+    subjects, who = _subjects(rng, divisions, population, houses, counts)
+    subjects = subjects.with_columns(house_idx=pl.Series(phenomena.away_from_home(
+        subjects["house_idx"].to_numpy(), subjects["home_idx"].to_numpy(), streams["away_from_home"],
+        settings.away_from_home, houses)))
+    context = Day(
+        divisions=divisions,
+        sites=pl.concat([district.housing.with_columns(place=pl.lit(None, pl.Utf8)), places], how="diagonal"),
+        houses=houses,
+        nearby=_nearby_committees(district, divisions),
+        cross=phenomena.cross_roads(district.housing),
+        address_defects=messy.address_defects(settings.short_town_names, settings.numberless_addresses),
+        settings=settings,
+        streams=streams,
+        day=day,
+    )
     formats = _file_formats(rng)
+    emptied = phenomena.empty_column_files(formats, streams["empty_columns"], settings.empty_columns)
 
     files: list[InboxFile] = []
     truths: list[pl.DataFrame] = []
     for source in SOURCES:
-        table = _source_table(rng, rnd, source, subjects[who[source.name]], district, divisions, nearby, day)
+        table = _source_table(rng, rnd, source, subjects[who[source.name]], context)
         source_formats = formats[source.name]
         file_of_row = rng.integers(0, len(source_formats), table.height)
         file_of_row[rng.choice(table.height, len(source_formats), replace=False)] = np.arange(len(source_formats))
         folder = inbox_dir / source.name
         folder.mkdir(parents=True, exist_ok=True)
         for k, fmt in enumerate(source_formats):
-            part = table.filter(pl.Series(file_of_row == k))
+            part = phenomena.finish_file(table.filter(pl.Series(file_of_row == k)), emptied.get((source.name, k), ()))
             extension = "xlsx" if fmt == exports.XLSX else "csv"
             path = folder / f"{source.file_stem}_{day:%Y%m%d}_{k + 1}.{extension}"
             header, data = _file_cells(rng, source, part, fmt)

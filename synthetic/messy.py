@@ -10,6 +10,7 @@ that is not visible in the data. This module must never read or alter the refere
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,22 +152,31 @@ PHONE_DEFECTS = FieldDefects(
     ),
     independent=(("phone_fullwidth", 0.01),),
 )
-ADDRESS_DEFECTS = FieldDefects(
-    exclusive=(
-        (("addr_no_prefix", 0.15), ("addr_no_town", 0.05), ("addr_community", 0.03)),
-        (("addr_dashed", 0.03), ("addr_cn_numerals", 0.02)),
-    ),
-    independent=(
-        ("addr_no_room", 0.04),
-        ("addr_building_alias", 0.08),
-        ("addr_lane_xiang", 0.04),
-        ("addr_hao_traditional", 0.02),
-        ("addr_wrong_committee", 0.03),
-        ("addr_extra_words", 0.02),
-        ("addr_traditional", 0.02),
-        ("addr_fullwidth", 0.02),
-    ),
-)
+def address_defects(short_town: float = 0.0, numberless: float = 0.0) -> FieldDefects:
+    """The address catalogue; ``short_town`` and ``numberless`` are the rates of two written forms real exports
+    show (金桥金高路…, 东泰花园 alone) that default to 0. The first group's forms exclude each other."""
+    region_forms = (("addr_no_prefix", 0.15), ("addr_no_town", 0.05), ("addr_community", 0.03),
+                    ("addr_short_town", short_town), ("addr_no_number", numberless))
+    if sum(rate for _, rate in region_forms) > 1:
+        room = 1 - sum(rate for _, rate in region_forms[:3])
+        raise ValueError(f"short town names and addresses without numbers may take at most {room:.2f} "
+                         "of the addresses together")
+    return FieldDefects(
+        exclusive=(region_forms, (("addr_dashed", 0.03), ("addr_cn_numerals", 0.02))),
+        independent=(
+            ("addr_no_room", 0.04),
+            ("addr_building_alias", 0.08),
+            ("addr_lane_xiang", 0.04),
+            ("addr_hao_traditional", 0.02),
+            ("addr_wrong_committee", 0.03),
+            ("addr_extra_words", 0.02),
+            ("addr_traditional", 0.02),
+            ("addr_fullwidth", 0.02),
+        ),
+    )
+
+
+ADDRESS_DEFECTS = address_defects()
 
 
 def traditional(text: str) -> str:
@@ -268,16 +278,35 @@ def _fullwidth_if(value: str, tag: str, tags: list[str], applied: list[str]) -> 
 
 @dataclass(frozen=True)
 class AddressParts:
-    """One house as the register knows it; ``lane`` is None for building-style addresses."""
+    """One house as the register knows it; ``lane`` is None for building-style addresses. A place without a
+    door number (宏贸路南150米, a crossing, a community as a whole) has ``place`` and no numbers."""
 
     town: str
-    road: str
+    road: str | None
     lane: int | None
-    number: int
-    community: str
+    number: int | None
+    community: str | None
     building: int | None
-    room: int
+    room: int | None
     nearby_committee: str  # colloquial name of a neighbouring committee, e.g. 竹园居委
+    cross_road: str = ""  # another road of the town, for a crossing (打浦路斜土路口)
+    place: str | None = None
+
+
+# Town names as residents shorten them in front of a road: 金桥 for 金桥镇, 浦兴路 for 浦兴路街道.
+_TOWN_SUFFIX = re.compile("(?:街道|新镇|镇|乡)$")
+SHORT_DISTRICT = "浦东"
+
+
+def short_town(town: str) -> str | None:
+    """The town without its suffix, or None when that leaves a single character (唐镇 stays 唐镇)."""
+    short = _TOWN_SUFFIX.sub("", town)
+    return short if short != town and len(short) >= 2 else None
+
+
+def crossing(road: str, cross_road: str) -> str:
+    """打浦路 and 斜土路 meet at 打浦路斜土路口; a 大道 or 公路 takes the whole word 路口."""
+    return road + cross_road + ("口" if cross_road.endswith("路") else "路口")
 
 
 def mess_address(p: AddressParts, tags: list[str], rnd: random.Random) -> tuple[str, list[str]]:
@@ -290,14 +319,22 @@ def mess_address(p: AddressParts, tags: list[str], rnd: random.Random) -> tuple[
             return True
         return False
 
+    # Forms that take every number away: the community alone or behind a crossing, or a place without one.
+    numberless = use("addr_no_number", p.place is None and bool(p.community))
+    numbered = p.place is None and not numberless
     lane_style = p.lane is not None
-    level_community = use("addr_community")
-    no_room = use("addr_no_room")
+    level_community = use("addr_community", numbered)
+    no_room = use("addr_no_room", numbered)
     # Dashes need something to join: lane-number[-room] on a road, or building-room.
-    dashed = use("addr_dashed", (lane_style and not level_community) or (not lane_style and not no_room))
-    num = cn_number if use("addr_cn_numerals") else str
+    dashed = use("addr_dashed", numbered and ((lane_style and not level_community) or (not lane_style and not no_room)))
+    num = cn_number if use("addr_cn_numerals", numbered) else str
 
-    if p.lane is not None:
+    if p.place is not None:
+        body = p.place
+    elif numberless:
+        assert p.community is not None and p.road is not None
+        body = (crossing(p.road, p.cross_road) if p.cross_road and rnd.random() < 0.5 else "") + p.community
+    elif p.lane is not None:
         lane_word = "巷" if use("addr_lane_xiang", not dashed and not level_community) else "弄"
         if level_community:
             body = f"{p.community}{num(p.number)}号"
@@ -314,13 +351,18 @@ def mess_address(p: AddressParts, tags: list[str], rnd: random.Random) -> tuple[
             words = BUILDING_WORDS if num is str else BUILDING_WORDS[:2]  # 五# reads as noise, not style
             building_word = rnd.choice(words) if use("addr_building_alias") else "号楼"
             body = f"{head}{num(p.building)}{building_word}"
-    if not no_room:
+    if numbered and not no_room:
         body += f"-{p.room}" if dashed else f"{num(p.room)}室"
 
-    if level_community or use("addr_no_town"):
+    short = short_town(p.town)
+    if numberless:
+        region = p.town if rnd.random() < 0.5 else ""
+    elif level_community or use("addr_no_town"):
         region = ""
     elif use("addr_no_prefix"):
         region = p.town
+    elif use("addr_short_town", short is not None):
+        region = (SHORT_DISTRICT if rnd.random() < 0.5 else "") + str(short)
     else:
         region = CITY_PREFIX + DISTRICT_NAME + p.town
     wrong = p.nearby_committee if use("addr_wrong_committee", bool(p.nearby_committee)) else ""

@@ -9,6 +9,8 @@ import datetime
 import io
 import random
 import re
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -20,11 +22,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opencc import OpenCC
 
-from synthetic import messy
+from synthetic import messy, phenomena
 from synthetic.district import build_district, select_committees
 from synthetic.divisions import DIVISIONS_DIR, load_divisions
 from synthetic.generate import generate
+from synthetic.inbox import TRUTH_COLUMNS, row_counts
+from synthetic.phenomena import PHENOMENA
 from synthetic.population import build_population
+from synthetic.settings import Settings
 
 PERSONS = 5000
 AREAS = pl.read_csv(DIVISIONS_DIR / "areas.csv", infer_schema=False)["code"].to_list()
@@ -469,3 +474,277 @@ def test_chinese_numerals_read_back(n: int) -> None:
         tens, _, ones = text.rpartition("十") if "十" in text else ("", "", text)
         value = (digits.index(tens) if tens else (1 if "十" in text else 0)) * 10 + (digits.index(ones) if ones else 0)
         assert value == n
+
+
+# --- the phenomena of real exports (issue 8) and the day's size ------------------------------------------------
+
+PHENOMENA_PERSONS, PHENOMENA_DAY_ROWS = 1500, 2400
+RATES = {
+    "away_from_home": 0.4,
+    "sparse_hotline": 0.3,
+    "household_phones": 0.5,
+    "place_name_communities": 0.4,
+    "short_town_names": 0.3,
+    "numberless_addresses": 0.15,
+    "numberless_places": 0.3,
+    "empty_columns": 0.3,
+}
+
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A district and day with every phenomenon, made by the command users type."""
+    path = tmp_path_factory.mktemp("varied")
+    options = [f"--{name.replace('_', '-')}={rate}" for name, rate in RATES.items()]
+    done = subprocess.run(
+        [sys.executable, "-m", "jingzhun.cli", "reference", "generate", "--out", str(path), "--persons",
+         str(PHENOMENA_PERSONS), "--seed", "3", "--day", "2026-11-22", "--day-rows", str(PHENOMENA_DAY_ROWS), *options],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+@pytest.fixture(scope="module")
+def varied_tables(varied: Path) -> dict[str, pl.DataFrame]:
+    tables = {name: pl.read_csv(varied / "reference" / f"{name}.csv", infer_schema=False)
+              for name in ("grid", "housing", "population")}
+    tables["truth"] = pl.read_csv(varied / "truth.csv", infer_schema=False).with_columns(
+        pl.col("source_row").cast(pl.Int64), pl.col("defects").fill_null(""), pl.col("phenomena").fill_null(""))
+    return tables
+
+
+@pytest.fixture(scope="module")
+def varied_rows(varied: Path, varied_tables) -> pl.DataFrame:
+    """Every person row of the varied inbox: its cells, truth line and the person's registered home."""
+    records = []
+    for path in sorted((varied / "inbox").glob("*/*")):
+        _, header, data = read_inbox_file(path)
+        field = {key: i for i, h in enumerate(header) for key, spellings in (
+            ("name", NAME_HEADERS), ("id", ID_HEADERS), ("phone", PHONE_HEADERS), ("address", ADDRESS_HEADERS))
+            if h in spellings}
+        records += [{"source_file": path.name, "source_row": r} | {k: row[i] for k, i in field.items()}
+                    for r, row in enumerate(data, start=1)]
+    cells = pl.DataFrame(records, schema={"source_file": pl.Utf8, "source_row": pl.Int64, "name": pl.Utf8,
+                                          "id": pl.Utf8, "phone": pl.Utf8, "address": pl.Utf8})
+    homes = varied_tables["population"].select("person_id", home_house_id="house_id", true_name="name",
+                                               true_phone="phone")
+    return (cells.join(varied_tables["truth"], on=["source_file", "source_row"], validate="1:1")
+            .filter(~pl.col("defects").is_in(["empty_row", "garbage_row"]))
+            .join(homes, on="person_id", how="left"))
+
+
+def showing(rows: pl.DataFrame, phenomenon: str) -> pl.DataFrame:
+    return rows.filter(pl.col("phenomena").str.split("|").list.contains(phenomenon))
+
+
+def test_truth_names_phenomena_and_evidence_per_row(varied_tables) -> None:
+    truth = varied_tables["truth"]
+    assert truth.columns == list(TRUTH_COLUMNS)
+    shown = set(truth["phenomena"].str.split("|").explode()) - {""}
+    assert shown == set(PHENOMENA)
+    assert set(truth["names_one_person"]) == {"true", "false"}
+    outsiders = truth.filter(pl.col("person_id").is_null())
+    assert (outsiders["names_one_person"] == "false").all()
+
+
+def test_day_rows_sets_the_size_of_the_day_whatever_the_population(varied_tables) -> None:
+    truth = varied_tables["truth"]
+    persons = truth.filter(~pl.col("defects").is_in(["empty_row", "garbage_row"]))
+    assert persons.height == PHENOMENA_DAY_ROWS  # > the population: residents come back in other rows
+    assert varied_tables["population"].height == PHENOMENA_PERSONS
+    shares = persons["source"].value_counts().sort("source")
+    assert dict(shares.iter_rows()) == {"checkpoint": 720, "health": 1440, "hotline": 240}
+
+
+@settings(max_examples=30, deadline=None)
+@given(persons=st.integers(1, 10**7), day_rows=st.integers(30, 10**7))
+def test_day_rows_split_exactly_in_the_sources_proportions(persons: int, day_rows: int) -> None:
+    counts = row_counts(persons, day_rows)
+    assert sum(counts.values()) == day_rows
+    assert row_counts(persons, 1) == {"checkpoint": 3, "hotline": 3, "health": 3}  # a row for each file at least
+    assert abs(counts["health"] - 6 * counts["hotline"]) <= 6 and abs(counts["checkpoint"] - 3 * counts["hotline"]) <= 3
+
+
+def test_away_from_home_rows_give_another_house_and_the_truth_routes_there(varied_rows, varied_tables) -> None:
+    residents = varied_rows.filter(pl.col("person_id").is_not_null() & (pl.col("source") != "hotline"))
+    away = showing(residents, "away_from_home")
+    assert abs(away.height / residents.height - RATES["away_from_home"]) < 0.05
+    assert (away["house_id"] != away["home_house_id"]).all()
+    at_home = residents.filter(~pl.col("phenomena").str.contains("away_from_home"))
+    assert (at_home["house_id"] == at_home["home_house_id"]).all()
+    # The truth's committee and subdistrict are those of the house written, not of the registered home.
+    houses = varied_tables["housing"].join(varied_tables["grid"], on="grid_id")
+    written = away.join(houses.select("house_id", "address", c="committee_code", s="subdistrict_code"),
+                        on="house_id")
+    assert (written["committee_code"] == written["c"]).all() and (written["subdistrict_code"] == written["s"]).all()
+    clean = written.filter(pl.col("defects") == "")
+    assert clean.height > 20 and (clean["address"] == clean["address_right"]).all()
+    home_town = away.join(houses.select(home_house_id="house_id", home_sub="subdistrict_code"), on="home_house_id")
+    assert (home_town["subdistrict_code"] != home_town["home_sub"]).mean() > 0.3  # often another subdistrict
+
+
+def test_sparse_hotline_rows_carry_a_phone_and_an_address_or_a_title(varied_rows) -> None:
+    hotline = varied_rows.filter(pl.col("source") == "hotline")
+    sparse = showing(hotline, "sparse_hotline").filter(~pl.col("phenomena").str.contains("empty_column"))
+    assert abs(showing(hotline, "sparse_hotline").height / hotline.height - RATES["sparse_hotline"]) < 0.07
+    assert sparse.height > 20
+    for row in sparse.iter_rows(named=True):
+        assert row["phone"] != ""
+        if row["name"] == "":
+            assert row["address"] != ""
+        else:
+            assert re.fullmatch(r"\w{1,2}(先生|女士)", row["name"]) and row["address"] == ""
+            # No address: the truth can only route to the registered home, and nowhere for an outsider.
+            assert row["house_id"] == row["home_house_id"]
+    titled = sparse.filter(pl.col("name") != "")
+    assert titled.height > 5 and titled.filter(pl.col("person_id").is_null())["house_id"].is_null().all()
+
+
+def test_households_share_one_phone_at_the_rate_asked(varied_tables) -> None:
+    population = varied_tables["population"]
+    households = population.group_by("house_id").agg(pl.len(), pl.col("phone").n_unique().alias("phones"))
+    several = households.filter(pl.col("len") >= 2)
+    one_phone = several.filter(pl.col("phones") == 1).height / several.height
+    assert RATES["household_phones"] - 0.05 < one_phone < RATES["household_phones"] + 0.15  # children share too
+    assert population.filter(pl.col("phone").is_duplicated()).height > population.height * 0.3
+
+
+def test_place_name_communities_start_with_a_real_division_name(varied_tables, varied_rows) -> None:
+    divisions = pl.concat([pl.read_csv(DIVISIONS_DIR / f"{name}.csv", infer_schema=False).select("name", "code")
+                           for name in ("areas", "cities")])
+    stems = set(phenomena.place_stems(load_divisions()))
+    assert {"滨江", "东方", "望江", "黄山", "南京"} <= stems
+    real = set(divisions["name"])
+    assert all(any(stem + suffix in real for suffix in ("区", "县", "市", "自治县", "旗", "新区", "地区", "盟",
+                                                        "林区", "矿区", "特区", "自治州", "自治旗")) for stem in stems)
+    communities = varied_tables["housing"]["community"].drop_nulls().unique()
+    place_named = communities.filter(communities.map_elements(lambda c: c[:2] in stems or c[:3] in stems,
+                                                              return_dtype=pl.Boolean))
+    assert place_named.len() / communities.len() >= RATES["place_name_communities"] - 0.1
+    tagged_rows = showing(varied_rows, "place_name_community")
+    assert tagged_rows.height > 20
+    for address in tagged_rows["address"]:
+        names = [c for c in place_named if c in T2S.convert(address)]
+        assert names, address
+
+
+def test_short_town_names_stand_before_the_road(varied_rows, varied_tables) -> None:
+    towns = varied_tables["housing"].join(varied_tables["grid"], on="grid_id").select("house_id", "subdistrict_name")
+    short = showing(varied_rows, "short_town").join(towns, on="house_id")
+    assert abs(short.height / varied_rows.height - RATES["short_town_names"]) < 0.08
+    for address, town in short.select("address", "subdistrict_name").iter_rows():
+        text = T2S.convert(unicodedata.normalize("NFKC", address)).removeprefix("浦东")
+        bare = re.sub("(街道|新镇|镇|乡)$", "", town)
+        assert text.startswith(bare) and not text.startswith(town) and not text.startswith("上海"), (address, town)
+
+
+def test_addresses_without_numbers_and_the_places_the_reference_holds(varied_rows, varied_tables) -> None:
+    housing = varied_tables["housing"]
+    places = housing.filter(pl.col("number").is_null())
+    assert places.height > 10
+    for address in places["address"]:
+        assert "号" not in address and not re.search(r"\d+(?!\d*米)", address), address
+    numberless = varied_rows.filter(pl.col("defects").str.contains("addr_no_number"))
+    assert abs(numberless.height / varied_rows.height - RATES["numberless_addresses"]) < 0.05
+    for address in numberless["address"]:
+        assert not re.search(r"\d", unicodedata.normalize("NFKC", address)), address
+        assert not re.search("[〇一二三四五六七八九十]+(号|弄|室|幢|栋|座)", address), address
+    # Hotline rows about such a place write the place (宏贸路南150米), with or without the district and town.
+    towns = varied_tables["grid"].select("grid_id", "subdistrict_name")
+    place_text = places.join(towns, on="grid_id").select(
+        "house_id", text=pl.col("address").str.slice(pl.lit("上海市浦东新区").str.len_chars()
+                                                     + pl.col("subdistrict_name").str.len_chars()))
+    about_place = showing(varied_rows, "no_number").join(place_text, on="house_id")
+    assert about_place.height > 10 and (about_place["source"] == "hotline").all()
+    for written, text in about_place.select("address", "text").iter_rows():
+        assert written == "" or text in T2S.convert(unicodedata.normalize("NFKC", written)), (written, text)
+
+
+def test_empty_columns_are_empty_in_the_whole_file(varied: Path, varied_tables) -> None:
+    truth = varied_tables["truth"]
+    files = sorted((varied / "inbox").glob("*/*"))
+    emptied = set(truth.filter(pl.col("phenomena").str.contains("empty_column"))["source_file"])
+    assert len(emptied) == max(1, round(RATES["empty_columns"] * len(files)))
+    for path in files:
+        _, header, data = read_inbox_file(path)
+        personal = [i for i, h in enumerate(header) if h in NAME_HEADERS | ID_HEADERS | PHONE_HEADERS]
+        empty = [i for i in personal if all(row[i] == "" for row in data)]
+        addresses = [i for i, h in enumerate(header) if h in ADDRESS_HEADERS]
+        assert (path.name in emptied) == bool(empty), path.name
+        assert any(row[addresses[0]] for row in data)  # the address always stays
+        if path.name in emptied:
+            lines = truth.filter((pl.col("source_file") == path.name) & ~pl.col("defects").is_in(
+                ["empty_row", "garbage_row"]))
+            prefixes = {"姓名": "name_", "驾乘人员姓名": "name_", "当事人": "name_", "当事人姓名": "name_"}
+            for i in empty:
+                prefix = prefixes.get(header[i], "id_" if header[i] in ID_HEADERS else "phone_")
+                assert not lines["defects"].str.contains(prefix).any()  # no defect claimed on a value not there
+
+
+def test_a_row_with_only_an_address_names_nobody(varied_rows) -> None:
+    bare = varied_rows.filter((pl.col("name") == "") & (pl.col("phone") == "") & (pl.col("id").fill_null("") == ""))
+    assert bare.height > 0 and (bare["names_one_person"] == "false").all()
+    full = varied_rows.filter(pl.col("person_id").is_not_null() & (pl.col("id").fill_null("") != ""))
+    assert (full["names_one_person"] == "true").all()
+
+
+def test_a_phenomenon_of_the_day_leaves_the_reference_as_it_was_and_reruns_give_the_same_bytes(tmp_path: Path) -> None:
+    generate(tmp_path / "plain", persons=800, seed=5)
+    for again in ("away", "again"):
+        generate(tmp_path / again, persons=800, seed=5, settings=Settings(away_from_home=0.5, sparse_hotline=0.5))
+    plain, away = _tree(tmp_path / "plain"), _tree(tmp_path / "away")
+    assert away == _tree(tmp_path / "again")
+    assert all(plain[f"reference/{t}.csv"] == away[f"reference/{t}.csv"] for t in ("grid", "housing", "population"))
+    assert plain["truth.csv"] != away["truth.csv"]
+
+
+def test_rates_that_cannot_go_together_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at most"):
+        Settings(short_town_names=0.5, numberless_addresses=0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Settings(away_from_home=1.5)
+    done = subprocess.run([sys.executable, "-m", "jingzhun.cli", "reference", "generate", "--out",
+                           str(tmp_path / "x"), "--short-town-names", "0.6", "--numberless-addresses", "0.6"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+HOUSE_PARTS = st.builds(
+    messy.AddressParts,
+    town=st.sampled_from(["金桥镇", "浦兴路街道", "唐镇", "川沙新镇", "潍坊新村街道"]),
+    road=st.sampled_from(["金高路", "长岛路", "世纪大道", "川南奉公路"]),
+    lane=st.none() | st.integers(1, 2000),
+    number=st.integers(1, 2000),
+    community=st.sampled_from(["东泰花园", "滨江花园", "锦绣新村"]),
+    building=st.integers(1, 40),
+    room=st.integers(101, 2604),
+    nearby_committee=st.sampled_from(["", "竹园居委"]),
+    cross_road=st.sampled_from(["", "斜土路", "龙东大道"]),
+)
+ADDRESS_TAGS = st.lists(st.sampled_from(sorted(messy.ADDRESS_DEFECTS.rates())), unique=True)
+
+
+@given(HOUSE_PARTS, ADDRESS_TAGS, st.integers(0, 2**32))
+def test_an_address_without_numbers_has_no_digit_and_names_its_community(parts, tags, seed: int) -> None:
+    value, applied = messy.mess_address(parts, ["addr_no_number", *tags], random.Random(seed))
+    assert "addr_no_number" in applied
+    plain = T2S.convert(unicodedata.normalize("NFKC", value))
+    assert not re.search(r"\d", plain) and parts.community in plain
+    assert set(applied) <= {"addr_no_number", "addr_wrong_committee", "addr_extra_words", "addr_traditional"}
+    if parts.cross_road and parts.road + parts.cross_road in plain:
+        assert messy.crossing(parts.road, parts.cross_road) + parts.community in plain
+
+
+@given(HOUSE_PARTS, ADDRESS_TAGS, st.integers(0, 2**32))
+def test_a_short_town_name_stands_before_the_road_only_where_it_reads(parts, tags, seed: int) -> None:
+    region_forms = {"addr_no_prefix", "addr_no_town", "addr_community", "addr_no_number"}
+    wanted = ["addr_short_town", *(t for t in tags if t not in region_forms)]
+    value, applied = messy.mess_address(parts, wanted, random.Random(seed))
+    plain = T2S.convert(unicodedata.normalize("NFKC", value))
+    short = messy.short_town(parts.town)
+    if short is None:  # 唐镇 would be 唐 alone: written in full
+        assert "addr_short_town" not in applied and plain.startswith("上海市浦东新区" + parts.town)
+    else:
+        assert "addr_short_town" in applied
+        assert plain.removeprefix("浦东").startswith(short) and parts.town not in plain
