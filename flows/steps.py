@@ -160,7 +160,7 @@ def report(run: Run) -> dict[str, Any]:
     from feedback.cases import closed_cases, open_cases
     from reporting import figures
     from reporting.html import render_report
-    from reporting.manifest import write_manifest
+    from reporting.manifest import inputs_fingerprint, write_manifest
     from reporting.quality import quality_section
 
     mapping = HeaderMapping.load(run.mapping)
@@ -187,7 +187,8 @@ def report(run: Run) -> dict[str, Any]:
         trend = con.sql("SELECT * FROM run_summary WHERE run_date <= ? ORDER BY run_date DESC LIMIT 30",
                         params=[run.run_date]).pl().reverse()
     render_report(
-        run.dir / "report.html", run_date=run.run_date, code_version=code_version(), head=head,
+        run.dir / "report.html", run_date=run.run_date, inputs_fingerprint=inputs_fingerprint(files),
+        code_version=code_version(), head=head,
         by_source=figures.by_group(decided, "source"),
         by_method=figures.by_group(decided, "match_method"),
         by_subdistrict=figures.by_group(decided, "subdistrict_name"),
