@@ -19,17 +19,24 @@ from matching.reference import load_reference
 
 
 def check_inputs(run: Run) -> None:
-    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping."""
+    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping.
+    The output folder is checked by taking its lock (`jingzhun.run.exclusive`), which the caller does next."""
     if not run.inbox.is_dir():
-        raise UserError(f"inbox folder not found: {run.inbox}")
+        raise UserError(f"inbox folder not found: {run.inbox} (收件目录不存在)")
     load_reference(run.reference, header_only=True)
     HeaderMapping.load(run.mapping)
 
 
 def prepare(run: Run) -> None:
-    """Check the inputs and start the day's output folder afresh, so that a rerun leaves no stale file."""
+    """Check the inputs and start the day's folder afresh, beside the published day, so that a rerun leaves no
+    stale file and the previous good day stays in place until this one is complete. Runs under the lock."""
     check_inputs(run)
-    if run.dir.exists():
+    if run.set_aside.exists():  # a run killed in the middle of `publish`
+        if run.day_dir.exists():
+            shutil.rmtree(run.set_aside)
+        else:
+            run.set_aside.rename(run.day_dir)
+    if run.dir.exists():  # what a killed run had written
         shutil.rmtree(run.dir)
     run.dir.mkdir(parents=True)
 
@@ -208,3 +215,13 @@ def report(run: Run) -> dict[str, Any]:
 
 def _input_files(con: Any, run: Run) -> list[InputFile]:
     return [InputFile(**row) for row in read_run(con, "input_files", run.run_date).iter_rows(named=True)]
+
+
+def publish(run: Run) -> None:
+    """Move the complete day into place: `OUT/<date>` holds either the previous run's day or this one, whole.
+    The previous folder is set aside, the new one renamed in (both renames are atomic on one file system), and
+    the old one removed; `prepare` puts the day back if a run is killed between the two renames."""
+    if run.day_dir.exists():
+        run.day_dir.rename(run.set_aside)
+    run.dir.rename(run.day_dir)
+    shutil.rmtree(run.set_aside, ignore_errors=True)
