@@ -6,6 +6,7 @@ Thin by design: every task is a step from `flows.steps`, so the flow and the tes
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,23 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import steps
-from jingzhun.run import Run
+from jingzhun.run import Run, exclusive
+
+# File-system errors that may pass by themselves (a busy or briefly unreachable share). Anything else, a missing
+# file, a refused permission, a full disk, a bad input or a bug, fails the same way on a second try.
+TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.EIO, errno.ESTALE, errno.ETIMEDOUT})
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's `retry_condition_fn`: retry a step only for an error that a second try may not meet."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS
 
 
 def _step(fn: Any, retries: int = 0) -> Any:
     # Steps pass a small Run and keep their data in the warehouse; nothing is worth caching between runs.
-    return task(fn, name=fn.__name__, retries=retries, retry_delay_seconds=5, cache_policy=NO_CACHE)
+    return task(fn, name=fn.__name__, retries=retries, retry_delay_seconds=5, retry_condition_fn=_transient,
+                cache_policy=NO_CACHE)
 
 
 prepare = _step(steps.prepare)
@@ -31,6 +43,7 @@ match = _step(steps.match)
 screen = _step(steps.screen)
 dispatch = _step(steps.dispatch, retries=2)
 report = _step(steps.report, retries=2)
+publish = _step(steps.publish, retries=2)
 
 
 @flow(name="jingzhun-daily", log_prints=True)
@@ -38,20 +51,22 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
           run_date: dt.date | None = None) -> dict[str, Any]:
     run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out),
               run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None)
-    prepare(run)
-    feedback(run)  # first: the cases it closes are not continued by today's screening
-    ingest(run)
-    cleanse(run)
-    validate(run)
-    match(run)
-    screen(run)
-    dispatch(run)
-    head = report(run)
-    _publish(run, head)
+    with exclusive(run.out):  # one run at a time on an output folder
+        prepare(run)
+        feedback(run)  # first: the cases it closes are not continued by today's screening
+        ingest(run)
+        cleanse(run)
+        validate(run)
+        match(run)
+        screen(run)
+        dispatch(run)
+        head = report(run)
+        publish(run)  # the day's folder, whole, replaces the previous one
+    _artifacts(run, head)
     return head
 
 
-def _publish(run: Run, head: dict[str, Any]) -> None:
+def _artifacts(run: Run, head: dict[str, Any]) -> None:
     """The headline figures in the Prefect UI, per run: the same numbers as report.html."""
     def hours(value: float | None) -> str:
         return "—" if value is None else f"{value:.1f} h"
@@ -81,7 +96,7 @@ def _publish(run: Run, head: dict[str, Any]) -> None:
             f"{head['continued_cases']}) |\n| cases closed by feedback | {head['closed_cases']} |\n"
             f"| disposal median / p90 | {hours(head['disposal_median_hours'])} / "
             f"{hours(head['disposal_p90_hours'])} |\n| within deadline | {head['within_deadline']} |\n\n"
-            f"Outputs: `{run.dir}`\n"
+            f"Outputs: `{run.day_dir}`\n"
         ),
         description="Headline figures",
     )

@@ -19,17 +19,24 @@ from matching.reference import load_reference
 
 
 def check_inputs(run: Run) -> None:
-    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping."""
+    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping.
+    The output folder is checked by taking its lock (`jingzhun.run.exclusive`), which the caller does next."""
     if not run.inbox.is_dir():
-        raise UserError(f"inbox folder not found: {run.inbox}")
+        raise UserError(f"inbox folder not found: {run.inbox} (收件目录不存在)")
     load_reference(run.reference, header_only=True)
     HeaderMapping.load(run.mapping)
 
 
 def prepare(run: Run) -> None:
-    """Check the inputs and start the day's output folder afresh, so that a rerun leaves no stale file."""
+    """Check the inputs and start the day's folder afresh, beside the published day, so that a rerun leaves no
+    stale file and the previous good day stays in place until this one is complete. Runs under the lock."""
     check_inputs(run)
-    if run.dir.exists():
+    if run.set_aside.exists():  # a run killed in the middle of `publish`
+        if run.day_dir.exists():
+            shutil.rmtree(run.set_aside)
+        else:
+            run.set_aside.rename(run.day_dir)
+    if run.dir.exists():  # what a killed run had written
         shutil.rmtree(run.dir)
     run.dir.mkdir(parents=True)
 
@@ -162,7 +169,7 @@ def report(run: Run) -> dict[str, Any]:
     from feedback.cases import closed_cases, open_cases
     from reporting import figures
     from reporting.html import render_report
-    from reporting.manifest import write_manifest
+    from reporting.manifest import inputs_fingerprint, write_manifest
     from reporting.quality import quality_section
 
     mapping = HeaderMapping.load(run.mapping)
@@ -191,7 +198,8 @@ def report(run: Run) -> dict[str, Any]:
         trend = con.sql("SELECT * FROM run_summary WHERE run_date <= ? ORDER BY run_date DESC LIMIT 30",
                         params=[run.run_date]).pl().reverse()
     render_report(
-        run.dir / "report.html", run_date=run.run_date, code_version=code_version(), head=head,
+        run.dir / "report.html", run_date=run.run_date, inputs_fingerprint=inputs_fingerprint(files),
+        code_version=code_version(), head=head,
         by_source=figures.by_group(decided, "source"),
         by_method=figures.by_group(decided, "match_method"),
         by_subdistrict=figures.by_group(decided, "subdistrict_name"),
@@ -211,3 +219,13 @@ def report(run: Run) -> dict[str, Any]:
 
 def _input_files(con: Any, run: Run) -> list[InputFile]:
     return [InputFile(**row) for row in read_run(con, "input_files", run.run_date).iter_rows(named=True)]
+
+
+def publish(run: Run) -> None:
+    """Move the complete day into place: `OUT/<date>` holds either the previous run's day or this one, whole.
+    The previous folder is set aside, the new one renamed in (both renames are atomic on one file system), and
+    the old one removed; `prepare` puts the day back if a run is killed between the two renames."""
+    if run.day_dir.exists():
+        run.day_dir.rename(run.set_aside)
+    run.dir.rename(run.day_dir)
+    shutil.rmtree(run.set_aside, ignore_errors=True)

@@ -64,14 +64,15 @@ def _read_override(path: Path) -> dict[str, dict[str, list[str]]]:
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise UserError(f"cannot read mapping file {path}: {error}") from error
-    sources = (content or {}).get("sources", content) or {}
+        raise UserError(f"cannot read mapping file {path}: {error} (表头映射文件无法读取)") from error
+    # The whole file may be the `sources:` mapping itself; anything else (a list, a number) is not a mapping.
+    sources = (content.get("sources", content) if isinstance(content, dict) else content) or {}
     if not isinstance(sources, dict) or not all(
         s in SOURCES and isinstance(fs, dict) and all(isinstance(h, list) for h in fs.values())
         for s, fs in sources.items()
     ):
         raise UserError(
             f"mapping file {path} must map a source ({', '.join(SOURCES)}) to fields and lists of headers, "
-            "as rules/mappings.yaml does"
+            "as rules/mappings.yaml does (表头映射文件格式不对：应为 来源 → 字段 → 表头列表)"
         )
     return {s: {f: [str(h) for h in hs] for f, hs in fs.items()} for s, fs in sources.items()}

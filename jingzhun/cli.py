@@ -1,14 +1,17 @@
 """The `jingzhun` command: the product's outside, as `shared/CONTRACT.md` fixes it.
 
 Starts fast: heavy libraries (Prefect, Great Expectations, Splink) are imported by the commands that use them.
-A user's mistake ends in one line on standard error and a non-zero exit, never a traceback.
+A run that cannot be done ends in one line on standard error and exit status 2, checked before any work; a bug in
+one line and exit status 1. Tracebacks only with `--debug`. Nothing is printed after a run's figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
+import traceback
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -42,14 +45,21 @@ def _share(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Options every command takes, after its name (`jingzhun run --debug ...`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="on failure, show the traceback (and Prefect's)")
+
+    def command(group: Any, name: str, help: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[common], help=help)
+
     parser = argparse.ArgumentParser(prog="jingzhun", description="精准: daily data governance and record matching")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="generate a small synthetic district and run the daily flow on it")
+    demo = command(commands, "demo", help="generate a small synthetic district and run the daily flow on it")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
     demo.add_argument("--persons", type=_positive, default=DEMO_PERSONS)
 
-    run = commands.add_parser("run", help="the daily flow on real inputs")
+    run = command(commands, "run", help="the daily flow on real inputs")
     run.add_argument("--inbox", type=Path, required=True)
     run.add_argument("--reference", type=Path, required=True)
     run.add_argument("--out", type=Path, required=True)
@@ -58,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reference = commands.add_parser("reference", help="reference data")
     reference_commands = reference.add_subparsers(dest="reference_command", required=True)
-    generate = reference_commands.add_parser("generate", help="a synthetic reference set, inbox and ground truth")
+    generate = command(reference_commands, "generate", help="a synthetic reference set, inbox and ground truth")
     generate.add_argument("--out", type=Path, required=True)
     generate.add_argument("--persons", type=_positive, default=DEMO_PERSONS)
     generate.add_argument("--seed", type=int, default=DEMO_SEED)
@@ -68,38 +78,53 @@ def build_parser() -> argparse.ArgumentParser:
         generate.add_argument("--" + option.name.replace("_", "-"), type=_positive if size else _share,
                               metavar="N" if size else "SHARE", default=option.default, help=option.metadata["help"])
 
-    evaluate = commands.add_parser("evaluate", help="precision and recall of a run against ground truth")
+    evaluate = command(commands, "evaluate", help="precision and recall of a run against ground truth")
     evaluate.add_argument("--run", type=Path, required=True, help="the run's dated folder, e.g. OUT/2026-11-22")
     evaluate.add_argument("--truth", type=Path, required=True)
 
-    model = commands.add_parser("model", help="the person-linkage model versions kept with the data (OUT/models/)")
+    model = command(commands, "model", help="the person-linkage model versions kept with the data (OUT/models/)")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     for name, text in (("list", "the versions, which is active, their figures"),
                        ("promote", "make VERSION the active model"),
                        ("rollback", "back to the version active before the current one"),
                        ("train", "train a new version on the latest run in OUT, or on --inbox and --reference")):
-        command = model_commands.add_parser(name, help=text)
-        command.add_argument("--out", type=Path, required=True, help="the output folder of the daily runs")
+        sub = command(model_commands, name, help=text)
+        sub.add_argument("--out", type=Path, required=True, help="the output folder of the daily runs")
         if name == "promote":
-            command.add_argument("version")
+            sub.add_argument("version")
         if name == "train":
-            command.add_argument("--inbox", type=Path)
-            command.add_argument("--reference", type=Path)
+            sub.add_argument("--inbox", type=Path)
+            sub.add_argument("--reference", type=Path)
 
     address = commands.add_parser("address", help="address tools")
     address_commands = address.add_subparsers(dest="address_command", required=True)
-    address_commands.add_parser("parse", help="one address a line on stdin, one JSON object a line on stdout")
+    command(address_commands, "parse", help="one address a line on stdin, one JSON object a line on stdout")
     return parser
 
 
-def _run_flow(**parameters: Any) -> dict[str, Any]:
+def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
     from flows.steps import check_inputs
-    from jingzhun.run import Run
+    from jingzhun.run import Run, exclusive
 
-    # A missing input is reported before Prefect's local server takes its ten seconds to start.
-    check_inputs(Run(**parameters))
-    from flows.daily import daily
+    # What makes a run impossible is said before Prefect's local server takes its ten seconds to start:
+    # the inputs, then the output folder (taking its lock checks that it is a folder we can write).
+    run = Run(**parameters)
+    check_inputs(run)
+    with exclusive(run.out):
+        from flows.daily import daily
 
+        prefect = logging.getLogger("prefect")
+        if not debug:
+            _without_tracebacks(logging.getLogger().handlers)
+        try:
+            return _start(daily, parameters)
+        finally:
+            # Prefect says "Stopping temporary server" at exit, after our figures or our one-line error;
+            # from here on only its warnings are worth a line.
+            prefect.setLevel(logging.WARNING)
+
+
+def _start(daily: Any, parameters: dict[str, Any]) -> dict[str, Any]:
     try:
         return daily(**parameters)
     except RuntimeError as error:
@@ -115,6 +140,21 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
             raise
         raise UserError("Prefect's local server did not start; set PREFECT_API_URL to a running server "
                         "(Prefect 本地服务未能启动，请设置 PREFECT_API_URL 指向已运行的服务)") from error
+
+
+class _NoTraceback(logging.Filter):
+    """Prefect logs a failed task or flow with its traceback; on the console, without `--debug`, the line alone
+    (the Prefect UI still gets the traceback: its handler formats the record before this console handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _without_tracebacks(handlers: list[logging.Handler]) -> None:
+    for handler in handlers:
+        if not any(isinstance(f, _NoTraceback) for f in handler.filters):
+            handler.addFilter(_NoTraceback())
 
 
 def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
@@ -136,52 +176,73 @@ def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "address":
-            from cleansing.address import address_parse_cli
-
-            address_parse_cli(sys.stdin, sys.stdout)
-        elif args.command == "reference":
-            from synthetic.generate import generate
-
-            try:
-                settings = Settings(**{option.name: getattr(args, option.name) for option in fields(Settings)})
-                summary = generate(args.out, persons=args.persons, seed=args.seed, day=args.day or dt.date.today(),
-                                   settings=settings)
-            except ValueError as error:  # rates that cannot go together
-                raise UserError(str(error)) from error
-            print(summary)
-        elif args.command == "evaluate":
-            from evaluation.metrics import evaluate_run, format_evaluation
-
-            print(format_evaluation(evaluate_run(args.run, args.truth)))
-        elif args.command == "run":
-            run_date = args.run_date or dt.date.today()
-            head = _run_flow(inbox=args.inbox, reference=args.reference, out=args.out, mapping=args.mapping,
-                             run_date=run_date)
-            _print_headline(head, args.out / run_date.isoformat())
-        elif args.command == "model":
-            from matching.versions import command
-
-            print(command(args.model_command, args.out, getattr(args, "version", None),
-                          getattr(args, "inbox", None), getattr(args, "reference", None)))
-        elif args.command == "demo":
-            _demo(args.out, args.persons)
+        _command(args)
     except UserError as error:
-        print(f"jingzhun: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("jingzhun: interrupted", file=sys.stderr)
-        return 130
+        return _fail(args.debug, 2, str(error), error)
+    except KeyboardInterrupt as error:
+        return _fail(args.debug, 130, "interrupted (已中断)", error)
+    except Exception as error:  # a bug: said in one line, the traceback with --debug
+        return _fail(args.debug, 1, "unexpected error, please report it; --debug shows the traceback "
+                     f"(程序内部错误，请报告；加 --debug 可查看详细信息): {type(error).__name__}: {error}", error)
     return 0
 
 
-def _demo(out: Path, persons: int) -> None:
+def _fail(debug: bool, status: int, message: str, error: BaseException) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"jingzhun: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
+    # Prefect keeps a failed run's exception until the interpreter exits, and with it the frames of the failed
+    # step: their DuckDB connection and types would outlive DuckDB's module, which nanobind (DuckDB's binding
+    # library) then reports as 40-odd lines of leaks. Clearing the frames' variables lets them go now.
+    chain: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None and link not in chain:
+        chain.append(link)
+        traceback.clear_frames(link.__traceback__)
+        link = link.__cause__ or link.__context__
+    return status
+
+
+def _command(args: argparse.Namespace) -> None:
+    if args.command == "address":
+        from cleansing.address import address_parse_cli
+
+        address_parse_cli(sys.stdin, sys.stdout)
+    elif args.command == "reference":
+        from synthetic.generate import generate
+
+        try:
+            settings = Settings(**{option.name: getattr(args, option.name) for option in fields(Settings)})
+            summary = generate(args.out, persons=args.persons, seed=args.seed, day=args.day or dt.date.today(),
+                               settings=settings)
+        except ValueError as error:  # rates that cannot go together
+            raise UserError(str(error)) from error
+        print(summary)
+    elif args.command == "evaluate":
+        from evaluation.metrics import evaluate_run, format_evaluation
+
+        print(format_evaluation(evaluate_run(args.run, args.truth)))
+    elif args.command == "run":
+        run_date = args.run_date or dt.date.today()
+        head = _run_flow(args.debug, inbox=args.inbox, reference=args.reference, out=args.out,
+                         mapping=args.mapping, run_date=run_date)
+        _print_headline(head, args.out / run_date.isoformat())
+    elif args.command == "model":
+        from matching.versions import command
+
+        print(command(args.model_command, args.out, getattr(args, "version", None),
+                      getattr(args, "inbox", None), getattr(args, "reference", None)))
+    elif args.command == "demo":
+        _demo(args.out, args.persons, args.debug)
+
+
+def _demo(out: Path, persons: int, debug: bool) -> None:
     from evaluation.metrics import evaluate_run, format_evaluation
     from synthetic.generate import generate
 
     day = dt.date.today()
     generate(out / "synthetic", persons=persons, seed=DEMO_SEED, day=day)
-    head = _run_flow(inbox=out / "synthetic" / "inbox", reference=out / "synthetic" / "reference", out=out,
+    head = _run_flow(debug, inbox=out / "synthetic" / "inbox", reference=out / "synthetic" / "reference", out=out,
                      run_date=day)
     _print_headline(head, out / day.isoformat())
     print()

@@ -1,6 +1,9 @@
 """The one exception type that means "the user asked for something that cannot be done".
 
-The CLI turns it into a one-line reason on standard error and a non-zero exit; anything else is a bug.
+The CLI turns it into a one-line reason on standard error and exit status 2; anything else is a bug (one line
+too, exit status 1, and the traceback with `--debug`). A message is one line that says what is wrong and with
+which file, in English and then in Chinese in parentheses, e.g.
+`the output folder is a file: out (输出目录是一个文件，请指定文件夹)`.
 """
 
 

@@ -1,7 +1,8 @@
 """The DuckDB warehouse file of an output folder: every stage's table, kept per run date.
 
 Stages write through `replace_run`, so a rerun of a day replaces that day's rows and leaves other days alone
-(the report's trend reads them). Nothing outside this module opens the file by path.
+(the report's trend reads them); each table's rows of a day are replaced in one transaction. Nothing outside
+this module opens the file by path.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def replace_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame) -> None:
-    """Store `frame` as the rows of `table` for `run_date`; the table is created from the first frame stored."""
+    """Store `frame` as the rows of `table` for `run_date`; the table is created from the first frame stored.
+    One transaction: a run killed here leaves the day's previous rows, never none."""
+    with _transaction(con):
+        _store(con, table, run_date, frame)
+
+
+def _store(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame) -> None:
     # An all-null column has no type in Polars; give it text so the table's schema does not depend on the day.
     rows = frame.with_columns(pl.col(pl.Null).cast(pl.Utf8), run_date=pl.lit(run_date, pl.Date))  # noqa: F841
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM rows LIMIT 0")
@@ -42,6 +49,17 @@ def replace_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date, fram
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM rows")
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Tables that keep history across days (cases, feedback) do not exist before their first day."""
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
@@ -55,8 +73,9 @@ def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.D
 def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame) -> None:
     """Store `frame` as the only content of `table`, stamped with `run_date`: for tables as large as the
     population that only the latest run needs (kept per day, they would grow by millions of rows a day)."""
-    con.execute(f"DROP TABLE IF EXISTS {table}")
-    replace_run(con, table, run_date, frame)
+    with _transaction(con):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        _store(con, table, run_date, frame)
 
 
 def _all_null(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

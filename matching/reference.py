@@ -45,15 +45,15 @@ def load_reference(folder: Path, header_only: bool = False) -> Reference:
     for name, required in REQUIRED.items():
         path = next((p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()), None)
         if path is None:
-            raise UserError(f"reference table missing: {folder / name}.csv (or .parquet)")
+            raise UserError(f"reference table missing: {folder / name}.csv (or .parquet) (参照表缺失)")
         try:
             frame = (pl.read_parquet(path, n_rows=0 if header_only else None) if path.suffix == ".parquet"
                      else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=0 if header_only else None))
         except (pl.exceptions.PolarsError, OSError) as error:
-            raise UserError(f"reference table {path} cannot be read: {error}") from error
+            raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
         missing = [c for c in required if c not in frame.columns]
         if missing:
-            raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)}")
+            raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)} (参照表缺少必需的列)")
         tables[name] = frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required)
         files[name] = path
     return Reference(**tables, files=files)

@@ -89,7 +89,7 @@ def status_counts(standard: pl.DataFrame, field: str) -> pl.DataFrame:
     """How often each status of a filled field (e.g. ID number: valid, bad_check_digit, upgraded_15) occurs."""
     return (standard.filter(pl.col(f"{field}_raw").is_not_null())
             .group_by("source", f"{field}_status").agg(rows=pl.len())
-            .sort("source", "rows", descending=[False, True]))
+            .sort("source", "rows", f"{field}_status", descending=[False, True, False]))
 
 
 # Disposal time in hours, binned for the report's distribution: the goal is 12 hours, the old practice 48.

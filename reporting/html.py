@@ -69,7 +69,8 @@ def _named(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def render_report(path: Path, *, run_date: dt.date, code_version: str, head: dict[str, Any],
+def render_report(path: Path, *, run_date: dt.date, inputs_fingerprint: str, code_version: str,
+                  head: dict[str, Any],
                   by_source: pl.DataFrame, by_method: pl.DataFrame, by_subdistrict: pl.DataFrame,
                   quality: dict[str, Any], validation: pl.DataFrame,
                   quarantine: pl.DataFrame, unreadable: pl.DataFrame, trend: pl.DataFrame,
@@ -85,7 +86,9 @@ def render_report(path: Path, *, run_date: dt.date, code_version: str, head: dic
     )
     html = environment.get_template("report.html.j2").render(
         run_date=run_date.isoformat(),
-        generated_at=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        # No clock time: the run date and the inputs' checksum say which report this is, and a rerun of the same
+        # inputs writes the same bytes.
+        inputs_fingerprint=inputs_fingerprint[:12],
         code_version=code_version,
         head=head,
         outcome_labels=OUTCOME_LABELS,
@@ -96,7 +99,8 @@ def render_report(path: Path, *, run_date: dt.date, code_version: str, head: dic
         quality={**quality, "fields": _named(quality["fields"]), "id_status": _named(quality["id_status"])},
         validation=_named(validation).with_columns(
             result=pl.when(pl.col("success")).then(pl.lit("通过")).otherwise(pl.lit("未通过"))),
-        quarantine_reasons=quarantine.group_by("reason").agg(rows=pl.len()).sort("rows", descending=True),
+        quarantine_reasons=quarantine.group_by("reason").agg(rows=pl.len())
+        .sort("rows", "reason", descending=[True, False]),
         unreadable=unreadable,
         quarantine_examples=_named(examples),
         trend=trend,

@@ -35,6 +35,13 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
+def inputs_fingerprint(inputs: list[InputFile]) -> str:
+    """One checksum of the day's input files (their sources, names and contents, in any order of reading): the
+    report states it instead of a clock time, so a rerun of the same inputs writes the same report."""
+    lines = sorted(f"{f.source}/{f.name}\t{f.sha256}" for f in inputs)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
 def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: list[InputFile],
                    head: dict[str, Any]) -> Path:
     outputs = [
@@ -47,6 +54,7 @@ def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: l
         "code_version": code_version,
         "rule_versions": rules.versions(),
         "inputs": [asdict(f) for f in inputs],
+        "inputs_fingerprint": inputs_fingerprint(inputs),
         "outputs": outputs,
         "reconciliation": {
             "input_rows": head["input_rows"],

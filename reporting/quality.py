@@ -94,7 +94,8 @@ def _with_numerals(standard: pl.DataFrame) -> pl.DataFrame:
     flags = pl.DataFrame({"address_raw": distinct,
                           "address_cn_numerals": [has_chinese_numerals(v) for v in distinct]},
                          schema={"address_raw": pl.Utf8, "address_cn_numerals": pl.Boolean})
-    return standard.join(flags, on="address_raw", how="left").with_columns(
+    # In the records' order: the report's examples are the first ones, the same on every rerun.
+    return standard.join(flags, on="address_raw", how="left", maintain_order="left").with_columns(
         pl.col("address_cn_numerals").fill_null(False))
 
 

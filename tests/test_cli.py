@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +39,135 @@ def test_run_without_its_inputs_fails_with_one_line(tmp_path: Path, make_inputs,
     assert "Traceback" not in done.stderr
 
 
+def _one_clear_line(done: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit status 2 and one line on standard error, in English and Chinese, naming what is wrong."""
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("jingzhun: "), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert re.search(r"[\u4e00-\u9fff]", done.stderr), "the reason in Chinese too"
+    for word in words:
+        assert word in done.stderr
+
+
+def _read_only_folder(tmp_path: Path) -> Path:
+    if os.geteuid() == 0:  # root writes through any mode bits; the kernel's own file system refuses it
+        return Path("/sys/jingzhun-test-out")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder / "out"
+
+
+@pytest.mark.parametrize(
+    ("misuse", "words"),
+    [
+        ("out_is_a_file", ["output folder is a file", "out.txt"]),
+        ("out_under_a_file", ["cannot write to the output folder", "out.txt/day"]),
+        ("out_not_writable", ["cannot write to the output folder"]),
+        ("mapping_is_a_list", ["mapping file", "list.yaml"]),
+        ("mapping_is_not_yaml", ["cannot read mapping file", "broken.yaml"]),
+        ("mapping_missing", ["cannot read mapping file", "missing.yaml"]),
+    ],
+)
+def test_a_run_that_cannot_be_done_says_why_in_one_line_before_any_work(district, tmp_path, misuse, words):
+    (tmp_path / "out.txt").write_text("not a folder", encoding="utf-8")
+    (tmp_path / "list.yaml").write_text("- 姓名\n- 证件号码\n", encoding="utf-8")
+    (tmp_path / "broken.yaml").write_text("health: [姓名\n", encoding="utf-8")
+    out = {"out_is_a_file": tmp_path / "out.txt", "out_under_a_file": tmp_path / "out.txt" / "day",
+           "out_not_writable": _read_only_folder(tmp_path)}.get(misuse, tmp_path / "out")
+    mapping = {"mapping_is_a_list": ["--mapping", str(tmp_path / "list.yaml")],
+               "mapping_is_not_yaml": ["--mapping", str(tmp_path / "broken.yaml")],
+               "mapping_missing": ["--mapping", str(tmp_path / "missing.yaml")]}.get(misuse, [])
+    done = run_cli("run", "--inbox", str(district / "inbox"), "--reference", str(district / "reference"),
+                   "--out", str(out), *mapping, "--run-date", "2026-11-22")
+    _one_clear_line(done, *words)
+    if misuse.startswith("mapping"):
+        assert not (tmp_path / "out").exists()  # said before any work, the output folder not even created
+
+
+def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_finishes(district, tmp_path):
+    """Two runs at once on one OUT: the second refuses at once, naming the folder and the first run; the first
+    ends with its figures and nothing after them (no Prefect server lines, no leak warnings)."""
+    out = tmp_path / "out"
+    arguments = ["run", "--inbox", str(district / "inbox"), "--reference", str(district / "reference"),
+                 "--out", str(out), "--run-date", "2026-11-22"]
+    # Unbuffered and on one stream, so the order of the lines is the order they were written in; Prefect at its
+    # default INFO level, as users have it (the test session sets WARNING).
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
+    first = subprocess.Popen([*JINGZHUN, *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / ".lock").is_file() or "pid" not in (out / ".lock").read_text(encoding="utf-8"):
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not take the lock"
+            time.sleep(0.2)
+        second = run_cli(*arguments)
+        _one_clear_line(second, "another run is writing to", str(out), f"pid {first.pid}")
+        assert first.poll() is None, "the first run was still running when the second was refused"
+        output, _ = first.communicate(timeout=900)
+    finally:
+        first.kill()
+    assert first.returncode == 0, output[-3000:]
+    lines = output.splitlines()
+    assert lines[-1].startswith("committee routed"), lines[-5:]
+    assert "Traceback" not in output and "nanobind" not in output and "Stopping temporary server" not in output
+    assert (out / "2026-11-22" / "report.html").is_file()
+
+
+# A bug in a step, as a user would meet one: the real CLI, Prefect and DuckDB, with the dispatch step's writer
+# replaced by one that fails (and counts its calls: dispatch has retries for the file system, not for bugs).
+BUGGY_RUN = """
+import sys
+from pathlib import Path
+
+import dispatch.packages
+from jingzhun.cli import main
+
+def write_dispatch(*args, **kwargs):
+    with open(sys.argv[1], "a") as calls:
+        calls.write("call\\n")
+    raise ValueError("a bug in the dispatch step")
+
+dispatch.packages.write_dispatch = write_dispatch
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flow_run, district, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(flow_run[0].parent, out)
+    before = {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()}
+    calls = tmp_path / "calls.txt"
+    arguments = ["run", "--inbox", str(district / "inbox"), "--reference", str(district / "reference"),
+                 "--out", str(out), "--run-date", "2026-11-22"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
+    done = subprocess.run([sys.executable, "-c", BUGGY_RUN, str(calls), *arguments], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=900, env=env)
+    assert done.returncode == 1, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("jingzhun: unexpected error") and "a bug in the dispatch step" in last
+    assert "Traceback" not in done.stdout and "nanobind" not in done.stdout
+    assert calls.read_text().count("call") == 1
+    assert {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()} == before
+
+    debug = subprocess.run([sys.executable, "-c", BUGGY_RUN, str(tmp_path / "again.txt"), *arguments, "--debug"],
+                           capture_output=True, text=True, timeout=900, env=env)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "nanobind" not in debug.stderr
+    assert debug.stderr.splitlines()[-1].startswith("jingzhun: unexpected error")
+
+
+def test_every_command_takes_debug():
+    from jingzhun.cli import build_parser
+
+    parser = build_parser()
+    for command in (["demo"], ["run", "--inbox", "i", "--reference", "r", "--out", "o"],
+                    ["reference", "generate", "--out", "o"], ["evaluate", "--run", "r", "--truth", "t"],
+                    ["address", "parse"]):
+        assert parser.parse_args([*command, "--debug"]).debug is True
+        assert parser.parse_args(command).debug is False
+
+
 def test_bad_run_date_is_a_usage_error(tmp_path):
     done = run_cli("run", "--inbox", "i", "--reference", "r", "--out", "o", "--run-date", "22/11/2026")
     assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr and "Traceback" not in done.stderr
@@ -54,8 +187,6 @@ def test_address_parse_writes_one_json_object_a_line():
 def test_first_run_on_a_machine_with_no_prefect_state(tmp_path):
     """A newcomer's first `jingzhun run`: Prefect's temporary server must create its database and still be waited
     for; the run ends with its figures, not a timeout."""
-    import os
-
     from synthetic.generate import generate
 
     generate(tmp_path / "district", persons=300, seed=5, day=dt.date(2026, 11, 22))

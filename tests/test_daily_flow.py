@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import openpyxl
 import polars as pl
@@ -138,16 +140,112 @@ def test_report_shows_no_personal_value_unmasked(flow_run, district):
     assert [n for n in full_names if n in text] == []
 
 
-def test_rerun_of_the_same_day_writes_identical_dispatch_files(flow_run, district, tmp_path):
+ALL_STEPS = ("prepare", "feedback", "ingest", "cleanse", "validate", "match", "screen", "dispatch", "report",
+             "publish")
+
+
+def _files(day_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(day_dir)): p.read_bytes() for p in sorted(day_dir.rglob("*")) if p.is_file()}
+
+
+def test_a_rerun_of_the_same_inputs_writes_the_same_bytes_report_included(flow_run, district, tmp_path):
+    """Every file of the day, the report and the manifest too: the report states the inputs' checksum, not a
+    clock time, and its tables break ties in a fixed order."""
     from flows import steps
     from jingzhun.run import Run
 
     run = Run(inbox=district / "inbox", reference=district / "reference", out=tmp_path, run_date=RUN_DATE)
-    for step in (steps.prepare, steps.ingest, steps.cleanse, steps.match, steps.screen, steps.dispatch):
-        step(run)
-    first = {p.name: p.read_bytes() for p in (flow_run[0] / "dispatch").iterdir()}
-    again = {p.name: p.read_bytes() for p in (run.dir / "dispatch").iterdir()}
-    assert first == again
+    for name in ALL_STEPS:
+        getattr(steps, name)(run)
+    first, again = _files(flow_run[0]), _files(run.day_dir)
+    assert {"report.html", "manifest.json", "match_results.parquet"} <= set(first)
+    assert sorted(again) == sorted(first)
+    assert [name for name in first if first[name] != again[name]] == []
+    manifest = json.loads(first["manifest.json"])
+    assert manifest["inputs_fingerprint"][:12] in first["report.html"].decode("utf-8")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".2026")] == []  # nothing left aside
+
+
+# Runs the steps in a process of its own and kills it, SIGKILL, as soon as the named step has finished.
+KILLED_RERUN = """
+import datetime as dt, os, signal, sys
+from pathlib import Path
+from flows import steps
+from jingzhun.run import Run, exclusive
+
+inbox, reference, out, kill_after = sys.argv[1:]
+run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out), run_date=dt.date.fromisoformat("{day}"))
+with exclusive(run.out):
+    for name in {steps}:
+        getattr(steps, name)(run)
+        if name == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("kill_after", ["match", "dispatch"])
+def test_a_killed_rerun_leaves_the_previous_day_whole(flow_run, district, tmp_path, kill_after):
+    """A rerun killed mid-way (after `dispatch` it has written half a day's files) changes nothing users open;
+    the next run puts a complete day in place, byte for byte the same for the same inputs."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    shutil.copytree(flow_run[0].parent, out)
+    day = out / RUN_DATE.isoformat()
+    before = _files(day)
+    script = KILLED_RERUN.format(day=RUN_DATE.isoformat(), steps=ALL_STEPS)
+    command = [sys.executable, "-c", script, str(district / "inbox"), str(district / "reference"), str(out)]
+    killed = subprocess.run([*command, kill_after], capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (out / f".{RUN_DATE.isoformat()}.partial").is_dir()  # the killed run's half day, aside
+    assert _files(day) == before
+
+    done = subprocess.run([*command, "none"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _files(day) == before
+    assert sorted(p.name for p in out.iterdir()) == [".lock", RUN_DATE.isoformat(), "warehouse.duckdb"]
+
+
+def test_a_run_killed_between_the_two_renames_of_publish_gets_its_day_back(district, tmp_path):
+    from flows import steps
+    from jingzhun.run import Run
+
+    run = Run(inbox=district / "inbox", reference=district / "reference", out=tmp_path, run_date=RUN_DATE)
+    # The previous day was set aside and the new one not yet renamed in: the next run restores the old one.
+    run.set_aside.mkdir(parents=True)
+    (run.set_aside / "report.html").write_text("previous", encoding="utf-8")
+    run.dir.mkdir()
+    (run.dir / "report.html").write_text("new, complete", encoding="utf-8")
+    steps.prepare(run)
+    assert (run.day_dir / "report.html").read_text(encoding="utf-8") == "previous"
+    assert not run.set_aside.exists() and list(run.dir.iterdir()) == []
+    # Killed after both renames: the day in place is the new one; the old one set aside goes.
+    run.set_aside.mkdir()
+    (run.set_aside / "report.html").write_text("older", encoding="utf-8")
+    steps.prepare(run)
+    assert not run.set_aside.exists() and (run.day_dir / "report.html").read_text(encoding="utf-8") == "previous"
+
+
+def test_only_file_system_errors_that_may_pass_are_retried():
+    """Steps that touch files have two retries; a missing file, a refused permission, a bad input or a bug would
+    fail the same way again, and is not retried."""
+    import errno
+
+    from prefect.states import Failed
+
+    from flows.daily import _transient
+    from jingzhun.errors import UserError
+
+    def retried(error: BaseException) -> bool:
+        return _transient(None, None, Failed(data=error))
+
+    assert retried(OSError(errno.EIO, "I/O error")) and retried(TimeoutError(errno.ETIMEDOUT, "timed out"))
+    assert retried(OSError(errno.ESTALE, "Stale file handle"))
+    for error in (FileNotFoundError(errno.ENOENT, "gone"), PermissionError(errno.EACCES, "refused"),
+                  OSError(errno.ENOSPC, "disk full"), UserError("bad input"), ValueError("a bug")):
+        assert not retried(error), error
 
 
 def test_warehouse_keeps_the_run_for_the_trend(flow_run):
