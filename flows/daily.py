@@ -31,6 +31,7 @@ match = _step(steps.match)
 screen = _step(steps.screen)
 dispatch = _step(steps.dispatch, retries=2)
 report = _step(steps.report, retries=2)
+reconcile = _step(steps.reconcile)
 
 
 @flow(name="jingzhun-daily", log_prints=True)
@@ -47,6 +48,7 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
     screen(run)
     dispatch(run)
     head = report(run)
+    reconcile(run)  # inputs = outcomes + what was listed as not read, or the run fails
     _publish(run, head)
     return head
 
