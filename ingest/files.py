@@ -190,17 +190,16 @@ def _check_text(text: str) -> None:
 
 def _records(lines: list[str], width: int) -> Iterator[tuple[int, int, list[str], str | None]]:
     """The CSV records of `lines`: (first line, line after the last, cells, issue). A quoted cell may run over
-    several lines; when the lines it took look like rows of their own, its quote never closed: that line alone
-    is `unbalanced_quote`, and reading starts again on the next line."""
+    several lines; when those lines are not one well-formed record, its quote never closed: that line alone is
+    `unbalanced_quote`, and reading starts again on the next line."""
     start = 0
     while start < len(lines):
-        # The csv module needs the line ends to keep a quoted cell's line breaks.
-        reader = csv.reader(map(operator.add, itertools.islice(lines, start, None), itertools.repeat("\n")))
+        reader = csv.reader(_with_line_ends(itertools.islice(lines, start, None)))
         begin = start
         try:
             for cells in reader:
                 end = start + reader.line_num
-                if end - begin > 1 and (len(cells) > width or _takes_rows(lines[begin + 1: end], width)):
+                if end - begin > 1 and not _one_record(lines[begin:end], width):
                     break
                 yield begin, end, cells, None
                 begin = end
@@ -216,9 +215,20 @@ def _records(lines: list[str], width: int) -> Iterator[tuple[int, int, list[str]
         start = begin + 1
 
 
-def _takes_rows(continued: list[str], width: int) -> bool:
-    """Whether the lines a quoted cell ran over hold as many cells as the header: rows, not a cell's text."""
-    return width >= 2 and any(len(_cells_of_line(line)) >= width for line in continued)
+def _with_line_ends(lines: Iterable[str]) -> Iterator[str]:
+    # The csv module needs the line ends to keep a quoted cell's line breaks.
+    return map(operator.add, lines, itertools.repeat("\n"))
+
+
+def _one_record(lines: list[str], width: int) -> bool:
+    """Whether the lines a quoted cell ran over are one well-formed record: every closing quote followed by a
+    delimiter or the line end, and no more cells than the header. A quote that never closed runs to the next
+    quote further down, which opens a cell there (`,"碧波路...`), or to the end of the file: neither is."""
+    try:
+        records = list(csv.reader(_with_line_ends(lines), strict=True))
+    except csv.Error:
+        return False
+    return len(records) == 1 and len(records[0]) <= width
 
 
 def _cells_of_line(line: str) -> list[str]:

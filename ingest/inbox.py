@@ -144,11 +144,9 @@ def _read_file(source: str, inbox: Path, folder: Path, path: Path, problem: str 
         return [InputFile(**listed, sha256=None, bytes=None, error_code=problem)]
     if not _is_data_file(path):
         return [InputFile(**listed, sha256=None, bytes=None, error_code="not_a_data_file")]
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return [InputFile(**listed, sha256=None, bytes=None, error_code="unreadable_file",
-                          error_detail=error.strerror or type(error).__name__)]
+    data, why = _content(path)
+    if data is None:
+        return [InputFile(**listed, sha256=None, bytes=None, error_code="unreadable_file", error_detail=why)]
     sha256 = hashlib.sha256(data).hexdigest()
     facts = {**listed, "sha256": sha256, "bytes": len(data)}
     if sha256 in seen:
@@ -189,17 +187,26 @@ def _outside(inbox: Path, path: Path, problem: str | None) -> InputFile:
     listed = {"source": None, "name": where, "path": where, "encoding": None, "data_rows": 0}
     if problem is not None:
         return InputFile(**listed, sha256=None, bytes=None, error_code=problem)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return InputFile(**listed, sha256=None, bytes=None, error_code="unreadable_file",
-                         error_detail=error.strerror or type(error).__name__)
+    data, why = _content(path)
+    if data is None:
+        return InputFile(**listed, sha256=None, bytes=None, error_code="unreadable_file", error_detail=why)
     try:
         rows: int | None = sum(_count_rows(s) for s in read_sheets(path, data) if s.problem is None)
     except UnreadableFile:
         rows = None
     return InputFile(**listed, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data),
                      error_code="outside_source_folder", unread_rows=rows)
+
+
+def _content(path: Path) -> tuple[bytes | None, str | None]:
+    """A file's bytes, or why it cannot be read. Only a regular file is opened: a named pipe would block the run,
+    a link to nowhere has nothing to read."""
+    try:
+        if not path.is_file():
+            return None, "not a regular file (a link to nowhere, a pipe or a device)"
+        return path.read_bytes(), None
+    except OSError as error:
+        return None, error.strerror or type(error).__name__
 
 
 def _count_rows(sheet: Sheet) -> int:
