@@ -120,7 +120,9 @@ def _decode_lines(data: bytes) -> tuple[list[str], str, dict[int, str]]:
     if not data.strip():
         raise UnreadableFile("empty_file")
     if data.startswith(_UTF16_BOMS):
-        # Excel's "Unicode" save and some Windows tools: UTF-16 announced by its BOM.
+        # Excel's "Unicode" save and some Windows tools: UTF-16 announced by its BOM. An odd byte at the end is
+        # half a character: the file was cut off there.
+        data = data[: len(data) - len(data) % 2]
         try:
             text, issues = data.decode("utf-16"), {}
         except UnicodeDecodeError:
@@ -199,7 +201,10 @@ def _records(lines: list[str], width: int) -> Iterator[tuple[int, int, list[str]
         try:
             for cells in reader:
                 end = start + reader.line_num
-                if end - begin > 1 and not _one_record(lines[begin:end], width):
+                # A quote still open at the end of the file: a cut-off cell keeps what arrived, but a cell that
+                # holds a delimiter has swallowed the cells after it.
+                open_at_end = end == len(lines) and bool(cells) and "," in cells[-1]
+                if (end - begin > 1 or open_at_end) and not _one_record(lines[begin:end], width):
                     break
                 yield begin, end, cells, None
                 begin = end
