@@ -723,22 +723,38 @@ def test_near_miss_id_numbers_stay_available_to_matching(bad_run):
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_a_file_or_folder_without_read_permission_is_listed(district, tmp_path):
-    from ingest.inbox import read_inbox
-    from ingest.mapping import HeaderMapping
+# As root, permissions are checked only without the capabilities to override them.
+AS_A_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+READ_INBOX = """
+import json, sys
+from pathlib import Path
+from ingest.inbox import read_inbox
+from ingest.mapping import HeaderMapping
+inbox = read_inbox(Path(sys.argv[1]), HeaderMapping.load())
+print(json.dumps({f.path: [f.error_code, f.data_rows] for f in inbox.files}))
+"""
+
+
+@pytest.mark.skipif(AS_A_USER != [] and shutil.which("setpriv") is None, reason="root without setpriv")
+def test_a_file_or_folder_without_read_permission_is_listed(tmp_path):
+    import subprocess
+    import sys
 
     inbox = tmp_path / "inbox"
     (inbox / "health" / "locked").mkdir(parents=True)
     (inbox / "health" / "locked" / "a.csv").write_text(_csv([HEADER, ROW]), encoding="utf-8")
     (inbox / "health" / "secret.csv").write_text(_csv([HEADER, ROW]), encoding="utf-8")
+    (inbox / "health" / "open.csv").write_text(_csv([HEADER, ROW, ROW]), encoding="utf-8")
     (inbox / "health" / "secret.csv").chmod(0)
     (inbox / "health" / "locked").chmod(0)
     try:
-        files = {f.path: f.error_code for f in read_inbox(inbox, HeaderMapping.load()).files}
+        done = subprocess.run([*AS_A_USER, sys.executable, "-c", READ_INBOX, str(inbox)], capture_output=True,
+                              text=True, cwd=Path(__file__).parent.parent, check=True)
     finally:
         (inbox / "health" / "locked").chmod(0o755)
-    assert files == {"health/locked": "unreadable_folder", "health/secret.csv": "unreadable_file"}
+    assert json.loads(done.stdout) == {"health/locked": ["unreadable_folder", 0],
+                                       "health/open.csv": [None, 2],
+                                       "health/secret.csv": ["unreadable_file", 0]}
 
 
 # Whole days whose exports leave a column empty everywhere: every step runs to the end and reconciles.
