@@ -22,6 +22,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from markupsafe import escape
 
 from flows import steps
 from jingzhun import rules
@@ -776,6 +777,19 @@ def test_a_day_with_a_column_empty_everywhere_runs_to_the_end(district, tmp_path
     run = Run(inbox=inbox, reference=district, out=tmp_path / "out", run_date=RUN_DATE)
     done = _run(run)
     assert done["reconcile"]["input_rows"] == 4 and done["report"]["result_rows"] == 4
+
+
+def test_a_row_whose_quote_swallowed_its_cells_is_masked_whole_in_the_report(district, tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "health").mkdir(parents=True)
+    swallowed = _row(申报时间='"2026-11-22 08:00:00', 手机号码="13900001111")
+    (inbox / "health" / "a.csv").write_text(_csv([HEADER, swallowed, ROW]), encoding="utf-8")
+    run = Run(inbox=inbox, reference=district, out=tmp_path / "out", run_date=RUN_DATE)
+    _run(run)
+    html = (run.dir / "report.html").read_text(encoding="utf-8")
+    # The time cell, shown as it is, holds the name, ID number and phone that followed its open quote.
+    assert str(escape(ROW_REASONS["unbalanced_quote"])) in html
+    assert "13900001111" not in html and ROW[2] not in html
 
 
 def test_a_day_with_nothing_readable_runs_to_the_end(district, tmp_path):
