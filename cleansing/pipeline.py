@@ -88,12 +88,22 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
              for key in (results[0] if results else normalize(""))}
     lookup = pl.DataFrame(
         {"__raw": distinct, **{name: [r[key] for r in results] for key, name in names.items()}},
-        schema_overrides={"__raw": pl.Utf8},
+        schema_overrides={"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}},
         strict=False,
     )
     return frame.rename({field: f"{field}_raw"}).join(
         lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
     )
+
+
+def _output_type(kind: str, key: str) -> pl.DataType:
+    """The type of a normalizer's output, declared so that a column no row of the day fills (every name blank,
+    a source without addresses) has the type it has on any other day, not Polars' typeless Null."""
+    if key == "traditional":
+        return pl.Boolean()
+    if kind == "datetime" and key == "":
+        return pl.Datetime("us")
+    return pl.Utf8()
 
 
 def _quarantine_code() -> pl.Expr:

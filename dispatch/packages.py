@@ -205,7 +205,7 @@ def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str,
     quarantined = decided.filter(pl.col("outcome") == "quarantined")
     # Only the quarantined rows' values are turned into text: a day has millions of raw rows.
     raw_values = raw.join(quarantined.select("record_id"), on="record_id").select(
-        "record_id",
+        "record_id", "source_line",
         pl.struct([*fields, "extras"]).map_elements(
             lambda r: json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False),
             return_dtype=pl.Utf8,
@@ -215,7 +215,7 @@ def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str,
         quarantined
         .join(raw_values, on="record_id")
         .sort("record_id")
-        .select("source", "source_file", "source_row", reason_code="quarantine_code", reason="reasons",
+        .select("source", "source_file", "source_row", "source_line", reason_code="quarantine_code", reason="reasons",
                 raw_values="raw_values")
     )
 
@@ -227,11 +227,13 @@ def write_quarantine(run_dir: Path, rows: pl.DataFrame, unreadable: pl.DataFrame
     return [folder / "rows.csv", folder / "files.csv"]
 
 
-def unreadable_files(files: list, ) -> pl.DataFrame:
+def unreadable_files(files: list) -> pl.DataFrame:
+    """Every file and sheet that was not read, with its rows where they can be counted, and why."""
     reasons = rules.load("quarantine")["files"]
     return pl.DataFrame(
-        [{"source": f.source, "source_file": f.name, "reason_code": f.error_code,
-          "reason": reasons.get(f.error_code, f.error_code), "detail": f.error_detail}
+        [{"source": f.source, "source_file": f.name, "path": f.path, "sheet": f.sheet, "rows": f.unread_rows,
+          "reason_code": f.error_code, "reason": reasons.get(f.error_code, f.error_code), "detail": f.error_detail}
          for f in files if f.error_code],
-        schema={c: pl.Utf8 for c in ("source", "source_file", "reason_code", "reason", "detail")},
+        schema={"source": pl.Utf8, "source_file": pl.Utf8, "path": pl.Utf8, "sheet": pl.Utf8, "rows": pl.Int64,
+                **{c: pl.Utf8 for c in ("reason_code", "reason", "detail")}},
     )

@@ -15,12 +15,11 @@ import polars as pl
 
 from cleansing.datetimes import parse_datetime
 from dispatch.packages import FEEDBACK_HEADERS
-from ingest.files import UnreadableFile, read_sheet, returned_files
+from ingest.files import FEEDBACK_FOLDER, UnreadableFile, read_sheet, returned_files
 from jingzhun import rules
 
 QUARANTINE_FILE_REASONS: dict[str, str] = rules.load("quarantine")["files"]
 
-FEEDBACK_FOLDER = "feedback"  # under the inbox, beside the sources; ingest reads only the source folders
 ID_HEADER = "派单编号"
 WORK_SHEET = "派单"
 RETURNED_SCHEMA = {

@@ -43,6 +43,7 @@ match = _step(steps.match)
 screen = _step(steps.screen)
 dispatch = _step(steps.dispatch, retries=2)
 report = _step(steps.report, retries=2)
+reconcile = _step(steps.reconcile)
 publish = _step(steps.publish, retries=2)
 
 
@@ -61,6 +62,7 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
         screen(run)
         dispatch(run)
         head = report(run)
+        reconcile(run)  # inputs = outcomes + what was listed as not read, or the run fails
         publish(run)  # the day's folder, whole, replaces the previous one
     _artifacts(run, head)
     return head

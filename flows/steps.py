@@ -10,11 +10,11 @@ from typing import Any
 
 import polars as pl
 
-from ingest.inbox import InputFile, read_inbox
+from ingest.inbox import Delivery, InputFile, read_inbox
 from ingest.mapping import HeaderMapping
-from jingzhun.errors import UserError
+from jingzhun.errors import ReconciliationError, UserError
 from jingzhun.run import Run, code_version
-from jingzhun.warehouse import connect, read_run, replace_latest, replace_run
+from jingzhun.warehouse import connect, has_table, read_run, replace_latest, replace_run
 from matching.reference import load_reference
 
 
@@ -63,14 +63,29 @@ def feedback(run: Run) -> dict[str, int]:
 
 
 def ingest(run: Run) -> dict[str, int]:
-    inbox = read_inbox(run.inbox, HeaderMapping.load(run.mapping))
+    """Read the inbox; a file already read on an earlier day into this OUT (same content) is listed, not read."""
+    with connect(run.warehouse) as con:
+        delivered = _earlier_deliveries(con, run)
+    inbox = read_inbox(run.inbox, HeaderMapping.load(run.mapping), delivered)
     files = pl.DataFrame([asdict(f) for f in inbox.files],
                          schema={**{k: pl.Utf8 for k in InputFile.__dataclass_fields__}, "bytes": pl.Int64,
-                                 "data_rows": pl.Int64})
+                                 "data_rows": pl.Int64, "unread_rows": pl.Int64})
     with connect(run.warehouse) as con:
         replace_run(con, "raw_records", run.run_date, inbox.records)
         replace_run(con, "input_files", run.run_date, files)
-    return {"files": len(inbox.files), "rows": inbox.records.height}
+    return {"files": len(inbox.files), "rows": inbox.records.height,
+            "not_read": sum(f.error_code is not None for f in inbox.files)}
+
+
+def _earlier_deliveries(con: Any, run: Run) -> dict[str, Delivery]:
+    """The content (sha256) of every file read on a day before this one, with the first day and its rows."""
+    if not has_table(con, "input_files"):
+        return {}
+    read = con.execute(
+        "SELECT sha256, run_date, min(source || '/' || name), sum(data_rows) FROM input_files "
+        "WHERE run_date < ? AND sha256 IS NOT NULL AND error_code IS NULL "
+        "GROUP BY sha256, run_date ORDER BY run_date DESC", [run.run_date]).fetchall()
+    return {sha256: Delivery(f"{day.isoformat()} {where}", rows) for sha256, day, where, rows in read}
 
 
 def cleanse(run: Run) -> dict[str, int]:
@@ -219,6 +234,55 @@ def report(run: Run) -> dict[str, Any]:
 
 def _input_files(con: Any, run: Run) -> list[InputFile]:
     return [InputFile(**row) for row in read_run(con, "input_files", run.run_date).iter_rows(named=True)]
+
+
+def reconcile(run: Run) -> dict[str, int]:
+    """The run's own account, checked at its end and not only by the tests: every row read from the inbox has
+    exactly one outcome, in the warehouse and in the files written, and whatever was not read is listed in the
+    manifest. A run whose account does not add up fails (`ReconciliationError`): outputs that lost a row must
+    not pass for a good day."""
+    import json
+
+    from reporting.manifest import MANIFEST_NAME, count_rows
+
+    with connect(run.warehouse) as con:
+        files = _input_files(con, run)
+        results = con.sql("SELECT source, source_file, count(*) AS rows, count(DISTINCT source_row) AS distinct_rows, "
+                          "min(source_row) AS first, max(source_row) AS last, count(outcome) AS decided "
+                          "FROM match_results WHERE run_date = ? GROUP BY ALL", params=[run.run_date]).fetchall()
+    problems = []
+    read = {(f.source, f.name): f.data_rows for f in files if f.error_code is None}
+    for source, name, rows, distinct_rows, first, last, decided in results:
+        expected = read.pop((source, name), None)
+        if expected is None:
+            problems.append(f"{source}/{name}: {rows} results for a file that was not read")
+        elif not rows == distinct_rows == decided == expected == last or first != 1:
+            problems.append(f"{source}/{name}: {expected} rows read, {rows} results ({distinct_rows} distinct "
+                            f"rows {first}–{last}, {decided} with an outcome)")
+    problems += [f"{source}/{name}: {rows} rows read, no result" for (source, name), rows in read.items() if rows]
+
+    input_rows = sum(f.data_rows for f in files)
+    unread_rows = sum(f.unread_rows or 0 for f in files)
+    written = count_rows(run.dir / "match_results.parquet")
+    if written != input_rows:
+        problems.append(f"match_results.parquet has {written} rows, {input_rows} were read")
+    manifest = json.loads((run.dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    account = manifest["reconciliation"]
+    if (account["input_rows"], account["result_rows"], sum(account["outcomes"].values())) != (input_rows,) * 3:
+        problems.append(f"manifest.json counts {account['input_rows']} input rows, {account['result_rows']} "
+                        f"results, {sum(account['outcomes'].values())} outcomes; {input_rows} were read")
+    listed = [i for i in manifest["inputs"] if i["error_code"] is not None]
+    if len(listed) != sum(f.error_code is not None for f in files) or account.get("unread_rows") != unread_rows:
+        problems.append("manifest.json does not list every file and sheet that was not read")
+    quarantined = count_rows(run.dir / "quarantine" / "rows.csv")
+    if quarantined != account["outcomes"]["quarantined"]:
+        problems.append(f"quarantine/rows.csv has {quarantined} rows, {account['outcomes']['quarantined']} "
+                        "were quarantined")
+    if problems:
+        raise ReconciliationError(
+            f"核对失败：输入行与处理结果不一致 / reconciliation failed for {run.run_date}: " + "; ".join(problems[:5])
+            + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+    return {"input_rows": input_rows, "not_read": len(listed), "unread_rows": unread_rows}
 
 
 def publish(run: Run) -> None:

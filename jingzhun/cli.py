@@ -165,8 +165,8 @@ def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
     print(f"outputs           {run_dir}")
     print(f"dispatch files    {run_dir / 'dispatch'}  ({head['dispatch_subdistricts']} subdistricts)")
     print(f"report            {run_dir / 'report.html'}")
-    print(f"input rows        {head['input_rows']} in {head['input_files']} files "
-          f"({head['unreadable_files']} unreadable)")
+    print(f"input rows        {head['input_rows']} in {head['input_files']} files; not read: "
+          f"{head['unreadable_files']} files or sheets, {head['unread_rows']} rows (quarantine/files.csv)")
     print(f"outcomes          dispatched {outcomes['dispatched']}, no_action {outcomes['no_action']}, "
           f"review {outcomes['review']}, quarantined {outcomes['quarantined']}")
     print(f"person matched    {pct(head['person_match_rate'])}")

@@ -9,3 +9,8 @@ which file, in English and then in Chinese in parentheses, e.g.
 
 class UserError(Exception):
     """A run that cannot be done because of its inputs (missing reference table, unreadable inbox...)."""
+
+
+class ReconciliationError(Exception):
+    """The run's own account does not add up (a row read without an outcome, a result without its row): a bug,
+    never the user's; the run fails rather than pass for a good day."""

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.files import UnreadableFile, read_sheet, returned_files
+from ingest.files import REVIEW_FOLDER, UnreadableFile, read_sheet, returned_files
 from ingest.mapping import SOURCE_NAMES
 from matching.person import Thresholds, explain
 
-REVIEW_FOLDER = "review"  # INBOX/review/: decided workbooks come back here
 PAIR_HEADER = "审核编号"
 DECISION_HEADER = "决定（是同一人/不是同一人）"
 DECISIONS = {"是同一人": True, "是": True, "同一人": True, "不是同一人": False, "否": False, "不是": False}

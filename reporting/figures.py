@@ -27,8 +27,11 @@ def headline(decided: pl.DataFrame, files: list[InputFile]) -> dict[str, Any]:
     outcomes = {o: decided.filter(pl.col("outcome") == o).height for o in OUTCOMES}
     usable = decided.filter(pl.col("outcome") != "quarantined")
     return {
-        "input_files": len(files),
+        "input_files": len({(f.source, f.path or f.name) for f in files}),
+        # Files and sheets not read (unreadable, not a table we know, delivered twice), and their rows where
+        # they can be counted: inputs = outcomes + these.
         "unreadable_files": sum(f.error_code is not None for f in files),
+        "unread_rows": sum(f.unread_rows or 0 for f in files),
         "input_rows": sum(f.data_rows for f in files),
         "result_rows": decided.height,
         "outcomes": outcomes,

@@ -15,8 +15,9 @@ from ingest.mapping import SOURCE_NAMES
 from jingzhun.masking import mask_record
 from reporting import charts
 
-# Quarantine reasons under which a row's cells may not be under their headers.
-COLUMNS_UNTRUSTED = ("ragged_row", "unmapped_header")
+# Quarantine reasons under which a row's cells may not be under their headers (an open quote swallows the cells
+# after it into one).
+COLUMNS_UNTRUSTED = ("ragged_row", "unmapped_header", "unbalanced_quote", "oversized_cell")
 OUTCOME_LABELS = {"dispatched": "派单", "no_action": "无需处置", "review": "待人工判断", "quarantined": "隔离"}
 FIELD_NAMES = {"name": "姓名", "id_number": "证件号码", "phone": "手机号码", "address": "地址"}
 RATE_COLUMNS = ("person_match_rate", "routing_rate", "completeness", "validity", "repair_rate", "within_deadline")

@@ -62,6 +62,9 @@ def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: l
             "outcomes": head["outcomes"],
             "balanced": head["input_rows"] == head["result_rows"] == sum(head["outcomes"].values()),
             "unreadable_files": head["unreadable_files"],
+            # Rows of the files and sheets listed in `inputs` with an error_code, where they can be counted.
+            "unread_rows": head["unread_rows"],
+            "delivered_rows": head["input_rows"] + head["unread_rows"],
         },
         "headline": head,
     }

@@ -1,0 +1,94 @@
+"""Property-based tests of cleansing as the pipeline runs it: every normalizer of `cleansing.pipeline.NORMALIZERS`
+over a column of random values, and the standard values it gives fed back in.
+
+What must hold: one output row per input row, in order, the raw value kept, each row with its own value's outputs;
+every output column has the same type whatever the values (an all-null day included); a standard value is a fixed
+point of its normalizer. (The address parser's own properties are in test_cleansing_address.py.)
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cleansing.datetimes import parse_datetime
+from cleansing.idcard import parse_id_number
+from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from cleansing.phone import normalize_phone
+from cleansing.pipeline import NORMALIZERS, normalize_column
+from cleansing.text import normalize_text_flagged
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Values as exports hold them: digits, hanzi of names and addresses, separators, full-width forms, and anything.
+EXPORT_CHARACTERS = "0123456789０１２３Xx王伟李娜張张江镇碧波路弄号號室栋单元浦东新区上海市 -+()（）/:：.年月日時时分"
+values = st.one_of(st.none(), st.text(st.sampled_from(EXPORT_CHARACTERS), max_size=24), st.text(max_size=12))
+
+
+def _schema(kind: str) -> dict[str, pl.DataType]:
+    """The columns a normalizer adds, and their types, on a column no row fills."""
+    empty = pl.DataFrame({"v": [None, None]}, schema={"v": pl.Utf8})
+    return dict(normalize_column(empty, "v", kind).schema)
+
+
+@pytest.mark.parametrize("kind", list(NORMALIZERS))
+def test_an_all_null_column_has_typed_columns(kind):
+    assert pl.Null not in _schema(kind).values()
+
+
+@pytest.mark.parametrize("kind", list(NORMALIZERS))
+@FUZZ
+@given(column=st.lists(values, max_size=12))
+def test_one_output_per_input_in_order_with_the_same_types_whatever_the_values(kind, column):
+    frame = pl.DataFrame({"v": column, "position": list(range(len(column)))},
+                         schema={"v": pl.Utf8, "position": pl.Int64})
+    out = normalize_column(frame, "v", kind)
+    assert out["position"].to_list() == list(range(len(column)))
+    assert out["v_raw"].to_list() == column
+    assert dict(out.drop("position").schema) == _schema(kind)
+    # The repeat cache normalizes each distinct value once: each row must get its own value's outputs.
+    for value, row in zip(column[:4], out.drop("position").iter_rows(named=True), strict=False):
+        alone = normalize_column(pl.DataFrame({"v": [value]}, schema={"v": pl.Utf8}), "v", kind)
+        assert alone.row(0, named=True) == row
+
+
+@FUZZ
+@given(value=values)
+def test_text_is_a_fixed_point(value):
+    text, _ = normalize_text_flagged(value)
+    assert normalize_text_flagged(text)[0] == text
+
+
+@FUZZ
+@given(value=values)
+def test_names_and_their_keys_are_fixed_points(value):
+    name = normalize_name(value)
+    assert normalize_name(name) == name
+    assert name_pinyin(normalize_name(name)) == name_pinyin(name)
+    assert name_fuzzy_key(name) == name_fuzzy_key(normalize_name(name))
+
+
+@FUZZ
+@given(value=values)
+def test_a_standard_id_number_is_a_fixed_point(value):
+    parsed = parse_id_number(value)
+    if parsed.value is not None:
+        again = parse_id_number(parsed.value)
+        assert (again.value, again.status) == (parsed.value, "valid")
+
+
+@FUZZ
+@given(value=values)
+def test_a_standard_phone_is_a_fixed_point(value):
+    parsed = normalize_phone(value)
+    if parsed.value is not None:
+        assert normalize_phone(parsed.value).value == parsed.value
+
+
+@FUZZ
+@given(value=values)
+def test_a_standard_time_is_a_fixed_point(value):
+    parsed = parse_datetime(value)
+    if parsed is not None:
+        assert parse_datetime(parsed.strftime("%Y-%m-%d %H:%M:%S")) == parsed

@@ -1,0 +1,183 @@
+"""Property-based tests of ingest: random cells, bytes, encodings, line ends and sizes through `read_inbox`.
+
+What must hold for any input: no exception; every file is read or listed with a reason from
+`rules/quarantine.yaml`; a file read gives exactly its `data_rows` records; what a CSV writer wrote is read back
+cell for cell; one broken quote costs its own row and no other.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ingest.inbox import read_inbox
+from ingest.mapping import HeaderMapping
+from jingzhun import rules
+
+HEADER = ["申报时间", "姓名", "证件号码", "手机号码", "居住地址", "近14天旅居地", "是否发热", "健康码"]
+FIELDS = ["declared_at", "name", "id_number", "phone", "address", "travel", "fever", "code_color"]
+MAPPING = HeaderMapping.load()
+REASONS = rules.load("quarantine")
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Any character a cell may hold but NUL (a file full of NULs is not a table) and lone surrogates (not text).
+any_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
+# What Chinese exports mostly hold: hanzi, digits, Latin letters, the punctuation of addresses.
+export_text = st.text(st.sampled_from("王伟李娜张江镇碧波路弄号室栋单元浦东新区0123456789ABCxyz -/（）#"), max_size=20)
+line_ends = st.sampled_from(["\r\n", "\n", "\r"])
+encodings = st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+
+
+def _inbox(files: dict[str, bytes]) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="fuzz-inbox-"))
+    for name, content in files.items():
+        (folder / "health" / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "health" / name).write_bytes(content)
+    return folder
+
+
+def _read(files: dict[str, bytes]):
+    folder = _inbox(files)
+    try:
+        return read_inbox(folder, MAPPING)
+    finally:
+        shutil.rmtree(folder)
+
+
+def _written(rows: list[list[str]], end: str) -> str:
+    """Rows as a CSV writer writes them, ending in `end`. (Python's writer quotes a cell holding CR or LF only
+    when its line terminator holds that character: each row is written with CRLF, then given its end.)"""
+    def line(row: list[str]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerow(row)
+        return buffer.getvalue().removesuffix("\r\n")
+
+    return "".join(line(row) + end for row in [HEADER, *rows])
+
+
+def _as_read(cell: str) -> str | None:
+    """A cell as ingest gives it: line breaks as LF, padding stripped, empty as None."""
+    return cell.replace("\r\n", "\n").replace("\r", "\n").strip() or None
+
+
+def _accounted(inbox) -> None:
+    for f in inbox.files:
+        got = inbox.records.filter(inbox.records["source_file"] == f.name).height
+        assert got == f.data_rows, f
+        assert f.error_code is None or f.error_code in REASONS["files"], f
+    issues = set(inbox.records["ingest_issue"].drop_nulls())
+    assert issues <= set(REASONS["rows"]), issues
+
+
+rows_of = st.lists(st.lists(any_text, min_size=8, max_size=8), max_size=12)
+
+
+@FUZZ
+@given(rows=rows_of, end=line_ends, encoding=encodings)
+def test_what_a_csv_writer_wrote_is_read_back_cell_for_cell(rows, end, encoding):
+    text = _written(rows, end)
+    data = text.encode(encoding)
+    assume(_reads_as_written(data, encoding))
+    inbox = _read({"a.csv": data})
+    _accounted(inbox)
+    records = inbox.records
+    # Blank rows at the end of a file are not data rows (Excel leaves them); blank rows between are, and are
+    # quarantined as empty rows.
+    while rows and all(_as_read(c) is None for c in rows[-1]):
+        rows = rows[:-1]
+    assert records.height == len(rows)
+    for row, record in zip(rows, records.iter_rows(named=True), strict=True):
+        assert [record[f] for f in FIELDS] == [_as_read(c) for c in row]
+        assert record["ingest_issue"] in (None, "empty_row", "repeated_header")
+
+
+def _reads_as_written(data: bytes, encoding: str) -> bool:
+    """Without a BOM the encoding is read from the bytes, line by line: a GB18030 line that is also valid UTF-8
+    reads as UTF-8 (and is quarantined as a line in another encoding). Real Chinese text is never that; random
+    characters can be."""
+    return encoding != "gb18030" or not any(not line.isascii() and _is_utf8(line) for line in data.splitlines())
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+plain_rows = st.lists(st.lists(export_text, min_size=8, max_size=8), min_size=1, max_size=15)
+
+
+@FUZZ
+@given(rows=plain_rows, end=line_ends, encoding=encodings, data=st.data())
+def test_one_unbalanced_quote_costs_its_own_row_and_no_other(rows, end, encoding, data):
+    broken_row = data.draw(st.integers(0, len(rows) - 1))
+    broken_column = data.draw(st.integers(0, 7))
+    text = "".join(",".join(r) + end for r in [HEADER, *rows])
+    lines = text.split(end)
+    cells = lines[broken_row + 1].split(",")
+    cells[broken_column] = '"' + cells[broken_column]
+    lines[broken_row + 1] = ",".join(cells)
+    content = end.join(lines).encode(encoding)
+    assume(_reads_as_written(content, encoding))
+    inbox = _read({"a.csv": content})
+    _accounted(inbox)
+    records = list(inbox.records.iter_rows(named=True))
+    assert len(records) == len(rows)
+    for number, (row, record) in enumerate(zip(rows, records, strict=True)):
+        if number == broken_row:
+            assert record["ingest_issue"] == "unbalanced_quote"
+        else:
+            assert [record[f] for f in FIELDS] == [_as_read(c) for c in row]
+
+
+@FUZZ
+@given(content=st.binary(max_size=3000), suffix=st.sampled_from([".csv", ".xlsx", ".CSV", ".txt"]))
+def test_any_bytes_are_read_or_listed_never_a_crash(content, suffix):
+    _accounted(_read({"random" + suffix: content}))
+
+
+@FUZZ
+@given(rows=plain_rows, encoding=encodings, end=line_ends, data=st.data())
+def test_damaged_files_are_read_or_listed_never_a_crash(rows, encoding, end, data):
+    content = bytearray(_written(rows, end).encode(encoding))
+    for _ in range(data.draw(st.integers(1, 5))):
+        at = data.draw(st.integers(0, len(content)))
+        damage = data.draw(st.sampled_from([b'"', b"\r", b"\n", b"\x00", b"\xff", b"\x80", b",", "王".encode(),
+                                            "王".encode("gb18030"), b"\xef\xbb\xbf"]))
+        content[at:at] = damage
+    cut = data.draw(st.integers(0, len(content)))
+    inbox = _read({"damaged.csv": bytes(content[:cut]), "whole.csv": bytes(content)})
+    _accounted(inbox)
+    lines = [r["source_line"] for r in inbox.records.iter_rows(named=True) if r["source_file"] == "whole.csv"]
+    assert lines == sorted(set(lines))  # each row starts on its own line, in file order
+
+
+@settings(max_examples=8, deadline=None)
+@given(length=st.integers(131_060, 131_090))
+def test_a_cell_over_csv_field_limit_quarantines_its_row_and_one_under_it_is_read(length):
+    cell = "碧" * length
+    rows = [["t", "王伟", "1", "2", cell, "", "", ""], ["t", "李娜", "1", "2", "碧波路", "", "", ""]]
+    records = list(_read({"big.csv": _written(rows, "\r\n").encode()}).records.iter_rows(named=True))
+    assert [r["name"] for r in records] == ["王伟", "李娜"]
+    if length > csv.field_size_limit():
+        assert records[0]["ingest_issue"] == "oversized_cell" and len(records[0]["address"]) == 1_001
+    else:
+        assert records[0]["ingest_issue"] is None and records[0]["address"] == cell
+    assert records[1]["ingest_issue"] is None
+
+
+@pytest.mark.parametrize("end", ["\r\n", "\n", "\r"])
+def test_the_same_rows_read_alike_whatever_the_line_ends(end):
+    rows = [["t", "王伟", "1", "2", "碧波路\n455弄", "", "", ""], ["t", "李娜", "", "", "x", "", "", ""]]
+    records = _read({"a.csv": _written(rows, end).encode()}).records
+    assert records["address"].to_list() == ["碧波路\n455弄", "x"]
+    assert records["source_line"].to_list() == [2, 4]
