@@ -13,8 +13,11 @@ import polars as pl
 
 from ingest.inbox import InputFile
 from jingzhun import rules
+from jingzhun.masking import scrub_text
 
 MANIFEST_NAME = "manifest.json"
+# Checksums are what they are; every other text (file names, error details) is scrubbed of ID numbers and phones.
+CHECKSUM_KEYS = ("sha256", "rule_versions")
 
 
 def count_rows(path: Path) -> int | None:
@@ -58,5 +61,13 @@ def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: l
         "headline": head,
     }
     path = run_dir / MANIFEST_NAME
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    path.write_text(json.dumps(_scrubbed(manifest), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return path
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v if k in CHECKSUM_KEYS else _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return scrub_text(value)
