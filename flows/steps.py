@@ -15,14 +15,17 @@ from ingest.mapping import HeaderMapping
 from jingzhun.errors import UserError
 from jingzhun.run import Run, code_version
 from jingzhun.warehouse import connect, read_run, replace_latest, replace_run
-from matching.reference import load_reference
+from matching.reference import check_reference, failed_checks_message, load_reference
 
 
 def check_inputs(run: Run) -> None:
-    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping."""
+    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping, or a
+    reference whose checks (`rules/reference_checks.yaml`) are above their limits."""
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox}")
-    load_reference(run.reference, header_only=True)
+    failed = failed_checks_message(check_reference(run.reference))
+    if failed:
+        raise UserError(failed)
     HeaderMapping.load(run.mapping)
 
 
@@ -175,6 +178,7 @@ def report(run: Run) -> dict[str, Any]:
                                                    issued_at(run.run_date))
         returned = read_run(con, "feedback", run.run_date)
         head = {**figures.headline(decided, files),
+                "reference_checks": check_reference(run.reference).to_dicts(),
                 **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
                 "disposal_by_subdistrict": disposal.to_dicts()}
         summary = pl.DataFrame([{

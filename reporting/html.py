@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from ingest.mapping import SOURCE_NAMES
 from jingzhun.masking import mask_raw_values, scrub_text
+from matching.reference import CHECKS_SCHEMA
 from reporting import charts
 
 OUTCOME_LABELS = {"dispatched": "派单", "no_action": "无需处置", "review": "待人工判断", "quarantined": "隔离"}
@@ -96,6 +97,7 @@ def render_report(path: Path, *, run_date: dt.date, code_version: str, head: dic
         unreadable=unreadable,
         quarantine_examples=_named(examples),
         trend=trend,
+        reference_checks=pl.DataFrame(head.get("reference_checks", []), schema=CHECKS_SCHEMA),
         disposal=disposal, feedback_issues=feedback_issues, returned_lines=returned_lines, hours=_hours,
         charts=_charts(head, _named(by_source), by_method, by_subdistrict, trend, disposal, disposal_distribution),
     )

@@ -132,10 +132,20 @@ def planted_run(district, tmp_path_factory):
     from flows.daily import daily
 
     tmp = tmp_path_factory.mktemp("privacy")
-    inbox, reference = tmp / "inbox", district / "reference"
+    inbox, reference = tmp / "inbox", tmp / "reference"
     shutil.copytree(district / "inbox", inbox)
+    shutil.copytree(district / "reference", reference)
     population = pl.read_csv(reference / "population.csv", infer_schema=False)
     housing = pl.read_csv(reference / "housing.csv", infer_schema=False)
+    # The reference has a few problems, under the limits of rules/reference_checks.yaml: the run goes on.
+    pl.concat([housing, housing.head(1).with_columns(address=pl.lit("碧波路1号重复")),
+               housing.head(1).with_columns(house_id=pl.lit("H-UNKNOWN-GRID"), grid_id=pl.lit("G-NONE"))]
+              ).write_csv(reference / "housing.csv")
+    pl.concat([population, population.head(1).with_columns(name=pl.lit("重复者"), id_number=pl.lit(None),
+                                                             phone=pl.lit(None)),
+               population.head(1).with_columns(person_id=pl.lit("P-UNKNOWN-HOUSE"), house_id=pl.lit("H-NONE"),
+                                               id_number=pl.lit(None), phone=pl.lit(None))]
+              ).write_csv(reference / "population.csv")
     people = _person_rows(population, housing, 0, 40)
     planted: list[str] = []
 
@@ -173,14 +183,15 @@ def planted_run(district, tmp_path_factory):
         for i in range(3):
             contact = other(i + 16)
             writer.writerow([contact["name"], contact["id_number"], contact["phone"]])
-    # Hotline: 诉求内容 with numbers typed by a caller; a surname and title at a person's phone and home (a pair
-    # for review); a row with nothing but the text (quarantined).
+    # Hotline: 诉求内容 with numbers typed by a caller; a surname and title at a person's home (a pair for
+    # review); a row with nothing but the text (quarantined).
     with open(inbox / "hotline" / "12345工单_补录.csv", "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["工单编号", "受理时间", "当事人姓名", "当事人电话", "地址", "诉求类别", "工单内容"])
         for i, p in enumerate(people[20:26]):
             number = _written(other(i + 20)["id_number"], ("spaced", "fullwidth", "hyphens")[i % 3])
-            writer.writerow([f"HL2026112290{i:04d}", "2026-11-22 11:00", p["name"][0] + "先生", p["phone"],
+            # No phone: a surname at a home is what the model sends to an analyst rather than decides.
+            writer.writerow([f"HL2026112290{i:04d}", "2026-11-22 11:00", p["name"][0] + "先生", "",
                              p["address"], "疫情防控-来沪人员报备", f"我的身份证号{number}，请回电"])
         contact = other(26)
         writer.writerow(["HL20261122990000", "2026-11-22 12:00", "", "", "", "其他",
@@ -300,3 +311,16 @@ def test_planted_values_reached_every_kind_of_file_masked(planted_run):
         "310115********" + planted_run["planted"][-2][-4:], "1980-05-01", "上海市浦东新区", "*******1234")
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["reconciliation"]["balanced"] is True
+
+
+def test_reference_problems_under_the_limits_are_counted_in_report_and_manifest(planted_run):
+    run_dir = planted_run["dir"]
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    counted = {c["check"]: c["rows"] for c in manifest["reference_checks"]}
+    assert counted == {"duplicate_grid_id": 0, "committee_without_subdistrict": 0, "duplicate_house_id": 1,
+                       "house_on_unknown_grid": 1, "duplicate_person_id": 1, "duplicate_id_number": 0,
+                       "person_on_unknown_house": 1}
+    assert not any(c["over"] for c in manifest["reference_checks"])
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    section = html[html.index("参考数据检查"):]
+    assert "房屋编号重复" in section and "人员所在房屋不在房屋表中" in section
