@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dispatch.encryption import Passwords, seal
 from dispatch.files import Sheet, write_csv, write_table
 from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
@@ -166,8 +167,10 @@ def _summary(work: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([per_committee, total], how="vertical_relaxed")
 
 
-def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
-    """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`.
+def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
+                   passwords: Passwords | None = None) -> list[Path]:
+    """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`; with `passwords` (packages
+    encrypted, `rules/packages.yaml`) the two sealed in `dispatch/<code>_<name>.zip` with the subdistrict's password.
 
     One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
     sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline."""
@@ -180,10 +183,11 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list
     }
     for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
         work = group.drop("__subdistrict_code", "__subdistrict_name")
-        written += write_table(run_dir / "dispatch" / f"{code}_{name}", [
+        files = write_table(run_dir / "dispatch" / f"{code}_{name}", [
             Sheet("派单", work, freeze_columns=1, validations=validations, shown=DISPATCH_SHOWN),
             Sheet("汇总", _summary(work)),
         ], run_date)
+        written += [seal(files, passwords.by_subdistrict[code], run_date)] if passwords else files
     return written
 
 

@@ -162,3 +162,14 @@ def gazetteer(houses: pl.DataFrame, grid: pl.DataFrame) -> Gazetteer:
     places = [houses.get_column(c).drop_nulls().unique() for c in ("addr_community", "addr_road")]
     return Gazetteer(grid.get_column("subdistrict_name").drop_nulls().unique().to_list(),
                      pl.concat(places).to_list())
+
+
+def subdistrict_codes(folder: Path) -> list[str]:
+    """The subdistricts the grid names: each may get a work list (and, encrypted, needs a password)."""
+    path = _table_path(folder, "grid")
+    scan = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
+    try:
+        codes = _blank_is_null(scan.select(pl.col("subdistrict_code").cast(pl.Utf8)), ("subdistrict_code",))
+        return sorted(codes.drop_nulls().unique().collect()["subdistrict_code"])
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise UserError(f"reference table {path} cannot be read: {error}") from error

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from dispatch.encryption import PACKAGE_SUFFIX
 from ingest.inbox import InputFile
 from jingzhun import rules
+from jingzhun.errors import UserError
 from jingzhun.masking import scrub_text
 
 MANIFEST_NAME = "manifest.json"
@@ -38,11 +41,31 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
+def package_contents(path: Path) -> list[dict[str, Any]] | None:
+    """The files in an encrypted package with their rows and sha256, so that a recipient who opened it can check
+    each file; None when the package cannot be opened here."""
+    from dispatch.encryption import PackageError, load_passwords, open_package
+
+    try:
+        members = open_package(path, load_passwords())
+    except (PackageError, UserError):
+        return None
+    contents = []
+    with tempfile.TemporaryDirectory(prefix="jingzhun-manifest-") as unpacked:
+        for name, content in members:
+            copy = Path(unpacked) / Path(name).name
+            copy.write_bytes(content)
+            contents.append({"path": name, "rows": count_rows(copy), "sha256": hashlib.sha256(content).hexdigest(),
+                             "bytes": len(content)})
+    return contents
+
+
 def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: list[InputFile],
                    head: dict[str, Any]) -> Path:
     outputs = [
         {"path": str(p.relative_to(run_dir)), "rows": count_rows(p),
-         "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+         "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size,
+         **({"contents": package_contents(p)} if p.suffix == PACKAGE_SUFFIX else {})}
         for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
     ]
     manifest = {
