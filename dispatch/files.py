@@ -4,7 +4,7 @@ Must never write a cell that a spreadsheet would execute: the public types hotli
 with `=`, `+`, `-`, `@`, tab or carriage return is prefixed with an apostrophe, as OWASP advises for CSV injection.
 Must never write an ID number or phone number that no rule allows: every text cell goes through
 `jingzhun.masking.scrub_text`, except the columns a table declares `shown` (already shown as `rules/privacy.yaml`
-says).
+says, or codes such as 派单编号).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class Sheet:
     freeze_columns: int = 0  # e.g. 1 keeps the id in view while staff fill the columns on the right
     # Column header -> xlsxwriter data_validation options (a drop-down list, an input hint) for columns staff fill.
     validations: dict[str, dict] = field(default_factory=dict)
-    # Columns whose values `jingzhun.masking.show` already decided (the phone staff call): not scrubbed again.
+    # Columns written as they are: values `jingzhun.masking.show` already decided (the phone staff call), and codes
+    # that must survive intact (派单编号); every other text cell is scrubbed of ID numbers and phones.
     shown: tuple[str, ...] = ()
 
 

@@ -16,11 +16,13 @@ from jingzhun.masking import id_details, mask_raw_values, shown
 
 # Left for staff to fill in; the feedback loop reads them back.
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
-# The work list's columns that hold the person's phone and ID number as `rules/privacy.yaml` shows them to
-# dispatch; every other cell has ID numbers and phones masked (`dispatch.files`).
-DISPATCH_SHOWN = ("手机号码", "证件号码")
-# The same for the review workbooks, record and candidate side.
-REVIEW_SHOWN = ("证件号码", "手机号码", "记录证件号码", "记录手机号码", "候选证件号码", "候选手机号码")
+# The work list's columns written as they are: the person's phone and ID number as `rules/privacy.yaml` shows them
+# to dispatch, and codes that are nobody's personal data and must survive intact (the feedback loop reads 派单编号
+# back). Every other cell has ID numbers and phones masked (`dispatch.files`).
+DISPATCH_SHOWN = ("派单编号", "手机号码", "证件号码", "网格")
+# The same for the review workbooks, record and candidate side (审核编号 comes back from analysts).
+REVIEW_SHOWN = ("审核编号", "候选人员编号", "证件号码", "手机号码", "记录证件号码", "记录手机号码", "候选证件号码",
+                "候选手机号码")
 
 
 STATUS_NEW = "新派"

@@ -290,6 +290,9 @@ def test_planted_values_reached_every_kind_of_file_masked(planted_run):
     assert "紧急联系人身份证：" in extras and "列9：" in extras and "联系人信息：" in extras
     assert re.search(r"紧急联系人身份证：\d{6} \*{8} \d{3}[\dX]", extras)
     assert re.search(r"备用电话：[０-９]{3}\*{4}[０-９]{4}", extras)
+    # Codes are no one's personal data and come back from staff and analysts: written as they are.
+    results = pl.read_parquet(run_dir / "match_results.parquet")
+    assert set(work["派单编号"]) == set(results["dispatch_id"].drop_nulls())
     red = work.filter(pl.col("触发规则").str.contains("HC02"))
     assert red.height > 0 and all("*" not in v for v in red["证件号码"].drop_nulls())
 
@@ -304,6 +307,7 @@ def test_planted_values_reached_every_kind_of_file_masked(planted_run):
     assert candidates["候选出生日期"].str.contains(r"^\d{4}-\d{2}-\d{2}$").all()
     assert candidates["候选地区"].drop_nulls().len() > 0
     assert candidates["候选手机号码"].str.contains(r"^\*{7}\d{4}$").all()
+    assert candidates["审核编号"].str.contains(r"^2026-11-22/\d+/P\d+$").all()
 
     review = pl.read_csv(run_dir / "review" / "review.csv", infer_schema=False)
     stranger = review.filter(pl.col("姓名") == "欧阳某某").row(0, named=True)
