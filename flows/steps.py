@@ -32,9 +32,11 @@ def check_inputs(run: Run) -> None:
 
 
 def _package_passwords(run: Run) -> Any:
-    """The subdistricts' passwords when packages are encrypted (`rules/packages.yaml`), else None."""
-    from dispatch.encryption import require_passwords
+    """The subdistricts' passwords when packages are encrypted (`rules/packages.yaml`), else None; a passwords file
+    that is named but unusable is said even when they are not (returned packages are opened with it)."""
+    from dispatch.encryption import load_passwords, require_passwords
 
+    load_passwords(run.out)
     return require_passwords(run.out, subdistrict_codes(run.reference))
 
 
