@@ -33,7 +33,8 @@ from cleansing.text import normalize_text
 from jingzhun.rules import DIVISIONS_DIR
 
 __all__ = [
-    "ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "has_chinese_numerals", "parse_address",
+    "ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "division_name", "has_chinese_numerals",
+    "parse_address",
 ]
 
 # fmt: off
@@ -843,3 +844,18 @@ def address_parse_cli(
         stdout.write(json.dumps(parsed, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def division_name(code: str | None) -> str | None:
+    """The full name of the area a division code names (310115 → 上海市浦东新区), as far as the tables know it:
+    an area code retired since (as in an old ID number) gives its city or its province; None when none is known.
+    """
+    if not code or len(code) < 2:
+        return None
+    divisions = _divisions().by_code
+    names: list[str] = []
+    for prefix in (code[:2], code[:4], code[:6]):
+        division = divisions.get(prefix) if len(code) >= len(prefix) else None
+        if division is not None and division.name and division.name not in names:
+            names.append(division.name)
+    return "".join(names) or None

@@ -2,16 +2,21 @@
 
 Must never write a cell that a spreadsheet would execute: the public types hotline texts, so a value starting
 with `=`, `+`, `-`, `@`, tab or carriage return is prefixed with an apostrophe, as OWASP advises for CSV injection.
+Must never write an ID number or phone number that no rule allows: every text cell goes through
+`jingzhun.masking.scrub_text`, except the columns a table declares `shown` (already shown as `rules/privacy.yaml`
+says, or codes such as 派单编号).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
+
+from jingzhun.masking import scrub_frame
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
@@ -36,10 +41,14 @@ class Sheet:
     freeze_columns: int = 0  # e.g. 1 keeps the id in view while staff fill the columns on the right
     # Column header -> xlsxwriter data_validation options (a drop-down list, an input hint) for columns staff fill.
     validations: dict[str, dict] = field(default_factory=dict)
+    # Columns written as they are: values `jingzhun.masking.show` already decided (the phone staff call), and codes
+    # that must survive intact (派单编号); every other text cell is scrubbed of ID numbers and phones.
+    shown: tuple[str, ...] = ()
 
 
-def write_csv(path: Path, frame: pl.DataFrame) -> None:
+def write_csv(path: Path, frame: pl.DataFrame, shown: tuple[str, ...] = ()) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    frame = scrub_frame(frame, keep=shown)
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(frame.columns)
@@ -57,6 +66,7 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
     header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                               "valign": "vcenter"})
     for spec in sheets:
+        spec = replace(spec, frame=scrub_frame(spec.frame, keep=spec.shown))
         sheet = book.add_worksheet(spec.name)
         widths = [_width(c) for c in spec.frame.columns]
         for col, name in enumerate(spec.frame.columns):
@@ -96,5 +106,5 @@ def write_table(stem: Path, sheets: list[Sheet], run_date: dt.date) -> list[Path
     """`stem.xlsx` with `sheets` and `stem.csv` with the first sheet's rows, created "on" the run date so that
     the same inputs give the same bytes."""
     write_workbook(stem.with_suffix(".xlsx"), sheets, dt.datetime.combine(run_date, dt.time()))
-    write_csv(stem.with_suffix(".csv"), sheets[0].frame)
+    write_csv(stem.with_suffix(".csv"), sheets[0].frame, sheets[0].shown)
     return [stem.with_suffix(".xlsx"), stem.with_suffix(".csv")]

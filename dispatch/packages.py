@@ -8,13 +8,21 @@ from pathlib import Path
 
 import polars as pl
 
+from dispatch.encryption import Passwords, seal
 from dispatch.files import Sheet, write_csv, write_table
 from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
-from jingzhun.masking import mask_id_number
+from jingzhun.masking import id_details, mask_raw_values, shown
 
 # Left for staff to fill in; the feedback loop reads them back.
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
+# The work list's columns written as they are: the person's phone and ID number as `rules/privacy.yaml` shows them
+# to dispatch, and codes that are nobody's personal data and must survive intact (the feedback loop reads 派单编号
+# back). Every other cell has ID numbers and phones masked (`dispatch.files`).
+DISPATCH_SHOWN = ("派单编号", "手机号码", "证件号码", "网格")
+# The same for the review workbooks, record and candidate side (审核编号 comes back from analysts).
+REVIEW_SHOWN = ("审核编号", "候选人员编号", "证件号码", "手机号码", "记录证件号码", "记录手机号码", "候选证件号码",
+                "候选手机号码")
 
 
 STATUS_NEW = "新派"
@@ -71,21 +79,27 @@ def _distinct(column: str | pl.Expr, separator: str = "、") -> pl.Expr:
 def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame, houses: pl.DataFrame,
               run_date: dt.date) -> pl.DataFrame:
     """A careful clerk's work list: one line per case, every source and record of it listed, Chinese headers,
-    sorted by committee, priority and deadline. The ID number is masked unless a fired rule declares
-    `show_id`. The columns 核查结果 / 处置时间 / 备注 are left for staff; the feedback loop reads them back."""
+    sorted by committee, priority and deadline. Personal fields as `rules/privacy.yaml` shows them to dispatch: the
+    ID number masked unless a fired rule declares `show_id`, ID numbers and phones in the extra columns masked
+    whatever their header. The columns 核查结果 / 处置时间 / 备注 are left for staff; the feedback loop reads them
+    back."""
     records = (
         decided.filter(pl.col("outcome") == "dispatched")
         .join(standard.select("record_id", "name", "id_number", "phone", "address", "event_at", "extras"),
               on="record_id")
-        .join(cases.select("dispatch_id", "show_id"), on="dispatch_id")
+        # `show_id` of the case, not of the record: a rule that needs the ID for one record needs it for the person.
+        .join(cases.select("dispatch_id", case_show_id="show_id"), on="dispatch_id")
         .sort(_lead_first())
         .with_columns(
-            id_shown=pl.when(pl.col("show_id")).then("id_number")
-            .otherwise(pl.col("id_number").map_elements(mask_id_number, return_dtype=pl.Utf8)),
+            id_shown=pl.when(pl.col("case_show_id")).then("id_number")
+            .otherwise(shown("dispatch", "id_number", "id_number")),
+            name=shown("dispatch", "name", "name"),
+            phone=shown("dispatch", "phone", "phone"),
+            address=shown("dispatch", "address", "address"),
             position=pl.col("source_file") + pl.lit(" 第") + pl.col("source_row").cast(pl.Utf8) + pl.lit("行"),
             reason=pl.col("screening_reasons").str.split("；"),
             explanation=pl.col("match_explanation").str.split("；"),
-            extras=pl.col("extras").map_elements(_extras_text, return_dtype=pl.Utf8),
+            extras=shown("dispatch", "extras", pl.col("extras").map_elements(_extras_text, return_dtype=pl.Utf8)),
         )
     )
     per_case = records.group_by("dispatch_id", maintain_order=True).agg(
@@ -155,8 +169,10 @@ def _summary(work: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([per_committee, total], how="vertical_relaxed")
 
 
-def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
-    """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`.
+def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
+                   passwords: Passwords | None = None) -> list[Path]:
+    """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`; with `passwords` (packages
+    encrypted, `rules/packages.yaml`) the two sealed in `dispatch/<code>_<name>.zip` with the subdistrict's password.
 
     One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
     sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline."""
@@ -169,10 +185,11 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list
     }
     for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
         work = group.drop("__subdistrict_code", "__subdistrict_name")
-        written += write_table(run_dir / "dispatch" / f"{code}_{name}", [
-            Sheet("派单", work, freeze_columns=1, validations=validations),
+        files = write_table(run_dir / "dispatch" / f"{code}_{name}", [
+            Sheet("派单", work, freeze_columns=1, validations=validations, shown=DISPATCH_SHOWN),
             Sheet("汇总", _summary(work)),
         ], run_date)
+        written += [seal(files, passwords.by_subdistrict[code], run_date)] if passwords else files
     return written
 
 
@@ -185,29 +202,33 @@ def write_review(run_dir: Path, decided: pl.DataFrame, standard: pl.DataFrame, r
             pl.col("source").replace_strict(SOURCE_NAMES).alias("来源"),
             pl.col("source_file").alias("来源文件"), pl.col("source_row").alias("来源行号"),
             pl.col("reasons").alias("需判断的问题"),
-            pl.col("name").alias("姓名"), pl.col("id_number").alias("证件号码"), pl.col("phone").alias("手机号码"),
-            pl.col("address").alias("登记地址"),
+            shown("review", "name", "name").alias("姓名"), shown("review", "id_number", "id_number").alias("证件号码"),
+            *id_details("id_number"), shown("review", "phone", "phone").alias("手机号码"),
+            shown("review", "address", "address").alias("登记地址"),
             pl.col("committee_name").alias("系统建议居委"), pl.col("match_explanation").alias("匹配说明"),
             pl.lit(None, pl.Utf8).alias("分析员决定(居委编码)"), pl.lit(None, pl.Utf8).alias("备注"),
         )
     )
-    return write_table(run_dir / "review" / "review", [Sheet("待人工判断", rows)], run_date)
+    return write_table(run_dir / "review" / "review", [Sheet("待人工判断", rows, shown=REVIEW_SHOWN)], run_date)
 
 
 def write_person_candidates(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
     """The person pairs the model would not decide (`matching.review`), for analysts to mark 是同一人/不是同一人
     and put back in `INBOX/review/`."""
-    return write_table(run_dir / "review" / "person_candidates", [Sheet("人员候选", rows)], run_date)
+    return write_table(run_dir / "review" / "person_candidates", [Sheet("人员候选", rows, shown=REVIEW_SHOWN)],
+                       run_date)
 
 
 def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
-    """Every quarantined row with its position, reason code, reason and the values as they arrived."""
+    """Every quarantined row with its position, reason code, reason and the values as they arrived (unmasked:
+    each output masks them as `rules/privacy.yaml` says, `jingzhun.masking.mask_raw_values`)."""
     quarantined = decided.filter(pl.col("outcome") == "quarantined")
     # Only the quarantined rows' values are turned into text: a day has millions of raw rows.
     raw_values = raw.join(quarantined.select("record_id"), on="record_id").select(
         "record_id", "source_line",
         pl.struct([*fields, "extras"]).map_elements(
-            lambda r: json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False),
+            lambda r: json.dumps({k: json.loads(v) if k == "extras" else v for k, v in r.items() if v is not None},
+                                 ensure_ascii=False),
             return_dtype=pl.Utf8,
         ).alias("raw_values"),
     )
@@ -222,7 +243,7 @@ def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str,
 
 def write_quarantine(run_dir: Path, rows: pl.DataFrame, unreadable: pl.DataFrame) -> list[Path]:
     folder = run_dir / "quarantine"
-    write_csv(folder / "rows.csv", rows)
+    write_csv(folder / "rows.csv", mask_raw_values(rows, "quarantine"))
     write_csv(folder / "files.csv", unreadable)
     return [folder / "rows.csv", folder / "files.csv"]
 

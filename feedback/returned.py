@@ -2,20 +2,23 @@
 staff worked on.
 
 People do things to spreadsheets: dates typed as text or stored as dates, CSV saved again by Excel as GBK,
-sheets renamed. What cannot be read becomes an `issue` in words; this module never raises on a file's content.
+sheets renamed, a package sealed with the wrong password. What cannot be read becomes an `issue` in words; this
+module never raises on a file's content.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from cleansing.datetimes import parse_datetime
+from dispatch.encryption import PACKAGE_SUFFIX, PackageError, Passwords, open_package
 from dispatch.packages import FEEDBACK_HEADERS
-from ingest.files import FEEDBACK_FOLDER, UnreadableFile, read_sheet, returned_files
+from ingest.files import FEEDBACK_FOLDER, SUPPORTED_SUFFIXES, UnreadableFile, read_sheet, returned_files
 from jingzhun import rules
 
 QUARANTINE_FILE_REASONS: dict[str, str] = rules.load("quarantine")["files"]
@@ -29,22 +32,51 @@ RETURNED_SCHEMA = {
 }
 
 
-def read_returned(inbox: Path) -> pl.DataFrame:
-    """Every filled line of every returned `.xlsx` / `.csv`, in file order; lines nobody touched are skipped."""
+def read_returned(inbox: Path, passwords: Passwords | None = None) -> pl.DataFrame:
+    """Every filled line of every returned `.xlsx` / `.csv`, and of those in a returned package (`.zip`, opened with
+    its subdistrict's password), in file order; lines nobody touched are skipped."""
     folder = inbox / FEEDBACK_FOLDER
+    packages = [p for p in sorted(folder.rglob(f"*{PACKAGE_SUFFIX}")) if not p.name.startswith(("~$", "."))
+                ] if folder.is_dir() else []
     rows: list[dict[str, Any]] = []
-    for path in returned_files(folder):
-        rows += _read_file(path, str(path.relative_to(folder)))
+    for path in sorted([*returned_files(folder), *packages]):
+        name = str(path.relative_to(folder))
+        rows += _read_package(path, name, passwords) if path in packages else _read_file(path, name)
     return pl.DataFrame(rows, schema=RETURNED_SCHEMA, orient="row") if rows else pl.DataFrame(schema=RETURNED_SCHEMA)
 
 
-def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
+def _read_package(path: Path, name: str, passwords: Passwords | None) -> list[dict[str, Any]]:
+    """The work lists in a returned zip, each read as if returned alone (named `package.zip/member.xlsx`)."""
+    try:
+        members = open_package(path, passwords)
+    except PackageError as error:
+        return _file_issue(name, _code(path), str(error))
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="jingzhun-returned-") as unpacked:
+        for member, content in members:
+            copy = Path(unpacked) / Path(member).name  # never a path of the zip's choosing
+            if copy.suffix.lower() not in SUPPORTED_SUFFIXES or copy.name.startswith(("~$", ".")):
+                continue
+            copy.write_bytes(content)
+            rows += _read_file(copy, f"{name}/{member}")
+    return rows or _file_issue(name, _code(path), "压缩文件中没有派单文件（.xlsx 或 .csv）")
+
+
+def _code(path: Path) -> str | None:
     prefix = path.stem.split("_")[0]
-    code = prefix if prefix.isdigit() else None  # dispatch/<code>_<name>.xlsx, unless someone renamed it
+    return prefix if prefix.isdigit() else None  # dispatch/<code>_<name>.xlsx, unless someone renamed it
+
+
+def _file_issue(name: str, code: str | None, issue: str) -> list[dict[str, Any]]:
+    return [{**dict.fromkeys(RETURNED_SCHEMA), "feedback_file": name, "file_subdistrict_code": code,
+             "issue": issue}]
+
+
+def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
+    code = _code(path)
 
     def file_issue(issue: str) -> list[dict[str, Any]]:
-        return [{**dict.fromkeys(RETURNED_SCHEMA), "feedback_file": name, "file_subdistrict_code": code,
-                 "issue": issue}]
+        return _file_issue(name, code, issue)
 
     try:
         table = read_sheet(path, WORK_SHEET).rows

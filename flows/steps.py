@@ -15,16 +15,29 @@ from ingest.mapping import HeaderMapping
 from jingzhun.errors import ReconciliationError, UserError
 from jingzhun.run import Run, code_version
 from jingzhun.warehouse import connect, has_table, read_run, replace_latest, replace_run
-from matching.reference import load_reference
+from matching.reference import check_reference, failed_checks_message, load_reference, subdistrict_codes
 
 
 def check_inputs(run: Run) -> None:
-    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping.
-    The output folder is checked by taking its lock (`jingzhun.run.exclusive`), which the caller does next."""
+    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping, a
+    reference whose checks (`rules/reference_checks.yaml`) are above their limits, or packages to encrypt without
+    a password for every subdistrict."""
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox} (收件目录不存在)")
-    load_reference(run.reference, header_only=True)
+    failed = failed_checks_message(check_reference(run.reference))
+    if failed:
+        raise UserError(failed)
     HeaderMapping.load(run.mapping)
+    _package_passwords(run)
+
+
+def _package_passwords(run: Run) -> Any:
+    """The subdistricts' passwords when packages are encrypted (`rules/packages.yaml`), else None; a passwords file
+    that is named but unusable is said even when they are not (returned packages are opened with it)."""
+    from dispatch.encryption import load_passwords, require_passwords
+
+    load_passwords(run.out)
+    return require_passwords(run.out, subdistrict_codes(run.reference))
 
 
 def prepare(run: Run) -> None:
@@ -44,6 +57,7 @@ def prepare(run: Run) -> None:
 def feedback(run: Run) -> dict[str, int]:
     """Read the work lists staff returned to `INBOX/feedback/`, check each line, store what they said; lines
     that cannot close a case are listed in `feedback/issues.csv` of the run."""
+    from dispatch.encryption import load_passwords
     from dispatch.files import write_csv
     from feedback.cases import check, labels
     from feedback.returned import issues_table, read_returned
@@ -51,7 +65,7 @@ def feedback(run: Run) -> dict[str, int]:
 
     person_labels, unreadable_decisions = read_decisions(run.inbox)
     with connect(run.warehouse) as con:
-        checked = check(con, read_returned(run.inbox), run.run_date)
+        checked = check(con, read_returned(run.inbox, load_passwords(run.out)), run.run_date)
         replace_run(con, "feedback", run.run_date, checked)
         replace_run(con, "feedback_labels", run.run_date, labels(con, checked))
         # Analysts' decisions on person pairs: labels for the weekly retrain.
@@ -170,7 +184,7 @@ def dispatch(run: Run) -> dict[str, int]:
         replace_run(con, "cases", run.run_date, cases)
     decided.drop("record_id").write_parquet(run.dir / "match_results.parquet")
     rows = work_list(cases, decided, standard, reference.housing, run.run_date)
-    written = write_dispatch(run.dir, rows, run.run_date)
+    written = write_dispatch(run.dir, rows, run.run_date, _package_passwords(run))
     write_review(run.dir, decided, standard, run.run_date)
     persons = reference.population.join(reference.housing.select("house_id", "address"), on="house_id", how="left")
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date),
@@ -199,6 +213,7 @@ def report(run: Run) -> dict[str, Any]:
                                                    issued_at(run.run_date))
         returned = read_run(con, "feedback", run.run_date)
         head = {**figures.headline(decided, files),
+                "reference_checks": check_reference(run.reference).to_dicts(),
                 **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
                 "disposal_by_subdistrict": disposal.to_dicts(),
                 # Which person-linkage model version decided the day's matches (`jingzhun model list`).

@@ -3,9 +3,14 @@
 A person in the population is their person_id. Others are grouped among the day's records when they share an
 ID number, a phone with a compatible name, or a name in the same building. Records that two different
 population persons would join are never merged.
+
+A key never holds an ID number or phone in clear (it travels into match_results.parquet and the warehouse's
+cases): those of persons outside the population are their sha256, the same every day, so a case continues.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import polars as pl
 
@@ -48,10 +53,14 @@ def case_keys(matched: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
         case_key=pl.when(pl.col("person_id").is_not_null()).then(pl.lit("P:") + pl.col("person_id"))
         .when(pl.col("persons").list.len() == 1).then(pl.lit("P:") + pl.col("persons").list.first())
         .when(pl.col("persons").list.len() > 1).then(pl.lit("R:") + pl.col("record_id").cast(pl.Utf8))
-        .when(pl.col("first_id").is_not_null()).then(pl.lit("ID:") + pl.col("first_id"))
-        .when(pl.col("first_phone").is_not_null()).then(pl.lit("PH:") + pl.col("first_phone"))
+        .when(pl.col("first_id").is_not_null()).then(pl.lit("ID:") + _pseudonym("first_id"))
+        .when(pl.col("first_phone").is_not_null()).then(pl.lit("PH:") + _pseudonym("first_phone"))
         .otherwise(pl.lit("R:") + pl.col("group").cast(pl.Utf8)),
     )
+
+
+def _pseudonym(column: str) -> pl.Expr:
+    return pl.col(column).map_elements(lambda v: hashlib.sha256(v.encode()).hexdigest()[:16], return_dtype=pl.Utf8)
 
 
 def _same_person_groups(records: pl.DataFrame) -> _UnionFind:

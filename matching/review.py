@@ -2,8 +2,9 @@
 sides and the evidence (dispatch writes them to `review/person_candidates.xlsx`), and the decisions read back
 from `INBOX/review/` as labelled pairs for the retrain.
 
-Analysts are entitled to the full values they must compare; this workbook never leaves the center.
-A decision that cannot be read is skipped and counted, never guessed.
+Analysts see what they need to decide, as `rules/privacy.yaml` shows it to review: the masked ID number with the
+birth date and area it encodes, the last four digits of the phone. A decision that cannot be read is skipped and
+counted, never guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import polars as pl
 
 from ingest.files import REVIEW_FOLDER, UnreadableFile, read_sheet, returned_files
 from ingest.mapping import SOURCE_NAMES
+from jingzhun.masking import id_details, shown
 from matching.person import Thresholds, explain
 
 PAIR_HEADER = "审核编号"
@@ -45,16 +47,23 @@ def candidate_rows(candidates: pl.DataFrame, matched: pl.DataFrame, standard: pl
                 lambda p: pair_id(run_date, p["record_id"], p["person_id"]), return_dtype=pl.Utf8).alias(PAIR_HEADER),
             pl.col("source").replace_strict(SOURCE_NAMES).alias("来源"),
             pl.col("source_file").alias("来源文件"), pl.col("source_row").alias("来源行号"),
-            pl.col("name").alias("记录姓名"), pl.col("id_number").alias("记录证件号码"),
-            pl.col("phone").alias("记录手机号码"), pl.col("address").alias("记录地址"),
-            pl.col("person_id").alias("候选人员编号"), pl.col("p_name").alias("候选姓名"),
-            pl.col("p_id_number").alias("候选证件号码"), pl.col("p_phone").alias("候选手机号码"),
-            pl.col("p_address").alias("候选住址"),
+            *_person("记录", "name", "id_number", "phone", "address"),
+            pl.col("person_id").alias("候选人员编号"),
+            *_person("候选", "p_name", "p_id_number", "p_phone", "p_address"),
             pl.col("match_probability").round(4).alias("匹配概率"),
             explain().alias("一致的证据"),
             pl.lit(None, pl.Utf8).alias(DECISION_HEADER), pl.lit(None, pl.Utf8).alias("备注"),
         )
     )
+
+
+def _person(side: str, name: str, id_number: str, phone: str, address: str) -> list[pl.Expr]:
+    """One side of a pair as analysts see it: name, masked ID number with its birth date and area, the phone's last
+    four digits, address."""
+    return [shown("review", "name", name).alias(f"{side}姓名"),
+            shown("review", "id_number", id_number).alias(f"{side}证件号码"), *id_details(id_number, side),
+            shown("review", "phone", phone).alias(f"{side}手机号码"),
+            shown("review", "address", address).alias(f"{side}{'地址' if side == '记录' else '住址'}")]
 
 
 def read_decisions(inbox: Path) -> tuple[pl.DataFrame, int]:

@@ -1,9 +1,12 @@
-"""`report.html`: one self-contained file (inline CSS, no script, no external request) for auditors."""
+"""`report.html`: one self-contained file (inline CSS, no script, no external request) for auditors.
+
+Personal data as `rules/privacy.yaml` shows it to the report: nobody identifiable; every table cell is scrubbed of
+ID numbers and phones (`jingzhun.masking.scrub_text`) whatever the table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +15,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from ingest.mapping import SOURCE_NAMES
-from jingzhun.masking import mask_record
+from jingzhun.masking import mask_raw_values, scrub_text
+from matching.reference import CHECKS_SCHEMA
 from reporting import charts
 
-# Quarantine reasons under which a row's cells may not be under their headers (an open quote swallows the cells
-# after it into one).
-COLUMNS_UNTRUSTED = ("ragged_row", "unmapped_header", "unbalanced_quote", "oversized_cell")
 OUTCOME_LABELS = {"dispatched": "派单", "no_action": "无需处置", "review": "待人工判断", "quarantined": "隔离"}
 FIELD_NAMES = {"name": "姓名", "id_number": "证件号码", "phone": "手机号码", "address": "地址"}
 RATE_COLUMNS = ("person_match_rate", "routing_rate", "completeness", "validity", "repair_rate", "within_deadline")
@@ -56,7 +57,7 @@ def _table(frame: pl.DataFrame, headers: dict[str, str]) -> Markup:
                 cells.append(f'<td class="num">{value:,.2f}</td>' if isinstance(value, float)
                              else f'<td class="num">{value:,}</td>')
             else:
-                cells.append(f"<td>{escape('' if value is None else value)}</td>")
+                cells.append(f"<td>{escape('' if value is None else scrub_text(str(value)))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return Markup(f"<table><tr>{head}</tr>{''.join(body)}</table>")
 
@@ -79,12 +80,7 @@ def render_report(path: Path, *, run_date: dt.date, inputs_fingerprint: str, cod
                   feedback_issues: pl.DataFrame, returned_lines: int) -> None:
     environment = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                               autoescape=select_autoescape(["html", "j2"]))
-    examples = quarantine.filter(pl.col("reason_code") != "empty_row").head(10).with_columns(
-        raw_values=pl.struct("raw_values", "reason_code").map_elements(
-            lambda row: json.dumps(mask_record(json.loads(row["raw_values"]), columns_trusted=row["reason_code"]
-                                               not in COLUMNS_UNTRUSTED), ensure_ascii=False),
-            return_dtype=pl.Utf8)
-    )
+    examples = mask_raw_values(quarantine.filter(pl.col("reason_code") != "empty_row").head(10), "report")
     html = environment.get_template("report.html.j2").render(
         run_date=run_date.isoformat(),
         # No clock time: the run date and the inputs' checksum say which report this is, and a rerun of the same
@@ -105,6 +101,7 @@ def render_report(path: Path, *, run_date: dt.date, inputs_fingerprint: str, cod
         unreadable=unreadable,
         quarantine_examples=_named(examples),
         trend=trend,
+        reference_checks=pl.DataFrame(head.get("reference_checks", []), schema=CHECKS_SCHEMA),
         disposal=disposal, feedback_issues=feedback_issues, returned_lines=returned_lines, hours=_hours,
         charts=_charts(head, _named(by_source), by_method, by_subdistrict, trend, disposal, disposal_distribution),
     )

@@ -5,16 +5,22 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from dispatch.encryption import PACKAGE_SUFFIX
 from ingest.inbox import InputFile
 from jingzhun import rules
+from jingzhun.errors import UserError
+from jingzhun.masking import scrub_text
 
 MANIFEST_NAME = "manifest.json"
+# Checksums are what they are; every other text (file names, error details) is scrubbed of ID numbers and phones.
+CHECKSUM_KEYS = ("sha256", "rule_versions")
 
 
 def count_rows(path: Path) -> int | None:
@@ -42,11 +48,31 @@ def inputs_fingerprint(inputs: list[InputFile]) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
+def package_contents(path: Path) -> list[dict[str, Any]] | None:
+    """The files in an encrypted package with their rows and sha256, so that a recipient who opened it can check
+    each file; None when the package cannot be opened here."""
+    from dispatch.encryption import PackageError, load_passwords, open_package
+
+    try:
+        members = open_package(path, load_passwords())
+    except (PackageError, UserError):
+        return None
+    contents = []
+    with tempfile.TemporaryDirectory(prefix="jingzhun-manifest-") as unpacked:
+        for name, content in members:
+            copy = Path(unpacked) / Path(name).name
+            copy.write_bytes(content)
+            contents.append({"path": name, "rows": count_rows(copy), "sha256": hashlib.sha256(content).hexdigest(),
+                             "bytes": len(content)})
+    return contents
+
+
 def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: list[InputFile],
                    head: dict[str, Any]) -> Path:
     outputs = [
         {"path": str(p.relative_to(run_dir)), "rows": count_rows(p),
-         "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+         "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size,
+         **({"contents": package_contents(p)} if p.suffix == PACKAGE_SUFFIX else {})}
         for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
     ]
     manifest = {
@@ -66,8 +92,18 @@ def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: l
             "unread_rows": head["unread_rows"],
             "delivered_rows": head["input_rows"] + head["unread_rows"],
         },
-        "headline": head,
+        # Problems of the reference tables, counted before the run (rules/reference_checks.yaml).
+        "reference_checks": head.get("reference_checks", []),
+        "headline": {k: v for k, v in head.items() if k != "reference_checks"},
     }
     path = run_dir / MANIFEST_NAME
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    path.write_text(json.dumps(_scrubbed(manifest), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return path
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v if k in CHECKSUM_KEYS else _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return scrub_text(value)

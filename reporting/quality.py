@@ -14,7 +14,7 @@ import polars as pl
 
 from cleansing.address import has_chinese_numerals
 from ingest.mapping import SOURCE_NAMES
-from jingzhun.masking import MASKS
+from jingzhun.masking import show
 from reporting.figures import field_quality, flag, status_counts
 
 MAX_EXAMPLES = 3
@@ -78,8 +78,8 @@ def quality_section(standard: pl.DataFrame, source_fields: dict[str, tuple[str, 
             if hits.is_empty():
                 continue
             share = hits.height / filled.height
-            mask = MASKS[finding.field]
-            examples = [mask(v) for v in hits[f"{finding.field}_raw"].unique(maintain_order=True).head(MAX_EXAMPLES)]
+            examples = [show("report", finding.field, v)
+                        for v in hits[f"{finding.field}_raw"].unique(maintain_order=True).head(MAX_EXAMPLES)]
             items.append({"field": finding.field, "sentence": f"{finding.sentence}：{share * 100:.1f}%",
                           "rows": hits.height, "examples": examples})
         findings.append({"source": source, "source_name": SOURCE_NAMES.get(source, source), "rows": rows.height,

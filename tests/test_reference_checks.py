@@ -1,0 +1,98 @@
+"""The reference checks: keys twice, houses on unknown grids, committees without a subdistrict, persons on unknown
+houses — counted as computed by hand here, set aside or kept as `rules/reference_checks.yaml` says, and above a
+limit the run refuses to start with one line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from jingzhun.errors import UserError
+from matching.reference import check_reference, failed_checks_message, load_reference
+
+GRID = pl.DataFrame({
+    "grid_id": ["G1", "G2", "G2", "G3"],
+    "grid_name": ["一", "二", "二（重复）", "三"],
+    "committee_code": ["C1", "C2", "C2", "C3"],
+    "committee_name": ["甲居委", "乙居委", "乙居委", "丙居委"],
+    "subdistrict_code": ["S1", "S1", "S1", " "],  # C3 has no subdistrict (a blank is none)
+    "subdistrict_name": ["东街道", "东街道", "东街道", ""],
+    "district_code": ["D"] * 4, "district_name": ["区"] * 4,
+})
+HOUSING = pl.DataFrame({
+    "house_id": ["H1", "H2", "H2", "H3", "H4"],
+    "address": ["碧波路1号101室", "碧波路1号102室", "碧波路9号", "碧波路1号103室", "碧波路1号104室"],
+    "grid_id": ["G1", "G1", "G2", "G3", "G9"],  # G3 is set aside with C3, G9 is no grid at all
+})
+POPULATION = pl.DataFrame({
+    "person_id": ["P1", "P2", "P2", "P3", "P4"],
+    "name": ["张伟", "王芳", "王芳芳", "李强", "赵敏"],
+    "id_number": ["310115198005011234", "310115198005011234", "310115199001011235", None, None],
+    "phone": ["13800000001", "13800000002", None, None, None],
+    "house_id": ["H1", "H2", "H2", "H7", None],  # H7 is unknown; no house at all is no unknown house
+})
+
+
+def _write(folder: Path, grid: pl.DataFrame = GRID, housing: pl.DataFrame = HOUSING,
+           population: pl.DataFrame = POPULATION) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    grid.write_csv(folder / "grid.csv")
+    housing.write_parquet(folder / "housing.parquet")  # either format, as the contract allows
+    population.write_csv(folder / "population.csv")
+    return folder
+
+
+def test_each_problem_is_counted_as_by_hand(tmp_path):
+    checks = check_reference(_write(tmp_path / "ref"))
+    counted = dict(checks.select("check", "rows").iter_rows())
+    assert counted == {"duplicate_grid_id": 1, "committee_without_subdistrict": 1, "duplicate_house_id": 1,
+                       "house_on_unknown_grid": 2, "duplicate_person_id": 1, "duplicate_id_number": 1,
+                       "person_on_unknown_house": 1}
+    assert dict(checks.select("check", "table_rows").iter_rows())["house_on_unknown_grid"] == 5
+    assert checks.filter(pl.col("check") == "duplicate_house_id")["file"].item() == "housing.parquet"
+    # Limits from the rules: one grid key twice is above `max_rows: 0`; 1 of 5 houses is above 0.1 %.
+    assert checks.filter(pl.col("over"))["check"].to_list() == list(counted)
+
+
+def test_the_run_uses_the_first_row_of_a_key_and_sets_aside_grids_without_a_subdistrict(tmp_path):
+    reference = load_reference(_write(tmp_path / "ref"))
+    assert reference.grid["grid_id"].to_list() == ["G1", "G2"] and reference.grid["grid_name"][1] == "二"
+    assert reference.housing["house_id"].to_list() == ["H1", "H2", "H3", "H4"]
+    assert reference.housing.filter(pl.col("house_id") == "H2")["address"].item() == "碧波路1号102室"
+    assert reference.population.filter(pl.col("person_id") == "P2")["name"].item() == "王芳"
+    assert reference.population.height == 4
+
+
+def test_a_clean_reference_passes_and_says_nothing(tmp_path):
+    clean = _write(tmp_path / "ref", GRID.head(2), HOUSING.head(2), POPULATION.head(2).with_columns(
+        id_number=pl.Series(["310115198005011234", None])))
+    checks = check_reference(clean)
+    assert checks["rows"].sum() == 0 and failed_checks_message(checks) is None
+
+
+def test_a_missing_key_column_is_said_before_any_count(tmp_path):
+    folder = _write(tmp_path / "ref", population=POPULATION.drop("house_id"))
+    with pytest.raises(UserError, match="lacks required columns: house_id"):
+        check_reference(folder)
+
+
+def test_above_a_limit_the_run_stops_before_any_work_with_one_line(district, tmp_path):
+    reference = tmp_path / "reference"
+    shutil.copytree(district / "reference", reference)
+    grid = pl.read_csv(reference / "grid.csv", infer_schema=False)
+    grid.with_columns(subdistrict_code=pl.when(pl.int_range(pl.len()) == 0).then(None)
+                      .otherwise("subdistrict_code")).write_csv(reference / "grid.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "jingzhun.cli", "run", "--inbox", str(district / "inbox"), "--reference",
+         str(reference), "--out", str(tmp_path / "out"), "--run-date", "2026-11-22"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "参考数据检查未通过" in done.stderr and "grid.csv 居委没有所属街镇 1 行" in done.stderr
+    assert "committee_without_subdistrict" in done.stderr
+    assert not (tmp_path / "out").exists()
