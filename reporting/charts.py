@@ -108,7 +108,7 @@ def lines(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | No
                      f'stroke="{RED}" stroke-dasharray="5,4"/><text x="{width - 12}" y="{y_of(target[0]) - 4:.1f}" '
                      f'text-anchor="end" fill="{RED}">{escape(target[1])}</text>')
     for i, label in enumerate(labels):
-        if i % every == 0 or i == len(labels) - 1:
+        if (len(labels) - 1 - i) % every == 0:  # counted back from the latest run, which is always labelled
             parts.append(f'<text x="{x_of(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
                          f'{escape(label)}</text>')
     legend_x = float(left)

@@ -30,7 +30,7 @@ from tests.browser import render
 from tests.conftest import RUN_DATE
 from tests.exports import edit_source
 
-PERSONS = 1000
+PERSONS = 2000  # the checkpoint sends 60 rows, past the alerts' min_rows; the hotline 30, under it
 DAYS = [RUN_DATE + dt.timedelta(days=i) for i in range(4)]
 SOURCES = ("道口登记", "12345工单", "健康云申报")
 
