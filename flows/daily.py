@@ -98,7 +98,8 @@ def _artifacts(run: Run, head: dict[str, Any]) -> None:
             f"{head['continued_cases']}) |\n| cases closed by feedback | {head['closed_cases']} |\n"
             f"| disposal median / p90 | {hours(head['disposal_median_hours'])} / "
             f"{hours(head['disposal_p90_hours'])} |\n| within deadline | {head['within_deadline']} |\n\n"
-            f"Outputs: `{run.day_dir}`\n"
+            + "".join(f"- **{alert}**\n" for alert in head["alerts"])
+            + f"\nOutputs: `{run.day_dir}`\n"
         ),
         description="Headline figures",
     )

@@ -4,6 +4,7 @@ way and no step reaches back. Testable without Prefect."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from dataclasses import asdict
 from typing import Any
@@ -196,10 +197,10 @@ def dispatch(run: Run) -> dict[str, int]:
 def report(run: Run) -> dict[str, Any]:
     from dispatch.packages import issued_at, quarantine_rows, unreadable_files
     from feedback.cases import closed_cases, open_cases
-    from reporting import figures
+    from reporting import figures, history
     from reporting.html import render_report
     from reporting.manifest import inputs_fingerprint, write_manifest
-    from reporting.quality import quality_section
+    from reporting.quality import quality_section, write_findings
 
     mapping = HeaderMapping.load(run.mapping)
     with connect(run.warehouse) as con:
@@ -209,8 +210,8 @@ def report(run: Run) -> dict[str, Any]:
         validation = read_run(con, "validation_results", run.run_date)
         files = _input_files(con, run)
         closed = closed_cases(con, run.run_date)
-        disposal = figures.disposal_by_subdistrict(closed, open_cases(con, run.run_date, before=False),
-                                                   issued_at(run.run_date))
+        still_open = open_cases(con, run.run_date, before=False)
+        disposal = figures.disposal_by_subdistrict(closed, still_open, issued_at(run.run_date))
         returned = read_run(con, "feedback", run.run_date)
         head = {**figures.headline(decided, files),
                 "reference_checks": check_reference(run.reference).to_dicts(),
@@ -225,23 +226,33 @@ def report(run: Run) -> dict[str, Any]:
                                     "within_deadline")},
         }], schema_overrides={"disposal_median_hours": pl.Float64, "within_deadline": pl.Float64})
         replace_run(con, "run_summary", run.run_date, summary)
-        trend = con.sql("SELECT * FROM run_summary WHERE run_date <= ? ORDER BY run_date DESC LIMIT 30",
-                        params=[run.run_date]).pl().reverse()
+        by_source = figures.by_group(decided, "source")
+        # The cases the feedback read today closed: the disposal time of the day, for the trend.
+        closed_before = closed_cases(con, run.run_date - dt.timedelta(days=1)).select("dispatch_id")
+        history.store_day(con, run.run_date, by_source=by_source,
+                          fields=figures.field_quality(standard, mapping.fields),
+                          disposal=figures.disposal_by_subdistrict(
+                              closed.join(closed_before, on="dispatch_id", how="anti"), still_open,
+                              issued_at(run.run_date)))
+        past = history.load(con, run.run_date)
+    head["alerts"] = [str(alert) for alert in past.alerts]
+    quality = quality_section(standard, mapping.fields)
+    write_findings(run.dir, quality)
     render_report(
         run.dir / "report.html", run_date=run.run_date, inputs_fingerprint=inputs_fingerprint(files),
         code_version=code_version(), head=head,
-        by_source=figures.by_group(decided, "source"),
+        by_source=by_source,
         by_method=figures.by_group(decided, "match_method"),
         by_subdistrict=figures.by_group(decided, "subdistrict_name"),
-        quality=quality_section(standard, mapping.fields),
+        quality=quality,
         validation=validation,
         quarantine=quarantine_rows(decided, raw, mapping.all_fields()),
         unreadable=unreadable_files(files),
-        trend=trend,
         disposal=disposal,
         disposal_distribution=figures.disposal_distribution(closed),
         feedback_issues=returned.filter(pl.col("issue").is_not_null()),
         returned_lines=returned.height,
+        history=past,
     )
     write_manifest(run.dir, run_date=run.run_date.isoformat(), code_version=code_version(), inputs=files, head=head)
     return head

@@ -171,6 +171,8 @@ def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
           f"review {outcomes['review']}, quarantined {outcomes['quarantined']}")
     print(f"person matched    {pct(head['person_match_rate'])}")
     print(f"committee routed  {pct(head['routing_rate'])}")
+    for alert in head.get("alerts", []):
+        print(f"alert             {alert}")  # a figure that moved since the previous run, as the report says
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,38 +75,59 @@ def stacked(items: Sequence[tuple[str, dict[str, int]]], colors: dict[str, str],
     return Markup("".join(parts) + "</svg>")
 
 
-def line(points: Sequence[tuple[str, float | None]], *, fmt: Callable[[float | None], str] = percent,
-         scale: float | None = None, title: str = "", color: str = BLUE,
-         target: tuple[float, str] | None = None) -> Markup:
-    """A trend over runs, oldest left; `target` draws a dashed reference line (e.g. the 12-hour goal)."""
-    known = [v for _, v in points if v is not None]
+# One color per series of a trend: the sources, or median and P90.
+SERIES_COLORS = (BLUE, ORANGE, GREEN, RED, GREY, "#7030a0")
+
+
+def lines(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+          fmt: Callable[[float | None], str] = percent, scale: float | None = None, title: str = "",
+          target: tuple[float, str] | None = None, width: int = 520) -> Markup:
+    """Trends over runs, oldest left: one line per series (a gap where a value is missing), a legend with each
+    series' latest value, every point's value in its tooltip; `target` draws a dashed reference line."""
+    known = [v for _, values in series for v in values if v is not None]
     if not known:
         return Markup('<p class="note">（尚无数据）</p>')
-    width, height, left, bottom, top_pad = 620, 190, 50, 40, 16
-    top = max([*known, target[0] if target else 0]) * 1.15 if scale is None else scale
-    top = top or 1
-    step = (width - left - 20) / max(len(points) - 1, 1)
+    height, left, bottom, top_pad = 200, 56, 56, 12
+    top = (max([*known, target[0] if target else 0]) * 1.15 if scale is None else scale) or 1
+    step = (width - left - 16) / max(len(labels) - 1, 1)
+    every = max(1, -(-len(labels) // 8))  # at most eight date labels under the axis
+
+    def x_of(i: int) -> float:
+        return left + i * step if len(labels) > 1 else left + (width - left - 16) / 2
 
     def y_of(v: float) -> float:
         return top_pad + (height - bottom - top_pad) * (1 - v / top)
 
-    parts = [f'<svg role="img" width="{width}" height="{height}" {FONT}>'
-             f'<title>{escape(title)}</title>'
-             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>']
+    parts = [f'<svg role="img" width="{width}" height="{height}" {FONT}><title>{escape(title)}</title>']
+    for tick in (0, top / 2, top):
+        parts.append(f'<line x1="{left}" y1="{y_of(tick):.1f}" x2="{width - 10}" y2="{y_of(tick):.1f}" '
+                     f'stroke="{"#999" if tick == 0 else "#e3e3e3"}"/><text x="{left - 6}" y="{y_of(tick) + 4:.1f}" '
+                     f'text-anchor="end">{escape(fmt(tick))}</text>')
     if target:
         parts.append(f'<line x1="{left}" y1="{y_of(target[0]):.1f}" x2="{width - 10}" y2="{y_of(target[0]):.1f}" '
-                     f'stroke="{RED}" stroke-dasharray="5,4"/><text x="{left + 4}" y="{y_of(target[0]) - 4:.1f}" '
-                     f'fill="{RED}">{escape(target[1])}</text>')
-    coords = [(left + i * step, y_of(v)) for i, (_, v) in enumerate(points) if v is not None]
-    parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
-                 f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in coords)}"/>')
-    for i, (label, value) in enumerate(points):
-        x = left + i * step
-        if value is not None:
-            parts.append(f'<circle cx="{x:.1f}" cy="{y_of(value):.1f}" r="3.5" fill="{color}"/>'
-                         f'<text x="{x:.1f}" y="{y_of(value) - 8:.1f}" text-anchor="middle">'
-                         f'{escape(fmt(value))}</text>')
-        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 18}" text-anchor="middle">{escape(label)}</text>')
+                     f'stroke="{RED}" stroke-dasharray="5,4"/><text x="{width - 12}" y="{y_of(target[0]) - 4:.1f}" '
+                     f'text-anchor="end" fill="{RED}">{escape(target[1])}</text>')
+    for i, label in enumerate(labels):
+        if (len(labels) - 1 - i) % every == 0:  # counted back from the latest run, which is always labelled
+            parts.append(f'<text x="{x_of(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                         f'{escape(label)}</text>')
+    legend_x = float(left)
+    for (name, values), color in zip(series, SERIES_COLORS, strict=False):
+        parts.append(f'<g data-series="{escape(name)}">')
+        run: list[str] = []  # the points of one unbroken stretch of the line
+        for i, value in enumerate([*values, None]):
+            if value is not None:
+                run.append(f"{x_of(i):.1f},{y_of(value):.1f}")
+                parts.append(f'<circle cx="{x_of(i):.1f}" cy="{y_of(value):.1f}" r="3" fill="{color}">'
+                             f'<title>{escape(name)} {escape(labels[i])}：{escape(fmt(value))}</title></circle>')
+            elif run:
+                parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(run)}"/>')
+                run = []
+        latest = next((v for v in reversed(values) if v is not None), None)
+        entry = f"{name} {fmt(latest)}"
+        parts.append(f'<rect x="{legend_x:.0f}" y="{height - 20}" width="10" height="10" fill="{color}"/>'
+                     f'<text x="{legend_x + 14:.0f}" y="{height - 10}">{escape(entry)}</text></g>')
+        legend_x += _text_width(entry) + 30
     return Markup("".join(parts) + "</svg>")
 
 

@@ -1,4 +1,4 @@
-"""The figures of one run, computed once from the stage tables."""
+"""The figures of one run, computed once from the stage tables, and what each of them means (`DEFINITIONS`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,51 @@ import polars as pl
 from ingest.inbox import InputFile
 from ingest.mapping import IDENTIFYING_FIELDS
 from screening.outcome import OUTCOMES
+
+# What the report calls the identity fields.
+FIELD_NAMES = {"name": "姓名", "id_number": "证件号码", "phone": "手机号码", "address": "地址"}
+
+# Every figure the report shows, by the column or key that holds it: its name and a one-line definition, the
+# numerator and denominator of every rate. The report links each figure to its line; a figure without a line
+# here fails the report's test.
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "input_files": ("输入文件", "收件箱三个来源文件夹中的文件数，含无法读取的文件。"),
+    "input_rows": ("输入数据行", "所有可读文件的数据行数之和（不含表头）。"),
+    "result_rows": ("结果行", "match_results.parquet 的行数：每个输入数据行恰有一行，应等于输入数据行。"),
+    "rows": ("行数", "该组（来源、匹配方式、街镇、原因、状态）的输入数据行数。"),
+    "usable": ("可用行", "未隔离的数据行数。"),
+    "person_match_rate": ("人员匹配率", "匹配到人口库中一人的行 ÷ 未隔离的行。"),
+    "routing_rate": ("居委定位率", "定位到居委的行 ÷ 未隔离的行。"),
+    "quarantine_share": ("隔离占比", "隔离的行 ÷ 输入数据行。"),
+    "review_share": ("待人工判断占比", "结果为待人工判断的行 ÷ 输入数据行。"),
+    "dispatched": ("派单", "结果为派单的数据行数（一个案件可含同一人的多行）。"),
+    "no_action": ("无需处置", "已匹配或定位、但未触发筛查规则的数据行数。"),
+    "review": ("待人工判断", "匹配无法自动决定、需分析人员判断的数据行数。"),
+    "quarantined": ("隔离", "无法使用、带原因留在 quarantine/ 的数据行数。"),
+    "dispatch_subdistricts": ("涉及街镇", "当天有派单的街镇数。"),
+    "completeness": ("完整率", "原始值不为空的行 ÷ 该来源的行。"),
+    "validity": ("有效率", "能转换为标准格式的值（证件号码还须通过 GB 11643 校验位）÷ 原始值不为空的行。"),
+    "repair_rate": ("修复率", "经繁简转换、证件号或手机号修正的行 ÷ 该来源的行。"),
+    "finding_share": ("问题占比", "出现该情况的行 ÷ 该来源中此字段原始值不为空的行。"),
+    "unexpected_count": ("不符合行数", "不符合该校验规则的行数（Great Expectations）。"),
+    "unexpected_percent": ("不符合占比", "不符合该校验规则的行 ÷ 该字段不为空的行，以百分数表示。"),
+    "source_row": ("行号", "记录在其文件中的数据行序号，从 1 开始，不含表头。"),
+    "feedback_row": ("回流行号", "回流文件中的数据行序号，从 1 开始，不含表头。"),
+    "cases": ("今日派单（案件）", "当天派出的案件数：一个案件是同一人当天被派单的全部记录。"),
+    "new_cases": ("新派", "当天首次派发的案件数。"),
+    "continued_cases": ("延续", "此前已派发、尚未回流办结、当天沿用原编号再次派发的案件数。"),
+    "closed_cases": ("回流已办结（累计）", "截至当天，回流中有核查结果和可读处置时间的案件数。"),
+    "closed": ("已办结", "截至当天回流办结的案件数。"),
+    "open": ("未办结", "已派发、尚无可用回流的案件数。"),
+    "overdue": ("其中已超时", "未办结案件中，截止时间早于当天派单时间的案件数。"),
+    "median_hours": ("处置时间中位数", "已办结案件（回流的处置时间 − 首次派发时间，小时）的中位数。"),
+    "p90_hours": ("处置时间 P90", "同上处置时间的第 90 百分位数（线性插值）：九成案件不超过此小时数。"),
+    "within_deadline": ("时限内办结占比", "在处置时限内办结的案件 ÷ 已办结案件。"),
+    "day_closed": ("当日办结", "当天读到的回流中首次办结的案件数。"),
+    "day_median_hours": ("当日处置中位数", "当日办结案件的处置时间（小时）的中位数。"),
+    "day_p90_hours": ("当日处置 P90", "当日办结案件的处置时间（小时）的第 90 百分位数（线性插值）。"),
+    "disposal_distribution": ("处置时间分布", "已办结案件按处置时间（小时）分段的案件数。"),
+}
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -58,14 +103,22 @@ def by_group(decided: pl.DataFrame, group: str) -> pl.DataFrame:
             # A group with no usable row (all quarantined) has no rate, not a NaN.
             person_match_rate=pl.when(pl.col("usable") > 0).then(pl.col("person_matched") / pl.col("usable")),
             routing_rate=pl.when(pl.col("usable") > 0).then(pl.col("routed") / pl.col("usable")),
+            quarantine_share=pl.col("quarantined") / pl.col("rows"),
+            review_share=pl.col("review") / pl.col("rows"),
         )
         .sort(group, nulls_last=True)
     )
 
 
+# Statuses of a field that make its value valid: an ID number that fails its check digit keeps its value for
+# near-miss matching, but it is not a valid ID.
+VALID_STATUSES = ("valid", "upgraded_15")
+
+
 def field_quality(standard: pl.DataFrame, source_fields: dict[str, tuple[str, ...]]) -> pl.DataFrame:
-    """Per source and identity field the source has: filled (raw not empty), valid (standardized value obtained)
-    and repaired (traditional characters converted, ID or phone repaired)."""
+    """Per source and identity field the source has: filled (raw not empty), valid (standardized value obtained
+    and, for a field with a status, a valid status) and repaired (traditional characters converted, ID or phone
+    repaired)."""
     has_field = pl.col("source").replace_strict(
         {source: list(fields) for source, fields in source_fields.items()}, return_dtype=pl.List(pl.Utf8))
     frames = []
@@ -77,7 +130,8 @@ def field_quality(standard: pl.DataFrame, source_fields: dict[str, tuple[str, ..
                 field=pl.lit(field),
                 rows=pl.len(),
                 filled=pl.col(f"{field}_raw").is_not_null().sum(),
-                valid=pl.col(field).is_not_null().sum(),
+                valid=(pl.col(field).is_not_null() & (pl.col(f"{field}_status").is_in(VALID_STATUSES)
+                                                      if f"{field}_status" in standard.columns else True)).sum(),
                 repaired=pl.any_horizontal(repaired).sum() if repaired else pl.lit(0, pl.UInt32),
             )
         )

@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from evaluation.metrics import evaluate_run
+from tests.browser import render
 from tests.conftest import RUN_DATE
 
 KEYS = ["source", "source_file", "source_row"]
@@ -257,25 +258,4 @@ def test_warehouse_keeps_the_run_for_the_trend(flow_run):
 
 
 def test_report_renders_in_headless_chromium_without_network_or_errors(flow_run, tmp_path):
-    import os
-    import shutil
-    import subprocess
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs it from Debian's packages")
-        pytest.skip("chromium not installed (make test installs it)")
-    screenshot = tmp_path / "report.png"
-    done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--window-size=1200,2400", f"--screenshot={screenshot}", (flow_run[0] / "report.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
-    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Refused to" in line]
-    assert console == []
-    assert "net::ERR" not in done.stderr
+    render(flow_run[0] / "report.html", tmp_path / "report.png")
