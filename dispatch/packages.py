@@ -8,13 +8,20 @@ from pathlib import Path
 
 import polars as pl
 
-from dispatch.files import Sheet, write_csv, write_table
+from dispatch.files import Printout, Sheet, write_csv, write_table
 from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
 from jingzhun.masking import mask_id_number
 
 # Left for staff to fill in; the feedback loop reads them back.
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
+# What a clerk on a visit reads and writes, in the order it prints, with each column's printed width (Excel
+# character units; a Chinese character counts two). A4 landscape holds about 150 at full size; the rest of a
+# line (status, masked ID, rules, lineage) follows in the sheet, grouped out of the printed view.
+PRINTED_WIDTHS = {
+    "居委": 10, "派单编号": 11, "优先级": 7, "截止时间": 11, "姓名": 8, "手机号码": 12, "登记地址": 28,
+    "筛查原因": 32, "核查结果": 12, "处置时间": 11, "备注": 12,
+}
 
 
 STATUS_NEW = "新派"
@@ -110,17 +117,20 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
     return rows.select(
         pl.col("subdistrict_code").alias("__subdistrict_code"),
         pl.col("subdistrict_name").alias("__subdistrict_name"),
-        pl.col("dispatch_id").alias("派单编号"),
-        status.alias("状态"),
+        # The printed columns (`PRINTED_WIDTHS`), staff's answers last,
         pl.col("committee_name").alias("居委"),
+        pl.col("dispatch_id").alias("派单编号"),
         pl.col("priority").alias("优先级"),
         pl.col("deadline_at").alias("截止时间"),
-        pl.col("deadline_hours").alias("处置时限(小时)"),
         pl.col("name").alias("姓名"),
         pl.col("phone").alias("手机号码"),
-        pl.col("id_shown").alias("证件号码"),
         pl.col("address").alias("登记地址"),
         pl.col("reasons").alias("筛查原因"),
+        *[pl.lit(None, pl.Utf8).alias(h) for h in FEEDBACK_HEADERS],
+        # then what the office and the loop back need.
+        status.alias("状态"),
+        pl.col("deadline_hours").alias("处置时限(小时)"),
+        pl.col("id_shown").alias("证件号码"),
         pl.col("rule_ids").list.join("、").alias("触发规则"),
         pl.col("sources").list.eval(pl.element().replace_strict(SOURCE_NAMES)).list.join("、").alias("来源"),
         pl.col("house_address").alias("匹配房屋"),
@@ -131,7 +141,6 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
         pl.col("records").alias("记录数"),
         pl.col("position").alias("来源文件及行号"),
         pl.col("extras").alias("其他信息"),
-        *[pl.lit(None, pl.Utf8).alias(h) for h in FEEDBACK_HEADERS],
     )
 
 
@@ -159,7 +168,8 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list
     """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`.
 
     One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
-    sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline."""
+    sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline.
+    The sheet prints as the clerks' paper list: the columns of `PRINTED_WIDTHS`, one page wide."""
     written = []
     results = rules.load("feedback")["results"]
     validations = {
@@ -170,7 +180,8 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list
     for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
         work = group.drop("__subdistrict_code", "__subdistrict_name")
         written += write_table(run_dir / "dispatch" / f"{code}_{name}", [
-            Sheet("派单", work, freeze_columns=1, validations=validations),
+            Sheet("派单", work, freeze_columns=2, validations=validations,
+                  printout=Printout(f"{name}（{code}）派单", f"运行日期 {run_date.isoformat()}", PRINTED_WIDTHS)),
             Sheet("汇总", _summary(work)),
         ], run_date)
     return written
