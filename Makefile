@@ -4,7 +4,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 OUT ?= demo-output
 
-.PHONY: demo test lint bench browser model clean
+.PHONY: demo test lint bench browser model print-tools screenshots clean
 
 $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -40,5 +40,24 @@ model: $(VENV)/.synced
 	$(VENV)/bin/jingzhun reference generate --out $(MODEL_TRAINING) --persons 100000 --seed 7 --day 2026-11-01
 	$(VENV)/bin/python -m matching.training --inbox $(MODEL_TRAINING)/inbox --reference $(MODEL_TRAINING)/reference
 
+# The printed work list, as a clerk gets it on paper: a fixed synthetic day, its first subdistrict's workbook
+# printed to PDF by LibreOffice, page 1 as docs/screenshots/dispatch_print.png. Not part of `make test`: the tests
+# check the workbook's print settings with openpyxl and need no LibreOffice.
+SCREENSHOTS := .screenshots
+SCREENSHOT_DAY := 2026-11-22
+print-tools:
+	@dpkg -s libreoffice-calc poppler-utils fonts-noto-cjk fonts-crosextra-carlito >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		libreoffice-calc poppler-utils fonts-noto-cjk fonts-crosextra-carlito >/dev/null; }
+
+screenshots: $(VENV)/.synced print-tools
+	rm -rf $(SCREENSHOTS)
+	$(VENV)/bin/jingzhun reference generate --out $(SCREENSHOTS)/synthetic --persons 4000 --day $(SCREENSHOT_DAY)
+	$(VENV)/bin/jingzhun run --inbox $(SCREENSHOTS)/synthetic/inbox --reference $(SCREENSHOTS)/synthetic/reference \
+		--out $(SCREENSHOTS)/out --run-date $(SCREENSHOT_DAY) >/dev/null
+	libreoffice -env:UserInstallation=file://$(abspath $(SCREENSHOTS))/libreoffice --headless --convert-to pdf \
+		--outdir $(SCREENSHOTS) "$$(ls $(SCREENSHOTS)/out/$(SCREENSHOT_DAY)/dispatch/*.xlsx | head -n 1)"
+	pdftoppm -png -r 110 -f 1 -l 1 -singlefile $(SCREENSHOTS)/*.pdf docs/screenshots/dispatch_print
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache $(SCREENSHOTS)

@@ -1,4 +1,5 @@
-"""Writing tables that people open in Excel or WPS: `.xlsx` with a header that stays in view, and `.csv` with BOM.
+"""Writing tables that people open in Excel or WPS: `.xlsx` with a header that stays in view, and `.csv` with BOM;
+a work list that staff take on their rounds also prints, one page wide, with room to write in.
 
 Must never write a cell that a spreadsheet would execute: the public types hotline texts, so a value starting
 with `=`, `+`, `-`, `@`, tab or carriage return is prefixed with an apostrophe, as OWASP advises for CSV injection.
@@ -20,6 +21,10 @@ from jingzhun.masking import scrub_frame
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
+# A printed line is tall enough to write a result, a time and a note by hand (36 points, about 13 mm); a longer
+# text wraps, at about 15 points a line of 11-point CJK text.
+WRITE_IN_HEIGHT = 36
+LINE_HEIGHT = 15
 
 
 def safe_cell(value: object) -> str:
@@ -34,6 +39,18 @@ def safe_cell(value: object) -> str:
 
 
 @dataclass(frozen=True)
+class Printout:
+    """How a work list prints: A4 landscape, one page wide, the header row on every page, gridlines, rows tall
+    enough to write in, and a page header saying whose list it is, of which day, page x of y. Columns not in
+    `widths` stay in the sheet (the loop back reads them) but are grouped and collapsed out of the printed view;
+    they come last, so that one button opens them."""
+
+    title: str  # page header, left: e.g. the subdistrict
+    subtitle: str  # page header, centre: e.g. the run date
+    widths: dict[str, int]  # the printed columns: their width in Excel character units (a CJK character is 2)
+
+
+@dataclass(frozen=True)
 class Sheet:
     name: str
     frame: pl.DataFrame  # columns are the Chinese headers people read
@@ -44,6 +61,7 @@ class Sheet:
     # Columns written as they are: values `jingzhun.masking.show` already decided (the phone staff call), and codes
     # that must survive intact (派单编号); every other text cell is scrubbed of ID numbers and phones.
     shown: tuple[str, ...] = ()
+    printout: Printout | None = None
 
 
 def write_csv(path: Path, frame: pl.DataFrame, shown: tuple[str, ...] = ()) -> None:
@@ -65,10 +83,13 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
     book.set_properties({"created": created, "author": "jingzhun"})
     header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                               "valign": "vcenter"})
+    wrap = book.add_format({"text_wrap": True, "valign": "top", "align": "left"})
     for spec in sheets:
         spec = replace(spec, frame=scrub_frame(spec.frame, keep=spec.shown))
         sheet = book.add_worksheet(spec.name)
+        printed = spec.printout.widths if spec.printout else {}
         widths = [_width(c) for c in spec.frame.columns]
+        lines = [1] * (spec.frame.height + 1)  # printed lines each row needs
         for col, name in enumerate(spec.frame.columns):
             sheet.write_string(0, col, name, header)
         for row_at, row in enumerate(spec.frame.iter_rows(), start=1):
@@ -82,8 +103,16 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
                     text = safe_cell(value)
                     sheet.write_string(row_at, col, text)
                 widths[col] = max(widths[col], _width(text))
-        for col, width in enumerate(widths):
-            sheet.set_column(col, col, min(width + 2, MAX_COLUMN_WIDTH))
+                if (name := spec.frame.columns[col]) in printed:
+                    lines[row_at] = max(lines[row_at], _wrapped_lines(text, printed[name]))
+        for col, name in enumerate(spec.frame.columns):
+            width = min(widths[col] + 2, MAX_COLUMN_WIDTH)
+            if name in printed:
+                sheet.set_column(col, col, printed[name], wrap)
+            elif spec.printout:
+                sheet.set_column(col, col, width, None, {"level": 1, "hidden": True})
+            else:
+                sheet.set_column(col, col, width)
         if spec.filter_and_freeze:
             sheet.freeze_panes(1, spec.freeze_columns)
             sheet.autofilter(0, 0, max(spec.frame.height, 1), max(len(spec.frame.columns) - 1, 0))
@@ -91,10 +120,37 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
             sheet.set_landscape()
             sheet.set_paper(9)
             sheet.repeat_rows(0)
+        if spec.printout:
+            _lay_out_for_print(sheet, spec.printout, lines, spec.frame.columns)
         for name, options in spec.validations.items():
             col = spec.frame.columns.index(name)
             sheet.data_validation(1, col, max(spec.frame.height, 1), col, options)
     book.close()
+
+
+def _lay_out_for_print(sheet, printout: Printout, lines: list[int], columns: list[str]) -> None:
+    """One page wide, as many pages long as needed; the grouped columns collapsed (their button is on the
+    column after them); each data row tall enough for its wrapped text and for a hand-written answer."""
+    sheet.fit_to_pages(1, 0)
+    sheet.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.5)
+    sheet.center_horizontally()
+    sheet.hide_gridlines(0)  # printed gridlines: the lines to write on
+    sheet.set_header(f"&L{_header_text(printout.title)}&C{_header_text(printout.subtitle)}&R第 &P 页 共 &N 页",
+                     {"margin": 0.3})
+    if set(columns) - set(printout.widths):
+        sheet.set_column(len(columns), len(columns), None, None, {"collapsed": True})
+    for row_at, needed in enumerate(lines[1:], start=1):
+        sheet.set_row(row_at, max(WRITE_IN_HEIGHT, needed * LINE_HEIGHT + 6))
+
+
+def _header_text(text: str) -> str:
+    return text.replace("&", "&&")  # `&` starts a control code in a page header
+
+
+def _wrapped_lines(text: str, width: int) -> int:
+    """Lines a text takes in a wrapping column of `width` characters, less a character for the cell's padding."""
+    room = max(width - 1, 1)
+    return sum(max(1, -(-_width(part) // room)) for part in text.split("\n"))
 
 
 def _width(text: str) -> int:

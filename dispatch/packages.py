@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from dispatch.encryption import Passwords, seal
-from dispatch.files import Sheet, write_csv, write_table
+from dispatch.files import Printout, Sheet, write_csv, write_table
 from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
 from jingzhun.masking import id_details, mask_raw_values, shown
@@ -23,6 +23,13 @@ DISPATCH_SHOWN = ("派单编号", "手机号码", "证件号码", "网格")
 # The same for the review workbooks, record and candidate side (审核编号 comes back from analysts).
 REVIEW_SHOWN = ("审核编号", "候选人员编号", "证件号码", "手机号码", "记录证件号码", "记录手机号码", "候选证件号码",
                 "候选手机号码")
+# What a clerk on a visit reads and writes, in the order it prints, with each column's printed width (Excel
+# character units; a Chinese character counts two). A4 landscape holds about 150 at full size; the rest of a
+# line (status, masked ID, rules, lineage) follows in the sheet, grouped out of the printed view.
+PRINTED_WIDTHS = {
+    "居委": 10, "派单编号": 11, "优先级": 7, "截止时间": 11, "姓名": 8, "手机号码": 12, "登记地址": 28,
+    "筛查原因": 32, "核查结果": 12, "处置时间": 11, "备注": 12,
+}
 
 
 STATUS_NEW = "新派"
@@ -124,17 +131,20 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
     return rows.select(
         pl.col("subdistrict_code").alias("__subdistrict_code"),
         pl.col("subdistrict_name").alias("__subdistrict_name"),
-        pl.col("dispatch_id").alias("派单编号"),
-        status.alias("状态"),
+        # The printed columns (`PRINTED_WIDTHS`), staff's answers last,
         pl.col("committee_name").alias("居委"),
+        pl.col("dispatch_id").alias("派单编号"),
         pl.col("priority").alias("优先级"),
         pl.col("deadline_at").alias("截止时间"),
-        pl.col("deadline_hours").alias("处置时限(小时)"),
         pl.col("name").alias("姓名"),
         pl.col("phone").alias("手机号码"),
-        pl.col("id_shown").alias("证件号码"),
         pl.col("address").alias("登记地址"),
         pl.col("reasons").alias("筛查原因"),
+        *[pl.lit(None, pl.Utf8).alias(h) for h in FEEDBACK_HEADERS],
+        # then what the office and the loop back need.
+        status.alias("状态"),
+        pl.col("deadline_hours").alias("处置时限(小时)"),
+        pl.col("id_shown").alias("证件号码"),
         pl.col("rule_ids").list.join("、").alias("触发规则"),
         pl.col("sources").list.eval(pl.element().replace_strict(SOURCE_NAMES)).list.join("、").alias("来源"),
         pl.col("house_address").alias("匹配房屋"),
@@ -145,7 +155,6 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
         pl.col("records").alias("记录数"),
         pl.col("position").alias("来源文件及行号"),
         pl.col("extras").alias("其他信息"),
-        *[pl.lit(None, pl.Utf8).alias(h) for h in FEEDBACK_HEADERS],
     )
 
 
@@ -175,7 +184,8 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
     encrypted, `rules/packages.yaml`) the two sealed in `dispatch/<code>_<name>.zip` with the subdistrict's password.
 
     One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
-    sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline."""
+    sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline.
+    The sheet prints as the clerks' paper list: the columns of `PRINTED_WIDTHS`, one page wide."""
     written = []
     results = rules.load("feedback")["results"]
     validations = {
@@ -186,7 +196,8 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
     for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
         work = group.drop("__subdistrict_code", "__subdistrict_name")
         files = write_table(run_dir / "dispatch" / f"{code}_{name}", [
-            Sheet("派单", work, freeze_columns=1, validations=validations, shown=DISPATCH_SHOWN),
+            Sheet("派单", work, freeze_columns=2, validations=validations, shown=DISPATCH_SHOWN,
+                  printout=Printout(f"{name}（{code}）派单", f"运行日期 {run_date.isoformat()}", PRINTED_WIDTHS)),
             Sheet("汇总", _summary(work)),
         ], run_date)
         written += [seal(files, passwords.by_subdistrict[code], run_date)] if passwords else files

@@ -18,6 +18,9 @@ from tests.browser import render
 from tests.conftest import RUN_DATE
 
 KEYS = ["source", "source_file", "source_row"]
+# What a clerk on a visit reads and writes (issue 11), in the order the work list prints them.
+CLERK_COLUMNS = ["居委", "派单编号", "优先级", "截止时间", "姓名", "手机号码", "登记地址", "筛查原因",
+                 "核查结果", "处置时间", "备注"]
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +74,10 @@ def test_dispatch_workbooks_hold_their_subdistrict_only(flow_run, results):
         book = openpyxl.load_workbook(path)
         sheet = book["派单"]
         headers = [c.value for c in sheet[1]]
-        assert headers[:8] == ["派单编号", "状态", "居委", "优先级", "截止时间", "处置时限(小时)", "姓名", "手机号码"]
-        assert {"证件号码", "筛查原因", "触发规则", "来源", "匹配说明", "来源文件及行号", "其他信息",
-                "核查结果", "处置时间", "备注"} <= set(headers)
-        assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref
-        assert all(sheet.column_dimensions[c].width >= 8 for c in ("A", "C", "E"))
+        assert headers[:11] == CLERK_COLUMNS
+        assert {"状态", "处置时限(小时)", "证件号码", "触发规则", "来源", "匹配说明", "来源文件及行号",
+                "其他信息"} <= set(headers)
+        assert sheet.freeze_panes == "C2" and sheet.auto_filter.ref  # 居委 and 派单编号 stay in view
         rows = [dict(zip(headers, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
         ids = [r["派单编号"] for r in rows]
         assert sorted(ids) == sorted(cases.filter(pl.col("subdistrict_code") == code)["dispatch_id"].to_list())
@@ -90,9 +92,47 @@ def test_dispatch_workbooks_hold_their_subdistrict_only(flow_run, results):
         assert summary[0][:2] == ("居委", "派单数") and summary[-1][:2] == ("合计", len(ids))
         with open(path.with_suffix(".csv"), encoding="utf-8-sig", newline="") as f:
             lines = list(csv.reader(f))
-        assert lines[0] == headers and [line[0] for line in lines[1:]] == ids
+        assert lines == [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         seen += len(ids)
     assert seen == cases.height
+
+
+def test_work_lists_print_one_page_wide_with_the_clerks_columns(flow_run):
+    """On paper: A4 landscape, one page wide at a readable scale, the header row on every page, a page header
+    saying whose list, which day and page x of y, gridlines, rows tall enough to write in; the other columns
+    stay in the sheet for the loop back, grouped and collapsed out of the printed view."""
+    run_dir, _ = flow_run
+    for path in sorted((run_dir / "dispatch").glob("*.xlsx")):
+        code, name = path.stem.split("_", 1)
+        sheet = openpyxl.load_workbook(path)["派单"]
+        assert sheet.page_setup.orientation == "landscape"
+        assert int(sheet.page_setup.paperSize) == 9  # A4
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+        assert sheet.page_setup.fitToWidth in (None, 1)  # absent is 1, the OOXML default: one page wide
+        assert sheet.page_setup.fitToHeight == 0  # as many pages long as needed
+        assert sheet.print_title_rows == "$1:$1"
+        assert sheet.print_options.gridLines is True
+        header = sheet.oddHeader
+        assert name in header.left.text and code in header.left.text
+        assert RUN_DATE.isoformat() in header.center.text
+        assert header.right.text == "第 &P 页 共 &N 页"
+
+        headers = [c.value for c in sheet[1]]
+        dimension = {col: d for d in sheet.column_dimensions.values() for col in range(d.min, d.max + 1)}
+        printed = [h for i, h in enumerate(headers, start=1) if not dimension[i].hidden]
+        assert printed == CLERK_COLUMNS
+        for i, h in enumerate(headers, start=1):
+            assert dimension[i].outlineLevel == (0 if h in CLERK_COLUMNS else 1), h
+        assert dimension[len(headers) + 1].collapsed is True  # the group's button shows it collapsed
+        # Excel draws a column 7 pixels per unit of its stored width (Calibri 11); A4 landscape within 0.4-inch
+        # margins is 1,045 pixels at 96 dpi, so fitting the printed columns to it keeps the text at 90% or more.
+        pixels = sum(7 * dimension[headers.index(h) + 1].width for h in CLERK_COLUMNS)
+        assert pixels * 0.9 <= (11.69 - 0.8) * 96
+
+        for row in range(2, sheet.max_row + 1):
+            assert sheet.row_dimensions[row].height >= 36  # half an inch to write in
+        address = sheet.cell(2, headers.index("登记地址") + 1)
+        assert address.alignment.wrap_text is True and address.alignment.vertical == "top"
 
 
 def test_routing_and_linkage_agree_with_ground_truth(flow_run, district):

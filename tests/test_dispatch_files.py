@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.files import FORMULA_STARTS, Sheet, safe_cell, write_csv, write_workbook
+from dispatch.files import FORMULA_STARTS, Printout, Sheet, safe_cell, write_csv, write_workbook
 from jingzhun.masking import mask_id_number, mask_phone
 
 
@@ -52,6 +52,24 @@ def test_same_inputs_give_byte_identical_workbooks(tmp_path):
     for name in ("a.xlsx", "b.xlsx"):
         write_workbook(tmp_path / name, [Sheet("派单", frame)], dt.datetime(2026, 11, 22))
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_a_printed_sheet_grows_rows_for_long_text_and_hides_the_rest(tmp_path):
+    long_reason = "来沪人员落地核实：核实是否在居住地，登记健康状况" * 2  # 48 characters, 96 columns wide
+    frame = pl.DataFrame({"姓名": ["王伟", "李娜"], "筛查原因": ["红码", long_reason],
+                          "来源文件及行号": ["a.csv 第2行"] * 2})
+    printout = Printout("A&B街道", "运行日期 2026-11-22", {"姓名": 8, "筛查原因": 20})
+    write_workbook(tmp_path / "a.xlsx", [Sheet("派单", frame, printout=printout)], dt.datetime(2026, 11, 22))
+
+    sheet = openpyxl.load_workbook(tmp_path / "a.xlsx")["派单"]
+    assert sheet.oddHeader.left.text == "A&&B街道"  # a lone `&` would start a control code
+    assert (sheet.column_dimensions["A"].hidden, sheet.column_dimensions["B"].hidden) == (False, False)
+    assert sheet.column_dimensions["C"].hidden is True and sheet.column_dimensions["C"].outlineLevel == 1
+    assert sheet["C2"].value == "a.csv 第2行"  # hidden from print, still in the sheet
+    assert sheet.row_dimensions[2].height >= 36
+    # 96 columns of text in a 20-wide column take at least five lines of at least 14 points (11-point text).
+    assert sheet.row_dimensions[3].height >= 5 * 14
+    assert sheet["B3"].alignment.wrap_text is True
 
 
 def test_masks_keep_only_what_tells_people_apart():

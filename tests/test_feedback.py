@@ -98,7 +98,7 @@ def day2(flow_run, district, tmp_path_factory):
                  and r[table[0].index("状态")] == "新派")
     table[b_row][table[0].index("核查结果")] = "已核实-已落实措施"
     table[b_row][table[0].index("处置时间")] = "2026-11-23 05:30"
-    ids["b"] = table[b_row][0]
+    ids["b"] = table[b_row][table[0].index("派单编号")]
     with open(returned / pick["b"].with_suffix(".csv").name, "w", encoding="gb18030", newline="") as f:
         csv.writer(f).writerows(table)
     # And a stray workbook that is not a work list at all.
@@ -148,7 +148,8 @@ def test_closed_cases_are_not_continued_and_open_ones_keep_their_first_id(day2):
 
     sheet = openpyxl.load_workbook(run.dir / "dispatch" / day2["pick"]["a"].name)["派单"]
     headers = [c.value for c in sheet[1]]
-    status = {row[0]: row[headers.index("状态")] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    status = {row[headers.index("派单编号")]: row[headers.index("状态")]
+              for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert status[ids["unreadable"]] == "延续（已于11-22派发，未办结）"
 
 
