@@ -12,6 +12,7 @@ import polars as pl
 
 from ingest.inbox import InputFile, read_inbox
 from ingest.mapping import HeaderMapping
+from jingzhun import rules
 from jingzhun.errors import UserError
 from jingzhun.run import Run, code_version
 from jingzhun.warehouse import connect, read_run, replace_latest, replace_run
@@ -19,7 +20,10 @@ from matching.reference import load_reference
 
 
 def check_inputs(run: Run) -> None:
-    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping."""
+    """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table, mapping or
+    rules file."""
+    if run.rules is not None:
+        rules.check(run.rules)
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox}")
     load_reference(run.reference, header_only=True)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from jingzhun import rules
 from jingzhun.errors import UserError
 
 DEMO_PERSONS = 20_000
@@ -61,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     address = commands.add_parser("address", help="address tools")
     address_commands = address.add_subparsers(dest="address_command", required=True)
-    address_commands.add_parser("parse", help="one address a line on stdin, one JSON object a line on stdout")
+    parse = address_commands.add_parser("parse", help="one address a line on stdin, one JSON object a line on stdout")
+
+    for command in (demo, run, generate, evaluate, parse):  # what every command takes
+        command.add_argument("--rules", type=Path, metavar="DIR",
+                             help="a folder of one's own rules (default: $JINGZHUN_RULES, else the installed rules)")
     return parser
 
 
@@ -106,9 +111,17 @@ def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
     print(f"committee routed  {pct(head['routing_rate'])}")
 
 
+def _use_rules(folder: Path | None) -> None:
+    """The rules of this command and of every process it starts: `--rules`, else JINGZHUN_RULES, checked first."""
+    folder = folder or rules.chosen()
+    if folder is not None:
+        rules.use(rules.check(folder))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _use_rules(args.rules)
         if args.command == "address":
             from cleansing.address import address_parse_cli
 
@@ -125,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             run_date = args.run_date or dt.date.today()
             head = _run_flow(inbox=args.inbox, reference=args.reference, out=args.out, mapping=args.mapping,
-                             run_date=run_date)
+                             run_date=run_date, rules=rules.chosen())
             _print_headline(head, args.out / run_date.isoformat())
         elif args.command == "demo":
             _demo(args.out, args.persons)
@@ -145,7 +158,7 @@ def _demo(out: Path, persons: int) -> None:
     day = dt.date.today()
     generate(out / "synthetic", persons=persons, seed=DEMO_SEED, day=day)
     head = _run_flow(inbox=out / "synthetic" / "inbox", reference=out / "synthetic" / "reference", out=out,
-                     run_date=day)
+                     run_date=day, rules=rules.chosen())
     _print_headline(head, out / day.isoformat())
     print()
     print(format_evaluation(evaluate_run(out / day.isoformat(), out / "synthetic" / "truth.csv")))

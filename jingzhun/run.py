@@ -17,6 +17,7 @@ class Run:
     out: Path
     run_date: date
     mapping: Path | None = None
+    rules: Path | None = None  # a folder of the user's own rules; None for the installed ones
 
     @property
     def dir(self) -> Path:
