@@ -11,6 +11,7 @@ import polars as pl
 
 from ingest.files import HEADER_SEARCH_ROWS, SUPPORTED_SUFFIXES, Cell, UnreadableFile, read_sheet
 from ingest.mapping import IDENTIFYING_FIELDS, SOURCES, HeaderMapping, header_key
+from jingzhun import progress
 from jingzhun.errors import UserError
 
 KEY_COLUMNS = ("source", "source_file", "source_row")
@@ -48,6 +49,7 @@ def read_inbox(inbox: Path, mapping: HeaderMapping) -> Inbox:
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
             if path.is_file() and not path.name.startswith((".", "~$")):
                 files.append(_read_file(source, path, mapping, columns))
+                progress.advance(files[-1].data_rows)
     records = pl.DataFrame(columns, schema=_schema(fields)).with_row_index("record_id")
     return Inbox(records.with_columns(pl.col("record_id").cast(pl.Int64)), files)
 
