@@ -78,10 +78,11 @@ def test_the_installed_demo_runs_outside_the_checkout_on_ones_own_rules(venv, tm
     python = venv / "bin" / "python"
 
     # The code that runs is the installed one: nothing of the checkout is on the path.
+    modules = ["jingzhun.cli", "jingzhun.rules", "flows.daily",
+               "matching.link", "feedback.cases", "evaluation.metrics"]
     where = json.loads(_run(python, "-c", "import importlib, json, sys; print(json.dumps({'path': sys.path, "
-                            "'files': {n: importlib.import_module(n).__file__ for n in ('jingzhun.cli', "
-                            "'jingzhun.rules', 'flows.daily', 'matching.link', 'feedback.cases', "
-                            "'evaluation.metrics')}}))", cwd=elsewhere, env=env).stdout)
+                            f"'files': {{n: importlib.import_module(n).__file__ for n in {modules}}}}}))",
+                            cwd=elsewhere, env=env).stdout)
     site = next(venv.glob("lib/python3*/site-packages"))
     assert all(Path(file).is_relative_to(site) for file in where["files"].values()), where["files"]
     assert not any(entry and Path(entry).resolve().is_relative_to(ROOT) for entry in where["path"]), where["path"]
