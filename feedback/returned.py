@@ -81,7 +81,8 @@ def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
     try:
         table = read_sheet(path, WORK_SHEET).rows
     except UnreadableFile as error:
-        return file_issue(f"文件无法读取（{QUARANTINE_FILE_REASONS.get(error.code, error.code)}）")
+        reasons = rules.load("quarantine")["files"]  # read at use: the rules in force may differ per run
+        return file_issue(f"文件无法读取（{reasons.get(error.code, error.code)}）")
     header = [_text(c) for c in table[0]] if table else []
     if ID_HEADER not in header:
         return file_issue(f"不是派单文件：缺少“{ID_HEADER}”列")

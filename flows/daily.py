@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import steps
+from jingzhun import progress
+from jingzhun import rules as rulebook
 from jingzhun.run import Run, exclusive
+from jingzhun.warehouse import connect
 
 # File-system errors that may pass by themselves (a busy or briefly unreachable share). Anything else, a missing
 # file, a refused permission, a full disk, a bad input or a bug, fails the same way on a second try.
@@ -28,15 +32,32 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS
 
 
-def _step(fn: Any, retries: int = 0) -> Any:
+def _step(fn: Any, retries: int = 0, counted: bool = True) -> Any:
+    """`fn` as a Prefect task that applies the run's rules in whatever process runs it and logs its progress;
+    `counted` when the step works through the day's rows (known once ingest has stored them)."""
+
+    @functools.wraps(fn)
+    def step(run: Run) -> Any:
+        rows = expected = None
+        if run.warehouse.exists():
+            with connect(run.warehouse) as con:
+                rows = progress.day_rows(con, run.run_date) if counted else None
+                expected = progress.expected_seconds(con, fn.__name__, rows)
+        with rulebook.using(run.rules), progress.tracked(fn.__name__, rows, expected, get_run_logger()) as tracker:
+            result = fn(run)
+        with connect(run.warehouse) as con:
+            progress.record(con, run.run_date, tracker)
+        return result
+
     # Steps pass a small Run and keep their data in the warehouse; nothing is worth caching between runs.
-    return task(fn, name=fn.__name__, retries=retries, retry_delay_seconds=5, retry_condition_fn=_transient,
+    return task(step, name=fn.__name__, retries=retries, retry_delay_seconds=5, retry_condition_fn=_transient,
                 cache_policy=NO_CACHE)
 
 
-prepare = _step(steps.prepare)
-feedback = _step(steps.feedback, retries=2)
-ingest = _step(steps.ingest, retries=2)
+# The day's rows are known once ingest has stored them: the steps before are timed, not counted.
+prepare = _step(steps.prepare, counted=False)
+feedback = _step(steps.feedback, retries=2, counted=False)
+ingest = _step(steps.ingest, retries=2, counted=False)
 cleanse = _step(steps.cleanse)
 validate = _step(steps.validate)
 match = _step(steps.match)
@@ -49,9 +70,11 @@ publish = _step(steps.publish, retries=2)
 
 @flow(name="jingzhun-daily", log_prints=True)
 def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
-          run_date: dt.date | None = None) -> dict[str, Any]:
+          run_date: dt.date | None = None, rules: Path | None = None) -> dict[str, Any]:
+    """`rules`: a folder of one's own rules; without it, those of JINGZHUN_RULES or else the installed ones."""
     run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out),
-              run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None)
+              run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None,
+              rules=Path(rules).resolve() if rules else rulebook.chosen())
     with exclusive(run.out):  # one run at a time on an output folder
         prepare(run)
         feedback(run)  # first: the cases it closes are not continued by today's screening

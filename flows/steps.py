@@ -13,6 +13,7 @@ import polars as pl
 
 from ingest.inbox import Delivery, InputFile, read_inbox
 from ingest.mapping import HeaderMapping
+from jingzhun import rules
 from jingzhun.errors import ReconciliationError, UserError
 from jingzhun.run import Run, code_version
 from jingzhun.warehouse import connect, has_table, read_run, replace_latest, replace_run
@@ -22,7 +23,9 @@ from matching.reference import check_reference, failed_checks_message, load_refe
 def check_inputs(run: Run) -> None:
     """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping, a
     reference whose checks (`rules/reference_checks.yaml`) are above their limits, or packages to encrypt without
-    a password for every subdistrict."""
+    a password for every subdistrict, or a rules file that cannot be read."""
+    if run.rules is not None:
+        rules.check(run.rules)
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox} (收件目录不存在)")
     failed = failed_checks_message(check_reference(run.reference))

@@ -29,6 +29,7 @@ from ingest.files import (
     read_sheets,
 )
 from ingest.mapping import IDENTIFYING_FIELDS, SOURCES, HeaderMapping, header_key
+from jingzhun import progress
 from jingzhun.errors import UserError
 
 KEY_COLUMNS = ("source", "source_file", "source_row")
@@ -90,7 +91,9 @@ def read_inbox(inbox: Path, mapping: HeaderMapping, delivered: dict[str, Deliver
         folder = inbox / source
         if folder.is_dir():
             for path, problem in _walk(folder):
-                files += _read_file(source, inbox, folder, path, problem, mapping, columns, seen)
+                read = _read_file(source, inbox, folder, path, problem, mapping, columns, seen)
+                progress.advance(sum(f.data_rows for f in read))
+                files += read
     for entry in entries:
         if entry.name not in (*SOURCES, FEEDBACK_FOLDER, REVIEW_FOLDER):
             for path, problem in _walk(entry) if entry.is_dir() and not entry.is_symlink() else [(entry, None)]:

@@ -16,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from jingzhun import rules
 from jingzhun.errors import UserError
 from synthetic.settings import Settings
 
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Options every command takes, after its name (`jingzhun run --debug ...`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="on failure, show the traceback (and Prefect's)")
+    common.add_argument("--rules", type=Path, metavar="DIR",
+                        help="a folder of one's own rules (default: $JINGZHUN_RULES, else the installed rules)")
 
     def command(group: Any, name: str, help: str) -> argparse.ArgumentParser:
         return group.add_parser(name, parents=[common], help=help)
@@ -175,9 +178,17 @@ def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
         print(f"alert             {alert}")  # a figure that moved since the previous run, as the report says
 
 
+def _use_rules(folder: Path | None) -> None:
+    """The rules of this command and of every process it starts: `--rules`, else JINGZHUN_RULES, checked first."""
+    folder = folder or rules.chosen()
+    if folder is not None:
+        rules.use(rules.check(folder))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _use_rules(args.rules)
         _command(args)
     except UserError as error:
         return _fail(args.debug, 2, str(error), error)
@@ -227,7 +238,7 @@ def _command(args: argparse.Namespace) -> None:
     elif args.command == "run":
         run_date = args.run_date or dt.date.today()
         head = _run_flow(args.debug, inbox=args.inbox, reference=args.reference, out=args.out,
-                         mapping=args.mapping, run_date=run_date)
+                         mapping=args.mapping, run_date=run_date, rules=rules.chosen())
         _print_headline(head, args.out / run_date.isoformat())
     elif args.command == "model":
         from matching.versions import command
@@ -245,7 +256,7 @@ def _demo(out: Path, persons: int, debug: bool) -> None:
     day = dt.date.today()
     generate(out / "synthetic", persons=persons, seed=DEMO_SEED, day=day)
     head = _run_flow(debug, inbox=out / "synthetic" / "inbox", reference=out / "synthetic" / "reference", out=out,
-                     run_date=day)
+                     run_date=day, rules=rules.chosen())
     _print_headline(head, out / day.isoformat())
     print()
     print(format_evaluation(evaluate_run(out / day.isoformat(), out / "synthetic" / "truth.csv")))

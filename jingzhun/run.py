@@ -29,6 +29,7 @@ class Run:
     out: Path
     run_date: date
     mapping: Path | None = None
+    rules: Path | None = None  # a folder of the user's own rules; None for the installed ones
 
     @property
     def day_dir(self) -> Path:

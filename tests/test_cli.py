@@ -202,3 +202,16 @@ def test_first_run_on_a_machine_with_no_prefect_state(tmp_path):
     assert "Traceback" not in done.stderr
     assert (tmp_path / "empty-prefect-home").is_dir()
     assert (tmp_path / "out" / "2026-11-22" / "report.html").is_file()
+
+
+def test_rules_that_cannot_be_used_end_in_one_line_whether_named_by_option_or_environment(tmp_path):
+    import os
+
+    done = run_cli("address", "parse", "--rules", str(tmp_path / "nowhere"), stdin="上海市浦东新区\n")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "rules folder not found" in done.stderr
+    (tmp_path / "my-rules").mkdir()
+    (tmp_path / "my-rules" / "screening.yaml").write_text("rules: []\n", encoding="utf-8")
+    done = subprocess.run([*JINGZHUN, "evaluate", "--run", "r", "--truth", "t"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "JINGZHUN_RULES": str(tmp_path / "my-rules")})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "lacks cleansing.yaml" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -93,7 +93,7 @@ def test_changing_the_yaml_changes_the_outcome_without_code(tmp_path, monkeypatc
     assert (before["outcome"], before["rule_ids"], before["deadline_hours"]) == ("dispatched", ["HC01"], 12)
 
     copy = tmp_path / "rules"
-    shutil.copytree(rules.RULES_DIR, copy)
+    shutil.copytree(rules.INSTALLED_RULES_DIR, copy)
     config = yaml.safe_load((copy / "screening.yaml").read_text(encoding="utf-8"))
     for rule in config["rules"]:
         if rule["id"] == "HC01":
@@ -101,11 +101,9 @@ def test_changing_the_yaml_changes_the_outcome_without_code(tmp_path, monkeypatc
         if rule["id"] == "HC02":
             rule["when"]["in"] = ["红码"]  # yellow codes no longer dispatched
     (copy / "screening.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setattr(rules, "RULES_DIR", copy)
-    rules.load.cache_clear()
-    try:
-        assert outcome_of(fever)["deadline_hours"] == 6
-        assert outcome_of({"code_color": "黄码"})["outcome"] == "no_action"
-        assert outcome_of({"code_color": "红码"})["show_id"] is True  # declared per rule: show_id
-    finally:
-        rules.load.cache_clear()
+    monkeypatch.setenv("JINGZHUN_RULES", str(copy))
+    assert outcome_of(fever)["deadline_hours"] == 6
+    assert outcome_of({"code_color": "黄码"})["outcome"] == "no_action"
+    assert outcome_of({"code_color": "红码"})["show_id"] is True  # declared per rule: show_id
+    monkeypatch.delenv("JINGZHUN_RULES")
+    assert outcome_of(fever)["deadline_hours"] == 12  # the installed rules again, without clearing any cache
