@@ -14,6 +14,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import polars as pl
+
+from cleansing.address import division_name
 from cleansing.text import strip_invisible
 
 __all__ = ["STATUSES", "IdNumber", "check_digit", "parse_id_number"]
@@ -111,3 +114,18 @@ def parse_id_number(s: str | None) -> IdNumber:
     if _NEAR_LENGTH.fullmatch(text):
         return IdNumber(None, "bad_length", repairs, candidate_digits=text)
     return IdNumber(None, "malformed", repairs)
+
+
+def id_birth_and_area(value: str | None) -> tuple[str | None, str | None]:
+    """What the masked part of an ID number encodes that an analyst needs to tell two people apart: the birth date
+    (1980-05-01) and the area of issue (上海市浦东新区)."""
+    parsed = parse_id_number(value)
+    birth = parsed.birth_date.isoformat() if parsed.birth_date else None
+    return birth, division_name(parsed.area_code)
+
+
+def id_details(column: str, prefix: str = "") -> list[pl.Expr]:
+    """`<prefix>出生日期` and `<prefix>地区` of the ID numbers in `column`, to stand beside the masked number."""
+    facts = pl.col(column).map_elements(lambda v: dict(zip(("birth", "area"), id_birth_and_area(v), strict=True)),
+                                        return_dtype=pl.Struct({"birth": pl.Utf8, "area": pl.Utf8}))
+    return [facts.struct.field("birth").alias(f"{prefix}出生日期"), facts.struct.field("area").alias(f"{prefix}地区")]

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import polars as pl
 
+from cleansing.idcard import id_details
 from dispatch.encryption import Passwords, seal
 from dispatch.files import Printout, Sheet, write_csv, write_table
 from ingest.mapping import SOURCE_NAMES
 from jingzhun import rules
-from jingzhun.masking import id_details, mask_raw_values, shown
+from jingzhun.masking import mask_raw_values, shown
 
 # Left for staff to fill in; the feedback loop reads them back.
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")

@@ -173,24 +173,6 @@ def shown(output: str, field: str, column: str | pl.Expr) -> pl.Expr:
     return expr.map_elements(partial(show, output, field), return_dtype=pl.Utf8)
 
 
-def id_birth_and_area(value: str | None) -> tuple[str | None, str | None]:
-    """What the masked part of an ID number encodes that an analyst needs to tell two people apart: the birth date
-    (1980-05-01) and the area of issue (上海市浦东新区)."""
-    from cleansing.address import division_name
-    from cleansing.idcard import parse_id_number
-
-    parsed = parse_id_number(value)
-    birth = parsed.birth_date.isoformat() if parsed.birth_date else None
-    return birth, division_name(parsed.area_code)
-
-
-def id_details(column: str, prefix: str = "") -> list[pl.Expr]:
-    """`<prefix>出生日期` and `<prefix>地区` of the ID numbers in `column`, to stand beside the masked number."""
-    facts = pl.col(column).map_elements(lambda v: dict(zip(("birth", "area"), id_birth_and_area(v), strict=True)),
-                                        return_dtype=pl.Struct({"birth": pl.Utf8, "area": pl.Utf8}))
-    return [facts.struct.field("birth").alias(f"{prefix}出生日期"), facts.struct.field("area").alias(f"{prefix}地区")]
-
-
 def mask_record(values: dict[str, object], output: str = "report", columns_trusted: bool = True) -> dict[str, object]:
     """A raw record (field -> value) as `output` may show it: personal fields by `rules/privacy.yaml`, fields known
     to be harmless scrubbed of ID numbers and phones, any other field masked. When the row's cells may sit under

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
+from cleansing.idcard import id_details
 from ingest.files import REVIEW_FOLDER, UnreadableFile, read_sheet, returned_files
 from ingest.mapping import SOURCE_NAMES
-from jingzhun.masking import id_details, shown
+from jingzhun.masking import shown
 from matching.person import Thresholds, explain
 
 PAIR_HEADER = "审核编号"

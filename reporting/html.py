@@ -110,7 +110,8 @@ def render_report(path: Path, *, run_date: dt.date, inputs_fingerprint: str, cod
         .sort("rows", "reason", descending=[True, False]),
         unreadable=unreadable,
         quarantine_examples=_named(examples),
-        reference_checks=pl.DataFrame(head.get("reference_checks", []), schema=CHECKS_SCHEMA),
+        reference_checks=pl.DataFrame(head.get("reference_checks", []), schema=CHECKS_SCHEMA)
+        .rename({"rows": "problem_rows"}),
         overall_history=_overall_history(history),
         disposal=disposal, feedback_issues=feedback_issues, returned_lines=returned_lines, hours=_hours,
         history=history, history_days=rules.load("report")["history"]["days"],

@@ -606,8 +606,8 @@ def test_the_run_reconciles_inputs_with_outcomes_and_listed_rows(bad_run):
 
 def test_a_lost_row_fails_the_run_loudly(bad_run, tmp_path):
     shutil.copy(bad_run.warehouse, tmp_path / "warehouse.duckdb")
-    shutil.copytree(bad_run.dir, tmp_path / RUN_DATE.isoformat())
     run = Run(inbox=bad_run.inbox, reference=bad_run.reference, out=tmp_path, run_date=RUN_DATE)
+    shutil.copytree(bad_run.dir, run.dir)
     with connect(run.warehouse) as con:
         con.execute("DELETE FROM match_results WHERE source_file = 'quote.csv' AND source_row = 12")
     with pytest.raises(ReconciliationError, match="quote.csv: 31 rows read, 30 results"):

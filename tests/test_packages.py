@@ -66,9 +66,10 @@ def sealed(flow_run, district, tmp_path, monkeypatch, encrypt):
     """The session's day dispatched and reported again, with packages encrypted."""
     out = tmp_path / "out"
     shutil.copytree(flow_run[0].parent, out)
-    shutil.rmtree(out / RUN_DATE.isoformat() / "dispatch")
     passwords = _passwords_file(tmp_path / "secrets", _grid_codes(district), monkeypatch)
     run = Run(inbox=district / "inbox", reference=district / "reference", out=out, run_date=RUN_DATE)
+    run.day_dir.rename(run.dir)  # steps write the day where the flow does, before it is published
+    shutil.rmtree(run.dir / "dispatch")
     steps.check_inputs(run)
     steps.dispatch(run)
     steps.report(run)
@@ -140,7 +141,7 @@ def test_a_returned_package_is_read_with_its_password_and_a_wrong_one_is_an_issu
     (returned / "损坏.zip").write_bytes(package.read_bytes()[:200])  # cut off on the way
     lines = read_returned(sealed["tmp"] / "inbox", passwords)
     by_file = {r["feedback_file"]: r for r in lines.iter_rows(named=True)}
-    dispatch_id = sheet.cell(2, 1).value
+    dispatch_id = sheet.cell(2, header.index("派单编号") + 1).value
     for opened in (f"{package.name}/{name}", f"回传.zip/{name}"):
         assert by_file[opened]["dispatch_id"] == dispatch_id and by_file[opened]["issue"] is None
         assert by_file[opened]["disposed_at"] == dt.datetime(2026, 11, 22, 15, 0)

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cleansing.idcard import check_digit
+from cleansing.idcard import check_digit, id_birth_and_area
 from jingzhun import rules
-from jingzhun.masking import id_birth_and_area, mask_record, scrub_text, show
+from jingzhun.masking import mask_record, scrub_text, show
 from tests.conftest import RUN_DATE
 
 FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")

@@ -3,7 +3,7 @@
 1. exports with whole columns empty (a hotline export without names, health exports with only addresses, no
    checkpoint file): the first day of a fresh warehouse, which used to crash the report step;
 2. the full day's exports;
-3. the same exports again: nothing moved, so no alert;
+3. the same exports again (re-exported, one row fewer): nothing moved, so no alert;
 4. the checkpoint system renamed its ID header (the column is read as an extra, the field goes empty) and the
    health system's IDs went through Excel as numbers (the last three digits become 000).
 
@@ -58,14 +58,21 @@ def days(tmp_path_factory) -> dict[dt.date, tuple[Path, dict]]:
         "申报时间", "填报时间", "姓名", "证件号码", "身份证号", "手机号码", "手机号", "近14天旅居地", "旅居史",
         "是否发热", "发热", "健康码", "健康码颜色")})
 
+    # Each day's exports are new files (a file delivered again is read once): the next day's re-export of the same
+    # records lacks one row, the day after another.
+    again = tmp / "inbox-again"
+    shutil.copytree(full, again)
     changed = tmp / "inbox-changed"
     shutil.copytree(full, changed)
+    for inbox, dropped in ((again, 1), (changed, 2)):
+        for source in ("checkpoint", "hotline", "health"):
+            edit_source(inbox, source, keep_row=lambda row, dropped=dropped: row != dropped)
     edit_source(changed, "checkpoint", rename={h: "公民身份号码" for h in ("证件号码", "身份证号", "身份证号码")})
     edit_source(changed, "health", cells={h: _excel_number for h in ("证件号码", "身份证号")})
 
     out = tmp / "out"
     runs = {}
-    for day, inbox in zip(DAYS, (empty, full, full, changed), strict=True):
+    for day, inbox in zip(DAYS, (empty, full, again, changed), strict=True):
         head = daily(inbox=inbox, reference=tmp / "district" / "reference", out=out, run_date=day)
         runs[day] = (out / day.isoformat(), head)
     return runs
