@@ -38,7 +38,7 @@ MODEL_TRAINING := .model-training
 model: $(VENV)/.synced
 	rm -rf $(MODEL_TRAINING)
 	$(VENV)/bin/jingzhun reference generate --out $(MODEL_TRAINING) --persons 100000 --seed 7 --day 2026-11-01
-	$(VENV)/bin/python -m matching.training --inbox $(MODEL_TRAINING)/inbox --reference $(MODEL_TRAINING)/reference
+	$(VENV)/bin/python -m jingzhun.matching.training --inbox $(MODEL_TRAINING)/inbox --reference $(MODEL_TRAINING)/reference
 
 # The printed work list, as a clerk gets it on paper: a fixed synthetic day, its first subdistrict's workbook
 # printed to PDF by LibreOffice, page 1 as docs/screenshots/dispatch_print.png. Not part of `make test`: the tests
@@ -53,7 +53,7 @@ print-tools:
 screenshots: $(VENV)/.synced print-tools
 	rm -rf $(SCREENSHOTS)
 	$(VENV)/bin/jingzhun reference generate --out $(SCREENSHOTS)/synthetic --persons 4000 --day $(SCREENSHOT_DAY)
-	$(VENV)/bin/jingzhun run --inbox $(SCREENSHOTS)/synthetic/inbox --reference $(SCREENSHOTS)/synthetic/reference \
+	$(VENV)/bin/jingzhun run --inbox $(SCREENSHOTS)/jingzhun/synthetic/inbox --reference $(SCREENSHOTS)/synthetic/reference \
 		--out $(SCREENSHOTS)/out --run-date $(SCREENSHOT_DAY) >/dev/null
 	libreoffice -env:UserInstallation=file://$(abspath $(SCREENSHOTS))/libreoffice --headless --convert-to pdf \
 		--outdir $(SCREENSHOTS) "$$(ls $(SCREENSHOTS)/out/$(SCREENSHOT_DAY)/dispatch/*.xlsx | head -n 1)"

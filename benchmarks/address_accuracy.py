@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cleansing.address import ADDRESS_FIELDS, parse_address  # noqa: E402
+from jingzhun.cleansing.address import ADDRESS_FIELDS, parse_address  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "addresses.csv"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cleansing.address import parse_address  # noqa: E402
-from evaluation.address_parsing import SCORED_FIELDS, errors, read_labelled, score_parser  # noqa: E402
+from jingzhun.cleansing.address import parse_address  # noqa: E402
+from jingzhun.evaluation.address_parsing import SCORED_FIELDS, errors, read_labelled, score_parser  # noqa: E402
 
 TARGETS = {"micro": 0.92, "community": 0.85, "road": 0.85}
 

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
 
-from cleansing import address as address_module  # noqa: E402
-from cleansing.pipeline import cleanse, normalize_column  # noqa: E402
-from ingest.inbox import read_inbox  # noqa: E402
-from ingest.mapping import HeaderMapping  # noqa: E402
-from synthetic.generate import generate  # noqa: E402
+from jingzhun.cleansing import address as address_module  # noqa: E402
+from jingzhun.cleansing.pipeline import cleanse, normalize_column  # noqa: E402
+from jingzhun.ingest.inbox import read_inbox  # noqa: E402
+from jingzhun.ingest.mapping import HeaderMapping  # noqa: E402
+from jingzhun.synthetic.generate import generate  # noqa: E402
 
 PUDONG = "310115"
 HEALTH_HEADER = ["申报时间", "姓名", "证件号码", "手机号码", "居住地址", "近14天旅居地", "是否发热", "健康码"]
@@ -121,8 +121,8 @@ def bench_naive_baseline(path: Path, sample: int, rows: int) -> float:
     """One row at a time: pandas reads the file, every normalizer runs on every cell of every row."""
     import pandas as pd
 
-    from cleansing.pipeline import NORMALIZERS
-    from jingzhun import rules
+    from jingzhun.cleansing.pipeline import NORMALIZERS
+    from jingzhun.core import rules
 
     kinds = rules.load("cleansing")["fields"]
     fields = {"declared_at": "申报时间", "name": "姓名", "id_number": "证件号码", "phone": "手机号码",

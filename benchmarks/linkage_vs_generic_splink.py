@@ -19,14 +19,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cleansing.pipeline import cleanse
-from evaluation.metrics import KEYS, evaluate, read_truth
-from ingest.inbox import read_inbox
-from ingest.mapping import HeaderMapping
-from matching.link import match
-from matching.person import Thresholds, splink_tables
-from matching.reference import load_reference
-from synthetic.generate import generate
+from jingzhun.cleansing.pipeline import cleanse
+from jingzhun.evaluation.metrics import KEYS, evaluate, read_truth
+from jingzhun.ingest.inbox import read_inbox
+from jingzhun.ingest.mapping import HeaderMapping
+from jingzhun.matching.link import match
+from jingzhun.matching.person import Thresholds, splink_tables
+from jingzhun.matching.reference import load_reference
+from jingzhun.synthetic.generate import generate
 
 
 def _outcome(review: pl.Expr) -> pl.Expr:

@@ -2,11 +2,12 @@
 phenomenon alone (40% of people away from home, 30% sparse hotline rows, households sharing one phone, communities
 named after a place of China, short town names, addresses without numbers, empty columns) and all together.
 
-For each, the daily flow's steps (`flows.steps`, without Prefect; validate and report change no match and are left
-out) and the generic Splink baseline (`linkage_vs_generic_splink.generic_splink`) on the same files; printed:
+For each, the daily flow's steps (`jingzhun.flows.steps`, without Prefect; validate and report change no match and are
+left out) and the generic Splink baseline (`linkage_vs_generic_splink.generic_splink`) on the same files; printed:
 person precision (of rows linked) and recall (over rows whose evidence names one person), committee routing, rows
 routed to a wrong subdistrict and the review share, over all rows and over the rows showing the setting's
-phenomenon, beside the targets of issue 8 (✓ met, ✗ not). Ground truth is the generator's (`evaluation.metrics`).
+phenomenon, beside the targets of issue 8 (✓ met, ✗ not). Ground truth is the generator's
+(`jingzhun.evaluation.metrics`).
 
     .venv/bin/python benchmarks/matching_sweep.py [--persons 20000] [--day-rows N] [--seed 2026] [--quick]
 """
@@ -26,11 +27,11 @@ from typing import Any
 import polars as pl
 from linkage_vs_generic_splink import generic_splink
 
-from evaluation.metrics import TARGETS, evaluate, pct, read_truth, target_met
-from flows import steps
-from jingzhun.run import Run
-from synthetic.generate import generate
-from synthetic.settings import Settings
+from jingzhun.core.run import Run
+from jingzhun.evaluation.metrics import TARGETS, evaluate, pct, read_truth, target_met
+from jingzhun.flows import steps
+from jingzhun.synthetic.generate import generate
+from jingzhun.synthetic.settings import Settings
 
 RUN_DATE = dt.date(2026, 11, 22)
 ALL_TOGETHER = Settings(away_from_home=0.4, sparse_hotline=0.3, household_phones=0.5, place_name_communities=0.3,

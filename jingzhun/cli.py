@@ -16,9 +16,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from jingzhun import rules
-from jingzhun.errors import UserError
-from synthetic.settings import Settings
+from jingzhun.core import rules
+from jingzhun.core.errors import UserError
+from jingzhun.synthetic.settings import Settings
 
 DEMO_PERSONS = 20_000
 DEMO_SEED = 2026
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--persons", type=_positive, default=DEMO_PERSONS)
     generate.add_argument("--seed", type=int, default=DEMO_SEED)
     generate.add_argument("--day", type=_date, default=None, help="the day of the inbox (default: today)")
-    for option in fields(Settings):  # the day's size, and the phenomena of real exports (synthetic/settings.py)
+    # The day's size, and the phenomena of real exports (jingzhun/synthetic/settings.py).
+    for option in fields(Settings):
         size = option.name == "day_rows"
         generate.add_argument("--" + option.name.replace("_", "-"), type=_positive if size else _share,
                               metavar="N" if size else "SHARE", default=option.default, help=option.metadata["help"])
@@ -106,15 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
-    from flows.steps import check_inputs
-    from jingzhun.run import Run, exclusive
+    from jingzhun.core.run import Run, exclusive
+    from jingzhun.flows.steps import check_inputs
 
     # What makes a run impossible is said before Prefect's local server takes its ten seconds to start:
     # the inputs, then the output folder (taking its lock checks that it is a folder we can write).
     run = Run(**parameters)
     check_inputs(run)
     with exclusive(run.out):
-        from flows.daily import daily
+        from jingzhun.flows.daily import daily
 
         prefect = logging.getLogger("prefect")
         if not debug:
@@ -218,11 +219,11 @@ def _fail(debug: bool, status: int, message: str, error: BaseException) -> int:
 
 def _command(args: argparse.Namespace) -> None:
     if args.command == "address":
-        from cleansing.address import address_parse_cli
+        from jingzhun.cleansing.address import address_parse_cli
 
         address_parse_cli(sys.stdin, sys.stdout)
     elif args.command == "reference":
-        from synthetic.generate import generate
+        from jingzhun.synthetic.generate import generate
 
         try:
             settings = Settings(**{option.name: getattr(args, option.name) for option in fields(Settings)})
@@ -232,7 +233,7 @@ def _command(args: argparse.Namespace) -> None:
             raise UserError(str(error)) from error
         print(summary)
     elif args.command == "evaluate":
-        from evaluation.metrics import evaluate_run, format_evaluation
+        from jingzhun.evaluation.metrics import evaluate_run, format_evaluation
 
         print(format_evaluation(evaluate_run(args.run, args.truth)))
     elif args.command == "run":
@@ -241,7 +242,7 @@ def _command(args: argparse.Namespace) -> None:
                          mapping=args.mapping, run_date=run_date, rules=rules.chosen())
         _print_headline(head, args.out / run_date.isoformat())
     elif args.command == "model":
-        from matching.versions import command
+        from jingzhun.matching.versions import command
 
         print(command(args.model_command, args.out, getattr(args, "version", None),
                       getattr(args, "inbox", None), getattr(args, "reference", None)))
@@ -250,8 +251,8 @@ def _command(args: argparse.Namespace) -> None:
 
 
 def _demo(out: Path, persons: int, debug: bool) -> None:
-    from evaluation.metrics import evaluate_run, format_evaluation
-    from synthetic.generate import generate
+    from jingzhun.evaluation.metrics import evaluate_run, format_evaluation
+    from jingzhun.synthetic.generate import generate
 
     day = dt.date.today()
     generate(out / "synthetic", persons=persons, seed=DEMO_SEED, day=day)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import flows  # noqa: F401  (the product's Prefect settings, before any test imports Prefect)
+from jingzhun import flows  # noqa: F401  (the product's Prefect settings, before any test imports Prefect)
 
 # Prefect keeps its database under PREFECT_HOME; the tests use their own, never the user's.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="jingzhun-prefect-"))
@@ -23,7 +23,7 @@ PERSONS = 4000
 
 @pytest.fixture(scope="session")
 def district(tmp_path_factory) -> Path:
-    from synthetic.generate import generate
+    from jingzhun.synthetic.generate import generate
 
     folder = tmp_path_factory.mktemp("district")
     generate(folder, persons=PERSONS, seed=11, day=RUN_DATE)
@@ -33,7 +33,7 @@ def district(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def flow_run(district, tmp_path_factory) -> tuple[Path, dict]:
     """The daily flow run once, for real, by Prefect; returns the run folder and the headline it returned."""
-    from flows.daily import daily
+    from jingzhun.flows.daily import daily
 
     out = tmp_path_factory.mktemp("out")
     head = daily(inbox=district / "inbox", reference=district / "reference", out=out, run_date=RUN_DATE)

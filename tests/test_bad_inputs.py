@@ -1,5 +1,5 @@
 """The bad-input corpus: files as they really arrive broken, each kind with the outcome it must get, through the real
-steps of a run (`flows.steps`, prepare to reconcile, on a small generated reference).
+steps of a run (`jingzhun.flows.steps`, prepare to reconcile, on a small generated reference).
 
 Every kind states its whole account: which files (or sheets) are read and how many rows each gives, which of those
 rows are quarantined and why, and what is listed as not read, with its rows where they can be counted. The run's
@@ -24,11 +24,11 @@ import polars as pl
 import pytest
 from markupsafe import escape
 
-from flows import steps
-from jingzhun import rules
-from jingzhun.errors import ReconciliationError
-from jingzhun.run import Run
-from jingzhun.warehouse import connect, read_run
+from jingzhun.core import rules
+from jingzhun.core.errors import ReconciliationError
+from jingzhun.core.run import Run
+from jingzhun.core.warehouse import connect, read_run
+from jingzhun.flows import steps
 
 RUN_DATE = dt.date(2026, 11, 22)
 HEADER = ["申报时间", "姓名", "证件号码", "手机号码", "居住地址", "近14天旅居地", "是否发热", "健康码"]
@@ -509,7 +509,7 @@ def _run(run: Run) -> dict:
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory) -> Path:
-    from synthetic.generate import generate
+    from jingzhun.synthetic.generate import generate
 
     base = tmp_path_factory.mktemp("bad-district")
     generate(base, persons=2000, seed=1, day=RUN_DATE)
@@ -729,8 +729,8 @@ AS_A_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.g
 READ_INBOX = """
 import json, sys
 from pathlib import Path
-from ingest.inbox import read_inbox
-from ingest.mapping import HeaderMapping
+from jingzhun.ingest.inbox import read_inbox
+from jingzhun.ingest.mapping import HeaderMapping
 inbox = read_inbox(Path(sys.argv[1]), HeaderMapping.load())
 print(json.dumps({f.path: [f.error_code, f.data_rows] for f in inbox.files}))
 """
@@ -827,8 +827,8 @@ def test_a_200000_row_file_with_one_unbalanced_quote_is_read_in_comparable_time(
     """Ingest only: the rest of the day is the same with or without the quote."""
     import time
 
-    from ingest.inbox import read_inbox
-    from ingest.mapping import HeaderMapping
+    from jingzhun.ingest.inbox import read_inbox
+    from jingzhun.ingest.mapping import HeaderMapping
 
     mapping = HeaderMapping.load()
     timings = {}
@@ -847,7 +847,7 @@ def test_a_200000_row_file_with_one_unbalanced_quote_is_read_in_comparable_time(
 
 
 def test_truncated_zip_inside_xlsx_is_not_a_table(tmp_path):
-    from ingest.files import UnreadableFile, read_sheet
+    from jingzhun.ingest.files import UnreadableFile, read_sheet
 
     path = tmp_path / "cut.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
@@ -858,7 +858,7 @@ def test_truncated_zip_inside_xlsx_is_not_a_table(tmp_path):
 
 
 def test_placeholders_in_identity_fields_count_as_empty():
-    from cleansing.pipeline import normalize_column
+    from jingzhun.cleansing.pipeline import normalize_column
 
     frame = pl.DataFrame({"name": ["test", "测试", "王伟", " 无 "], "travel": ["无", "无", "武汉", None]})
     names = normalize_column(frame, "name", "name")

@@ -1,4 +1,4 @@
-"""cleansing.address: parse_address, chinese_numeral_to_arabic, address_parse_cli.
+"""jingzhun.cleansing.address: parse_address, chinese_numeral_to_arabic, address_parse_cli.
 
 tests/data/addresses.csv holds hand-written addresses with hand-written expected fields
 (context_district_code is what the pipeline would pass; empty means none).
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleansing.address import ADDRESS_FIELDS, address_parse_cli, chinese_numeral_to_arabic, parse_address
+from jingzhun.cleansing.address import ADDRESS_FIELDS, address_parse_cli, chinese_numeral_to_arabic, parse_address
 
 DATA = Path(__file__).parent / "data" / "addresses.csv"
 PUDONG = "310115"

@@ -1,4 +1,4 @@
-"""cleansing.datetimes: parse_datetime."""
+"""jingzhun.cleansing.datetimes: parse_datetime."""
 
 import datetime as dt
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleansing.datetimes import parse_datetime
+from jingzhun.cleansing.datetimes import parse_datetime
 
 D = dt.datetime
 CASES = [

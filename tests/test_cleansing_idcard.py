@@ -1,4 +1,4 @@
-"""cleansing.idcard: GB 11643-1999 check digit, classification, repairs, near-miss helpers."""
+"""jingzhun.cleansing.idcard: GB 11643-1999 check digit, classification, repairs, near-miss helpers."""
 
 import datetime as dt
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleansing.idcard import STATUSES, IdNumber, check_digit, parse_id_number
+from jingzhun.cleansing.idcard import STATUSES, IdNumber, check_digit, parse_id_number
 
 
 # The two worked examples printed in GB 11643-1999.

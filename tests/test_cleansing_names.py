@@ -1,10 +1,10 @@
-"""cleansing.names: normalize_name / name_pinyin / name_fuzzy_key."""
+"""jingzhun.cleansing.names: normalize_name / name_pinyin / name_fuzzy_key."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 
 NAMES = [
     (None, None),

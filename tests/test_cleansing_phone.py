@@ -1,10 +1,10 @@
-"""cleansing.phone: normalize_phone."""
+"""jingzhun.cleansing.phone: normalize_phone."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleansing.phone import Phone, normalize_phone
+from jingzhun.cleansing.phone import Phone, normalize_phone
 
 CASES = [
     ("13812345678", "13812345678", "mobile", "valid"),

@@ -1,4 +1,4 @@
-"""cleansing.text: normalize_text / has_traditional."""
+"""jingzhun.cleansing.text: normalize_text / has_traditional."""
 
 import unicodedata
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleansing.text import RADICAL_LOOKALIKES, has_traditional, normalize_text
+from jingzhun.cleansing.text import RADICAL_LOOKALIKES, has_traditional, normalize_text
 
 EXAMPLES = [
     (None, None),

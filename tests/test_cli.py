@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cleansing.address import ADDRESS_FIELDS
+from jingzhun.cleansing.address import ADDRESS_FIELDS
 
 JINGZHUN = [sys.executable, "-m", "jingzhun.cli"]
 
@@ -121,7 +121,7 @@ BUGGY_RUN = """
 import sys
 from pathlib import Path
 
-import dispatch.packages
+import jingzhun.dispatch.packages
 from jingzhun.cli import main
 
 def write_dispatch(*args, **kwargs):
@@ -129,7 +129,7 @@ def write_dispatch(*args, **kwargs):
         calls.write("call\\n")
     raise ValueError("a bug in the dispatch step")
 
-dispatch.packages.write_dispatch = write_dispatch
+jingzhun.dispatch.packages.write_dispatch = write_dispatch
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -187,7 +187,7 @@ def test_address_parse_writes_one_json_object_a_line():
 def test_first_run_on_a_machine_with_no_prefect_state(tmp_path):
     """A newcomer's first `jingzhun run`: Prefect's temporary server must create its database and still be waited
     for; the run ends with its figures, not a timeout."""
-    from synthetic.generate import generate
+    from jingzhun.synthetic.generate import generate
 
     generate(tmp_path / "district", persons=300, seed=5, day=dt.date(2026, 11, 22))
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "empty-prefect-home")}

@@ -13,7 +13,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from evaluation.metrics import evaluate_run
+from jingzhun.evaluation.metrics import evaluate_run
 from tests.browser import render
 from tests.conftest import RUN_DATE
 
@@ -192,8 +192,8 @@ def _files(day_dir: Path) -> dict[str, bytes]:
 def test_a_rerun_of_the_same_inputs_writes_the_same_bytes_report_included(flow_run, district, tmp_path):
     """Every file of the day, the report and the manifest too: the report states the inputs' checksum, not a
     clock time, and its tables break ties in a fixed order."""
-    from flows import steps
-    from jingzhun.run import Run
+    from jingzhun.core.run import Run
+    from jingzhun.flows import steps
 
     run = Run(inbox=district / "inbox", reference=district / "reference", out=tmp_path, run_date=RUN_DATE)
     for name in ALL_STEPS:
@@ -211,8 +211,8 @@ def test_a_rerun_of_the_same_inputs_writes_the_same_bytes_report_included(flow_r
 KILLED_RERUN = """
 import datetime as dt, os, signal, sys
 from pathlib import Path
-from flows import steps
-from jingzhun.run import Run, exclusive
+from jingzhun.flows import steps
+from jingzhun.core.run import Run, exclusive
 
 inbox, reference, out, kill_after = sys.argv[1:]
 run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out), run_date=dt.date.fromisoformat("{day}"))
@@ -250,8 +250,8 @@ def test_a_killed_rerun_leaves_the_previous_day_whole(flow_run, district, tmp_pa
 
 
 def test_a_run_killed_between_the_two_renames_of_publish_gets_its_day_back(district, tmp_path):
-    from flows import steps
-    from jingzhun.run import Run
+    from jingzhun.core.run import Run
+    from jingzhun.flows import steps
 
     run = Run(inbox=district / "inbox", reference=district / "reference", out=tmp_path, run_date=RUN_DATE)
     # The previous day was set aside and the new one not yet renamed in: the next run restores the old one.
@@ -276,8 +276,8 @@ def test_only_file_system_errors_that_may_pass_are_retried():
 
     from prefect.states import Failed
 
-    from flows.daily import _transient
-    from jingzhun.errors import UserError
+    from jingzhun.core.errors import UserError
+    from jingzhun.flows.daily import _transient
 
     def retried(error: BaseException) -> bool:
         return _transient(None, None, Failed(data=error))

@@ -10,8 +10,8 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.files import FORMULA_STARTS, Printout, Sheet, safe_cell, write_csv, write_workbook
-from jingzhun.masking import mask_id_number, mask_phone
+from jingzhun.core.masking import mask_id_number, mask_phone
+from jingzhun.dispatch.files import FORMULA_STARTS, Printout, Sheet, safe_cell, write_csv, write_workbook
 
 
 @given(st.text())
@@ -78,7 +78,7 @@ def test_masks_keep_only_what_tells_people_apart():
 
 
 def test_address_mask_hides_house_numbers_in_any_numerals():
-    from jingzhun.masking import mask_address
+    from jingzhun.core.masking import mask_address
 
     assert mask_address("碧源路四二七号六〇一室") == "碧源路***号***室"
     assert mask_address("碧波路455弄3号502室") == "碧波路***弄*号***室"
@@ -86,7 +86,7 @@ def test_address_mask_hides_house_numbers_in_any_numerals():
 
 
 def test_report_records_mask_everything_not_known_to_be_harmless():
-    from jingzhun.masking import mask_record
+    from jingzhun.core.masking import mask_record
 
     record = {"name": "王伟", "phone": "13812345678", "plate": "沪A12345", "category": "疫情防控", "content": "长文本"}
     assert mask_record(record) == {"name": "王*", "phone": "138****5678", "plate": "沪******",

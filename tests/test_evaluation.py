@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from evaluation.metrics import evaluate_run, format_evaluation, target_met
-from jingzhun.errors import UserError
+from jingzhun.core.errors import UserError
+from jingzhun.evaluation.metrics import evaluate_run, format_evaluation, target_met
 
 
 def test_precision_recall_and_routing_from_hand_counted_rows(tmp_path):

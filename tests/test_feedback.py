@@ -13,8 +13,8 @@ import openpyxl
 import polars as pl
 import pytest
 
-from flows import steps
-from jingzhun.run import Run
+from jingzhun.core.run import Run
+from jingzhun.flows import steps
 from tests.conftest import RUN_DATE
 
 DAY2 = RUN_DATE + dt.timedelta(days=1)

@@ -1,5 +1,5 @@
-"""Property-based tests of cleansing as the pipeline runs it: every normalizer of `cleansing.pipeline.NORMALIZERS`
-over a column of random values, and the standard values it gives fed back in.
+"""Property-based tests of cleansing as the pipeline runs it: every normalizer of
+`jingzhun.cleansing.pipeline.NORMALIZERS` over a column of random values, and the standard values it gives fed back in.
 
 What must hold: one output row per input row, in order, the raw value kept, each row with its own value's outputs;
 every output column has the same type whatever the values (an all-null day included); a standard value is a fixed
@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cleansing.datetimes import parse_datetime
-from cleansing.idcard import parse_id_number
-from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
-from cleansing.phone import normalize_phone
-from cleansing.pipeline import NORMALIZERS, normalize_column
-from cleansing.text import normalize_text_flagged
+from jingzhun.cleansing.datetimes import parse_datetime
+from jingzhun.cleansing.idcard import parse_id_number
+from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from jingzhun.cleansing.phone import normalize_phone
+from jingzhun.cleansing.pipeline import NORMALIZERS, normalize_column
+from jingzhun.cleansing.text import normalize_text_flagged
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Values as exports hold them: digits, hanzi of names and addresses, separators, full-width forms, and anything.

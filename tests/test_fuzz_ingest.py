@@ -1,8 +1,8 @@
 """Property-based tests of ingest: random cells, bytes, encodings, line ends and sizes through `read_inbox`.
 
 What must hold for any input: no exception; every file is read or listed with a reason from
-`rules/quarantine.yaml`; a file read gives exactly its `data_rows` records; what a CSV writer wrote is read back
-cell for cell; one broken quote costs its own row and no other.
+`jingzhun/rules/quarantine.yaml`; a file read gives exactly its `data_rows` records; what a CSV writer wrote is read
+back cell for cell; one broken quote costs its own row and no other.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ingest.inbox import read_inbox
-from ingest.mapping import HeaderMapping
-from jingzhun import rules
+from jingzhun.core import rules
+from jingzhun.ingest.inbox import read_inbox
+from jingzhun.ingest.mapping import HeaderMapping
 
 HEADER = ["申报时间", "姓名", "证件号码", "手机号码", "居住地址", "近14天旅居地", "是否发热", "健康码"]
 FIELDS = ["declared_at", "name", "id_number", "phone", "address", "travel", "fever", "code_color"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from ingest.inbox import read_inbox
-from ingest.mapping import HeaderMapping
-from jingzhun.errors import UserError
+from jingzhun.core.errors import UserError
+from jingzhun.ingest.inbox import read_inbox
+from jingzhun.ingest.mapping import HeaderMapping
 
 HEALTH_HEADER = ["申报时间", "姓名", "证件号码", "手机号码", "居住地址", "近14天旅居地", "是否发热", "健康码"]
 ROW = ["2026-11-22 08:00:00", "王伟", "310115199001011234", "13812345678", "碧波路455弄3号502室", "无", "否", "绿码"]

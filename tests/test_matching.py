@@ -9,13 +9,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from cleansing.idcard import check_digit, parse_id_number
-from cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
-from cleansing.text import normalize_text
-from matching.address import resolve_addresses, with_address_keys, with_building_id
-from matching.cases import case_keys
-from matching.features import person_features, with_phone_holders
-from matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
+from jingzhun.cleansing.idcard import check_digit, parse_id_number
+from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from jingzhun.cleansing.text import normalize_text
+from jingzhun.matching.address import resolve_addresses, with_address_keys, with_building_id
+from jingzhun.matching.cases import case_keys
+from jingzhun.matching.features import person_features, with_phone_holders
+from jingzhun.matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
 
 
 def an_id(body17: str) -> str:
@@ -146,7 +146,7 @@ def test_the_exact_stage_comes_first_and_the_model_never_picks_between_alike_can
 
 
 def test_an_exact_rule_naming_a_level_that_does_not_exist_is_refused():
-    from matching.person import _check_levels
+    from jingzhun.matching.person import _check_levels
 
     with pytest.raises(ValueError, match="exct"):
         _check_levels(({"id_digits": ("exct",), "name": ("exact",)},))
@@ -209,14 +209,14 @@ def test_one_case_per_person_across_sources():
 
 @pytest.mark.parametrize("level", ["accept", "review"])
 def test_thresholds_come_from_the_rules(level):
-    from jingzhun import rules
+    from jingzhun.core import rules
 
     assert getattr(Thresholds.load(), level) == rules.load("thresholds")["person"][level]
 
 
 def test_a_misspelt_road_finds_the_house_when_numbers_agree_and_refuses_a_tie():
-    from jingzhun import rules
-    from matching.address import resolve_fuzzy
+    from jingzhun.core import rules
+    from jingzhun.matching.address import resolve_fuzzy
 
     houses = pl.DataFrame({
         "house_id": ["H1", "H2", "H3", "H4"],
@@ -240,8 +240,8 @@ def test_a_misspelt_road_finds_the_house_when_numbers_agree_and_refuses_a_tie():
 
 
 def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_address_names():
-    from jingzhun import rules
-    from matching.address import resolve_fuzzy
+    from jingzhun.core import rules
+    from jingzhun.matching.address import resolve_fuzzy
 
     houses = pl.DataFrame({
         "house_id": ["H1", "H2"], "addr_road": ["碧波路", "碧波路"], "addr_road_number": ["455弄", "455弄"],
@@ -263,7 +263,7 @@ def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_add
 
 
 def test_the_written_town_or_a_community_of_one_subdistrict_names_the_subdistrict():
-    from matching.link import written_subdistricts
+    from jingzhun.matching.link import written_subdistricts
 
     grid = pl.DataFrame({"subdistrict_name": ["张江镇", "金桥镇"], "subdistrict_code": ["S1", "S2"],
                          "committee_code": ["C1", "C2"]})

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from jingzhun.errors import UserError
-from matching import versions
+from jingzhun.core.errors import UserError
+from jingzhun.matching import versions
 
 JINGZHUN = [sys.executable, "-m", "jingzhun.cli"]
 

@@ -64,9 +64,9 @@ def test_the_wheel_holds_every_package_rule_table_and_model(wheel):
         entry_points = archive.read(next(n for n in archive.namelist() if n.endswith("entry_points.txt"))).decode()
     assert shipped == expected
     for needed in ("jingzhun/rules/screening.yaml", "jingzhun/reference_data/admin_divisions/areas.csv",
-                   "feedback/cases.py", "evaluation/metrics.py"):
+                   "jingzhun/feedback/cases.py", "jingzhun/evaluation/metrics.py"):
         assert any(name.endswith(needed) for name in shipped), needed
-    assert any(name.endswith("matching/model/person_linkage.json") for name in shipped)
+    assert any(name.endswith("jingzhun/matching/model/person_linkage.json") for name in shipped)
     assert "jingzhun = jingzhun.cli:main" in entry_points
 
 
@@ -78,8 +78,8 @@ def test_the_installed_demo_runs_outside_the_checkout_on_ones_own_rules(venv, tm
     python = venv / "bin" / "python"
 
     # The code that runs is the installed one: nothing of the checkout is on the path.
-    modules = ["jingzhun.cli", "jingzhun.rules", "flows.daily",
-               "matching.link", "feedback.cases", "evaluation.metrics"]
+    modules = ["jingzhun.cli", "jingzhun.core.rules", "jingzhun.flows.daily",
+               "jingzhun.matching.link", "jingzhun.feedback.cases", "jingzhun.evaluation.metrics"]
     where = json.loads(_run(python, "-c", "import importlib, json, sys; print(json.dumps({'path': sys.path, "
                             f"'files': {{n: importlib.import_module(n).__file__ for n in {modules}}}}}))",
                             cwd=elsewhere, env=env).stdout)

@@ -1,4 +1,4 @@
-"""Packages that travel: with `encrypt: true` in rules/packages.yaml each subdistrict's work list leaves as an
+"""Packages that travel: with `encrypt: true` in jingzhun/rules/packages.yaml each subdistrict's work list leaves as an
 AES-256 zip that only its password opens, the manifest's checksums verify what is inside, and a work list
 returned sealed with the same password is read back; the wrong password is an issue line, not a crash."""
 
@@ -16,18 +16,18 @@ import openpyxl
 import pytest
 import pyzipper
 
-from dispatch.encryption import PASSWORDS_ENV, load_passwords
-from feedback.returned import read_returned
-from flows import steps
-from jingzhun import rules
-from jingzhun.errors import UserError
-from jingzhun.run import Run
+from jingzhun.core import rules
+from jingzhun.core.errors import UserError
+from jingzhun.core.run import Run
+from jingzhun.dispatch.encryption import PASSWORDS_ENV, load_passwords
+from jingzhun.feedback.returned import read_returned
+from jingzhun.flows import steps
 from tests.conftest import RUN_DATE
 
 
 @pytest.fixture
 def encrypt(monkeypatch):
-    """rules/packages.yaml with `encrypt: true`, as an operator would set it."""
+    """jingzhun/rules/packages.yaml with `encrypt: true`, as an operator would set it."""
     original = rules.load
 
     def load(name: str):

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cleansing.idcard import check_digit, id_birth_and_area
-from jingzhun import rules
-from jingzhun.masking import mask_record, scrub_text, show
+from jingzhun.cleansing.idcard import check_digit, id_birth_and_area
+from jingzhun.core import rules
+from jingzhun.core.masking import mask_record, scrub_text, show
 from tests.conftest import RUN_DATE
 
 FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
@@ -129,7 +129,7 @@ class _Logged(logging.Handler):
 @pytest.fixture(scope="module")
 def planted_run(district, tmp_path_factory):
     """The session's district with planted values; the daily flow run on it by Prefect; what it printed."""
-    from flows.daily import daily
+    from jingzhun.flows.daily import daily
 
     tmp = tmp_path_factory.mktemp("privacy")
     inbox, reference = tmp / "inbox", tmp / "reference"
@@ -137,7 +137,7 @@ def planted_run(district, tmp_path_factory):
     shutil.copytree(district / "reference", reference)
     population = pl.read_csv(reference / "population.csv", infer_schema=False)
     housing = pl.read_csv(reference / "housing.csv", infer_schema=False)
-    # The reference has a few problems, under the limits of rules/reference_checks.yaml: the run goes on.
+    # The reference has a few problems, under the limits of jingzhun/rules/reference_checks.yaml: the run goes on.
     pl.concat([housing, housing.head(1).with_columns(address=pl.lit("碧波路1号重复")),
                housing.head(1).with_columns(house_id=pl.lit("H-UNKNOWN-GRID"), grid_id=pl.lit("G-NONE"))]
               ).write_csv(reference / "housing.csv")

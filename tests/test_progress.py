@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jingzhun import progress, rules
-from jingzhun.errors import UserError
-from jingzhun.run import Run
-from jingzhun.warehouse import connect
+from jingzhun.core import progress, rules
+from jingzhun.core.errors import UserError
+from jingzhun.core.run import Run
+from jingzhun.core.warehouse import connect
 
 DAY = dt.date(2026, 11, 22)
 
@@ -77,7 +77,7 @@ def _own_rules(tmp_path: Path) -> Path:
 def test_a_runs_own_rules_reach_its_steps_in_prefect_and_leave_the_process_as_it_was(tmp_path, monkeypatch):
     from prefect import flow
 
-    from flows.daily import _step
+    from jingzhun.flows.daily import _step
 
     monkeypatch.delenv(rules.RULES_ENV, raising=False)
     seen = []

@@ -1,5 +1,5 @@
 """The reference checks: keys twice, houses on unknown grids, committees without a subdistrict, persons on unknown
-houses — counted as computed by hand here, set aside or kept as `rules/reference_checks.yaml` says, and above a
+houses — counted as computed by hand here, set aside or kept as `jingzhun/rules/reference_checks.yaml` says, and above a
 limit the run refuses to start with one line."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jingzhun.errors import UserError
-from matching.reference import check_reference, failed_checks_message, load_reference
+from jingzhun.core.errors import UserError
+from jingzhun.matching.reference import check_reference, failed_checks_message, load_reference
 
 GRID = pl.DataFrame({
     "grid_id": ["G1", "G2", "G2", "G3"],

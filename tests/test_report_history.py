@@ -24,8 +24,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from jingzhun import rules
-from reporting.figures import DEFINITIONS
+from jingzhun.core import rules
+from jingzhun.reporting.figures import DEFINITIONS
 from tests.browser import render
 from tests.conftest import RUN_DATE
 from tests.exports import edit_source
@@ -43,8 +43,8 @@ def _excel_number(value):
 
 @pytest.fixture(scope="module")
 def days(tmp_path_factory) -> dict[dt.date, tuple[Path, dict]]:
-    from flows.daily import daily
-    from synthetic.generate import generate
+    from jingzhun.flows.daily import daily
+    from jingzhun.synthetic.generate import generate
 
     tmp = tmp_path_factory.mktemp("history")
     generate(tmp / "district", persons=PERSONS, seed=23, day=RUN_DATE)
@@ -284,7 +284,7 @@ class _Page(HTMLParser):
 
 
 def test_day_over_day_compares_rates_only_past_the_threshold_and_over_enough_rows():
-    from reporting.history import FIELD_DAILY, SOURCE_DAILY, day_over_day
+    from jingzhun.reporting.history import FIELD_DAILY, SOURCE_DAILY, day_over_day
 
     thresholds = {"rate_points": 10, "min_rows": 50, "volume_change": 0.5}
 

@@ -10,8 +10,8 @@ import duckdb
 import openpyxl
 import polars as pl
 
-from dispatch.packages import write_person_candidates
-from matching.review import DECISION_HEADER, PAIR_HEADER, candidate_rows, read_decisions
+from jingzhun.dispatch.packages import write_person_candidates
+from jingzhun.matching.review import DECISION_HEADER, PAIR_HEADER, candidate_rows, read_decisions
 from tests.conftest import RUN_DATE
 
 DAY = dt.date(2026, 11, 22)
@@ -57,10 +57,10 @@ def test_weekly_retrain_makes_a_version_with_the_data_that_the_next_run_uses(flo
     """The retrain flow, run by Prefect on a warehouse whose day has 40% of its people away from their registered
     home (人户分离) and analysts' and staff's labels: a new version beside the warehouse, never in the code, with
     its data fingerprint, the m it learnt and its figures; active when not worse; the next match uses it."""
-    from flows import steps
-    from flows.retrain import retrain
-    from jingzhun.run import Run
-    from matching import versions
+    from jingzhun.core.run import Run
+    from jingzhun.flows import steps
+    from jingzhun.flows.retrain import retrain
+    from jingzhun.matching import versions
 
     out = tmp_path / "out"
     out.mkdir()

@@ -8,8 +8,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.mapping import HeaderMapping
-from screening.rules import compile_condition, load_rules, screen
+from jingzhun.ingest.mapping import HeaderMapping
+from jingzhun.screening.rules import compile_condition, load_rules, screen
 
 
 def matching_ids(frame: pl.DataFrame, when: dict, key_areas: list[str] | None = None) -> list[int]:
@@ -62,19 +62,19 @@ def test_key_areas_apply_only_within_their_dates():
         return fired is not None and "CP01" in fired.to_list()
 
     rule_dates = [r for r in load_rules(dt.date(2026, 11, 22)) if r.id == "CP01"]
-    assert rule_dates, "the key-area checkpoint rule is declared in rules/screening.yaml"
+    assert rule_dates, "the key-area checkpoint rule is declared in jingzhun/rules/screening.yaml"
     assert key_area_rule_fires(dt.date(2026, 11, 22))
     assert not key_area_rule_fires(dt.date(2027, 3, 1))
 
 
 def test_changing_the_yaml_changes_the_outcome_without_code(tmp_path, monkeypatch):
-    """An auditor edits rules/screening.yaml (here a copy): a new deadline, a rule that no longer fires."""
+    """An auditor edits jingzhun/rules/screening.yaml (here a copy): a new deadline, a rule that no longer fires."""
     import shutil
 
     import yaml
 
-    from jingzhun import rules
-    from screening.outcome import decide
+    from jingzhun.core import rules
+    from jingzhun.screening.outcome import decide
 
     def outcome_of(row: dict) -> dict:
         fields = {f: None for f in HeaderMapping.load().all_fields()}

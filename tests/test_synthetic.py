@@ -22,14 +22,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opencc import OpenCC
 
-from synthetic import messy, phenomena
-from synthetic.district import build_district, select_committees
-from synthetic.divisions import DIVISIONS_DIR, load_divisions
-from synthetic.generate import generate
-from synthetic.inbox import TRUTH_COLUMNS, row_counts
-from synthetic.phenomena import PHENOMENA
-from synthetic.population import build_population
-from synthetic.settings import Settings
+from jingzhun.synthetic import messy, phenomena
+from jingzhun.synthetic.district import build_district, select_committees
+from jingzhun.synthetic.divisions import DIVISIONS_DIR, load_divisions
+from jingzhun.synthetic.generate import generate
+from jingzhun.synthetic.inbox import TRUTH_COLUMNS, row_counts
+from jingzhun.synthetic.phenomena import PHENOMENA
+from jingzhun.synthetic.population import build_population
+from jingzhun.synthetic.settings import Settings
 
 PERSONS = 5000
 AREAS = pl.read_csv(DIVISIONS_DIR / "areas.csv", infer_schema=False)["code"].to_list()

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from jingzhun.warehouse import connect, read_run, replace_run
+from jingzhun.core.warehouse import connect, read_run, replace_run
 
 DAY1, DAY2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 

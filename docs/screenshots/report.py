@@ -22,9 +22,9 @@ import openpyxl
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from flows import steps  # noqa: E402
-from jingzhun.run import Run  # noqa: E402
-from synthetic.generate import generate  # noqa: E402
+from jingzhun.core.run import Run  # noqa: E402
+from jingzhun.flows import steps  # noqa: E402
+from jingzhun.synthetic.generate import generate  # noqa: E402
 from tests.browser import render  # noqa: E402
 from tests.exports import edit_source  # noqa: E402
 

@@ -1,0 +1,861 @@
+"""Structured parsing of free-text Chinese addresses into fixed fields.
+
+`parse_address` splits one address into ADDRESS_FIELDS: the top four administrative levels
+are resolved against the national division tables (jingzhun/reference_data/admin_divisions, loaded once,
+lazily) and output as canonical full names, parents inferred from an unambiguous child; the
+part below the town is tokenized into road / road number / community / building / unit /
+floor / room, numbers normalized to Arabic digits.  It is built for Shanghai housing
+addresses (`碧波路455弄3号502室`, `祖冲之路88号汤臣豪园5号楼1201室`) and their messy variants,
+but holds up on other cities' addresses.
+
+Residents' committee names (XX居委 / XX居委会 / XX村委) and position words (门口, 对面, 隔壁,
+附近 …) are dropped: they are not part of the dwelling's address and would break equality
+of otherwise identical addresses.  The committee is therefore in no field, not even `rest`.
+
+The module must never raise on any input, must stay pure and deterministic (the pipeline
+calls it over the unique values of a column), and must never invent a component that is not
+written: parents are inferred only from an unambiguous child, and `context_district_code` is
+used only to resolve town names, never to fill in a district the address does not mention.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import IO, Any
+
+from jingzhun.cleansing.text import normalize_text
+from jingzhun.core.rules import DIVISIONS_DIR
+
+__all__ = [
+    "ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "division_name", "has_chinese_numerals",
+    "parse_address",
+]
+
+# fmt: off
+ADDRESS_FIELDS = (
+    "province", "city", "district", "town", "community", "road", "road_number",
+    "building", "unit", "floor", "room", "rest",
+)
+# fmt: on
+_ADMIN_FIELDS = ("province", "city", "district", "town")
+
+
+# City-table placeholders: municipalities list their districts under 市辖区 / 县, and
+# province-administered county-level cities sit under a pseudo-city that is not a place.
+_MUNICIPALITY_PLACEHOLDERS = {"市辖区", "县"}
+_PSEUDO_CITY_MARK = "直辖县级行政区划"
+
+# ---------------------------------------------------------------------------------------------
+# Chinese numerals
+# ---------------------------------------------------------------------------------------------
+_CN_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "幺": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+_CN_NUMERAL_SET = frozenset(_CN_NUMERAL_CHARS)
+
+
+def chinese_numeral_to_arabic(text: str) -> str | None:
+    """'四五五' → '455', '五〇二' → '502', '十二' → '12', '一千二百' → '1200'; None if not a numeral.
+
+    Runs without 十/百/千 are read digit by digit (house numbers are spoken that way);
+    otherwise positionally, with the colloquial abbreviation 三百五 = 350.
+    """
+    if not text or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in text):
+        return None
+    if not any(ch in _CN_UNITS for ch in text):
+        return "".join(str(_CN_DIGITS[ch]) for ch in text)
+    total, digit, last_unit, after_zero = 0, None, 10_000, False
+    for ch in text:
+        if ch in _CN_DIGITS:
+            if digit is not None and digit != 0:
+                return None  # two digits in a row inside a positional numeral
+            digit = _CN_DIGITS[ch]
+            after_zero = after_zero or digit == 0
+        else:
+            unit = _CN_UNITS[ch]
+            if unit >= last_unit or digit == 0:
+                return None
+            total += (1 if digit is None else digit) * unit
+            digit, last_unit, after_zero = None, unit, False
+    if digit:
+        # 三百五 means 350, 一千零五 means 1005.
+        total += digit if after_zero or last_unit == 10 else digit * (last_unit // 10)
+    return str(total) if total else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Text preparation below the administrative levels
+# ---------------------------------------------------------------------------------------------
+_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|组|队|期|#|-)"
+# Chinese numerals only where a number is expected (before a unit, or closing the address
+# after one): 三林镇, 五角场, 八一路, 文三路 are names and stay untouched.
+_CN_NUMBER_POSITION = re.compile(
+    rf"(?<![{_CN_NUMERAL_CHARS}])[{_CN_NUMERAL_CHARS}]+(?={_NUMBER_UNIT})"
+    rf"|(?<=[弄号幢栋座元层楼#-])[{_CN_NUMERAL_CHARS}]+$"
+)
+# normalize_text leaves single spaces only; they, brackets, quotes and list punctuation are deleted, dashes of
+# every kind become one '-'.
+_DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
+_DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
+_DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
+_LABEL_START = frozenset("现户居家住地中")
+_LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
+# In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
+_LANE_TYPO = re.compile(r"(?<=\d)巷")
+_FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
+
+# Dash notations.  Order matters: the most specific (after a road, three parts) first.
+# Every pattern starts at the beginning of a digit run ((?<!\d)) so that long digit strings
+# cost linear, not quadratic, time.
+_DASH_FORMS = (
+    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
+    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)号?(?![\d-])"), r"\1弄\2号"),
+    (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
+    (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
+    (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
+    (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), r"\1栋\2室"),
+)
+
+_COMMITTEE = re.compile(
+    r"(?:^|(?<=[\d号弄室路街道镇乡区]))[\u4e00-\u9fff]{2,10}?(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
+)
+_NOISE = re.compile(
+    r"门口|正对门|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|交叉口|里面"
+    r"|提前致电|电联|楼下"  # notes for the courier
+)
+_NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
+_SEGMENT_TRIM = "-#.,/\\ "
+
+# ---------------------------------------------------------------------------------------------
+# Tokens below the town
+# ---------------------------------------------------------------------------------------------
+_ROAD_SUFFIX = r"(?:大道|大街|公路|路|街|道|巷|胡同)"
+_ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路四段
+# A 弄 after a name, not after a number, is a road (杭州 法云弄22号); 455弄 stays the lane of the road before it.
+_TOKEN = re.compile(
+    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
+    r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
+    r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
+    r"|(?P<number>\d+)号"
+    r"|(?P<unit>\d+)单元"
+    r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
+    r"|(?P<phase>\d+)期"  # 国际科技园5期: the phase belongs to the community's name
+    r"|(?P<group>\d+)(?:组|队)"  # villagers' group (张江村3组): kept in rest, never a room
+    r"|(?P<lou>\d+)楼"
+    r"|(?P<room>[A-Za-z]?\d+[A-Za-z]?)(?:室|房|户)"
+    r"|(?P<digits>\d+)"
+)
+# A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
+_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|胡同))(?P<after>.*)$")
+# A community/POI run glued before the road (科技园南区高新南七道, 汤臣豪园祖冲之路): split at the
+# last community-type suffix, leaving at least three characters of road.
+_COMMUNITY_BEFORE_ROAD = re.compile(
+    r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|苑|园|城|庭|邸|墅|场|站|碑|岛))"
+    r"(?P<road>.{3,})$"
+)
+_CROSSING = re.compile(r"(?:与|和)?[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|路口|口)")
+_ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
+# Units written in front of the road or the community that the division tables do not know (an old district,
+# a town of another district, a development zone, a village or neighbourhood): split off, never glued to the
+# road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first.
+_NAME_GOES_ON = re.compile(r"[东南西北中]?(?:大道|大街|[路街道巷弄号])")
+_NOT_A_NAME_START = rf"(?!{_NAME_GOES_ON.pattern})"  # 中关村南大街, 新村路: a road's name
+_LEADING_UNIT = re.compile(
+    r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|工业园区|工业区|高新区))"
+    rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道|镇|乡)){_NOT_A_NAME_START}(?!村)"
+    rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
+    rf"|(?P<village>[\u4e00-\u9fff]{{2,6}}?村){_NOT_A_NAME_START}(?![委民])"
+    rf"|(?P<district>[\u4e00-\u9fff]{{2,4}}?(?<![小园城东南西北中])(?:区|县|市)){_NOT_A_NAME_START}(?![场府委口])"
+)
+_HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
+_FIRST_DIGIT = re.compile(r"\d")
+
+# An administrative alias (浦东, 张江, 南京) directly followed by any of these is the start of a
+# road, lane, committee or other division's name, not the division itself: 浦东南路, 花木路,
+# 南京西路, 金桥居委, 吉林市 (city) vs 吉林 (province).
+_ALIAS_REJECT_AFTER = re.compile(
+    r"(?:[东西南北中环]{0,2}|[一二三四五六七八九十]{1,2})(?:大道|大街|公路|路|街|巷|弄|里)"
+    r"|[省市区县镇乡旗盟州村号河湾\d]|居委|村委|新村|小区|花园"
+    r"|[东西南北中]?[园苑岛]"  # 望京西园, 海甸岛: a community or island named after the place
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Administrative divisions
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Division:
+    level: int  # 0 province, 1 city, 2 district, 3 town
+    code: str
+    name: str | None  # canonical output name (None for pseudo-cities)
+    province: str
+    city: str | None
+    district: str | None
+
+
+class _NameIndex:
+    """Name → candidates (with an is-alias flag), searchable for names starting at a position.
+
+    Lengths are kept per first character so a lookup tries only the lengths that exist
+    (a handful) instead of every length up to the longest name: this is the parser's hot path.
+    """
+
+    __slots__ = ("_lengths", "_names")
+
+    def __init__(self) -> None:
+        self._names: dict[str, list[tuple[Any, bool]]] = {}
+        self._lengths: dict[str, tuple[int, ...]] = {}
+
+    def add(self, name: str, div: Any, is_alias: bool) -> None:
+        self._names.setdefault(name, []).append((div, is_alias))
+        lengths = set(self._lengths.get(name[0], ())) | {len(name)}
+        self._lengths[name[0]] = tuple(sorted(lengths, reverse=True))
+
+    def at(self, text: str, pos: int) -> Iterable[tuple[int, list[tuple[Any, bool]]]]:
+        """(end, entries) for every indexed name starting at pos, longest first."""
+        if pos >= len(text):
+            return
+        for length in self._lengths.get(text[pos], ()):
+            end = pos + length
+            if end <= len(text):
+                entries = self._names.get(text[pos:end])
+                if entries:
+                    yield end, entries
+
+
+class Gazetteer:
+    """The district's own names, read before the national division tables: its towns (long and short: 金桥镇,
+    金桥; 浦兴路街道, 浦兴路) and the communities and roads of its housing register.
+
+    Built from the reference (`jingzhun.matching.reference`), so a community named after a place elsewhere in China
+    (滨江花园, 东方城市花园, 望江苑) stays a community of this district. Compared by identity: one gazetteer is
+    built per run and the parser's caches key on it.
+    """
+
+    __slots__ = ("_places", "_towns")
+
+    def __init__(self, towns: Iterable[str], places: Iterable[str]) -> None:
+        self._towns = _NameIndex()
+        self._places = _NameIndex()
+        for town in {t for t in towns if t}:
+            self._towns.add(town, town, False)
+            for alias in _aliases(town, 3, keep_roadlike=True):
+                self._towns.add(alias, town, True)
+        for place in {p for p in places if p and len(p) >= 2}:
+            self._places.add(place, place, False)
+
+    def town_at(self, text: str, pos: int) -> tuple[int, str] | None:
+        """(end, the town's full name) for the longest town written at pos. A short name counts only where it
+        is not the start of another name (金桥路, 金桥居委), and one that reads as a road (浦兴路) only where
+        another road follows it (浦兴路长岛路100号): alone, 浦兴路 is the road."""
+        for end, entries in self._towns.at(text, pos):
+            town, is_alias = entries[0]
+            if not is_alias:
+                return end, town
+            if _ROADLIKE_ALIAS.search(text, pos, end):
+                if _ROAD_START.match(text, end):
+                    return end, town
+            elif _alias_allowed(text, end) and not self.place_at(text, pos, longer_than=end - pos):
+                return end, town
+        return None
+
+    def place_at(self, text: str, pos: int, longer_than: int = 0) -> int | None:
+        """The end of the longest community or road of the register written at pos (longer than `longer_than`)."""
+        for end, _ in self._places.at(text, pos):
+            return end if end - pos > longer_than else None
+        return None
+
+
+_ETHNIC = (
+    "蒙古|回|藏|维吾尔|苗|彝|壮|布依|朝鲜|满|侗|瑶|白|土家|哈尼|哈萨克|傣|黎|傈僳|佤|畲|高山|拉祜|水|"
+    "东乡|纳西|景颇|柯尔克孜|土|达斡尔|仫佬|羌|布朗|撒拉|毛南|仡佬|锡伯|阿昌|普米|塔吉克|怒|乌孜别克|"
+    "俄罗斯|鄂温克|德昂|保安|裕固|京|塔塔尔|独龙|鄂伦春|赫哲|门巴|珞巴|基诺"
+)
+_AUTONOMOUS = re.compile(rf"(?:(?:{_ETHNIC})族?)*(?:自治区|自治州|自治县|自治旗|族乡)$")
+_LEVEL_SUFFIXES = (
+    ("省", "市"),
+    ("地区", "盟", "市"),
+    ("新区", "林区", "特区", "区", "县", "市", "旗"),
+    ("街道办事处", "地区办事处", "街道", "新镇", "镇", "乡", "苏木"),
+)
+_ROADLIKE_ALIAS = re.compile(r"(?:路|街|道|巷)$")
+
+
+def _aliases(name: str, level: int, keep_roadlike: bool = False) -> set[str]:
+    """Short forms of a division name: 浦东新区 → 浦东, 广西壮族自治区 → 广西, 张江镇 → 张江. A town's short form
+    that reads as a road (南码头路街道 → 南码头路) is kept only on request: the caller must then check that a
+    road follows it, or it would swallow the road itself."""
+    out = set()
+    stripped = _AUTONOMOUS.sub("", name)
+    if stripped != name:
+        # Both 广西 (without the people's name) and 内蒙古 (where the "people" is the place).
+        out.add(stripped)
+        out.add(re.sub(r"自治(?:区|州|县|旗)$|族乡$", "", name))
+        if name.endswith("自治州"):
+            out.add(stripped + "州")  # 恩施州
+    else:
+        for suffix in _LEVEL_SUFFIXES[level]:
+            if name.endswith(suffix):
+                out.add(name[: -len(suffix)])
+                break
+    # A town alias ending like a road (南码头路街道 → 南码头路) would swallow the road itself.
+    return {a for a in out if len(a) >= 2 and (keep_roadlike or not (level == 3 and _ROADLIKE_ALIAS.search(a)))}
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    with open(DIVISIONS_DIR / name, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class _Divisions:
+    """The national division tables as name indexes, per level and per district."""
+
+    def __init__(self) -> None:
+        provinces = {r["code"]: r["name"] for r in _read_csv("provinces.csv")}
+        self.by_code: dict[str, _Division] = {}
+        self.municipalities: set[str] = set()  # province codes whose districts sit under 市辖区
+        # provinces, cities, districts
+        self.global_index: list[_NameIndex] = [_NameIndex(), _NameIndex(), _NameIndex()]
+        self.towns_by_district: dict[str, _NameIndex] = {}
+        self.town_full_names = _NameIndex()  # whole country, full names only
+
+        for code, name in provinces.items():
+            self._add(_Division(0, code, name, code, None, None), name, self.global_index[0])
+        for r in _read_csv("cities.csv"):
+            prov, name = r["provinceCode"], r["name"]
+            if name in _MUNICIPALITY_PLACEHOLDERS:
+                self.municipalities.add(prov)
+                self.by_code[r["code"]] = _Division(1, r["code"], provinces.get(prov), prov, r["code"], None)
+            elif _PSEUDO_CITY_MARK in name:
+                self.by_code[r["code"]] = _Division(1, r["code"], None, prov, r["code"], None)
+            else:
+                self._add(_Division(1, r["code"], name, prov, r["code"], None), name, self.global_index[1])
+        for r in _read_csv("areas.csv"):
+            div = _Division(2, r["code"], r["name"], r["provinceCode"], r["cityCode"], r["code"])
+            self._add(div, r["name"], self.global_index[2])
+        for r in _read_csv("streets.csv"):
+            div = _Division(3, r["code"], r["name"], r["provinceCode"], r["cityCode"], r["areaCode"])
+            index = self.towns_by_district.setdefault(r["areaCode"], _NameIndex())
+            # Codes 4xx/5xx are farms and development zones: full name only, no short alias
+            # (张江 is 张江镇, not 张江高科技园区).
+            self._add(div, r["name"], index, with_aliases=r["code"][6:7] < "4")
+            self.town_full_names.add(r["name"], div, False)
+
+    def _add(self, div: _Division, name: str, index: _NameIndex, with_aliases: bool = True) -> None:
+        self.by_code[div.code] = div
+        index.add(name, div, False)
+        if with_aliases:
+            for alias in _aliases(name, div.level):
+                index.add(alias, div, True)
+
+
+@lru_cache(maxsize=1)
+def _divisions() -> _Divisions:
+    return _Divisions()
+
+
+@dataclass(slots=True)
+class _AdminState:
+    province: str | None = None
+    city: str | None = None
+    districts: tuple[str, ...] = ()
+    town: str | None = None
+    town_name: str | None = None  # a town the district's own gazetteer names (it may have no national code)
+
+    def admits(self, div: _Division) -> bool:
+        if self.province and div.province != self.province:
+            return False
+        if self.city and div.level >= 2 and div.city != self.city:
+            return False
+        return not (self.districts and div.level == 3 and div.district not in self.districts)
+
+    def lowest_level(self) -> int:
+        if self.town or self.town_name:
+            return 3
+        if self.districts:
+            return 2
+        if self.city:
+            return 1
+        return 0 if self.province else -1
+
+
+def _alias_allowed(text: str, end: int) -> bool:
+    return _ALIAS_REJECT_AFTER.match(text, end) is None
+
+
+def _lookup(
+    text: str, pos: int, index: _NameIndex, state: _AdminState, unique_alias: bool,
+    gazetteer: Gazetteer | None = None,
+) -> tuple[int, list[_Division]] | None:
+    """Longest name in `index` starting at pos whose candidates fit the state."""
+    for end, entries in index.at(text, pos):
+        fitting = [div for div, is_alias in entries if state.admits(div)]
+        if not fitting:
+            continue
+        is_alias = all(alias for div, alias in entries if div in fitting)
+        if is_alias and (not _alias_allowed(text, end) or (unique_alias and len(fitting) > 1)):
+            continue
+        if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
+            continue  # 东方城市花园, 望江苑: a place named after a city, not the city
+        return end - pos, fitting
+    return None
+
+
+# What may follow the first division name of an address written without its suffix (浦东, 杭州, 温州): a road, a
+# division of any level written with its suffix (known or not: 江干区, 郭溪镇), or the end of the text.
+_ROAD_START = re.compile(r"[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街|巷|胡同)")
+_UNIT_START = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:省|市|区|县|旗|街道|镇|乡)")
+
+
+def _more_address_at(text: str, end: int, cands: list[_Division], gazetteer: Gazetteer | None) -> bool:
+    """Whether the text after a division's short name still reads as an address, so that the short name is
+    the division and not the start of a place's name."""
+    if end == len(text):
+        return True
+    if gazetteer is not None and (gazetteer.town_at(text, end) or gazetteer.place_at(text, end)):
+        return True
+    if _ROAD_START.match(text, end) or _UNIT_START.match(text, end):
+        return True
+    divs = _divisions()
+    level = min(c.level for c in cands)
+    districts = {c.code for c in cands if c.level == 2}
+    for lower in range(level + 1, 3):
+        if any(True for _ in divs.global_index[lower].at(text, end)):
+            return True
+    return any(any(True for _ in divs.towns_by_district[d].at(text, end))
+               for d in districts if d in divs.towns_by_district)
+
+
+def _town_candidates(
+    text: str, pos: int, state: _AdminState, context: _Division | None, divs: _Divisions
+) -> tuple[int, list[_Division]] | None:
+    # Towns share names across the country: search only inside the district found (or the
+    # caller's context district); elsewhere accept a full name only when it is unique.
+    districts = state.districts or ((context.code,) if context and state.admits(context) else ())
+    best: tuple[int, list[_Division]] | None = None
+    for district in districts:
+        index = divs.towns_by_district.get(district)
+        found = _lookup(text, pos, index, state, unique_alias=True) if index else None
+        if found and (best is None or found[0] > best[0]):
+            best = found
+        elif found and best and found[0] == best[0]:
+            best = (best[0], best[1] + found[1])
+    if best:
+        return best
+    for end, entries in divs.town_full_names.at(text, pos):
+        fitting = [d for d, _ in entries if state.admits(d)]
+        if len(fitting) == 1:
+            return end - pos, fitting
+    return None
+
+
+def _prefer_context(cands: list[_Division], context: _Division | None) -> list[_Division]:
+    if context is None or len(cands) < 2:
+        return cands
+    for attr in ("district", "city", "province"):
+        near = [c for c in cands if getattr(c, attr) == getattr(context, attr)]
+        if near:
+            return near
+    return cands
+
+
+def _apply(state: _AdminState, level: int, cands: list[_Division]) -> None:
+    """Record a match and infer the parents that all candidates agree on."""
+
+    def agreed(attr: str) -> str | None:
+        values = {getattr(c, attr) for c in cands}
+        return values.pop() if len(values) == 1 else None
+
+    state.province = state.province or agreed("province")
+    if level >= 1:
+        state.city = state.city or agreed("city")
+    if level >= 2:
+        state.districts = state.districts or tuple(sorted({c.district for c in cands if c.district}))
+    if level == 3 and len(cands) == 1:
+        state.town = cands[0].code
+        state.districts = (cands[0].district,) if cands[0].district else state.districts
+
+
+def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
+    """The gazetteer's towns lie in the context district: they fit an address that has named no other one."""
+    if context is None:
+        return state.lowest_level() < 0
+    return state.admits(context) and (not state.districts or context.code in state.districts)
+
+
+def _match_admin(text: str, context: _Division | None,
+                 gazetteer: Gazetteer | None = None) -> tuple[_AdminState, int]:
+    divs = _divisions()
+    state = _AdminState()
+    pos = 0
+    while pos < len(text) and state.lowest_level() < 3:
+        best: tuple[int, int, list[_Division]] | None = None
+        for level in range(state.lowest_level() + 1, 4):
+            if level == 3:
+                found = _town_candidates(text, pos, state, context, divs)
+            else:
+                # District aliases are only trusted everywhere when unique (浦东 yes, 西湖 no).
+                unique = level == 2 and not state.city and not state.province
+                found = _lookup(text, pos, divs.global_index[level], state, unique, gazetteer)
+            if found and (best is None or found[0] > best[0]):
+                best = (found[0], level, found[1])
+        if gazetteer is not None:
+            # The district's own names first: its towns, long or short, and the places of its register, which
+            # win over a national name of the same start (滨江花园 is a community here, not 杭州市滨江区).
+            town = gazetteer.town_at(text, pos) if state.lowest_level() < 3 else None
+            if town and (best is None or town[0] - pos >= best[0]) and _gazetteer_town_fits(state, context):
+                if context is not None and not state.districts:
+                    _apply(state, 2, [context])
+                state.town_name = town[1]
+                pos = town[0]
+                break
+            if gazetteer.place_at(text, pos, longer_than=best[0] - 1 if best else 0):
+                break
+        if best is None:
+            break
+        length, level, cands = best
+        cands = _prefer_context(cands, context)
+        if level == 3 and len(cands) > 1:
+            break  # an ambiguous town name is left to the remainder rather than guessed
+        _apply(state, level, cands)
+        pos += length
+        pos = _skip_municipality_repeat(text, pos, state, divs)
+    return state, pos
+
+
+def _skip_municipality_repeat(text: str, pos: int, state: _AdminState, divs: _Divisions) -> int:
+    # 上海市上海市浦东新区 / 上海市市辖区浦东新区: the city level of a municipality is the province.
+    if state.province in divs.municipalities and not state.districts:
+        for filler in ("市辖区", "县", divs.by_code[state.province].name or "市辖区"):
+            if text.startswith(filler, pos):
+                return pos + len(filler)
+    return pos
+
+
+def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]:
+    def name(code: str | None) -> str | None:
+        return divs.by_code[code].name if code and code in divs.by_code else None
+
+    district = None
+    names = {name(code) for code in state.districts}
+    if len(names) == 1:
+        district = names.pop()
+    city = name(state.city)
+    if city is None and len(state.districts) == 1:
+        city = name(divs.by_code[state.districts[0]].city)
+    if city is None and state.province in divs.municipalities:
+        city = name(state.province)  # 上海市 written alone: its city level is itself
+    return {"province": name(state.province), "city": city, "district": district,
+            "town": state.town_name or name(state.town)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Below the town
+# ---------------------------------------------------------------------------------------------
+def _prepare(text: str) -> str:
+    text = _DELETED.sub("", text)
+    text = _DASHES.sub("-", text)
+    if "-" in text:
+        text = _DASH_BETWEEN_NAMES.sub("", text)  # 浙江省-杭州市-萧山区
+    # The guard only skips work: the substitution is a no-op without a label's first character.
+    if text and text[0] in _LABEL_START:
+        text = _LEADING_LABEL.sub("", text)
+    return text
+
+
+def _arabic_numbers(text: str) -> str:
+    def convert(match: re.Match[str]) -> str:
+        return chinese_numeral_to_arabic(match.group()) or match.group()
+
+    # The guards only skip work: each substitution is a no-op without its trigger character.
+    if not _CN_NUMERAL_SET.isdisjoint(text):
+        text = _CN_NUMBER_POSITION.sub(convert, text)
+    if "巷" in text:
+        text = _LANE_TYPO.sub("弄", text)
+    if "F" in text or "f" in text:
+        text = _FLOOR_F.sub("层", text)
+    if "-" in text:
+        for pattern, replacement in _DASH_FORMS:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+def _number(digits: str) -> str:
+    stripped = digits.lstrip("0")
+    return stripped or "0"
+
+
+def _room(raw: str) -> str:
+    # Keep letters (A502), drop leading zeros of the numeric part only.
+    return _ROOM_LEADING_ZEROS.sub(r"\1", raw.upper())
+
+
+def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
+    out: list[tuple[str, re.Match[str] | str]] = []
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() > pos:
+            out.append(("text", text[pos : match.start()]))
+        # lastgroup names the last group that closed: lane_kind for a lane.
+        kind = "lane" if match.lastgroup == "lane_kind" else str(match.lastgroup)
+        out.append((kind, match))
+        pos = match.end()
+    if pos < len(text):
+        out.append(("text", text[pos:]))
+    return out
+
+
+def _clean_segment(segment: str) -> str:
+    if not _NOISE_SECOND_CHARS.isdisjoint(segment):
+        segment = _NOISE.sub("", segment)
+    return segment.strip(_SEGMENT_TRIM)
+
+
+def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], villages: list[str]) -> str:
+    """Split the units written in front of a road or community (`_LEADING_UNIT`) into their fields; a unit is
+    split off only when more address follows it, except a town or district, which is one even alone."""
+    while m := _LEADING_UNIT.match(text):
+        kind, unit, alone = m.lastgroup, m.group(), m.end() == len(text)
+        if kind == "town" and fields["town"] is None:
+            fields["town"] = unit
+        elif kind == "district" and fields["district"] is None and fields["town"] is None:
+            fields["district"] = unit
+        elif alone or kind == "district":
+            break
+        elif kind == "village":
+            villages.append(unit)
+        else:
+            rest.append(unit)
+        text = text[m.end():]
+    return text
+
+
+def _known_place(segment: str, gazetteer: Gazetteer | None) -> tuple[str, str] | None:
+    """(place, the rest) for the longest community or road of the register inside `segment`."""
+    if gazetteer is None:
+        return None
+    best: tuple[int, int] | None = None
+    for start in range(len(segment) - 1):
+        end = gazetteer.place_at(segment, start)
+        if end is not None and (best is None or end - start > best[1] - best[0]):
+            best = (start, end)
+    if best is None or best[1] - best[0] == len(segment):
+        return None
+    return segment[best[0]:best[1]], segment[:best[0]] + segment[best[1]:]
+
+
+def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazetteer | None = None) -> None:
+    text = _arabic_numbers(text)
+    if "委" in text:
+        text = _COMMITTEE.sub("", text)
+    rest: list[str] = []
+    villages: list[str] = []
+    text = _strip_units(text, fields, rest, villages)
+    tokens = _tokens(text)
+    previous = None
+
+    def put(field: str, value: str, raw: str) -> None:
+        if fields[field] is None:
+            fields[field] = value
+        else:
+            rest.append(raw)
+
+    for i, (kind, item) in enumerate(tokens):
+        if kind == "text":
+            segment = _clean_segment(item)  # type: ignore[arg-type]
+            if segment and fields["road"] is None and fields["community"] is None:
+                segment = _strip_units(segment, fields, rest, villages)
+            if not segment:
+                continue
+            if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
+                fields["road"], segment = m["road"], m["after"]
+                if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
+                    rest.append(crossing.group())
+                    segment = segment[crossing.end():]
+                if not segment:
+                    previous = "road"
+                    continue
+            # Text after the building/room (a resident's name, a phone note) is not a community.
+            if (
+                fields["community"] is None
+                and fields["building"] is None
+                and fields["room"] is None
+                and len(segment) >= 2
+                and _HAS_CJK.search(segment)
+            ):
+                if known := _known_place(segment, gazetteer):
+                    segment, other = known
+                    rest.append(other)
+                fields["community"] = segment
+            else:
+                rest.append(segment)
+            previous = "text"
+            continue
+        match: re.Match[str] = item  # type: ignore[assignment]
+        raw = match.group()
+        if kind == "road":
+            road = match["road"]
+            if fields["road"] is None:
+                road = _strip_units(road, fields, rest, villages) or road
+            split = _COMMUNITY_BEFORE_ROAD.match(road)
+            if split and fields["community"] is None:
+                fields["community"], road = split["community"], split["road"]
+            put("road", road, raw)
+        elif kind == "lane":
+            lane = f"{_number(match['lane'])}{match['lane_kind']}"
+            if fields["road_number"] is None and fields["building"] is None:
+                fields["road_number"] = lane
+            elif match["lane_kind"] == "支弄" and (fields["road_number"] or "").endswith("弄"):
+                fields["road_number"] = f"{fields['road_number']}{lane}"
+            else:
+                rest.append(raw)
+        elif kind == "number":
+            if fields["road_number"] is None and previous == "road":
+                fields["road_number"] = f"{_number(match['number'])}号"
+            else:
+                put("building", _number(match["number"]), raw)
+        elif kind == "building":
+            put("building", _number(match["building"]).upper(), raw)
+        elif kind == "unit":
+            put("unit", _number(match["unit"]), raw)
+        elif kind == "floor":
+            floor = match["floor"].upper()
+            put("floor", "B" + _number(floor[1:]) if floor.startswith("B") else _number(floor), raw)
+        elif kind == "phase":
+            if fields["community"] is not None and fields["building"] is None and fields["room"] is None:
+                fields["community"] += raw
+            else:
+                rest.append(raw)
+        elif kind == "group":
+            rest.append(raw)
+        elif kind == "lou":
+            put(_lou_field(match["lou"], tokens[i + 1 :], fields), _number(match["lou"]), raw)
+        elif kind == "room":
+            put("room", _room(match["room"]), raw)
+        elif kind == "digits":
+            if fields["road_number"] is None and previous == "road":
+                fields["road_number"] = f"{_number(match['digits'])}号"
+            elif fields["room"] is None and any(
+                fields[f] for f in ("building", "road_number", "floor", "unit", "community")
+            ):
+                fields["room"] = _room(match["digits"])
+            else:
+                rest.append(raw)
+        previous = kind
+    for village in villages:  # a village is the place where nothing more precise is named (张江村3组12号)
+        if fields["community"] is None:
+            fields["community"] = village
+        else:
+            rest.insert(0, village)
+    fields["rest"] = "".join(rest) or None
+
+
+def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
+    """'N楼' is a floor after a building, when no number follows (10楼酒店合作部), or when the next room number
+    starts with N (5楼502); before another number it is the building (5楼1201 = 5号楼1201室)."""
+    if fields["building"] is not None:
+        return "floor"
+    next_number = next((t for k, t in following if k in ("room", "digits") and isinstance(t, re.Match)), None)
+    if next_number is None:
+        return "floor"
+    room = next_number.group().lstrip(string.ascii_letters)
+    return "floor" if room.startswith(_number(number)) and len(room) > len(_number(number)) else "building"
+
+
+@lru_cache(maxsize=1 << 16)
+def _admin_prefix(prefix: str, context_code: str | None,
+                  gazetteer: Gazetteer | None) -> tuple[dict[str, str | None], int]:
+    """The administrative fields of an address starting with `prefix`, and where they end (callers copy)."""
+    divs = _divisions()
+    context = divs.by_code.get(context_code) if context_code is not None else None
+    if context is not None and context.level != 2:
+        context = None
+    state, pos = _match_admin(prefix, context, gazetteer)
+    return _admin_fields(state, divs), pos
+
+
+def has_chinese_numerals(text: str | None) -> bool:
+    """Whether parsing converts a Chinese numeral of the address (四五五弄 → 455弄), for the data-quality report."""
+    normalized = normalize_text(text)
+    return normalized is not None and _CN_NUMBER_POSITION.search(_prepare(normalized)) is not None
+
+
+def parse_address(s: str | None, context_district_code: str | None = None,
+                  gazetteer: Gazetteer | None = None) -> dict[str, str | None]:
+    """Split one address into ADDRESS_FIELDS (all None when nothing usable); never raises.
+
+    `context_district_code` is the district the data comes from (it resolves town names); `gazetteer` holds that
+    district's own towns and places, read before the national names."""
+    fields: dict[str, str | None] = dict.fromkeys(ADDRESS_FIELDS)
+    text = normalize_text(s)
+    if text is None:
+        return fields
+    text = _prepare(text)
+    if not text:
+        return fields
+    context_code = context_district_code if isinstance(context_district_code, str) else None
+    # Division names hold no digit, and no look-ahead after a name reads past one: the administrative levels of
+    # an address are decided by the text up to its first digit (the prefix a district's addresses share).
+    digit = _FIRST_DIGIT.search(text)
+    admin, pos = _admin_prefix(text if digit is None else text[: digit.end()], context_code, gazetteer)
+    fields.update(admin)
+    while 0 < pos < len(text):
+        # The chain written twice (浙江省杭州市余杭区浙江省杭州市余杭区塘栖…, 宁波宁波市慈溪市): read the repeat as
+        # the same divisions when it names no other one, and go on after it.
+        digit = _FIRST_DIGIT.search(text, pos)
+        again, length = _admin_prefix(text[pos:] if digit is None else text[pos: digit.end()], context_code,
+                                      gazetteer)
+        if (length == 0 or _NAME_GOES_ON.match(text, pos + length)
+                or any(again[f] and fields[f] and again[f] != fields[f] for f in _ADMIN_FIELDS)):
+            break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
+        fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
+        pos += length
+    _parse_below_town(text[pos:], fields, gazetteer)
+    return fields
+
+
+def address_parse_cli(
+    stdin: IO[str] | Iterable[str], stdout: IO[str], context_district_code: str | None = None
+) -> int:
+    """`jingzhun address parse`: one address per input line → one JSON object per output line."""
+    count = 0
+    for line in stdin:
+        parsed = parse_address(line.rstrip("\r\n"), context_district_code)
+        stdout.write(json.dumps(parsed, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def division_name(code: str | None) -> str | None:
+    """The full name of the area a division code names (310115 → 上海市浦东新区), as far as the tables know it:
+    an area code retired since (as in an old ID number) gives its city or its province; None when none is known.
+    """
+    if not code or len(code) < 2:
+        return None
+    divisions = _divisions().by_code
+    names: list[str] = []
+    for prefix in (code[:2], code[:4], code[:6]):
+        division = divisions.get(prefix) if len(code) >= len(prefix) else None
+        if division is not None and division.name and division.name not in names:
+            names.append(division.name)
+    return "".join(names) or None

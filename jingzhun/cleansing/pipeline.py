@@ -1,0 +1,114 @@
+"""Cleanse: raw records to the data standard, one normalizer per field as `jingzhun/rules/cleansing.yaml` says.
+
+Each normalizer is a pure scalar function from `cleansing/`; it runs once per distinct value (the repeat cache:
+the same address or checkpoint name recurs thousands of times a day) and the results are joined back. This stage
+never removes a row: it only adds standardized columns and the quarantine code of rows that cannot be used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address
+from jingzhun.cleansing.datetimes import parse_datetime
+from jingzhun.cleansing.idcard import parse_id_number
+from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
+from jingzhun.cleansing.phone import normalize_phone
+from jingzhun.cleansing.text import has_traditional, normalize_text_flagged
+from jingzhun.core import rules
+
+
+def _text(value: str) -> dict[str, Any]:
+    text, traditional = normalize_text_flagged(value)
+    return {"": text, "traditional": traditional}
+
+
+def _datetime(value: str) -> dict[str, Any]:
+    return {"": parse_datetime(value)}
+
+
+def _name(value: str) -> dict[str, Any]:
+    name = normalize_name(value)
+    return {"": name, "pinyin": name_pinyin(name), "key": name_fuzzy_key(name),
+            "traditional": has_traditional(value)}
+
+
+def _id_number(value: str) -> dict[str, Any]:
+    parsed = parse_id_number(value)
+    # A near-miss (bad_length, bad_date) has no value but its digits: matching may still compare them.
+    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None,
+            "candidate": parsed.candidate_digits}
+
+
+def _phone(value: str) -> dict[str, Any]:
+    parsed = normalize_phone(value)
+    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None}
+
+
+def _address(value: str, district_code: str | None = None, gazetteer: Gazetteer | None = None) -> dict[str, Any]:
+    text, traditional = normalize_text_flagged(value)
+    parsed = parse_address(text, context_district_code=district_code, gazetteer=gazetteer)
+    return {"": text, "traditional": traditional,
+            **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
+
+
+NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "text": _text, "datetime": _datetime, "name": _name, "id_number": _id_number, "phone": _phone,
+    "address": _address,
+}
+
+
+def cleanse(raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+    """Standardize every field of `raw`; add `event_at` and `quarantine_code`. Addresses are read with the
+    district's `gazetteer` (its towns and places) before the national names."""
+    config = rules.load("cleansing")
+    standard = raw
+    for field in fields:
+        standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer)
+    event_fields = [f for f in config["event_time"] if f in fields]
+    standard = standard.with_columns(event_at=pl.coalesce(event_fields) if event_fields else pl.lit(None))
+    return standard.with_columns(quarantine_code=_quarantine_code())
+
+
+def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+    """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
+    `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
+    config = rules.load("cleansing")
+    normalize = NORMALIZERS[kind]
+    if kind == "address":  # the district of the day's data, read once per column rather than once per value
+        normalize = partial(_address, district_code=config.get("district_code"), gazetteer=gazetteer)
+    placeholders = {str(p).casefold() for p in config["placeholders"]} if kind in config["placeholder_kinds"] else set()
+    distinct = frame.get_column(field).drop_nulls().unique().to_list()
+    results = [normalize("" if value.strip().casefold() in placeholders else value) for value in distinct]
+    names = {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field)
+             for key in (results[0] if results else normalize(""))}
+    lookup = pl.DataFrame(
+        {"__raw": distinct, **{name: [r[key] for r in results] for key, name in names.items()}},
+        schema_overrides={"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}},
+        strict=False,
+    )
+    return frame.rename({field: f"{field}_raw"}).join(
+        lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
+    )
+
+
+def _output_type(kind: str, key: str) -> pl.DataType:
+    """The type of a normalizer's output, declared so that a column no row of the day fills (every name blank,
+    a source without addresses) has the type it has on any other day, not Polars' typeless Null."""
+    if key == "traditional":
+        return pl.Boolean()
+    if kind == "datetime" and key == "":
+        return pl.Datetime("us")
+    return pl.Utf8()
+
+
+def _quarantine_code() -> pl.Expr:
+    place = pl.coalesce("addr_road", "addr_community", "addr_town")
+    unusable = (pl.col("name").is_null() & pl.col("id_number").is_null() & pl.col("phone").is_null()
+                & place.is_null())
+    return pl.when(pl.col("ingest_issue").is_not_null()).then(pl.col("ingest_issue")) \
+        .when(unusable).then(pl.lit("no_usable_field")).otherwise(pl.lit(None, pl.Utf8))

@@ -1,0 +1,54 @@
+"""The columns person linkage compares, built the same way for a day's records and for the population.
+
+Must never read raw values: it works on standardized columns only, so that both sides mean the same thing.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from jingzhun.cleansing.names import COMPOUND_SURNAMES
+
+# Callers on the hotline are often written down by surname and title only (王先生, 李女士).
+TITLES = ("先生", "女士", "小姐", "老师", "阿姨", "师傅", "同志", "老板", "大爷", "奶奶")
+_COMPOUND = "|".join(sorted(COMPOUND_SURNAMES, key=len, reverse=True))
+_TITLE = "|".join(TITLES)
+
+
+def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
+    """`frame` has standardized name, name_pinyin, name_key, id_number, id_number_status (and, for records,
+    id_number_candidate), phone, house_id, building_id, committee_code."""
+    candidate = pl.col("id_number_candidate") if "id_number_candidate" in frame.columns else pl.lit(None, pl.Utf8)
+    titled = pl.col("name").str.contains(f"^.{{1,2}}({_TITLE})$")
+    surname = (
+        pl.when(pl.col("name").str.contains(f"^({_COMPOUND}).+"))
+        .then(pl.col("name").str.extract(f"^({_COMPOUND})"))
+        .otherwise(pl.col("name").str.slice(0, 1))
+    )
+    bare_surname = pl.col("name").str.extract(f"^(.{{1,2}}?)(?:{_TITLE})$")
+    return frame.select(
+        pl.col(unique_id).cast(pl.Utf8).alias("unique_id"),
+        id_digits=pl.coalesce(pl.col("id_number"), candidate),
+        id_area_birth=pl.coalesce(pl.col("id_number"), candidate).str.slice(0, 14),
+        # 18 digits whose check digit is right: not a typo of someone else's number.
+        id_valid=(pl.col("id_number_status") == "valid").fill_null(False),
+        # A titled name is not a name: compare it by surname only.
+        name=pl.when(titled).then(None).otherwise(pl.col("name")),
+        name_pinyin=pl.when(titled).then(None).otherwise(pl.col("name_pinyin")),
+        name_key=pl.when(titled).then(None).otherwise(pl.col("name_key")),
+        surname=pl.when(titled).then(bare_surname).otherwise(surname),
+        titled=titled.fill_null(False),
+        phone=pl.col("phone"),
+        phone_tail8=pl.col("phone").str.slice(-8),
+        house_id=pl.col("house_id"),
+        building_id=pl.col("building_id"),
+        committee_code=pl.col("committee_code"),
+    )
+
+
+def with_phone_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """`phone_holders`: how many persons of the population have this phone, on either side of a comparison.
+    A phone only one person has names that person; a phone a household shares does not."""
+    holders = population.filter(pl.col("phone").is_not_null()).group_by("phone").agg(
+        phone_holders=pl.len().cast(pl.Int64))
+    return features.join(holders, on="phone", how="left").with_columns(pl.col("phone_holders").fill_null(0))

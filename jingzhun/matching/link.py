@@ -1,0 +1,230 @@
+"""The match stage: standardized records in, one routing and person decision per record out.
+
+Order: addresses first (they give the house, building and committee that person linkage compares), then
+persons (the exact stage, then the active version of the trained model: `jingzhun/matching/person.py`), then routing:
+where the record says the person is, else the person's registered home. Every decision says how it was made
+(`address_method`, `person_method`) in words staff read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from jingzhun.cleansing.pipeline import normalize_column
+from jingzhun.core import rules
+from jingzhun.core.warehouse import has_table
+from jingzhun.matching.address import resolve_addresses, resolve_fuzzy, with_address_keys, with_building_id
+from jingzhun.matching.cases import case_keys
+from jingzhun.matching.features import person_features, with_phone_holders
+from jingzhun.matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
+from jingzhun.matching.reference import Reference
+from jingzhun.matching.versions import Model, builtin
+
+REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
+REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
+ADDRESS_EXPLANATIONS = {
+    "house": "地址匹配到房屋（室号一致）",
+    "house_fuzzy": "地址匹配到房屋（门牌和室号一致，路名或小区名相近）",
+    "building": "地址匹配到楼栋，未匹配到室号",
+    "lane": "地址匹配到弄/门牌号，未匹配到楼栋",
+    "community": "地址匹配到小区，未匹配到楼栋",
+    "person_home": "地址未能匹配，按人口库登记住址派发",
+}
+
+
+def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Houses with their match keys, building and committee; the population standardized and placed in them.
+
+    The reference goes through the same normalizers as the records, so that equal means equal on both sides.
+    It changes rarely and costs most of the stage at 10M persons, so the result is kept in the warehouse under
+    the hash of the reference files and reused while they are unchanged.
+    """
+    fingerprint = reference.fingerprint()
+    cached = _cached_reference(con, fingerprint)
+    if cached is not None:
+        return cached
+    houses, population = _standardize_reference(reference)
+    for table, frame in (("reference_houses", houses), ("reference_population", population)):
+        con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
+        con.unregister("standardized")
+    return houses, population
+
+
+def _cached_reference(con: duckdb.DuckDBPyConnection, fingerprint: str) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    if not (has_table(con, "reference_houses") and has_table(con, "reference_population")):
+        return None
+    frames = tuple(con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {t} WHERE reference_hash = ?",
+                           params=[fingerprint]).pl() for t in ("reference_houses", "reference_population"))
+    return frames if all(not f.is_empty() for f in frames) else None  # type: ignore[return-value]
+
+
+def _standardize_reference(reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
+    houses = normalize_column(reference.housing, "address", "address")
+    if "community" in houses.columns:
+        # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
+        houses = normalize_column(houses, "community", "text").with_columns(
+            addr_community=pl.coalesce("addr_community", "community"))
+    houses = with_building_id(with_address_keys(houses))
+    houses = houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
+    population = reference.population
+    for field in ("name", "id_number", "phone"):
+        population = normalize_column(population, field, field)
+    population = population.join(houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"),
+                                 on="house_id", how="left")
+    return houses, population
+
+
+def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """record_id → `written_subdistrict_code`: the subdistrict the address itself names, by its town (张江镇,
+    金桥) or, when it names none, by a community that lies in one subdistrict only. Null when it names neither:
+    then nothing in the text speaks against a routing."""
+    towns = grid.select(addr_town="subdistrict_name", town_subdistrict="subdistrict_code").unique("addr_town")
+    committees = grid.select("committee_code", "subdistrict_code").unique("committee_code")
+    communities = (houses.select("addr_community", "committee_code").drop_nulls()
+                   .join(committees, on="committee_code")
+                   .group_by("addr_community").agg(pl.col("subdistrict_code").unique())
+                   .filter(pl.col("subdistrict_code").list.len() == 1)
+                   .select("addr_community", community_subdistrict=pl.col("subdistrict_code").list.first()))
+    return (usable.select("record_id", "addr_town", "addr_community")
+            .join(towns, on="addr_town", how="left")
+            .join(communities, on="addr_community", how="left")
+            .select("record_id",
+                    written_subdistrict_code=pl.coalesce("town_subdistrict", "community_subdistrict")))
+
+
+def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
+                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(addresses resolved per record, record features, population features, population) for one day."""
+    houses, population = standardize_reference(con, reference)
+    usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
+    usable = usable.join(written_subdistricts(usable, houses, reference.grid), on="record_id", how="left")
+    subdistricts = reference.grid.select("committee_code", "subdistrict_code").unique("committee_code")
+    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable,
+                                  houses.join(subdistricts, on="committee_code", how="left"))
+    addresses = addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
+    population_features = person_features(population, "person_id")
+    records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
+                                 population_features)
+    return addresses, records, with_phone_holders(population_features, population_features), population
+
+
+@dataclass(frozen=True)
+class Matching:
+    matched: pl.DataFrame  # one row per record (see `match`)
+    record_features: pl.DataFrame  # what the model compared, per record and per person
+    population_features: pl.DataFrame
+    candidates: pl.DataFrame  # every scored pair, with its match weight and levels, for analysts and review
+
+
+def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """The fuzzy stage, after the exact ones: records not resolved to a house may be, if a misspelt road or
+    community name is the only difference."""
+    config = rules.load("thresholds")["address"]
+    open_records = usable.join(addresses.filter(pl.col("address_level").fill_null("") != "house")
+                               .select("record_id"), on="record_id")
+    # Never a house in another subdistrict than the one the address names.
+    fuzzy = resolve_fuzzy(open_records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"],
+                          same=("written_subdistrict_code", "subdistrict_code"))
+    found = fuzzy.filter(pl.col("house_id").is_not_null()).join(
+        houses.select("house_id", f_building_id="building_id", f_grid_id="grid_id",
+                      f_committee_code="committee_code"), on="house_id").rename({"house_id": "f_house_id"})
+    merged = addresses.join(found.drop("fuzzy_ambiguous"), on="record_id", how="left").join(
+        fuzzy.select("record_id", "fuzzy_ambiguous"), on="record_id", how="left")
+    hit = pl.col("f_house_id").is_not_null()
+    return merged.select(
+        "record_id",
+        address_level=pl.when(hit).then(pl.lit("house_fuzzy")).otherwise("address_level"),
+        house_id=pl.when(hit).then("f_house_id").otherwise("house_id"),
+        building_id=pl.when(hit).then("f_building_id").otherwise("building_id"),
+        grid_id=pl.when(hit).then("f_grid_id").otherwise("grid_id"),
+        committee_code=pl.when(hit).then("f_committee_code").otherwise("committee_code"),
+        address_ambiguous=pl.col("address_ambiguous") | pl.col("fuzzy_ambiguous").fill_null(False),
+    )
+
+
+def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
+          model: Model | None = None) -> Matching:
+    """Per record: person_id, house_id, grid_id, committee/subdistrict codes and names, person_method,
+    address_method, match_method, match_probability, match_weight, match_explanation, ambiguous, case_key,
+    and the version of the person-linkage `model` that decided (default: the builtin one)."""
+    model = model or builtin()
+    thresholds = Thresholds.load()
+    addresses, records, population_features, population = linkage_inputs(con, standard, reference)
+    pairs = score_pairs(records, population_features, model.settings)
+    persons = decide_persons(pairs, thresholds).with_columns(
+        pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
+
+    routing = reference.grid.select(
+        "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
+    ).unique("committee_code")
+    subdistrict_of = dict(routing.select("committee_code", "subdistrict_code").iter_rows())
+    homes = population.select("person_id", home_house_id="house_id", home_building_id="building_id",
+                              home_grid_id="home_grid_id", home_committee_code="committee_code").with_columns(
+        home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
+    written = pl.col("written_subdistrict_code")
+    # The registered home is a fallback only where the address says nothing against it.
+    home_against_text = written.is_not_null() & (pl.col("home_subdistrict_code") != written).fill_null(False)
+    from_home = (pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null()
+                 & ~home_against_text)
+    decided = (
+        addresses.join(persons, on="record_id", how="left")
+        .join(homes, on="person_id", how="left")
+        .with_columns(
+            model_version=pl.lit(model.version),
+            address_method=pl.when(from_home).then(pl.lit("person_home")).otherwise(pl.col("address_level")),
+            committee_code=pl.when(from_home).then("home_committee_code").otherwise("committee_code"),
+            grid_id=pl.when(from_home).then("home_grid_id").otherwise("grid_id"),
+            # The address named the person's own building but no room: their registered home is the house.
+            house_id=pl.coalesce(
+                "house_id", pl.when(pl.col("building_id") == pl.col("home_building_id")).then("home_house_id")),
+            ambiguous=(pl.col("address_ambiguous") & pl.col("address_level").is_null())
+            | pl.col("person_review").fill_null(False),
+            home_against_text=pl.col("address_level").is_null() & home_against_text,
+        )
+    )
+    routed_subdistrict = pl.col("committee_code").replace_strict(subdistrict_of, default=None)
+    decided = decided.with_columns(
+        # Never dispatch against the written address: a routing that lands outside the subdistrict the address
+        # names goes to a person, with the reason.
+        review_reason=pl.when(written.is_not_null() & (routed_subdistrict != written).fill_null(False))
+        .then(pl.lit(REVIEW_AGAINST_ADDRESS))
+        .when(pl.col("home_against_text")).then(pl.lit(REVIEW_HOME_AGAINST_ADDRESS)),
+    )
+    decided = decided.with_columns(
+        match_method=pl.concat_str(
+            [pl.col("person_method").replace_strict({"model": "person_model", "exact": "person_exact"},
+                                                    default=None),
+             pl.concat_str([pl.lit("address_"), pl.col("address_method")])],
+            separator="+", ignore_nulls=True,
+        ).replace("", None),
+        match_probability=pl.when(pl.col("person_id").is_not_null()).then(pl.col("match_probability")),
+        match_explanation=pl.concat_str(
+            [pl.when(pl.col("person_id").is_not_null()).then(pl.col("person_explanation")),
+             pl.col("address_method").replace_strict(ADDRESS_EXPLANATIONS, default=None)],
+            separator="；", ignore_nulls=True,
+        ).replace("", None),
+    )
+    matched = (
+        standard.select("record_id")
+        .join(decided, on="record_id", how="left")
+        .join(routing, on="committee_code", how="left")
+    )
+    matched = matched.join(case_keys(matched, records), on="record_id", how="left")
+    return Matching(
+        matched=matched.select(
+            "record_id", "person_id", "candidate_person_id", "house_id", "grid_id", "committee_code",
+            "committee_name", "subdistrict_code", "subdistrict_name", "person_method", "address_method",
+            "match_method", "match_probability", "match_weight", "match_explanation",
+            pl.col("ambiguous").fill_null(False), "review_reason", "case_key", "model_version",
+        ),
+        record_features=records,
+        population_features=population_features,
+        candidates=pairs.filter(
+            (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)).select(
+            pl.col("unique_id_l").cast(pl.Int64).alias("record_id"), pl.col("unique_id_r").alias("person_id"),
+            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^level_.*$"), pl.col("^bf_.*$")),
+    )

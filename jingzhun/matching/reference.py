@@ -1,0 +1,176 @@
+"""The reference tables (grid, housing, population) read from a reference folder and checked against the contract.
+
+A missing table or column is a `UserError` (the run cannot be done). The checks of
+`jingzhun/rules/reference_checks.yaml` (keys twice, houses on unknown grids, committees without a subdistrict, persons
+on unknown houses) count the bad rows; above a limit the run cannot be done either, under it the counts are reported and
+the rows a key names twice, or that route to no subdistrict, are set aside: never silently, never a guess between two
+rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from jingzhun.cleansing.address import Gazetteer
+from jingzhun.core import rules
+from jingzhun.core.errors import UserError
+
+# The columns the checks read: the keys and what they point to.
+KEY_COLUMNS = {
+    "grid": ("grid_id", "committee_code", "subdistrict_code"),
+    "housing": ("house_id", "grid_id"),
+    "population": ("person_id", "id_number", "house_id"),
+}
+REQUIRED = {
+    "grid": ("grid_id", "grid_name", "committee_code", "committee_name", "subdistrict_code", "subdistrict_name",
+             "district_code", "district_name"),
+    "housing": ("house_id", "address", "grid_id"),
+    "population": ("person_id", "name", "id_number", "phone", "house_id"),
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    grid: pl.DataFrame
+    housing: pl.DataFrame
+    population: pl.DataFrame
+    files: dict[str, Path]
+
+    def fingerprint(self) -> str:
+        """sha256 over the three files' contents: equal fingerprints, equal reference."""
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            with open(self.files[name], "rb") as f:
+                digest.update(hashlib.file_digest(f, "sha256").digest())
+        return digest.hexdigest()
+
+
+def load_reference(folder: Path, header_only: bool = False) -> Reference:
+    """The three tables, with the rows the checks set aside left out; with `header_only`, just their columns
+    (enough to check them before a run, without reading ten million persons)."""
+    tables, files = {}, {}
+    for name, required in REQUIRED.items():
+        path = _table_path(folder, name)
+        try:
+            frame = (pl.read_parquet(path, n_rows=0 if header_only else None) if path.suffix == ".parquet"
+                     else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=0 if header_only else None))
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)} (参照表缺少必需的列)")
+        tables[name] = _blank_is_null(frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
+        files[name] = path
+    grid = tables["grid"].filter(_first_of("grid_id") & pl.col("subdistrict_code").is_not_null())
+    return Reference(grid=grid, housing=tables["housing"].filter(_first_of("house_id")),
+                     population=tables["population"].filter(_first_of("person_id")), files=files)
+
+
+def _table_path(folder: Path, name: str) -> Path:
+    path = next((p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()), None)
+    if path is None:
+        raise UserError(f"reference table missing: {folder / name}.csv (or .parquet) (参照表缺失)")
+    return path
+
+
+def _blank_is_null(frame: pl.DataFrame | pl.LazyFrame, columns: tuple[str, ...]) -> Any:
+    return frame.with_columns(pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)) for c in columns)
+
+
+def _first_of(key: str) -> pl.Expr:
+    """The first row of each key (rows without a key are kept: nothing can name them twice)."""
+    return pl.col(key).is_null() | pl.col(key).is_first_distinct()
+
+
+def _problems(grid: pl.LazyFrame, housing: pl.LazyFrame, population: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """Per check, a one-row frame: how many rows of its table have the problem (`rows`) and of how many (`of`)."""
+    def surplus(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
+        return frame.select(rows=pl.col(key).count() - pl.col(key).drop_nulls().n_unique(), of=pl.len())
+
+    def not_in(frame: pl.LazyFrame, key: str, other: pl.LazyFrame, other_key: str) -> pl.LazyFrame:
+        known = other.select(pl.col(other_key).drop_nulls().unique().alias(key))
+        unknown = frame.filter(pl.col(key).is_not_null()).join(known, on=key, how="anti")
+        return unknown.select(rows=pl.len()).join(frame.select(of=pl.len()), how="cross")
+
+    return {
+        "duplicate_grid_id": surplus(grid, "grid_id"),
+        "committee_without_subdistrict": grid.select(
+            rows=(pl.col("committee_code").is_not_null() & pl.col("subdistrict_code").is_null()).sum(), of=pl.len()),
+        "duplicate_house_id": surplus(housing, "house_id"),
+        # A grid without a subdistrict is set aside: its houses are on no grid the run knows.
+        "house_on_unknown_grid": not_in(housing, "grid_id", grid.filter(pl.col("subdistrict_code").is_not_null()),
+                                        "grid_id"),
+        "duplicate_person_id": surplus(population, "person_id"),
+        "duplicate_id_number": surplus(population, "id_number"),
+        "person_on_unknown_house": not_in(population, "house_id", housing, "house_id"),
+    }
+
+
+CHECKS_SCHEMA = {"check": pl.Utf8, "table": pl.Utf8, "file": pl.Utf8, "title": pl.Utf8, "rows": pl.Int64,
+                 "table_rows": pl.Int64, "share": pl.Float64, "limit": pl.Utf8, "over": pl.Boolean}
+
+
+def check_reference(folder: Path) -> pl.DataFrame:
+    """The checks of `jingzhun/rules/reference_checks.yaml` on the reference in `folder`, one row each: the table, its
+    file, the problem in words, how many rows have it, the limit and whether the count is above it. Scans only the key
+    columns, so that it can run before every run on ten million persons."""
+    load_reference(folder, header_only=True)  # a missing table or column is said first, and said plainly
+    paths = {name: _table_path(folder, name) for name in REQUIRED}
+    scans = {}
+    for name, path in paths.items():
+        scan = (pl.scan_parquet(path) if path.suffix == ".parquet"
+                else pl.scan_csv(path, infer_schema=False, encoding="utf8"))
+        scans[name] = _blank_is_null(scan.select(pl.col(c).cast(pl.Utf8) for c in KEY_COLUMNS[name]),
+                                     KEY_COLUMNS[name])
+    problems = _problems(scans["grid"], scans["housing"], scans["population"])
+    try:
+        counted = dict(zip(problems, pl.collect_all(list(problems.values())), strict=True))
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise UserError(f"reference tables in {folder} cannot be read: {error}") from error
+    rows = []
+    for check, spec in rules.load("reference_checks")["checks"].items():
+        found, of = counted[check].row(0)
+        share = found / of if of else 0.0
+        max_rows, max_share = spec.get("max_rows"), spec.get("max_share")
+        rows.append({
+            "check": check, "table": spec["table"], "file": paths[spec["table"]].name, "title": spec["title"],
+            "rows": found, "table_rows": of, "share": share,
+            "limit": "；".join([*([f"≤{max_rows}行"] if max_rows is not None else []),
+                               *([f"≤{max_share:.2%}"] if max_share is not None else [])]),
+            "over": (max_rows is not None and found > max_rows) or (max_share is not None and share > max_share),
+        })
+    return pl.DataFrame(rows, schema=CHECKS_SCHEMA)
+
+
+def failed_checks_message(checks: pl.DataFrame) -> str | None:
+    """One line, in Chinese and English, naming each check above its limit; None when none is."""
+    over = checks.filter(pl.col("over"))
+    if over.is_empty():
+        return None
+    said = "; ".join(f"{r['file']} {r['title']} {r['rows']} 行 ({r['check']}: {r['rows']} rows, limit {r['limit']})"
+                     for r in over.iter_rows(named=True))
+    return f"参考数据检查未通过 / reference check failed: {said} — 限值见 jingzhun/rules/reference_checks.yaml"
+
+
+def gazetteer(houses: pl.DataFrame, grid: pl.DataFrame) -> Gazetteer:
+    """The district's own names from its standardized houses and its grid: the towns (subdistricts) and the
+    communities and roads of the housing register, which the parser reads before the national names."""
+    places = [houses.get_column(c).drop_nulls().unique() for c in ("addr_community", "addr_road")]
+    return Gazetteer(grid.get_column("subdistrict_name").drop_nulls().unique().to_list(),
+                     pl.concat(places).to_list())
+
+
+def subdistrict_codes(folder: Path) -> list[str]:
+    """The subdistricts the grid names: each may get a work list (and, encrypted, needs a password)."""
+    path = _table_path(folder, "grid")
+    scan = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
+    try:
+        codes = _blank_is_null(scan.select(pl.col("subdistrict_code").cast(pl.Utf8)), ("subdistrict_code",))
+        return sorted(codes.drop_nulls().unique().collect()["subdistrict_code"])
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise UserError(f"reference table {path} cannot be read: {error}") from error

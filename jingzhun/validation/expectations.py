@@ -1,0 +1,74 @@
+"""Great Expectations expectations of our own: the GB 11643 checksum of ID numbers and phone validity.
+
+They run on the raw values (`id_number_raw`, `phone_raw`), so the report shows how many arrived broken, not only
+how many cleansing could repair. The rules themselves live in `cleansing/` (one definition of a valid ID number
+and of a valid phone); this module only makes them expectations. It must never repair or change a value.
+Importing it registers the expectations and their metrics with Great Expectations (GX 1.x custom API).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from great_expectations.execution_engine import PandasExecutionEngine
+from great_expectations.expectations.expectation import ColumnMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    column_condition_partial,
+)
+
+from jingzhun.cleansing.idcard import parse_id_number
+from jingzhun.cleansing.phone import normalize_phone
+
+
+def is_valid_id_as_written(value: Any) -> bool:
+    """An 18-character GB 11643 number, birth date and check digit right, exactly as written (no repair)."""
+    if not isinstance(value, str):
+        return False
+    parsed = parse_id_number(value)
+    return parsed.status == "valid" and parsed.value == value
+
+
+def is_valid_phone(value: Any) -> bool:
+    """A mainland mobile or Shanghai landline, once separators and +86 are taken off."""
+    return isinstance(value, str) and normalize_phone(value).status == "valid"
+
+
+class ColumnValuesValidChineseId(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.valid_chinese_id"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):  # noqa: N805 - GX's metric providers take the class as `cls`
+        return column.map(is_valid_id_as_written)
+
+
+class ColumnValuesValidPhone(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.valid_phone"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):  # noqa: N805
+        return column.map(is_valid_phone)
+
+
+class ExpectColumnValuesToBeValidChineseId(ColumnMapExpectation):
+    """Expect each ID number to be a valid 18-character resident ID (GB 11643-1999) as written."""
+
+    map_metric = "column_values.valid_chinese_id"
+    success_keys = ("mostly",)
+    args_keys = ("column",)
+    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["jingzhun"], "contributors": ["jingzhun"]}
+
+
+class ExpectColumnValuesToBeValidPhoneNumber(ColumnMapExpectation):
+    """Expect each phone to be a mainland mobile or a Shanghai landline (separators and +86 allowed)."""
+
+    map_metric = "column_values.valid_phone"
+    success_keys = ("mostly",)
+    args_keys = ("column",)
+    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["jingzhun"], "contributors": ["jingzhun"]}
+
+
+CUSTOM_EXPECTATIONS = {
+    "expect_column_values_to_be_valid_chinese_id": ExpectColumnValuesToBeValidChineseId,
+    "expect_column_values_to_be_valid_phone_number": ExpectColumnValuesToBeValidPhoneNumber,
+}

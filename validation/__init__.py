@@ -1,4 +1,0 @@
-"""Validation: the expectations of `rules/expectations.yaml`, run with Great Expectations on each source.
-
-Validation measures and reports; it never changes or removes a record (quarantine is decided in cleansing).
-"""
