@@ -23,11 +23,22 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([*JINGZHUN, *args], input=stdin, capture_output=True, text=True, timeout=120)
 
 
+def _header_only_reference(folder: Path) -> None:
+    (folder.parent / "inbox" / "health").mkdir(parents=True)
+    folder.mkdir()
+    (folder / "grid.csv").write_text("grid_id,grid_name,committee_code,committee_name,subdistrict_code,"
+                                     "subdistrict_name,district_code,district_name\nG1,一,C1,居委,S1,街道,D1,区\n",
+                                     encoding="utf-8")
+    (folder / "housing.csv").write_text("house_id,address,grid_id\n", encoding="utf-8")
+    (folder / "population.csv").write_text("person_id,name,id_number,phone,house_id\n", encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("make_inputs", "message"),
     [
         (lambda d: None, "inbox folder not found"),
         (lambda d: (d / "inbox" / "health").mkdir(parents=True), "reference table missing"),
+        (lambda d: _header_only_reference(d / "ref"), "reference table has no rows: housing.csv, population.csv"),
     ],
 )
 def test_run_without_its_inputs_fails_with_one_line(tmp_path: Path, make_inputs, message):

@@ -75,6 +75,15 @@ def test_a_clean_reference_passes_and_says_nothing(tmp_path):
     assert checks["rows"].sum() == 0 and failed_checks_message(checks) is None
 
 
+@pytest.mark.parametrize("table", ["grid", "housing", "population"])
+def test_a_table_with_only_its_header_stops_the_run_by_name(tmp_path, table):
+    frames = {"grid": GRID, "housing": HOUSING, "population": POPULATION}
+    frames[table] = frames[table].clear()
+    message = failed_checks_message(check_reference(_write(tmp_path / "ref", **frames)))
+    assert message is not None and f"{table}." in message and "为空" in message
+    assert all(f"{other}." not in message for other in frames if other != table)
+
+
 def test_a_missing_key_column_is_said_before_any_count(tmp_path):
     folder = _write(tmp_path / "ref", population=POPULATION.drop("house_id"))
     with pytest.raises(UserError, match="lacks required columns: house_id"):

@@ -148,7 +148,11 @@ def check_reference(folder: Path) -> pl.DataFrame:
 
 
 def failed_checks_message(checks: pl.DataFrame) -> str | None:
-    """One line, in Chinese and English, naming each check above its limit; None when none is."""
+    """One line, in Chinese and English, naming an empty table (nothing could be matched against it) or else each
+    check above its limit; None when all is well."""
+    empty = checks.filter(pl.col("table_rows") == 0)["file"].unique(maintain_order=True).to_list()
+    if empty:
+        return f"参考数据表为空（只有表头） / reference table has no rows: {', '.join(empty)}"
     over = checks.filter(pl.col("over"))
     if over.is_empty():
         return None
