@@ -173,6 +173,15 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
     r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|苑|园|城|庭|邸|墅|场|站|碑|岛))"
     r"(?P<road>.{3,})$"
 )
+# Where a named place ends inside one run of text: a word of position (金鼎大酒店旁边烧麦店: near the hotel, a
+# shop), or a second named place inside the first (盛世嘉园盛美苑: an estate, then its part). The first place is
+# the community; what follows goes to `rest`.
+_COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
+                     r"|城|苑|园|府|庭|居|湾|邸|坊)")
+_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|旁|内)")
+_PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
+# The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
+_PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(r"(?:与|和)?[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|路口|口)")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
@@ -650,6 +659,18 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], vill
     return text
 
 
+def _first_place(segment: str, rest: list[str]) -> str:
+    """The named place a run of text starts with (`_POSITION`, `_PLACE_IN_PLACE`); what follows it goes to rest."""
+    if position := _POSITION.search(segment):
+        rest.append(segment[position.start():])
+        segment = segment[:position.start()]
+    inner = _PLACE_IN_PLACE.match(segment)
+    if inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
+        rest.append(inner["part"])
+        segment = inner["place"]
+    return segment
+
+
 def _known_place(segment: str, gazetteer: Gazetteer | None) -> tuple[str, str] | None:
     """(place, the rest) for the longest community or road of the register inside `segment`."""
     if gazetteer is None:
@@ -706,6 +727,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 if known := _known_place(segment, gazetteer):
                     segment, other = known
                     rest.append(other)
+                else:
+                    segment = _first_place(segment, rest)
                 fields["community"] = segment
             else:
                 rest.append(segment)

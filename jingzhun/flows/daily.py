@@ -65,7 +65,7 @@ screen = _step(steps.screen)
 dispatch = _step(steps.dispatch, retries=2)
 report = _step(steps.report, retries=2)
 reconcile = _step(steps.reconcile)
-publish = _step(steps.publish, retries=2)
+publish = _step(steps.publish, retries=2, counted=False)  # a rename: timed, not counted
 
 
 @flow(name="jingzhun-daily", log_prints=True)
