@@ -866,3 +866,23 @@ def test_placeholders_in_identity_fields_count_as_empty():
     assert names["name_raw"].to_list() == ["test", "测试", "王伟", " 无 "]  # what arrived is kept
     # 无 is an answer to 近14天旅居地, not a missing value.
     assert normalize_column(frame, "travel", "text")["travel"].to_list() == ["无", "无", "武汉", None]
+
+
+def test_a_column_without_any_value_is_still_text_for_matching():
+    """A population (or a day) whose ID numbers are all empty: the standardized column is text, so the features
+    person linkage builds from it are computed, not a type error."""
+    import polars as pl
+
+    from cleansing.pipeline import normalize_column
+    from matching.features import person_features
+
+    frame = pl.DataFrame({"person_id": ["P1", "P2"], "name": ["王伟", "李娜"], "id_number": [None, "无"],
+                          "phone": [None, None], "house_id": ["H1", "H2"], "building_id": [None, None],
+                          "committee_code": [None, None]},
+                         schema_overrides={c: pl.Utf8 for c in ("id_number", "phone", "building_id", "committee_code")})
+    for field in ("name", "id_number", "phone"):
+        frame = normalize_column(frame, field, field)
+    assert frame.schema["id_number"] == pl.Utf8 and frame.schema["phone"] == pl.Utf8
+    features = person_features(frame, "person_id")
+    assert features["id_digits"].to_list() == [None, None]
+    assert features["name"].to_list() == ["王伟", "李娜"]

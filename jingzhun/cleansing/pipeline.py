@@ -90,7 +90,7 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
         {"__raw": distinct, **{name: [r[key] for r in results] for key, name in names.items()}},
         schema_overrides={"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}},
         strict=False,
-    )
+    ).with_columns(pl.col(pl.Null).cast(pl.Utf8))  # a column with no value at all is still text, not `null`
     return frame.rename({field: f"{field}_raw"}).join(
         lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
     )

@@ -1,0 +1,161 @@
+"""The address matcher on real, human-labelled address pairs: CCKS 2021 address relevance, the development half.
+
+    .venv/bin/python benchmarks/address_matching_ccks.py [EVAL_DIR] [--split dev] [--errors]
+
+EVAL_DIR defaults to ../shared/eval (not part of the project: its publishers give no licence to redistribute it;
+nothing of it is copied here, the files below are written to a temporary folder). Run as a user would: every
+distinct candidate text is a house of `housing.csv` (on a few made-up grid cells), every query one health-cloud
+row with only its address; the daily flow's steps (`flows.steps`) resolve it, and a resolved house is right when
+it is a 完全匹配 (same place) of its query. Printed: precision (of the queries resolved to a house, the share
+resolved to a same-place candidate), recall (of the queries that have a same-place candidate, the share resolved
+to one), beside a naive rapidfuzz best match over the whole register in the same run, and the targets of issue 8.
+Asserts nothing. Most of these addresses are from other cities than ours, typed by people, with shops and
+crossings as places: far harder than a housing register's own addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from matching_sweep import daily_flow
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"precision": 0.90, "recall": 0.60}
+SAME_PLACE = "完全匹配"
+# Made-up grid cells: two subdistricts of two committees each. A house's cell comes from a hash of its text, so
+# equal texts always land in the same cell and the assignment says nothing about which candidate is right.
+GRID = [
+    {"grid_id": f"G{s}{c}", "grid_name": f"评测{s}{c}网格", "committee_code": f"CCKS{s}{c}",
+     "committee_name": f"评测{s}{c}居委", "subdistrict_code": f"CCKS{s}", "subdistrict_name": f"评测{name}街道",
+     "district_code": "999999", "district_name": "评测区"}
+    for s, name in ((1, "甲"), (2, "乙")) for c in (1, 2)
+]
+PERSONS = ("赵一", "钱二", "孙三", "李四", "周五", "吴六", "郑七", "王八")
+
+
+@dataclass(frozen=True)
+class Query:
+    row: int  # 1-based data row of the health file
+    text: str
+    candidates: frozenset[str]  # house_ids of its candidates
+    same_place: frozenset[str]  # house_ids of its 完全匹配 candidates
+
+
+def read_pairs(path: Path) -> tuple[list[Query], dict[str, str]]:
+    """The queries and house_id → address text of every distinct candidate."""
+    houses: dict[str, str] = {}
+    queries = []
+    for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        item = json.loads(line)
+        for candidate in item["candidate"]:
+            houses.setdefault(candidate["text"], f"H{len(houses) + 1:05d}")
+        same = frozenset(houses[c["text"]] for c in item["candidate"] if c["label"] == SAME_PLACE)
+        queries.append(Query(row, item["query"], frozenset(houses[c["text"]] for c in item["candidate"]), same))
+    return queries, {house_id: text for text, house_id in houses.items()}
+
+
+def write_day(folder: Path, queries: list[Query], houses: dict[str, str]) -> None:
+    """reference/ (grid, housing, a few made-up persons) and inbox/health/ with one address-only row per query."""
+    reference, health = folder / "reference", folder / "inbox" / "health"
+    reference.mkdir(parents=True)
+    health.mkdir(parents=True)
+    pl.DataFrame(GRID).write_csv(reference / "grid.csv")
+    cells = [g["grid_id"] for g in GRID]
+    housing = pl.DataFrame({
+        "house_id": list(houses), "address": list(houses.values()),
+        "grid_id": [cells[int(hashlib.sha256(t.encode()).hexdigest(), 16) % len(cells)] for t in houses.values()],
+    })
+    housing.write_csv(reference / "housing.csv")
+    pl.DataFrame({
+        "person_id": [f"P{i:03d}" for i in range(len(PERSONS))], "name": list(PERSONS),
+        "id_number": [None] * len(PERSONS), "phone": [f"1380000{i:04d}" for i in range(len(PERSONS))],
+        "house_id": housing["house_id"].head(len(PERSONS)).to_list(),
+    }).write_csv(reference / "population.csv")
+    with open(health / "健康云申报_ccks.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["居住地址"])
+        writer.writerows([q.text] for q in queries)
+
+
+def score(queries: list[Query], resolved: dict[int, str | None]) -> dict[str, float | int]:
+    """Precision of the houses resolved and recall over the queries that have a same-place candidate."""
+    answered = [q for q in queries if resolved.get(q.row)]
+    right = [q for q in answered if resolved[q.row] in q.same_place]
+    findable = [q for q in queries if q.same_place]
+    return {"resolved": len(answered), "right": len(right), "findable": len(findable),
+            "precision": len(right) / len(answered) if answered else 0.0,
+            "recall": sum(resolved.get(q.row) in q.same_place for q in findable) / len(findable)}
+
+
+def rapidfuzz_best(queries: list[Query], houses: dict[str, str]) -> dict[int, str | None]:
+    """The naive baseline: every query resolved to the most similar address of the whole register."""
+    from rapidfuzz import fuzz, process
+
+    ids, texts = list(houses), list(houses.values())
+    return {q.row: ids[process.extractOne(q.text, texts, scorer=fuzz.ratio)[2]] for q in queries}
+
+
+def jingzhun(folder: Path) -> tuple[pl.DataFrame, str | None, float]:
+    """match_results of the daily flow's steps on the written day (one row per query)."""
+    results, failure, seconds = daily_flow(folder)
+    if results is None:
+        return pl.DataFrame(schema={"source_row": pl.Int64, "house_id": pl.Utf8, "match_method": pl.Utf8}), \
+            failure, seconds
+    return results.select("source_row", "house_id", "match_method", "outcome"), failure, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("eval_dir", nargs="?", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--split", default="dev", choices=("dev",), help="only the development half exists here")
+    parser.add_argument("--errors", action="store_true", help="print the queries resolved to a wrong house")
+    args = parser.parse_args()
+    path = args.eval_dir / "ccks2021" / f"{args.split}.jsonl"
+    if not path.is_file():
+        print(f"CCKS 2021 data not found at {path}: skipped (give the eval folder as the first argument)")
+        return
+    queries, houses = read_pairs(path)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_day(Path(tmp), queries, houses)
+        results, failure, seconds = jingzhun(Path(tmp))
+    resolved = dict(results.select("source_row", "house_id").iter_rows())
+    started = time.perf_counter()
+    baseline = rapidfuzz_best(queries, houses)
+    baseline_seconds = time.perf_counter() - started
+    figures = {"jingzhun": score(queries, resolved), "rapidfuzz best match": score(queries, baseline)}
+    print(f"address matching on CCKS 2021 {args.split}: {len(queries):,} queries (one health-cloud row each, "
+          f"address only), {len(houses):,} distinct candidates as houses")
+    if failure:
+        print(f"  jingzhun failed at {failure}")
+    print(f"  {'matcher':22s} {'resolved':>9s} {'right':>6s} {'precision':>10s} {'recall':>8s} {'seconds':>8s}")
+    for name, f in figures.items():
+        spent = seconds if name == "jingzhun" else baseline_seconds
+        print(f"  {name:22s} {f['resolved']:9,d} {f['right']:6,d} {f['precision']:10.3f} {f['recall']:8.3f} "
+              f"{spent:8.1f}")
+    print(f"  {'target (issue 8)':22s} {'':9s} {'':6s} {'≥ ' + format(TARGETS['precision'], '.2f'):>10s} "
+          f"{'≥ ' + format(TARGETS['recall'], '.2f'):>8s}")
+    methods = results.group_by(pl.col("match_method").fill_null("(none)")).len().sort("len", descending=True)
+    print("  jingzhun's queries by match_method: "
+          + ", ".join(f"{m} {n:,}" for m, n in methods.iter_rows()))
+    print(f"  precision: of the queries resolved to a house, the share resolved to a same-place (完全匹配) candidate; "
+          f"recall: over the {figures['jingzhun']['findable']:,} queries that have one")
+    if args.errors:
+        wrong = [q for q in queries if resolved.get(q.row) and resolved[q.row] not in q.same_place]
+        for q in wrong:
+            print(f"{q.text}\t{houses[resolved[q.row]]}\t"
+                  f"{'|'.join(houses[h] for h in q.same_place) or '(no same-place candidate)'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
