@@ -8,7 +8,9 @@ candidates, it leaves the record to the next level or to review.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -144,3 +146,184 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
         ORDER BY r.record_id
     """
     return con.sql(sql).pl()
+
+
+# The words (character pairs of each run of Chinese characters) and the numbers (as numbers: 0455 is 455) of an
+# address's standardized text, with the parsed road, district and town.
+_WORDS_SQL = r"""
+WITH named AS (
+    SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names FROM {table})
+SELECT {id} AS unique_id, {is_house} AS is_house,
+       list_distinct(flatten(list_transform(regexp_extract_all(names, '\p{{Han}}+'),
+                                            lambda r: list_transform(range(1, length(r)), lambda i: substr(r, i, 2)))))
+           AS words,
+       list_distinct(list_transform(regexp_extract_all(upper(coalesce(address, '')), '\d+|[A-Z]+'),
+                                    lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
+       addr_road AS road, addr_district AS district, addr_town AS town
+FROM named
+"""
+# A number with its unit (第3, 455弄, 1-10号, C座, 6区) is compared as a number, not read as part of a name.
+_NUMBER_WITH_UNIT = r"第?(?:\d+|[A-Za-z]+)(?:[-之]\d+)*(?:号楼|单元|支弄|[号弄栋幢座室楼层户期区组队米])?"
+# Each word worth the bits of its rarity among the houses of the register (a word no house holds is worth nothing:
+# it tells no place of the register); the words few houses hold for blocking.
+_TOKENS_SQL = """
+WITH exploded AS (SELECT unique_id, unnest(words) AS w FROM {table}),
+weighed AS (
+    SELECT e.unique_id, e.w, f.houses, coalesce(log2({houses} / f.houses), 0) AS b
+    FROM exploded e LEFT JOIN word_houses f ON e.w = f.w),
+per_address AS (
+    SELECT unique_id,
+           list({{'t': w, 'b': b}} ORDER BY w) AS tokens,
+           sum(b) AS token_bits,
+           list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
+           (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
+    FROM weighed GROUP BY unique_id)
+SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words,
+       coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
+       coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
+FROM {table} a LEFT JOIN per_address p USING (unique_id)
+"""
+
+
+def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int) -> tuple[Any, list[Any]]:
+    """A Splink DuckDB backend holding the token tables of `records` (record_id, address, addr_*) and `houses`
+    (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town."""
+    from matching.person import splink_tables
+
+    con = duckdb.connect()
+    columns = ["address", "addr_road", "addr_district", "addr_town"]
+    con.register("record_frame", records.select("record_id", *columns))
+    con.register("house_frame", houses.select("house_id", *columns))
+    for name, unique_id, is_house in (("record", "CAST(record_id AS VARCHAR)", "false"), ("house", "house_id", "true")):
+        con.execute(
+            f"CREATE TABLE {name}_words AS "
+            + _WORDS_SQL.format(id=unique_id, is_house=is_house, table=f"{name}_frame", number=_NUMBER_WITH_UNIT)
+        )
+    con.execute(
+        "CREATE TABLE word_houses AS SELECT w, count(*) AS houses "
+        "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w"
+    )
+    total = max(houses.height, 1)
+    frames = {
+        name: con.sql(_TOKENS_SQL.format(table=f"{name}_words", houses=float(total), block_max=block_max_houses)).pl()
+        for name in ("record", "house")
+    }
+    return splink_tables(records=frames["record"], houses=frames["house"])
+
+
+def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
+    """Every record–house pair sharing a rare word, scored by the token address model (`matching/comparisons.py`)
+    trained by Splink on these very records and houses: u by random sampling of record–house pairs (nearly all are
+    different places), m by EM on pairs on one road and pairs sharing the record's rarest word. record_id,
+    house_id, match_weight, match_probability."""
+    from splink import Linker
+    from splink.internals.exceptions import SplinkException
+
+    from matching.comparisons import ADDRESS_EM_BLOCKS, address_comparisons, address_settings
+    from matching.person import with_levels
+
+    empty = pl.DataFrame(
+        schema={
+            "record_id": pl.Int64,
+            "house_id": pl.Utf8,
+            "match_weight": pl.Float64,
+            "match_probability": pl.Float64,
+            **{f"level_{c['output_column_name']}": pl.Utf8 for c in address_comparisons()},
+        }
+    )
+    if records.height < config["min_records"] or houses.is_empty():
+        return empty  # too few records to learn what agreement means: the stage decides nothing
+    _, (left, right) = address_tokens(records, houses, config["block_max_houses"])
+    # A record names one house of the register, if any: the prior that a record–house pair is the same place.
+    settings = {**address_settings(), "probability_two_random_records_match": 1 / houses.height}
+    linker = Linker([left, right], settings, log_level=logging.WARNING)
+    try:
+        linker.training.estimate_u_using_random_sampling(max_pairs=config["u_pairs"], seed=config["seed"])
+        for block in ADDRESS_EM_BLOCKS:
+            linker.training.estimate_parameters_using_expectation_maximisation(block)
+    except (ValueError, SplinkException) as error:
+        # EM that ran into a level no pair shows (a day whose open addresses are few or alike) learnt nothing to
+        # decide on: the records stay with the exact stages' result.
+        logging.getLogger(__name__).warning("token address stage skipped: %s", str(error).splitlines()[0])
+        return empty
+    pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
+    levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]
+    return with_levels(pairs, settings).select(
+        pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),
+        pl.col("unique_id_r").alias("house_id"),
+        "match_weight",
+        "match_probability",
+        *levels,
+    )
+
+
+def decide_address_tokens(
+    pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]
+) -> pl.DataFrame:
+    """record_id → `token_level` (house, building or community: as far as the text tells the candidates apart),
+    house_id, building_id, grid_id, committee_code, and `token_ambiguous`.
+
+    `records` has record_id, written_subdistrict_code and the committee_code an exact stage found (or null);
+    `houses` house_id, building_id, grid_id, committee_code, subdistrict_code. A house in another subdistrict than
+    the text names, or outside the committee an exact stage found, or at the levels `config["never"]` names (numbers
+    that differ from the written ones), is no candidate. The candidates within `min_weight_gap` of the best are
+    near-equal: one house meeting `house_requires` is that house; else what they share, one building or one
+    committee, is as far as the text goes; several committees resolve nothing."""
+    from matching.person import exact_rule_met
+
+    accept, min_weight_gap = config["accept"], config["min_weight_gap"]
+    never = exact_rule_met(({c: tuple(levels) for c, levels in config["never"].items()},))
+    house_requires = exact_rule_met(({c: tuple(levels) for c, levels in config["house_requires"].items()},))
+    candidates = (
+        pairs.filter(~never)
+        .with_columns(house_allowed=house_requires)
+        .join(
+            houses.select(
+                "house_id", "building_id", "grid_id", h_committee="committee_code", h_subdistrict="subdistrict_code"
+            ),
+            on="house_id",
+        )
+        .join(records.select("record_id", "written_subdistrict_code", "committee_code"), on="record_id")
+        .filter(
+            (
+                pl.col("written_subdistrict_code").is_null()
+                | (pl.col("written_subdistrict_code") == pl.col("h_subdistrict")).fill_null(False)
+            )
+            & (pl.col("committee_code").is_null() | (pl.col("committee_code") == pl.col("h_committee")))
+        )
+        .with_columns(
+            best=pl.col("match_weight").max().over("record_id"),
+            best_probability=pl.col("match_probability").max().over("record_id"),
+        )
+        .filter((pl.col("best_probability") >= accept) & (pl.col("match_weight") >= pl.col("best") - min_weight_gap))
+    )
+    near = candidates.group_by("record_id").agg(
+        houses=pl.col("house_id").n_unique(),
+        house_allowed=pl.col("house_allowed").all(),
+        buildings=pl.col("building_id").n_unique(),
+        committees=pl.col("h_committee").n_unique(),
+        house_id=pl.col("house_id").min(),
+        building_id=pl.col("building_id").min(),
+        grid_id=pl.col("grid_id").min(),
+        grids=pl.col("grid_id").n_unique(),
+        committee_code=pl.col("h_committee").min(),
+    )
+    one_building = (pl.col("buildings") == 1) & pl.col("building_id").is_not_null()
+    one_house = (pl.col("houses") == 1) & pl.col("house_allowed")
+    level = (
+        pl.when(one_house)
+        .then(pl.lit("house"))
+        .when(one_building)
+        .then(pl.lit("building"))
+        .when(pl.col("committees") == 1)
+        .then(pl.lit("community"))
+    )
+    return near.select(
+        "record_id",
+        token_level=level,
+        house_id=pl.when(one_house).then("house_id"),
+        building_id=pl.when(one_house | one_building).then("building_id"),
+        grid_id=pl.when(level.is_not_null() & (pl.col("grids") == 1)).then("grid_id"),
+        committee_code=pl.when(level.is_not_null()).then("committee_code"),
+        token_ambiguous=level.is_null(),
+    )

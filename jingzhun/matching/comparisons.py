@@ -100,3 +100,91 @@ def settings() -> dict[str, Any]:
         "retain_intermediate_calculation_columns": True,
         "retain_matching_columns": True,
     }
+
+
+# The token address model (the probabilistic stage of address resolution, `matching/address.py`): a record and a
+# house of the register, compared on the words and numbers of their addresses. Words are the character pairs of
+# the text (东泰花园 → 东泰, 泰花, 花园), each worth the bits of how rare it is in the register (`tokens`: a list
+# of {t, b}, b = log2(houses / houses holding t)), so the rare 东泰 counts for more than 花园, 小区 or 路.
+def _shared_bits(left: str, right: str) -> str:
+    return (f"coalesce(list_sum(list_transform(list_filter({left}, lambda x: list_contains({right}, x.t)), "
+            f"lambda x: x.b)), 0)")
+
+
+def HOUSE_SIDE(column: str) -> str:  # noqa: N802 (reads like the column it names)
+    return f"(CASE WHEN is_house_l THEN {column}_l ELSE {column}_r END)"
+
+
+def RECORD_SIDE(column: str) -> str:  # noqa: N802
+    return f"(CASE WHEN is_house_l THEN {column}_r ELSE {column}_l END)"
+
+
+SHARED_BITS = _shared_bits("tokens_l", "words_r")
+# The share of the house's words (in bits) the record does not write: a shop, a building or a gate of the place that the
+# record does not name is evidence of another place nearby.
+UNWRITTEN = f"1 - {SHARED_BITS} / greatest({HOUSE_SIDE('token_bits')}, 1)"
+# The share of the record's words known to the register (in bits) the house does not hold: the text names a place of the
+# register that this house is not, a finer or another one.
+EXTRA = f"1 - {SHARED_BITS} / greatest({RECORD_SIDE('token_bits')}, 1)"
+# (The null levels name `words_l` and `words_r`: Splink reads the columns a comparison needs from its SQL, and
+# does not look inside the lambdas.)
+NO_WORDS = "len(words_l) = 0 OR len(words_r) = 0"
+
+
+def address_comparisons() -> list[dict[str, Any]]:
+    return [
+        _comparison("tokens_shared", [
+            ("bits_40", f"{SHARED_BITS} >= 40"),
+            ("bits_28", f"{SHARED_BITS} >= 28"),
+            ("bits_18", f"{SHARED_BITS} >= 18"),
+            ("bits_10", f"{SHARED_BITS} >= 10"),
+        ], null=NO_WORDS),
+        _comparison("tokens_unwritten", [
+            ("none", f"{UNWRITTEN} <= 0.05"),
+            ("quarter", f"{UNWRITTEN} <= 0.25"),
+            ("half", f"{UNWRITTEN} <= 0.5"),
+        ], null=NO_WORDS),
+        _comparison("tokens_extra", [
+            ("none", f"{EXTRA} <= 0.05"),
+            ("quarter", f"{EXTRA} <= 0.25"),
+            ("half", f"{EXTRA} <= 0.5"),
+        ], null=NO_WORDS),
+        # Numbers compared as numbers (0455 = 455), as a set: the lane, the building, the room, a letter (C座).
+        _comparison("numbers", [
+            ("same", "list_sort(numbers_l) = list_sort(numbers_r)"),
+            ("written_all", f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
+                            f"AND len({HOUSE_SIDE('numbers')}) > 0"),
+            ("house_more", f"list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('numbers')}) "
+                           f"AND len({RECORD_SIDE('numbers')}) > 0"),
+            ("house_none", f"len({HOUSE_SIDE('numbers')}) = 0"),
+            ("record_none", f"len({RECORD_SIDE('numbers')}) = 0"),
+            ("shares", "list_has_any(numbers_l, numbers_r)"),
+        ], null="len(numbers_l) = 0 AND len(numbers_r) = 0"),
+        _comparison("district", [("exact", "district_l = district_r")]),
+        _comparison("town", [("exact", "town_l = town_r")]),
+    ]
+
+
+# Candidate houses share a word that few houses hold; EM learns from pairs on one road and pairs that share the
+# record's rarest word (each fixes no other comparison).
+ADDRESS_BLOCKING_RULES = ("block_tokens",)
+ADDRESS_EM_BLOCKS = ("l.road = r.road", "l.rarest_token = r.rarest_token")
+ADDRESS_EXPLANATIONS = {
+    "tokens_shared": {"bits_40": "地址词语高度一致", "bits_28": "地址词语大多一致", "bits_18": "地址有罕见词语一致",
+                      "bits_10": "地址有词语一致"},
+    "numbers": {"same": "门牌号码一致", "written_all": "门牌号码一致（地址写得更细）",
+                "house_more": "门牌号码一致（地址写得较粗）"},
+}
+
+
+def address_settings() -> dict[str, Any]:
+    return {
+        "link_type": "link_only",
+        "unique_id_column_name": "unique_id",
+        "comparisons": address_comparisons(),
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": f"l.{column} = r.{column}", "arrays_to_explode": [column]}
+            for column in ADDRESS_BLOCKING_RULES],
+        "retain_intermediate_calculation_columns": True,  # the levels, for the rules of the decision
+        "retain_matching_columns": True,
+    }

@@ -16,7 +16,14 @@ import polars as pl
 from jingzhun.cleansing.pipeline import normalize_column
 from jingzhun.core import rules
 from jingzhun.core.warehouse import has_table
-from jingzhun.matching.address import resolve_addresses, resolve_fuzzy, with_address_keys, with_building_id
+from jingzhun.matching.address import (
+    decide_address_tokens,
+    resolve_addresses,
+    resolve_fuzzy,
+    score_address_tokens,
+    with_address_keys,
+    with_building_id,
+)
 from jingzhun.matching.cases import case_keys
 from jingzhun.matching.features import person_features, with_phone_holders
 from jingzhun.matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
@@ -32,6 +39,9 @@ ADDRESS_EXPLANATIONS = {
     "lane": "地址匹配到弄/门牌号，未匹配到楼栋",
     "community": "地址匹配到小区，未匹配到楼栋",
     "person_home": "地址未能匹配，按人口库登记住址派发",
+    "house_tokens": "地址按词语和门牌号码匹配到房屋",
+    "building_tokens": "地址按词语和门牌号码匹配到楼栋，未能确定房屋",
+    "community_tokens": "地址按词语匹配到居委辖区，未能确定楼栋",
 }
 
 
@@ -103,8 +113,9 @@ def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
     usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
     usable = usable.join(written_subdistricts(usable, houses, reference.grid), on="record_id", how="left")
     subdistricts = reference.grid.select("committee_code", "subdistrict_code").unique("committee_code")
-    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable,
-                                  houses.join(subdistricts, on="committee_code", how="left"))
+    houses_placed = houses.join(subdistricts, on="committee_code", how="left")
+    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses_placed)
+    addresses = with_token_houses(addresses, usable, houses_placed)
     addresses = addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
     population_features = person_features(population, "person_id")
     records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
@@ -143,6 +154,32 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
         grid_id=pl.when(hit).then("f_grid_id").otherwise("grid_id"),
         committee_code=pl.when(hit).then("f_committee_code").otherwise("committee_code"),
         address_ambiguous=pl.col("address_ambiguous") | pl.col("fuzzy_ambiguous").fill_null(False),
+    )
+
+
+def with_token_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """The token stage, after the exact and fuzzy ones (as uk_address_matcher: exact, then Splink): a record not
+    resolved to a house may be, by the words and numbers of its address, or to the building or committee its
+    near-equal candidates share. It refines an exact stage's committee, never contradicts it, and never takes a
+    house in another subdistrict than the text names."""
+    config = rules.load("thresholds")["address"]["tokens"]
+    open_records = usable.filter(pl.col("address").is_not_null()).join(
+        addresses.filter(~pl.col("address_level").fill_null("").str.starts_with("house"))
+        .select("record_id", "committee_code"), on="record_id")
+    pairs = score_address_tokens(open_records, houses, config)
+    found = decide_address_tokens(pairs, open_records, houses, config)
+    merged = addresses.join(found.rename(lambda c: c if c == "record_id" else f"t_{c}"), on="record_id", how="left")
+    # A coarser exact level (building, lane, community) gives way to a house only.
+    hit = pl.col("t_token_level").is_not_null() & (pl.col("address_level").is_null()
+                                                   | (pl.col("t_token_level") == "house"))
+    return merged.select(
+        "record_id",
+        address_level=pl.when(hit).then(pl.concat_str([pl.col("t_token_level"), pl.lit("_tokens")]))
+        .otherwise("address_level"),
+        **{c: pl.when(hit).then(f"t_{c}").otherwise(c) for c in ("house_id", "building_id", "grid_id",
+                                                                 "committee_code")},
+        address_ambiguous=pl.col("address_ambiguous")
+        | (pl.col("t_token_ambiguous").fill_null(False) & pl.col("address_level").is_null()),
     )
 
 
