@@ -276,3 +276,85 @@ def test_the_written_town_or_a_community_of_one_subdistrict_names_the_subdistric
     }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8})
     got = written_subdistricts(usable, houses, grid).sort("record_id")
     assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None]
+
+
+
+def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
+    """The decision on scored pairs (levels as the token model labels them): a house when one candidate stands out
+    and meets house_requires; the building or committee near-equal candidates share; nothing across committees;
+    never a house the written subdistrict or numbers contradict, nor outside the committee an exact stage found."""
+    from jingzhun import rules
+    from matching.address import decide_address_tokens
+
+    houses = pl.DataFrame({
+        "house_id": ["H1", "H2", "H3", "H4", "H5", "H6", "H7"],
+        "building_id": ["B1", "B1", "B2", "B3", "B4", "B5", "B6"],
+        "grid_id": ["G1", "G1", "G1", "G2", "G2", "G3", "G3"],
+        "committee_code": ["C1", "C1", "C1", "C2", "C2", "C3", "C3"],
+        "subdistrict_code": ["S1", "S1", "S1", "S2", "S2", "S1", "S1"],
+    })
+    same = {"level_numbers": "same", "level_tokens_unwritten": "none", "level_tokens_extra": "none"}
+    pairs = pl.DataFrame([
+        {"record_id": 1, "house_id": "H1", "match_weight": 20.0, **same},  # stands out
+        {"record_id": 1, "house_id": "H4", "match_weight": 5.0, **same},
+        {"record_id": 2, "house_id": "H1", "match_weight": 12.0, **same},  # two rooms of one building, alike
+        {"record_id": 2, "house_id": "H2", "match_weight": 11.0, **same},
+        {"record_id": 3, "house_id": "H1", "match_weight": 12.0, **same},  # one committee, two buildings
+        {"record_id": 3, "house_id": "H3", "match_weight": 12.0, **same},
+        {"record_id": 4, "house_id": "H1", "match_weight": 12.0, **same},  # two committees: nothing
+        {"record_id": 4, "house_id": "H6", "match_weight": 11.5, **same},
+        {"record_id": 5, "house_id": "H4", "match_weight": 20.0, **same},  # the text names S1: H4 lies in S2
+        {"record_id": 6, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "else"},  # 9号 ≠ 5号
+        {"record_id": 7, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "written_all"},  # finer
+        {"record_id": 8, "house_id": "H1", "match_weight": 20.0, **same},  # an exact stage found C3
+        {"record_id": 9, "house_id": "H7", "match_weight": 3.0, **same},  # too weak to accept
+    ]).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
+    records = pl.DataFrame({
+        "record_id": range(1, 10),
+        "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None],
+        "committee_code": [None, None, None, None, None, None, None, "C3", None],
+    }, schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8})
+    config = rules.load("thresholds")["address"]["tokens"]
+    got = {r["record_id"]: r for r in decide_address_tokens(pairs, records, houses, config).iter_rows(named=True)}
+    assert (got[1]["token_level"], got[1]["house_id"], got[1]["committee_code"]) == ("house", "H1", "C1")
+    assert (got[2]["token_level"], got[2]["house_id"], got[2]["building_id"]) == ("building", None, "B1")
+    assert (got[3]["token_level"], got[3]["building_id"], got[3]["committee_code"]) == ("community", None, "C1")
+    assert got[4]["token_level"] is None and got[4]["committee_code"] is None and got[4]["token_ambiguous"]
+    assert 5 not in got and 6 not in got and 8 not in got and 9 not in got
+    # Numbers finer than the register's entry: its building and committee, not the house.
+    assert (got[7]["token_level"], got[7]["house_id"], got[7]["committee_code"]) == ("building", None, "C3")
+
+
+def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_another_subdistrict(tmp_path):
+    """A generated district whose day writes addresses without numbers (东泰花园, 打浦路斜土路口东泰花园) and
+    hotline places (宏贸路南150米): through the match stage, the token stage routes them, and none elsewhere."""
+    import datetime as dt
+
+    from evaluation.metrics import read_truth
+    from flows import steps
+    from jingzhun.run import Run
+    from jingzhun.warehouse import connect, read_run
+    from synthetic.generate import generate
+    from synthetic.settings import Settings
+
+    day = dt.date(2026, 11, 22)
+    generate(tmp_path, persons=3000, seed=11, day=day,
+             settings=Settings(numberless_addresses=0.3, numberless_places=0.3))
+    run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
+    for step in (steps.prepare, steps.ingest, steps.cleanse, steps.match):
+        step(run)
+    with connect(run.warehouse) as con:
+        standard = read_run(con, "standard_records", day)
+        matches = read_run(con, "matches", day)
+    truth = read_truth(tmp_path / "truth.csv").filter(pl.col("phenomena").fill_null("").str.contains("no_number"))
+    rows = (standard.select("record_id", "source", "source_file", "source_row")
+            .join(matches.select("record_id", "address_method", "committee_code", "subdistrict_code"), on="record_id")
+            .join(truth.select("source", "source_file", "source_row", true_committee="committee_code",
+                               true_subdistrict="subdistrict_code"), on=["source", "source_file", "source_row"]))
+    by_tokens = rows.filter(pl.col("address_method").str.ends_with("_tokens").fill_null(False))
+    # What the exact stages left (a crossing before the community, a place by a road): the token stage routes it.
+    assert by_tokens.height >= 10
+    assert (by_tokens["committee_code"] == by_tokens["true_committee"]).mean() >= 0.95
+    assert (rows["committee_code"] == rows["true_committee"]).fill_null(False).mean() >= 0.95
+    routed = rows.filter(pl.col("subdistrict_code").is_not_null())
+    assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()

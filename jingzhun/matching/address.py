@@ -178,7 +178,7 @@ per_address AS (
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
     FROM weighed GROUP BY unique_id)
-SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words,
+SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words, log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
        coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
 FROM {table} a LEFT JOIN per_address p USING (unique_id)
@@ -221,6 +221,7 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
 
     from matching.comparisons import ADDRESS_EM_BLOCKS, address_comparisons, address_settings
     from matching.person import with_levels
+    from matching.training import with_m_floor
 
     empty = pl.DataFrame(
         schema={
@@ -237,15 +238,27 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
     # A record names one house of the register, if any: the prior that a record–house pair is the same place.
     settings = {**address_settings(), "probability_two_random_records_match": 1 / houses.height}
     linker = Linker([left, right], settings, log_level=logging.WARNING)
-    try:
-        linker.training.estimate_u_using_random_sampling(max_pairs=config["u_pairs"], seed=config["seed"])
-        for block in ADDRESS_EM_BLOCKS:
+    linker.training.estimate_u_using_random_sampling(max_pairs=config["u_pairs"], seed=config["seed"])
+    learnt = 0
+    for block in ADDRESS_EM_BLOCKS:
+        try:
             linker.training.estimate_parameters_using_expectation_maximisation(block)
-    except (ValueError, SplinkException) as error:
-        # EM that ran into a level no pair shows (a day whose open addresses are few or alike) learnt nothing to
-        # decide on: the records stay with the exact stages' result.
-        logging.getLogger(__name__).warning("token address stage skipped: %s", str(error).splitlines()[0])
-        return empty
+            learnt += 1
+        except (ValueError, SplinkException) as error:
+            # EM whose match class lost every pair at some level (Splink refuses an m of 0) learnt nothing from
+            # this block; the other block may still teach the model.
+            logging.getLogger(__name__).warning("token address EM on %s failed: %s", block,
+                                                str(error).splitlines()[0])
+    if not learnt:
+        return empty  # nothing learnt to decide on: the records stay with the exact stages' result
+    # A day may never show a level among matches (no bare community name on a road the EM blocks saw); real
+    # addresses do: every level keeps a floor of m, so one level lowers the odds instead of vetoing.
+    trained = linker.misc.save_model_to_json()
+    # A comparison no sampled pair showed at any level (no district written anywhere) says nothing: left out.
+    trained["comparisons"] = [c for c in trained["comparisons"] if any(
+        lvl.get("u_probability") for lvl in c["comparison_levels"] if not lvl.get("is_null_level"))]
+    settings = with_m_floor(trained, config["m_floor"])
+    linker = Linker([left, right], settings, log_level=logging.WARNING)
     pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
     levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]
     return with_levels(pairs, settings).select(
@@ -308,8 +321,9 @@ def decide_address_tokens(
         grids=pl.col("grid_id").n_unique(),
         committee_code=pl.col("h_committee").min(),
     )
-    one_building = (pl.col("buildings") == 1) & pl.col("building_id").is_not_null()
-    one_house = (pl.col("houses") == 1) & pl.col("house_allowed")
+    one_committee = pl.col("committees") == 1
+    one_building = (pl.col("buildings") == 1) & pl.col("building_id").is_not_null() & one_committee
+    one_house = (pl.col("houses") == 1) & pl.col("house_allowed") & one_committee
     level = (
         pl.when(one_house)
         .then(pl.lit("house"))

@@ -105,7 +105,9 @@ def settings() -> dict[str, Any]:
 # The token address model (the probabilistic stage of address resolution, `matching/address.py`): a record and a
 # house of the register, compared on the words and numbers of their addresses. Words are the character pairs of
 # the text (东泰花园 → 东泰, 泰花, 花园), each worth the bits of how rare it is in the register (`tokens`: a list
-# of {t, b}, b = log2(houses / houses holding t)), so the rare 东泰 counts for more than 花园, 小区 or 路.
+# of {t, b}, b = log2(houses / houses holding t)), so the rare 东泰 counts for more than 花园, 小区 or 路;
+# `register_bits` is log2(houses), the bits of a word only one house holds, so that levels mean the same in a
+# register of a thousand houses and of a million.
 def _shared_bits(left: str, right: str) -> str:
     return (f"coalesce(list_sum(list_transform(list_filter({left}, lambda x: list_contains({right}, x.t)), "
             f"lambda x: x.b)), 0)")
@@ -133,11 +135,12 @@ NO_WORDS = "len(words_l) = 0 OR len(words_r) = 0"
 
 def address_comparisons() -> list[dict[str, Any]]:
     return [
+        # As rare as three, two, one, half a word that only one house of the register holds.
         _comparison("tokens_shared", [
-            ("bits_40", f"{SHARED_BITS} >= 40"),
-            ("bits_28", f"{SHARED_BITS} >= 28"),
-            ("bits_18", f"{SHARED_BITS} >= 18"),
-            ("bits_10", f"{SHARED_BITS} >= 10"),
+            ("unique_3", f"{SHARED_BITS} >= 3 * register_bits_l"),
+            ("unique_2", f"{SHARED_BITS} >= 2 * register_bits_l"),
+            ("unique_1", f"{SHARED_BITS} >= register_bits_l"),
+            ("unique_half", f"{SHARED_BITS} >= 0.5 * register_bits_l"),
         ], null=NO_WORDS),
         _comparison("tokens_unwritten", [
             ("none", f"{UNWRITTEN} <= 0.05"),
@@ -170,8 +173,8 @@ def address_comparisons() -> list[dict[str, Any]]:
 ADDRESS_BLOCKING_RULES = ("block_tokens",)
 ADDRESS_EM_BLOCKS = ("l.road = r.road", "l.rarest_token = r.rarest_token")
 ADDRESS_EXPLANATIONS = {
-    "tokens_shared": {"bits_40": "地址词语高度一致", "bits_28": "地址词语大多一致", "bits_18": "地址有罕见词语一致",
-                      "bits_10": "地址有词语一致"},
+    "tokens_shared": {"unique_3": "地址词语高度一致", "unique_2": "地址词语大多一致", "unique_1": "地址有罕见词语一致",
+                      "unique_half": "地址有词语一致"},
     "numbers": {"same": "门牌号码一致", "written_all": "门牌号码一致（地址写得更细）",
                 "house_more": "门牌号码一致（地址写得较粗）"},
 }
