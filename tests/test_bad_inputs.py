@@ -873,15 +873,15 @@ def test_a_column_without_any_value_is_still_text_for_matching():
     person linkage builds from it are computed, not a type error."""
     import polars as pl
 
-    from cleansing.pipeline import normalize_column
-    from matching.features import person_features
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.matching.features import person_features
 
     frame = pl.DataFrame({"person_id": ["P1", "P2"], "name": ["王伟", "李娜"], "id_number": [None, "无"],
                           "phone": [None, None], "house_id": ["H1", "H2"], "building_id": [None, None],
                           "committee_code": [None, None]},
                          schema_overrides={c: pl.Utf8 for c in ("id_number", "phone", "building_id", "committee_code")})
-    for field in ("name", "id_number", "phone"):
-        frame = normalize_column(frame, field, field)
+    for column in ("name", "id_number", "phone"):
+        frame = normalize_column(frame, column, column)
     assert frame.schema["id_number"] == pl.Utf8 and frame.schema["phone"] == pl.Utf8
     features = person_features(frame, "person_id")
     assert features["id_digits"].to_list() == [None, None]

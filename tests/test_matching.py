@@ -283,8 +283,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     """The decision on scored pairs (levels as the token model labels them): a house when one candidate stands out
     and meets house_requires; the building or committee near-equal candidates share; nothing across committees;
     never a house the written subdistrict or numbers contradict, nor outside the committee an exact stage found."""
-    from jingzhun import rules
-    from matching.address import decide_address_tokens
+    from jingzhun.core import rules
+    from jingzhun.matching.address import decide_address_tokens
 
     houses = pl.DataFrame({
         "house_id": ["H1", "H2", "H3", "H4", "H5", "H6", "H7"],
@@ -330,12 +330,12 @@ def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_anoth
     hotline places (宏贸路南150米): through the match stage, the token stage routes them, and none elsewhere."""
     import datetime as dt
 
-    from evaluation.metrics import read_truth
-    from flows import steps
-    from jingzhun.run import Run
-    from jingzhun.warehouse import connect, read_run
-    from synthetic.generate import generate
-    from synthetic.settings import Settings
+    from jingzhun.core.run import Run
+    from jingzhun.core.warehouse import connect, read_run
+    from jingzhun.evaluation.metrics import read_truth
+    from jingzhun.flows import steps
+    from jingzhun.synthetic.generate import generate
+    from jingzhun.synthetic.settings import Settings
 
     day = dt.date(2026, 11, 22)
     generate(tmp_path, persons=3000, seed=11, day=day,

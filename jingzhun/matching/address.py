@@ -188,7 +188,7 @@ FROM {table} a LEFT JOIN per_address p USING (unique_id)
 def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int) -> tuple[Any, list[Any]]:
     """A Splink DuckDB backend holding the token tables of `records` (record_id, address, addr_*) and `houses`
     (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town."""
-    from matching.person import splink_tables
+    from jingzhun.matching.person import splink_tables
 
     con = duckdb.connect()
     columns = ["address", "addr_road", "addr_district", "addr_town"]
@@ -219,9 +219,9 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
     from splink import Linker
     from splink.internals.exceptions import SplinkException
 
-    from matching.comparisons import ADDRESS_EM_BLOCKS, address_comparisons, address_settings
-    from matching.person import with_levels
-    from matching.training import with_m_floor
+    from jingzhun.matching.comparisons import ADDRESS_EM_BLOCKS, address_comparisons, address_settings
+    from jingzhun.matching.person import with_levels
+    from jingzhun.matching.training import with_m_floor
 
     empty = pl.DataFrame(
         schema={
@@ -282,7 +282,7 @@ def decide_address_tokens(
     that differ from the written ones), is no candidate. The candidates within `min_weight_gap` of the best are
     near-equal: one house meeting `house_requires` is that house; else what they share, one building or one
     committee, is as far as the text goes; several committees resolve nothing."""
-    from matching.person import exact_rule_met
+    from jingzhun.matching.person import exact_rule_met
 
     accept, min_weight_gap = config["accept"], config["min_weight_gap"]
     never = exact_rule_met(({c: tuple(levels) for c, levels in config["never"].items()},))
