@@ -172,12 +172,6 @@ def address_comparisons() -> list[dict[str, Any]]:
 # record's rarest word (each fixes no other comparison).
 ADDRESS_BLOCKING_RULES = ("block_tokens",)
 ADDRESS_EM_BLOCKS = ("l.road = r.road", "l.rarest_token = r.rarest_token")
-ADDRESS_EXPLANATIONS = {
-    "tokens_shared": {"unique_3": "地址词语高度一致", "unique_2": "地址词语大多一致", "unique_1": "地址有罕见词语一致",
-                      "unique_half": "地址有词语一致"},
-    "numbers": {"same": "门牌号码一致", "written_all": "门牌号码一致（地址写得更细）",
-                "house_more": "门牌号码一致（地址写得较粗）"},
-}
 
 
 def address_settings() -> dict[str, Any]:
