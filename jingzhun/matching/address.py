@@ -238,6 +238,9 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
     # A record names one house of the register, if any: the prior that a record–house pair is the same place.
     settings = {**address_settings(), "probability_two_random_records_match": 1 / houses.height}
     linker = Linker([left, right], settings, log_level=logging.WARNING)
+    # A level the day never shows among matches is expected here and floored below (`with_m_floor`): Splink's
+    # warning for each would only fill the run's console.
+    logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
     linker.training.estimate_u_using_random_sampling(max_pairs=config["u_pairs"], seed=config["seed"])
     learnt = 0
     for block in ADDRESS_EM_BLOCKS:
@@ -247,8 +250,8 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
         except (ValueError, SplinkException) as error:
             # EM whose match class lost every pair at some level (Splink refuses an m of 0) learnt nothing from
             # this block; the other block may still teach the model.
-            logging.getLogger(__name__).warning("token address EM on %s failed: %s", block,
-                                                str(error).splitlines()[0])
+            logging.getLogger(__name__).info("token address stage learnt nothing on %s: %s", block,
+                                             str(error).splitlines()[0])
     if not learnt:
         return empty  # nothing learnt to decide on: the records stay with the exact stages' result
     # A day may never show a level among matches (no bare community name on a road the EM blocks saw); real
