@@ -30,6 +30,7 @@ class Run:
     run_date: date
     mapping: Path | None = None
     rules: Path | None = None  # a folder of the user's own rules; None for the installed ones
+    dask_address: str | None = None  # a Dask scheduler for the match stage's parts; None: in the flow's process
 
     @property
     def day_dir(self) -> Path:

@@ -19,7 +19,7 @@ from jingzhun.core import progress
 from jingzhun.core import rules as rulebook
 from jingzhun.core.run import Run, exclusive
 from jingzhun.core.warehouse import connect
-from jingzhun.flows import steps
+from jingzhun.flows import cluster, steps
 
 # File-system errors that may pass by themselves (a busy or briefly unreachable share). Anything else, a missing
 # file, a refused permission, a full disk, a bad input or a bug, fails the same way on a second try.
@@ -70,11 +70,15 @@ publish = _step(steps.publish, retries=2, counted=False)  # a rename: timed, not
 
 @flow(name="jingzhun-daily", log_prints=True)
 def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
-          run_date: dt.date | None = None, rules: Path | None = None) -> dict[str, Any]:
-    """`rules`: a folder of one's own rules; without it, those of JINGZHUN_RULES or else the installed ones."""
+          run_date: dt.date | None = None, rules: Path | None = None,
+          dask_address: str | None = None) -> dict[str, Any]:
+    """`rules`: a folder of one's own rules; without it, those of JINGZHUN_RULES or else the installed ones.
+    `dask_address`: a Dask scheduler (tcp://host:8786) that runs the match stage's parts; without it, that of
+    JINGZHUN_DASK_ADDRESS, or else the stage runs in this process."""
     run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out),
               run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None,
-              rules=Path(rules).resolve() if rules else rulebook.chosen())
+              rules=Path(rules).resolve() if rules else rulebook.chosen(),
+              dask_address=cluster.dask_address(dask_address))
     with exclusive(run.out):  # one run at a time on an output folder
         prepare(run)
         feedback(run)  # first: the cases it closes are not continued by today's screening

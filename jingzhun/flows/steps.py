@@ -137,8 +137,14 @@ def match(run: Run) -> dict[str, int]:
 
     reference = load_reference(run.reference)
     model = versions.active(versions.models_dir(run.out))  # the version in force; the builtin one on a first day
+    partitions = None
+    if run.dask_address:  # the parts on a Dask cluster, their files where its workers see the output folder
+        from jingzhun.flows.cluster import on_dask
+
+        partitions = on_dask(run.dask_address, run.out / f".{run.run_date.isoformat()}.match-parts")
     with connect(run.warehouse) as con:
-        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model)
+        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model,
+                                 partitions)
         matched = matching.matched
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.

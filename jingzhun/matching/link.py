@@ -9,6 +9,7 @@ where the record says the person is, else the person's registered home. Every de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -29,6 +30,9 @@ from jingzhun.matching.features import person_features, with_phone_holders
 from jingzhun.matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
 from jingzhun.matching.reference import Reference
 from jingzhun.matching.versions import Model, builtin
+
+if TYPE_CHECKING:
+    from jingzhun.matching.partitions import Partitions
 
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
@@ -110,17 +114,47 @@ def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
                    reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(addresses resolved per record, record features, population features, population) for one day."""
     houses, population = standardize_reference(con, reference)
+    usable = usable_records(standard, houses, reference.grid)
+    houses = placed_houses(houses, reference.grid)
+    addresses = resolve_day(resolve_records(con, usable, houses), usable, houses)
+    return addresses, *person_inputs(usable, addresses, population), population
+
+
+def usable_records(standard: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """The records not quarantined, with their address keys and the subdistrict their address names."""
     usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
-    usable = usable.join(written_subdistricts(usable, houses, reference.grid), on="record_id", how="left")
-    subdistricts = reference.grid.select("committee_code", "subdistrict_code").unique("committee_code")
-    houses_placed = houses.join(subdistricts, on="committee_code", how="left")
-    addresses = with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses_placed)
-    addresses = with_token_houses(addresses, usable, houses_placed)
-    addresses = addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
+    return usable.join(written_subdistricts(usable, houses, grid), on="record_id", how="left")
+
+
+def placed_houses(houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """The houses with the subdistrict of their committee, which the fuzzy and token stages keep to."""
+    subdistricts = grid.select("committee_code", "subdistrict_code").unique("committee_code")
+    return houses.join(subdistricts, on="committee_code", how="left")
+
+
+def resolve_records(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """The address stages that look at one record at a time, cheapest first: exact keys, then misspelt names.
+
+    A record's result depends on that record and all the (placed) houses only, never on the day's other records:
+    the match stage's partitions (`jingzhun/matching/partitions.py`) split the records here and rely on it."""
+    return with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses)
+
+
+def resolve_day(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """The address stages that learn from the whole day, on what `resolve_records` left open: the token stage,
+    whose model is trained on the day's open records (so it is never split); and the subdistrict each address
+    names."""
+    addresses = with_token_houses(addresses, usable, houses)
+    return addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
+
+
+def person_inputs(usable: pl.DataFrame, addresses: pl.DataFrame,
+                  population: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(record features, population features): what the person stages compare, with the phones' holders."""
     population_features = person_features(population, "person_id")
     records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
                                  population_features)
-    return addresses, records, with_phone_holders(population_features, population_features), population
+    return records, with_phone_holders(population_features, population_features)
 
 
 @dataclass(frozen=True)
@@ -184,14 +218,23 @@ def with_token_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
 
 
 def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
-          model: Model | None = None) -> Matching:
+          model: Model | None = None, partitions: Partitions | None = None) -> Matching:
     """Per record: person_id, house_id, grid_id, committee/subdistrict codes and names, person_method,
     address_method, match_method, match_probability, match_weight, match_explanation, ambiguous, case_key,
-    and the version of the person-linkage `model` that decided (default: the builtin one)."""
+    and the version of the person-linkage `model` that decided (default: the builtin one).
+
+    With `partitions`, addresses and persons are matched in parts that it runs (on a Dask cluster, say), with
+    the same results; without, in this process."""
     model = model or builtin()
     thresholds = Thresholds.load()
-    addresses, records, population_features, population = linkage_inputs(con, standard, reference)
-    pairs = score_pairs(records, population_features, model.settings)
+    if partitions is None:
+        addresses, records, population_features, population = linkage_inputs(con, standard, reference)
+        pairs = score_pairs(records, population_features, model.settings)
+    else:  # the same stages on parts of the day and of the population, where `partitions` runs them
+        from jingzhun.matching.partitions import linkage_in_partitions
+
+        addresses, records, population_features, population, pairs = linkage_in_partitions(
+            con, standard, reference, model.settings, partitions)
     persons = decide_persons(pairs, thresholds).with_columns(
         pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
 

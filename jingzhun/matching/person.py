@@ -77,15 +77,20 @@ def term_frequencies(population: pl.DataFrame, column: str) -> pl.DataFrame:
     return counts.select(column, (pl.col("len") / pl.col("len").sum()).alias(f"tf_{column}"))
 
 
-def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | dict = MODEL_PATH) -> pl.DataFrame:
+def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | dict = MODEL_PATH,
+                frequencies: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """Every candidate pair of the blocking rules (record unique_id_l, person unique_id_r) with match_weight,
-    match_probability, the level of each comparison (gamma_*, and its label in level_*) and its Bayes factor."""
+    match_probability, the level of each comparison (gamma_*, and its label in level_*) and its Bayes factor.
+
+    `frequencies`: the term frequencies of `TF_COLUMNS` (`term_frequencies`) of the whole population, when
+    `population` is only a part of it; by default those of `population`."""
     from splink import Linker
 
     settings = copy.deepcopy(model) if isinstance(model, dict) else load_model(model)
+    frequencies = frequencies or {column: term_frequencies(population, column) for column in TF_COLUMNS}
     db_api, (left, right, *tfs) = splink_tables(
         records=records, population=population,
-        **{f"tf_{column}": term_frequencies(population, column) for column in TF_COLUMNS})
+        **{f"tf_{column}": frequencies[column] for column in TF_COLUMNS})
     linker = Linker([left, right], settings, log_level=logging.WARNING)
     for column, tf in zip(TF_COLUMNS, tfs, strict=True):
         linker.table_management.register_term_frequency_lookup(tf, column)
@@ -153,7 +158,8 @@ def decide_persons(pairs: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
         pairs.with_columns(exact=exact)
         # Two candidates meeting exact rules: the exact stage decides nothing, the model weighs them.
         .with_columns(exact=pl.col("exact") & (pl.col("exact").sum().over("unique_id_l") == 1))
-        .sort(["unique_id_l", "exact", "match_weight"], descending=[False, True, True])
+        # The person id last: candidates at the same weight are ranked the same way whatever order they came in.
+        .sort(["unique_id_l", "exact", "match_weight", "unique_id_r"], descending=[False, True, True, False])
         .with_columns(rank=pl.int_range(pl.len()).over("unique_id_l"), evidence=pl.concat_str(
             [pl.col(c).fill_null("") for c in level_columns], separator="|"))
     )

@@ -1,0 +1,190 @@
+"""The match stage in parts, so that it can run past one machine, with exactly the results of one process.
+
+Only how the work is split lives here; the stages are `jingzhun/matching/link.py`'s, called on parts of the day
+and of the population. What may be split follows from what each stage compares:
+
+- **Addresses** resolve against all the houses: a key that names two houses, in whichever subdistricts they lie,
+  resolves nothing; a road runs through several subdistricts and a community name may be found in two; the fuzzy
+  stage looks at the houses with the same numbers anywhere. A record's result depends on the record and the houses
+  only (`resolve_records`). So the records are split, by the subdistrict their address names (those naming none
+  by their record id, into as many parts as the cluster runs at once), and every part reads all the houses:
+  splitting the houses by subdistrict would resolve an ambiguous key, or miss a house across a border.
+- **Persons** are candidates of a record when any blocking rule of the model holds, and each rule is an equality
+  of keys (`l.phone = r.phone`). So for each rule the records and the persons are split by the hash of that rule's
+  key: every pair of the rule is in exactly one part. A pair's score depends on the pair and on the population's
+  term frequencies, which are counted once, over the whole population. The parts' pairs are put together, a pair
+  that several rules found once (as Splink keeps it under its first rule), and decided per record as in one
+  process. A rule that is not an equality of keys is not split.
+- **Case keys** group the day's records with each other: decided after the parts, where the stage runs.
+
+Data passes through Parquet files in a folder that the stage and the workers both see (`Partitions.folder`, in
+the run's output folder), read back with DuckDB where a part needs only some rows; results come back as Polars
+frames. The folder is removed when the stage ends.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from jingzhun.core import rules
+from jingzhun.matching.link import person_inputs, resolve_records, standardize_reference, usable_records
+from jingzhun.matching.person import TF_COLUMNS, score_pairs, term_frequencies
+from jingzhun.matching.reference import Reference
+
+# Runs a part's function on each part, wherever it likes; returns the results in the order of the parts.
+Runner = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """Where the parts run: `run` them, `width` of them at once (the cluster's threads), their files in `folder`,
+    which every worker must see at the same path."""
+    run: Runner
+    width: int
+    folder: Path
+
+
+def in_process(folder: Path, width: int = 2) -> Partitions:
+    """The parts one after another in this process: the same split, for tests and measurements."""
+    return Partitions(run=lambda fn, parts: [fn(part) for part in parts], width=width, folder=folder)
+
+
+@dataclass(frozen=True)
+class AddressPart:
+    """The records whose `part` is `label` (a subdistrict code, or `~n` for those naming none), against all houses."""
+    folder: Path
+    label: str
+    rules: Path | None  # the rules in force where the stage runs (a worker has only its installed ones)
+
+    def __str__(self) -> str:
+        return f"addresses {self.label}"
+
+
+@dataclass(frozen=True)
+class PersonPart:
+    """The pairs of blocking rule `rule` whose key hashes to `bucket` of `buckets`."""
+    folder: Path
+    rule: int
+    bucket: int
+    buckets: int
+    settings: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"persons rule {self.rule} part {self.bucket + 1}/{self.buckets}"
+
+
+def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
+                          settings: dict[str, Any], partitions: Partitions
+                          ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What `link.linkage_inputs` and `score_pairs` give in one process: (addresses, record features,
+    population features, population, scored pairs), the addresses and the pairs worked out in parts."""
+    folder = partitions.folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        houses, population = standardize_reference(con, reference)
+        usable = usable_records(standard, houses, reference.grid)
+        addresses = _addresses(con, usable, houses, reference.grid, partitions)
+        records, population_features = person_inputs(usable, addresses, population)
+        pairs = _pairs(records, population_features, settings, partitions)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return addresses, records, population_features, population, pairs
+
+
+def _addresses(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame,
+               partitions: Partitions) -> pl.DataFrame:
+    folder = partitions.folder
+    usable = usable.with_columns(part=pl.coalesce(
+        "written_subdistrict_code", pl.lit("~") + (pl.col("record_id") % partitions.width).cast(pl.Utf8)))
+    labels = sorted(usable["part"].unique())
+    if not labels:  # nothing to resolve: the stage's empty answer, with its columns
+        return resolve_records(con, usable, houses, grid)
+    usable.write_parquet(folder / "records.parquet")
+    houses.write_parquet(folder / "houses.parquet")
+    grid.write_parquet(folder / "grid.parquet")
+    parts = [AddressPart(folder, label, rules.chosen()) for label in labels]
+    return pl.concat(partitions.run(resolve_part, parts)).sort("record_id")
+
+
+def resolve_part(part: AddressPart) -> pl.DataFrame:
+    """The address stages for one part's records (run on a worker)."""
+    with rules.using(part.rules), duckdb.connect() as con:
+        records = con.sql(f"SELECT * EXCLUDE (part) FROM read_parquet('{part.folder / 'records.parquet'}') "
+                          "WHERE part = $label", params={"label": part.label}).pl()
+        return resolve_records(con, records, pl.read_parquet(part.folder / "houses.parquet"),
+                               pl.read_parquet(part.folder / "grid.parquet"))
+
+
+def _pairs(records: pl.DataFrame, population: pl.DataFrame, settings: dict[str, Any],
+           partitions: Partitions) -> pl.DataFrame:
+    folder = partitions.folder
+    records.write_parquet(folder / "record_features.parquet")
+    population.write_parquet(folder / "population_features.parquet")
+    for column in TF_COLUMNS:
+        term_frequencies(population, column).write_parquet(folder / f"tf_{column}.parquet")
+    blocking = [_rule_sql(rule) for rule in settings["blocking_rules_to_generate_predictions"]]
+    parts = [PersonPart(folder, i, bucket, buckets, settings)
+             for i, rule in enumerate(blocking)
+             for buckets in [partitions.width if rule_keys(rule) else 1]
+             for bucket in range(buckets)]
+    scored = [pairs for pairs in partitions.run(score_part, parts) if pairs is not None]
+    if not scored:  # no part had a record and a person: the one-process answer, with its columns
+        return score_pairs(records.head(0), population.head(0), settings)
+    # A pair several rules found is kept once, under its first rule, as Splink's own predict keeps it.
+    return (pl.concat(scored).sort("unique_id_l", "unique_id_r", "match_key")
+            .unique(["unique_id_l", "unique_id_r"], keep="first", maintain_order=True))
+
+
+def score_part(part: PersonPart) -> pl.DataFrame | None:
+    """The scored pairs of one rule's part (run on a worker); None when the part holds no record or no person."""
+    rule = _rule_sql(part.settings["blocking_rules_to_generate_predictions"][part.rule])
+    keys = rule_keys(rule)
+    with duckdb.connect() as con:
+        def rows(table: str, side: int) -> pl.DataFrame:
+            where = "true"
+            if keys:
+                exprs = [pair[side] for pair in keys]
+                where = " AND ".join(f"({e}) IS NOT NULL" for e in exprs) + \
+                    f" AND hash({', '.join(exprs)}) % {part.buckets} = {part.bucket}"
+            return con.sql(f"SELECT * FROM read_parquet('{part.folder / table}') WHERE {where}").pl()
+
+        records, population = rows("record_features.parquet", 0), rows("population_features.parquet", 1)
+    if records.is_empty() or population.is_empty():
+        return None
+    settings = {**part.settings, "blocking_rules_to_generate_predictions": [
+        part.settings["blocking_rules_to_generate_predictions"][part.rule]]}
+    frequencies = {column: pl.read_parquet(part.folder / f"tf_{column}.parquet") for column in TF_COLUMNS}
+    pairs = score_pairs(records, population, settings, frequencies)
+    return pairs.with_columns(pl.lit(str(part.rule), dtype=pairs.schema["match_key"]).alias("match_key"))
+
+
+def _rule_sql(rule: str | dict[str, Any]) -> str:
+    return rule if isinstance(rule, str) else rule["blocking_rule"]
+
+
+_SIDE = re.compile(r"\b([lr])\.")
+
+
+def rule_keys(rule: str) -> list[tuple[str, str]] | None:
+    """A blocking rule as its keys, [(record expression, person expression)], when it is a conjunction of
+    equalities each of whose sides reads one side only (`right(l.id_digits, 4) = right(r.id_digits, 4)`);
+    None when it is anything else, and then its pairs are not split."""
+    keys = []
+    for conjunct in re.split(r"\s+AND\s+", rule.strip(), flags=re.IGNORECASE):
+        sides = conjunct.split("=")
+        if len(sides) != 2 or re.search(r"[<>!]$", sides[0].strip()) or re.search(r"\bOR\b", conjunct, re.I):
+            return None
+        left, right = (side.strip() for side in sides)
+        if {m for m in _SIDE.findall(left)} != {"l"} or {m for m in _SIDE.findall(right)} != {"r"}:
+            return None
+        keys.append((_SIDE.sub("", left), _SIDE.sub("", right)))
+    return keys or None
