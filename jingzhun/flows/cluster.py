@@ -13,10 +13,12 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jingzhun.core.errors import UserError
-from jingzhun.matching.partitions import Partitions
+
+if TYPE_CHECKING:
+    from jingzhun.matching.partitions import Partitions
 
 DASK_ADDRESS_ENV = "JINGZHUN_DASK_ADDRESS"
 
@@ -26,19 +28,28 @@ def dask_address(given: str | None = None) -> str | None:
     return given or os.environ.get(DASK_ADDRESS_ENV) or None
 
 
-def on_dask(address: str, folder: Path) -> Partitions:
-    """Partitions that run as Prefect tasks of a subflow whose task runner is the Dask cluster at `address`, as many
-    parts at once as the cluster has threads."""
+def worker_threads(address: str) -> int:
+    """How many tasks the cluster at `address` runs at once; a scheduler that cannot be reached, or has no
+    worker, is a `UserError` (said before any work: `jingzhun.flows.steps.check_inputs`)."""
     from distributed import Client
 
     try:
-        with Client(address, timeout=30, set_as_default=False) as client:
-            width = sum(client.nthreads().values())
-    except (OSError, TimeoutError) as error:
+        with Client(address, timeout=15, set_as_default=False) as client:
+            threads = sum(client.nthreads().values())
+    except (OSError, TimeoutError, ValueError) as error:
         raise UserError(f"Dask scheduler {address} cannot be reached ({DASK_ADDRESS_ENV}): {error} "
                         "(无法连接 Dask 集群)") from error
-    if width == 0:
+    if threads == 0:
         raise UserError(f"Dask scheduler {address} has no workers ({DASK_ADDRESS_ENV}) (Dask 集群没有工作进程)")
+    return threads
+
+
+def on_dask(address: str, folder: Path) -> Partitions:
+    """Partitions that run as Prefect tasks of a subflow whose task runner is the Dask cluster at `address`, as many
+    parts at once as the cluster has threads."""
+    from jingzhun.matching.partitions import Partitions
+
+    width = worker_threads(address)
 
     def run(fn: Callable[[Any], Any], parts: list[Any]) -> list[Any]:
         from prefect import flow, get_run_logger, task

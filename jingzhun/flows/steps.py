@@ -15,6 +15,7 @@ from jingzhun.core import rules
 from jingzhun.core.errors import ReconciliationError, UserError
 from jingzhun.core.run import Run, code_version
 from jingzhun.core.warehouse import connect, has_table, read_run, replace_latest, replace_run
+from jingzhun.flows.cluster import dask_address, on_dask, worker_threads
 from jingzhun.ingest.inbox import Delivery, InputFile, read_inbox
 from jingzhun.ingest.mapping import HeaderMapping
 from jingzhun.matching.reference import check_reference, failed_checks_message, load_reference, subdistrict_codes
@@ -23,7 +24,8 @@ from jingzhun.matching.reference import check_reference, failed_checks_message, 
 def check_inputs(run: Run) -> None:
     """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping, a
     reference whose checks (`jingzhun/rules/reference_checks.yaml`) are above their limits, or packages to encrypt
-    without a password for every subdistrict, or a rules file that cannot be read."""
+    without a password for every subdistrict, or a rules file that cannot be read, or a Dask cluster for the match
+    stage that cannot be reached."""
     if run.rules is not None:
         rules.check(run.rules)
     if not run.inbox.is_dir():
@@ -33,6 +35,9 @@ def check_inputs(run: Run) -> None:
         raise UserError(failed)
     HeaderMapping.load(run.mapping)
     _package_passwords(run)
+    address = dask_address(run.dask_address)
+    if address:
+        worker_threads(address)
 
 
 def _package_passwords(run: Run) -> Any:
@@ -139,8 +144,6 @@ def match(run: Run) -> dict[str, int]:
     model = versions.active(versions.models_dir(run.out))  # the version in force; the builtin one on a first day
     partitions = None
     if run.dask_address:  # the parts on a Dask cluster, their files where its workers see the output folder
-        from jingzhun.flows.cluster import on_dask
-
         partitions = on_dask(run.dask_address, run.out / f".{run.run_date.isoformat()}.match-parts")
     with connect(run.warehouse) as con:
         matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model,

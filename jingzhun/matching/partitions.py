@@ -6,9 +6,10 @@ and of the population. What may be split follows from what each stage compares:
 - **Addresses** resolve against all the houses: a key that names two houses, in whichever subdistricts they lie,
   resolves nothing; a road runs through several subdistricts and a community name may be found in two; the fuzzy
   stage looks at the houses with the same numbers anywhere. A record's result depends on the record and the houses
-  only (`resolve_records`). So the records are split, by the subdistrict their address names (those naming none
-  by their record id, into as many parts as the cluster runs at once), and every part reads all the houses:
-  splitting the houses by subdistrict would resolve an ambiguous key, or miss a house across a border.
+  only (`resolve_records`). So the records are split, by the subdistrict their address names (whole subdistricts
+  to a part; those naming none by their record id), and every part reads all the houses: splitting the houses by
+  subdistrict would resolve a key that names two houses across a border, or miss the house across it. Since
+  every part reads all the houses, there are as many parts as the cluster runs at once, not one per subdistrict.
 - **Persons** are candidates of a record when any blocking rule of the model holds, and each rule is an equality
   of keys (`l.phone = r.phone`). So for each rule the records and the persons are split by the hash of that rule's
   key: every pair of the rule is in exactly one part. A pair's score depends on the pair and on the population's
@@ -59,13 +60,13 @@ def in_process(folder: Path, width: int = 2) -> Partitions:
 
 @dataclass(frozen=True)
 class AddressPart:
-    """The records whose `part` is `label` (a subdistrict code, or `~n` for those naming none), against all houses."""
+    """The records of part `part` (whole subdistricts, by the one their address names), against all the houses."""
     folder: Path
-    label: str
+    part: int
     rules: Path | None  # the rules in force where the stage runs (a worker has only its installed ones)
 
     def __str__(self) -> str:
-        return f"addresses {self.label}"
+        return f"addresses part {self.part + 1}"
 
 
 @dataclass(frozen=True)
@@ -103,23 +104,35 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
 def _addresses(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame,
                partitions: Partitions) -> pl.DataFrame:
     folder = partitions.folder
-    usable = usable.with_columns(part=pl.coalesce(
-        "written_subdistrict_code", pl.lit("~") + (pl.col("record_id") % partitions.width).cast(pl.Utf8)))
-    labels = sorted(usable["part"].unique())
-    if not labels:  # nothing to resolve: the stage's empty answer, with its columns
-        return resolve_records(con, usable, houses, grid)
+    usable = usable.with_columns(part=_address_parts(usable, partitions.width))
+    if usable.is_empty():  # nothing to resolve: the stage's empty answer, with its columns
+        return resolve_records(con, usable.drop("part"), houses, grid)
     usable.write_parquet(folder / "records.parquet")
     houses.write_parquet(folder / "houses.parquet")
     grid.write_parquet(folder / "grid.parquet")
-    parts = [AddressPart(folder, label, rules.chosen()) for label in labels]
+    parts = [AddressPart(folder, part, rules.chosen()) for part in sorted(usable["part"].unique())]
     return pl.concat(partitions.run(resolve_part, parts)).sort("record_id")
+
+
+def _address_parts(usable: pl.DataFrame, width: int) -> pl.Series:
+    """Each record's part, 0 … width-1: a subdistrict's records together, the subdistricts dealt to the parts
+    largest first, each to the part with the fewest records so far; records whose address names no subdistrict
+    spread by their id. As many parts as run at once, because every part reads all the houses."""
+    group = pl.coalesce("written_subdistrict_code", pl.lit("~") + (pl.col("record_id") % width).cast(pl.Utf8))
+    sizes = usable.group_by(group.alias("group")).len().sort(["len", "group"], descending=[True, False])
+    load, part_of = [0] * width, {}
+    for name, rows in sizes.iter_rows():
+        part = min(range(width), key=lambda p: (load[p], p))
+        part_of[name] = part
+        load[part] += rows
+    return usable.select(group.replace_strict(part_of, return_dtype=pl.Int64).alias("part")).to_series()
 
 
 def resolve_part(part: AddressPart) -> pl.DataFrame:
     """The address stages for one part's records (run on a worker)."""
     with rules.using(part.rules), duckdb.connect() as con:
         records = con.sql(f"SELECT * EXCLUDE (part) FROM read_parquet('{part.folder / 'records.parquet'}') "
-                          "WHERE part = $label", params={"label": part.label}).pl()
+                          "WHERE part = $part", params={"part": part.part}).pl()
         return resolve_records(con, records, pl.read_parquet(part.folder / "houses.parquet"),
                                pl.read_parquet(part.folder / "grid.parquet"))
 
