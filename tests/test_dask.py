@@ -1,6 +1,6 @@
 """The match stage split into parts gives the results of one process: on a Dask cluster of two worker processes
-through the daily flow, and in-process on a day with every phenomenon of real exports (addresses across
-subdistricts, shared phones, sparse rows), where a wrong split would show."""
+through the daily flow, and in-process on a day with every phenomenon of real exports (roads across subdistricts,
+shared phones, sparse rows, addresses only the token stage resolves), where a wrong split would show."""
 
 from __future__ import annotations
 
@@ -99,6 +99,8 @@ def test_parts_in_process_give_the_one_process_match_on_a_messy_day(messy_day, t
     # A day that exercises the split: routed across subdistricts, ambiguous, sent to review, unlinked.
     assert matched["review_reason"].is_not_null().sum() > 0 and matched["ambiguous"].sum() > 0
     assert matched["subdistrict_code"].n_unique() > 3 and matched["person_id"].is_null().sum() > 0
+    # The token stage, trained on the whole day's open records, resolved some of them.
+    assert matched["address_method"].str.ends_with("_tokens").sum() > 0
     assert parts.matched.sort("record_id").equals(matched)
     assert parts.candidates.sort("record_id", "person_id").equals(whole.candidates.sort("record_id", "person_id"))
     assert not (tmp_path / "parts").exists()

@@ -6,10 +6,12 @@ and of the population. What may be split follows from what each stage compares:
 - **Addresses** resolve against all the houses: a key that names two houses, in whichever subdistricts they lie,
   resolves nothing; a road runs through several subdistricts and a community name may be found in two; the fuzzy
   stage looks at the houses with the same numbers anywhere. A record's result depends on the record and the houses
-  only (`resolve_records`). So the records are split, by the subdistrict their address names (whole subdistricts
+  only (`link.resolve_records`). So the records are split, by the subdistrict their address names (whole subdistricts
   to a part; those naming none by their record id), and every part reads all the houses: splitting the houses by
   subdistrict would resolve a key that names two houses across a border, or miss the house across it. Since
   every part reads all the houses, there are as many parts as the cluster runs at once, not one per subdistrict.
+  The token stage is not split: its model is trained on all the day's open records (`link.resolve_day`), and a
+  part's records would train another; it runs where the stage runs, on what the parts left open.
 - **Persons** are candidates of a record when any blocking rule of the model holds, and each rule is an equality
   of keys (`l.phone = r.phone`). So for each rule the records and the persons are split by the hash of that rule's
   key: every pair of the rule is in exactly one part. A pair's score depends on the pair and on the population's
@@ -36,7 +38,14 @@ import duckdb
 import polars as pl
 
 from jingzhun.core import rules
-from jingzhun.matching.link import person_inputs, resolve_records, standardize_reference, usable_records
+from jingzhun.matching.link import (
+    person_inputs,
+    placed_houses,
+    resolve_day,
+    resolve_records,
+    standardize_reference,
+    usable_records,
+)
 from jingzhun.matching.person import TF_COLUMNS, score_pairs, term_frequencies
 from jingzhun.matching.reference import Reference
 
@@ -93,7 +102,8 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
     try:
         houses, population = standardize_reference(con, reference)
         usable = usable_records(standard, houses, reference.grid)
-        addresses = _addresses(con, usable, houses, reference.grid, partitions)
+        houses = placed_houses(houses, reference.grid)
+        addresses = resolve_day(_addresses(con, usable, houses, partitions), usable, houses)
         records, population_features = person_inputs(usable, addresses, population)
         pairs = _pairs(records, population_features, settings, partitions)
     finally:
@@ -101,15 +111,15 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
     return addresses, records, population_features, population, pairs
 
 
-def _addresses(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame,
+def _addresses(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame,
                partitions: Partitions) -> pl.DataFrame:
+    """`resolve_records` of all usable records, in parts."""
     folder = partitions.folder
     usable = usable.with_columns(part=_address_parts(usable, partitions.width))
     if usable.is_empty():  # nothing to resolve: the stage's empty answer, with its columns
-        return resolve_records(con, usable.drop("part"), houses, grid)
+        return resolve_records(con, usable.drop("part"), houses)
     usable.write_parquet(folder / "records.parquet")
     houses.write_parquet(folder / "houses.parquet")
-    grid.write_parquet(folder / "grid.parquet")
     parts = [AddressPart(folder, part, rules.chosen()) for part in sorted(usable["part"].unique())]
     return pl.concat(partitions.run(resolve_part, parts)).sort("record_id")
 
@@ -133,8 +143,7 @@ def resolve_part(part: AddressPart) -> pl.DataFrame:
     with rules.using(part.rules), duckdb.connect() as con:
         records = con.sql(f"SELECT * EXCLUDE (part) FROM read_parquet('{part.folder / 'records.parquet'}') "
                           "WHERE part = $part", params={"part": part.part}).pl()
-        return resolve_records(con, records, pl.read_parquet(part.folder / "houses.parquet"),
-                               pl.read_parquet(part.folder / "grid.parquet"))
+        return resolve_records(con, records, pl.read_parquet(part.folder / "houses.parquet"))
 
 
 def _pairs(records: pl.DataFrame, population: pl.DataFrame, settings: dict[str, Any],
