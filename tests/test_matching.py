@@ -358,3 +358,41 @@ def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_anoth
     assert (rows["committee_code"] == rows["true_committee"]).fill_null(False).mean() >= 0.95
     routed = rows.filter(pl.col("subdistrict_code").is_not_null())
     assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()
+
+
+def test_the_houses_are_standardized_without_the_population_and_kept_when_only_the_population_changes(
+        district, tmp_path):
+    import shutil
+
+    from jingzhun.core.warehouse import connect
+    from jingzhun.matching.link import standardize_houses, standardize_reference
+    from jingzhun.matching.reference import load_reference
+
+    folder = tmp_path / "reference"
+    shutil.copytree(district / "reference", folder)
+    houses_only = load_reference(folder, read=("grid", "housing"))
+    assert houses_only.population.is_empty() and set(houses_only.files) == {"grid", "housing"}
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        houses = standardize_houses(con, houses_only)
+        assert con.execute("SELECT count(*) FROM information_schema.tables "
+                           "WHERE table_name = 'reference_population'").fetchall()[0][0] == 0
+        first = load_reference(folder)
+        # The fingerprints read the files when asked: taken now, before the population file changes.
+        before, houses_before = first.fingerprint(), first.fingerprint(("grid", "housing"))
+        _, population = standardize_reference(con, first)
+        assert population.height == first.population.height
+
+        # A person moves in: the population is standardized again, the houses come from the warehouse as they were.
+        newcomer = first.population.head(1).with_columns(person_id=pl.lit("P-NEW"), id_number=pl.lit(None),
+                                                         name=pl.lit("欧阳娜娜"))
+        pl.concat([pl.read_csv(folder / "population.csv", infer_schema=False), newcomer.select(
+            pl.read_csv(folder / "population.csv", infer_schema=False, n_rows=0).columns)]).write_csv(
+            folder / "population.csv")
+        second = load_reference(folder)
+        assert second.fingerprint() != before and second.fingerprint(("grid", "housing")) == houses_before
+        cached_houses, moved = standardize_reference(con, second)
+        hashes = con.execute("SELECT DISTINCT reference_hash FROM reference_houses").fetchall()
+    assert cached_houses.sort("house_id").equals(houses.sort("house_id"))
+    assert hashes == [(houses_before,)]
+    assert moved.height == population.height + 1
+    assert moved.filter(pl.col("person_id") == "P-NEW")["name"].to_list() == ["欧阳娜娜"]

@@ -65,6 +65,32 @@ def test_a_step_without_counts_is_estimated_from_the_last_run(caplog, tmp_path):
     assert first.progress_line() == "ingest: 12 s so far (no earlier run to estimate the time left from)"
 
 
+def test_a_step_counted_in_pieces_says_what_it_does_how_many_are_done_and_the_time_left(caplog):
+    caplog.set_level(logging.INFO, logger="jingzhun")
+    with progress.tracked("dispatch", rows=1000, first_after=0.25, every=10):
+        progress.doing("the subdistricts' work lists", 0, 4)
+        time.sleep(0.1)
+        progress.doing("the subdistricts' work lists", 1, 4)
+        time.sleep(0.3)
+    heartbeat = _lines(caplog)[0]
+    assert heartbeat.startswith("dispatch: 1,000 rows, 1 of 4 in ") and ", about " in heartbeat
+    assert heartbeat.endswith(" left; now: the subdistricts' work lists")
+
+    step = progress.Step("match", rows=2000, expected=None, started=time.monotonic() - 30)
+    step.doing = "scoring candidate persons (Splink)"
+    assert step.progress_line() == ("match: 2,000 rows, 30 s so far (no earlier run to estimate the time left "
+                                    "from); now: scoring candidate persons (Splink)")
+    # Pieces are forgotten when the step moves on to work it does not count.
+    step.pieces = (3, 16)
+    token = progress._current.set(step)
+    try:
+        progress.doing("the review files")
+    finally:
+        progress._current.reset(token)
+    assert step.pieces is None and "30 s so far" in step.progress_line()
+    progress.doing("nothing")  # outside a step: nothing happens
+
+
 def _own_rules(tmp_path: Path) -> Path:
     folder = tmp_path / "my-rules"
     shutil.copytree(rules.INSTALLED_RULES_DIR, folder)

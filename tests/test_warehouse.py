@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from jingzhun.core.warehouse import connect, read_run, replace_run
+from jingzhun.core.warehouse import MEMORY_LIMIT_ENV, connect, open_duckdb, read_run, replace_run
 
 DAY1, DAY2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 
@@ -34,3 +34,23 @@ def test_a_text_column_with_values_is_never_retyped(tmp_path):
         replace_run(con, "t", DAY1, pl.DataFrame({"code": ["A1"]}))
         replace_run(con, "t", DAY2, pl.DataFrame({"code": [7]}))
         assert con.sql("SELECT code FROM t ORDER BY run_date").fetchall() == [("A1",), ("7",)]
+
+
+def test_every_duckdb_connection_is_bounded_in_memory_and_spills_beside_its_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        limit, spill = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+                                   ).fetchall()[0]
+    assert limit == "3.7 GiB"  # 4GB, as DuckDB says it
+    assert spill == str(tmp_path / "warehouse.duckdb.tmp")
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "1GB")
+    in_memory = open_duckdb()
+    try:
+        assert in_memory.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "953.6 MiB"
+        # A sort larger than the limit spills to the temporary folder rather than failing.
+        in_memory.execute("SET memory_limit = '50MB'")
+        rows = in_memory.execute("SELECT count(*) FROM (SELECT range % 1000003 AS k, repeat('x', 40) AS pad "
+                                 "FROM range(3000000) ORDER BY k, pad)").fetchall()[0][0]
+    finally:
+        in_memory.close()
+    assert rows == 3_000_000

@@ -152,7 +152,11 @@ def name_fuzzy_key(name: str | None) -> str | None:
     刘/牛, 张/赞, 陈/岑, 黄/方 share keys.  w is never changed, but an/ang still makes
     王 (wang) and 万 (wan) share one: that is the confusion itself, not a side effect.
     """
-    pinyin = name_pinyin(name)
+    return pinyin_fuzzy_key(name_pinyin(name))
+
+
+def pinyin_fuzzy_key(pinyin: str | None) -> str | None:
+    """`name_fuzzy_key` of the name whose `name_pinyin` is `pinyin` (the pinyin is read once, not twice)."""
     if pinyin is None:
         return None
     return " ".join(_fuzzy_syllable(syl) for syl in pinyin.split(" "))

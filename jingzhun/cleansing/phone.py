@@ -12,9 +12,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import polars as pl
+
 from jingzhun.cleansing.text import strip_invisible
 
-__all__ = ["Phone", "normalize_phone"]
+__all__ = ["Phone", "normalize_phone", "settled_phones"]
 
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―_.()\[\]{}【】〔〕/\\'\"]+")
 _EXCEL_FLOAT = re.compile(r"(?<=\d)\.0+$")
@@ -69,3 +71,12 @@ def normalize_phone(s: str | None) -> Phone:
     if _SHANGHAI_LANDLINE.fullmatch(digits):
         return Phone(digits, "landline", "valid", tuple(repairs))
     return Phone(None, None, "invalid", tuple(repairs))
+
+
+def settled_phones(values: pl.Series) -> pl.DataFrame:
+    """`normalize_phone` on a whole column at once, for the values most rows hold: a mobile or a Shanghai
+    landline written as its bare ASCII digits, valid as it is. Columns `raw` and `value`; every other value is left
+    out, for `normalize_phone` to read."""
+    written_right = pl.col("raw").str.contains(r"^(1[3-9][0-9]{9}|021[2-9][0-9]{7})$")
+    return pl.DataFrame({"raw": values}, schema={"raw": pl.Utf8}).filter(written_right).select(
+        "raw", value=pl.col("raw"))

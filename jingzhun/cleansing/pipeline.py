@@ -15,11 +15,11 @@ import polars as pl
 
 from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address
 from jingzhun.cleansing.datetimes import parse_datetime
-from jingzhun.cleansing.idcard import parse_id_number
-from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
-from jingzhun.cleansing.phone import normalize_phone
+from jingzhun.cleansing.idcard import parse_id_number, settled_id_numbers
+from jingzhun.cleansing.names import name_pinyin, normalize_name, pinyin_fuzzy_key
+from jingzhun.cleansing.phone import normalize_phone, settled_phones
 from jingzhun.cleansing.text import has_traditional, normalize_text_flagged
-from jingzhun.core import rules
+from jingzhun.core import progress, rules
 
 
 def _text(value: str) -> dict[str, Any]:
@@ -33,8 +33,8 @@ def _datetime(value: str) -> dict[str, Any]:
 
 def _name(value: str) -> dict[str, Any]:
     name = normalize_name(value)
-    return {"": name, "pinyin": name_pinyin(name), "key": name_fuzzy_key(name),
-            "traditional": has_traditional(value)}
+    pinyin = name_pinyin(name)
+    return {"": name, "pinyin": pinyin, "key": pinyin_fuzzy_key(pinyin), "traditional": has_traditional(value)}
 
 
 def _id_number(value: str) -> dict[str, Any]:
@@ -61,13 +61,25 @@ NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "address": _address,
 }
 
+# The same results on a whole column at once, for the values most rows hold (an ID number or a mobile written as
+# it should be): ten million persons are not ten million Python calls. Each gives the normalizer's keys for the
+# values it settles; the others go through the normalizer.
+SETTLED: dict[str, Callable[[pl.Series], pl.DataFrame]] = {
+    "id_number": lambda values: settled_id_numbers(values).select(
+        "raw", pl.col("value").alias(""), "status", repairs=pl.lit(None, pl.Utf8),
+        candidate=pl.lit(None, pl.Utf8)),
+    "phone": lambda values: settled_phones(values).select(
+        "raw", pl.col("value").alias(""), status=pl.lit("valid"), repairs=pl.lit(None, pl.Utf8)),
+}
+
 
 def cleanse(raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None) -> pl.DataFrame:
     """Standardize every field of `raw`; add `event_at` and `quarantine_code`. Addresses are read with the
     district's `gazetteer` (its towns and places) before the national names."""
     config = rules.load("cleansing")
     standard = raw
-    for field in fields:
+    for done, field in enumerate(fields):
+        progress.doing(f"the fields of the day ({field})", done, len(fields))
         standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer)
     event_fields = [f for f in config["event_time"] if f in fields]
     standard = standard.with_columns(event_at=pl.coalesce(event_fields) if event_fields else pl.lit(None))
@@ -82,15 +94,24 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
     if kind == "address":  # the district of the day's data, read once per column rather than once per value
         normalize = partial(_address, district_code=config.get("district_code"), gazetteer=gazetteer)
     placeholders = {str(p).casefold() for p in config["placeholders"]} if kind in config["placeholder_kinds"] else set()
-    distinct = frame.get_column(field).drop_nulls().unique().to_list()
+    distinct = frame.get_column(field).drop_nulls().unique()
+    settled = None
+    if kind in SETTLED:
+        settled = SETTLED[kind](distinct.filter(~distinct.str.to_lowercase().is_in(pl.Series(list(placeholders),
+                                                                                       dtype=pl.Utf8).implode())))
+        distinct = distinct.filter(~distinct.is_in(settled["raw"].implode()))
+    distinct = distinct.to_list()
     results = [normalize("" if value.strip().casefold() in placeholders else value) for value in distinct]
     names = {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field)
              for key in (results[0] if results else normalize(""))}
+    types = {"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}}
     lookup = pl.DataFrame(
         {"__raw": distinct, **{name: [r[key] for r in results] for key, name in names.items()}},
-        schema_overrides={"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}},
-        strict=False,
+        schema_overrides=types, strict=False,
     ).with_columns(pl.col(pl.Null).cast(pl.Utf8))  # a column with no value at all is still text, not `null`
+    if settled is not None:
+        lookup = pl.concat([lookup, settled.select(pl.col("raw").alias("__raw"), *(
+            pl.col(key).alias(name) for key, name in names.items())).cast(dict(lookup.schema))])
     return frame.rename({field: f"{field}_raw"}).join(
         lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
     )

@@ -37,6 +37,8 @@ class Step:
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     done: int = 0  # rows reported done by `advance`
+    doing: str | None = None  # what it is doing now, from `doing`
+    pieces: tuple[int, int] | None = None  # (done, of) of work counted in pieces, not rows
 
     @property
     def seconds(self) -> float:
@@ -48,8 +50,17 @@ class Step:
         return self.done or self.rows
 
     def progress_line(self) -> str:
+        line = self._progress_line()
+        return f"{line}; now: {self.doing}" if self.doing else line
+
+    def _progress_line(self) -> str:
         elapsed = self.seconds
-        if self.done:  # measured: rows done and the rate so far
+        if self.pieces and not self.done:  # measured in pieces (a file per subdistrict): the pace so far
+            done, of = self.pieces
+            head = f"{self.name}: {f'{self.rows:,} rows, ' if self.rows else ''}{done} of {of} in {_duration(elapsed)}"
+            if 0 < done < of:
+                return f"{head}, about {_duration(elapsed / done * (of - done))} left"
+        elif self.done:  # measured: rows done and the rate so far
             rate = self.done / elapsed
             head = (f"{self.name}: {self.done:,} of {self.rows:,} rows ({self.done / self.rows:.0%})"
                     if self.rows else f"{self.name}: {self.done:,} rows")
@@ -110,6 +121,16 @@ def advance(rows: int) -> None:
     step = _current.get()
     if step is not None:
         step.done += rows
+
+
+def doing(what: str, done: int | None = None, of: int | None = None) -> None:
+    """The current step is now doing `what` (said on its progress lines); for work counted in pieces rather than
+    rows (a file per subdistrict), `done` of `of` pieces are done, and the time left follows their pace.
+    Nothing happens outside a tracked step."""
+    step = _current.get()
+    if step is not None:
+        step.doing = what
+        step.pieces = (done or 0, of) if of else None
 
 
 def _duration(seconds: float) -> str:

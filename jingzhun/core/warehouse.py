@@ -2,11 +2,14 @@
 
 Stages write through `replace_run`, so a rerun of a day replaces that day's rows and leaves other days alone
 (the report's trend reads them); each table's rows of a day are replaced in one transaction. Nothing outside
-this module opens the file by path.
+this module opens the file by path, and every DuckDB connection of a run is opened here (`open_duckdb`): bounded
+in memory, spilling what does not fit to disk.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -15,11 +18,25 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+# DuckDB's own default is 80% of the machine's memory; a run shares its machine with Polars' frames and with
+# other work, so joins larger than this spill to disk instead. An administrator may set another (e.g. "12GB").
+MEMORY_LIMIT_ENV = "JINGZHUN_DUCKDB_MEMORY"
+MEMORY_LIMIT = "4GB"
+
+
+def open_duckdb(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the file `path`, or to a database in memory, whose work above the memory limit
+    spills to `<path>.tmp` beside the file (for one in memory: the system's temporary folder)."""
+    spill = Path(f"{path}.tmp") if path else Path(tempfile.gettempdir()) / "jingzhun-duckdb"
+    return duckdb.connect(str(path) if path else ":memory:",
+                          config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT,
+                                  "temp_directory": str(spill)})
+
 
 @contextmanager
 def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = open_duckdb(path)
     try:
         yield con
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -88,9 +89,11 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
         spec = replace(spec, frame=scrub_frame(spec.frame, keep=spec.shown))
         sheet = book.add_worksheet(spec.name)
         printed = spec.printout.widths if spec.printout else {}
-        widths = [_width(c) for c in spec.frame.columns]
+        columns = spec.frame.columns
+        printed_at = [printed.get(name) for name in columns]  # the printed width of each column, if printed
+        widths = [_width(c) for c in columns]
         lines = [1] * (spec.frame.height + 1)  # printed lines each row needs
-        for col, name in enumerate(spec.frame.columns):
+        for col, name in enumerate(columns):
             sheet.write_string(0, col, name, header)
         for row_at, row in enumerate(spec.frame.iter_rows(), start=1):
             for col, value in enumerate(row):
@@ -103,8 +106,8 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
                     text = safe_cell(value)
                     sheet.write_string(row_at, col, text)
                 widths[col] = max(widths[col], _width(text))
-                if (name := spec.frame.columns[col]) in printed:
-                    lines[row_at] = max(lines[row_at], _wrapped_lines(text, printed[name]))
+                if printed_at[col] is not None:
+                    lines[row_at] = max(lines[row_at], _wrapped_lines(text, printed_at[col]))
         for col, name in enumerate(spec.frame.columns):
             width = min(widths[col] + 2, MAX_COLUMN_WIDTH)
             if name in printed:
@@ -154,8 +157,11 @@ def _wrapped_lines(text: str, width: int) -> int:
 
 
 def _width(text: str) -> int:
-    """Display width: a CJK character takes two columns in Excel."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    """Display width: a CJK character (any above U+2E80) takes two columns in Excel."""
+    return len(text) + len(_WIDE.findall(text))
+
+
+_WIDE = re.compile("[\u2e81-\U0010ffff]")
 
 
 def write_table(stem: Path, sheets: list[Sheet], run_date: dt.date) -> list[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from jingzhun.cleansing.idcard import id_details
-from jingzhun.core import rules
+from jingzhun.core import progress, rules
 from jingzhun.core.masking import mask_raw_values, shown
 from jingzhun.dispatch.encryption import Passwords, seal
 from jingzhun.dispatch.files import Printout, Sheet, write_csv, write_table
@@ -195,7 +195,10 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
                  "input_title": "核查结果", "input_message": "可从列表选择，也可填写其他情况"},
         "处置时间": {"validate": "any", "input_title": "处置时间", "input_message": "如 2026-11-22 14:30"},
     }
-    for (code, name), group in rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True):
+    subdistricts = rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True)
+    count = rows.select(pl.struct("__subdistrict_code", "__subdistrict_name").n_unique()).item()
+    for done, ((code, name), group) in enumerate(subdistricts):
+        progress.doing("the subdistricts' work lists", done, count)
         work = group.drop("__subdistrict_code", "__subdistrict_name")
         files = write_table(run_dir / "dispatch" / f"{code}_{name}", [
             Sheet("派单", work, freeze_columns=2, validations=validations, shown=DISPATCH_SHOWN,

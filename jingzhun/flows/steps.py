@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from jingzhun.core import rules
+from jingzhun.core import progress, rules
 from jingzhun.core.errors import ReconciliationError, UserError
 from jingzhun.core.run import Run, code_version
 from jingzhun.core.warehouse import connect, has_table, read_run, replace_latest, replace_run
@@ -113,14 +113,15 @@ def _earlier_deliveries(con: Any, run: Run) -> dict[str, Delivery]:
 
 def cleanse(run: Run) -> dict[str, int]:
     from jingzhun.cleansing.pipeline import cleanse as cleanse_records
-    from jingzhun.matching.link import standardize_reference
+    from jingzhun.matching.link import standardize_houses
     from jingzhun.matching.reference import gazetteer
 
     fields = HeaderMapping.load(run.mapping).all_fields()
-    reference = load_reference(run.reference)
+    reference = load_reference(run.reference, read=("grid", "housing"))  # the population is the match's
     with connect(run.warehouse) as con:
         # The reference's own names read the day's addresses first; standardized once and cached for matching.
-        houses, _ = standardize_reference(con, reference)
+        progress.doing("the standardized houses (parsed and cached when the grid or housing file changed)")
+        houses = standardize_houses(con, reference)
         standard = cleanse_records(read_run(con, "raw_records", run.run_date), fields,
                                    gazetteer(houses, reference.grid))
         replace_run(con, "standard_records", run.run_date, standard)
@@ -198,6 +199,7 @@ def dispatch(run: Run) -> dict[str, int]:
     decided.drop("record_id").write_parquet(run.dir / "match_results.parquet")
     rows = work_list(cases, decided, standard, reference.housing, run.run_date)
     written = write_dispatch(run.dir, rows, run.run_date, _package_passwords(run))
+    progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
     persons = reference.population.join(reference.housing.select("house_id", "address"), on="house_id", how="left")
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date),

@@ -8,6 +8,7 @@ where the record says the person is, else the person's registered home. Every de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import duckdb
 import polars as pl
 
 from jingzhun.cleansing.pipeline import normalize_column
-from jingzhun.core import rules
+from jingzhun.core import progress, rules
 from jingzhun.core.warehouse import has_table
 from jingzhun.matching.address import (
     decide_address_tokens,
@@ -54,42 +55,53 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
 
     The reference goes through the same normalizers as the records, so that equal means equal on both sides.
     It changes rarely and costs most of the stage at 10M persons, so the result is kept in the warehouse under
-    the hash of the reference files and reused while they are unchanged.
+    the hash of the reference files and reused while they are unchanged: the houses under the hash of the grid
+    and housing files alone, so that a changed population does not parse the houses again.
     """
-    fingerprint = reference.fingerprint()
-    cached = _cached_reference(con, fingerprint)
-    if cached is not None:
-        return cached
-    houses, population = _standardize_reference(reference)
-    for table, frame in (("reference_houses", houses), ("reference_population", population)):
-        con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
-        con.unregister("standardized")
+    houses = standardize_houses(con, reference)
+    population = _cached(con, "reference_population", reference.fingerprint(),
+                         lambda: _standardize_population(reference, houses))
     return houses, population
 
 
-def _cached_reference(con: duckdb.DuckDBPyConnection, fingerprint: str) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    if not (has_table(con, "reference_houses") and has_table(con, "reference_population")):
-        return None
-    frames = tuple(con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {t} WHERE reference_hash = ?",
-                           params=[fingerprint]).pl() for t in ("reference_houses", "reference_population"))
-    return frames if all(not f.is_empty() for f in frames) else None  # type: ignore[return-value]
+def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.DataFrame:
+    """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
+    cleanse step is built from them, before the population is read)."""
+    return _cached(con, "reference_houses", reference.fingerprint(("grid", "housing")),
+                   lambda: _standardize_houses(reference))
 
 
-def _standardize_reference(reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str,
+            make: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """`table`'s rows of `fingerprint` from the warehouse, else `make()` stored there in their place."""
+    if has_table(con, table):
+        cached = con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {table} WHERE reference_hash = ?",
+                         params=[fingerprint]).pl()
+        if not cached.is_empty():
+            return cached
+    frame = make()
+    con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
+    con.unregister("standardized")
+    return frame
+
+
+def _standardize_houses(reference: Reference) -> pl.DataFrame:
     houses = normalize_column(reference.housing, "address", "address")
     if "community" in houses.columns:
         # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
         houses = normalize_column(houses, "community", "text").with_columns(
             addr_community=pl.coalesce("addr_community", "community"))
     houses = with_building_id(with_address_keys(houses))
-    houses = houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
+    return houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
+
+
+def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.DataFrame:
     population = reference.population
     for field in ("name", "id_number", "phone"):
         population = normalize_column(population, field, field)
-    population = population.join(houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"),
-                                 on="house_id", how="left")
-    return houses, population
+    return population.join(houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"),
+                           on="house_id", how="left")
 
 
 def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
@@ -113,10 +125,13 @@ def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.Da
 def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
                    reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(addresses resolved per record, record features, population features, population) for one day."""
+    progress.doing("the standardized reference (parsed and cached when its files changed)")
     houses, population = standardize_reference(con, reference)
+    progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     houses = placed_houses(houses, reference.grid)
     addresses = resolve_day(resolve_records(con, usable, houses), usable, houses)
+    progress.doing("person features")
     return addresses, *person_inputs(usable, addresses, population), population
 
 
@@ -229,12 +244,14 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     thresholds = Thresholds.load()
     if partitions is None:
         addresses, records, population_features, population = linkage_inputs(con, standard, reference)
+        progress.doing("scoring candidate persons (Splink)")
         pairs = score_pairs(records, population_features, model.settings)
     else:  # the same stages on parts of the day and of the population, where `partitions` runs them
         from jingzhun.matching.partitions import linkage_in_partitions
 
         addresses, records, population_features, population, pairs = linkage_in_partitions(
             con, standard, reference, model.settings, partitions)
+    progress.doing("deciding persons and routing")
     persons = decide_persons(pairs, thresholds).with_columns(
         pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
 

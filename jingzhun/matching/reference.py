@@ -41,24 +41,29 @@ class Reference:
     population: pl.DataFrame
     files: dict[str, Path]
 
-    def fingerprint(self) -> str:
-        """sha256 over the three files' contents: equal fingerprints, equal reference."""
+    def fingerprint(self, tables: tuple[str, ...] | None = None) -> str:
+        """sha256 over the files' contents (of `tables`, default all three): equal fingerprints, equal tables."""
         digest = hashlib.sha256()
-        for name in sorted(self.files):
+        for name in sorted(tables or self.files):
             with open(self.files[name], "rb") as f:
                 digest.update(hashlib.file_digest(f, "sha256").digest())
         return digest.hexdigest()
 
 
-def load_reference(folder: Path, header_only: bool = False) -> Reference:
+def load_reference(folder: Path, header_only: bool = False, read: tuple[str, ...] = tuple(REQUIRED)) -> Reference:
     """The three tables, with the rows the checks set aside left out; with `header_only`, just their columns
-    (enough to check them before a run, without reading ten million persons)."""
+    (enough to check them before a run, without reading ten million persons). Only the tables named in `read`
+    are read: the others are empty, with their required columns (the houses need no population)."""
     tables, files = {}, {}
     for name, required in REQUIRED.items():
+        if name not in read:
+            tables[name] = pl.DataFrame(schema={c: pl.Utf8 for c in required})
+            continue
         path = _table_path(folder, name)
+        rows = 0 if header_only else None
         try:
-            frame = (pl.read_parquet(path, n_rows=0 if header_only else None) if path.suffix == ".parquet"
-                     else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=0 if header_only else None))
+            frame = (pl.read_parquet(path, n_rows=rows) if path.suffix == ".parquet"
+                     else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=rows))
         except (pl.exceptions.PolarsError, OSError) as error:
             raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
         missing = [c for c in required if c not in frame.columns]
