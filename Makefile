@@ -4,7 +4,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 OUT ?= demo-output
 
-.PHONY: demo test lint bench browser model print-tools screenshots clean
+.PHONY: demo test lint bench bench-scale browser model print-tools screenshots clean
 
 $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,17 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Speed and accuracy figures, printed (benchmarks/*.py; nothing is asserted).
+# Speed and accuracy figures, printed (benchmarks/*.py; nothing is asserted). The scale benchmark is apart.
 bench: $(VENV)/.synced
-	@for script in benchmarks/*.py; do echo "== $$script"; $(VENV)/bin/python $$script || exit 1; done
+	@for script in $(filter-out benchmarks/scale.py,$(wildcard benchmarks/*.py)); do \
+		echo "== $$script"; $(VENV)/bin/python $$script || exit 1; done
+
+# The daily flow at a city's size, beside generic Splink and a naive loop (benchmarks/scale.py; hours at full size:
+# 1M and 10M persons, days of 10k, 100k and 1M rows). `make bench-scale SCALE=--quick` for 10k and 100k rows
+# against 1M persons. The generated data is cached in .bench-cache/.
+SCALE ?=
+bench-scale: $(VENV)/.synced
+	$(VENV)/bin/python benchmarks/scale.py $(SCALE)
 
 # The committed person-linkage model: trained (EM, no labels) on a synthetic training day of its own seed,
 # so that evaluations on other seeds measure data the model has not seen.
