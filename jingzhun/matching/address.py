@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from jingzhun.core.warehouse import open_duckdb
+
 # (level, key) from the most precise to the least. A house level gives a house_id; the others a committee.
 LEVELS: tuple[tuple[str, str], ...] = (
     ("house", "key_room"),
@@ -191,7 +193,7 @@ def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses
     (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town."""
     from jingzhun.matching.person import splink_tables
 
-    con = duckdb.connect()
+    con = open_duckdb()
     columns = ["address", "addr_road", "addr_district", "addr_town"]
     con.register("record_frame", records.select("record_id", *columns))
     con.register("house_frame", houses.select("house_id", *columns))

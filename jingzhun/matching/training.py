@@ -30,7 +30,7 @@ import duckdb
 import polars as pl
 
 from jingzhun.core import rules
-from jingzhun.core.warehouse import has_table
+from jingzhun.core.warehouse import has_table, open_duckdb
 from jingzhun.matching import versions
 from jingzhun.matching.comparisons import settings
 from jingzhun.matching.features import with_phone_holders
@@ -243,7 +243,7 @@ def _linkage_features(inbox: Path, reference: Path) -> tuple[pl.DataFrame, pl.Da
 
     mapping = HeaderMapping.load()
     standard = cleanse(read_inbox(inbox, mapping).records, mapping.all_fields())
-    _, records, population, _ = linkage_inputs(duckdb.connect(), standard, load_reference(reference))
+    _, records, population, _ = linkage_inputs(open_duckdb(), standard, load_reference(reference))
     return records, population, standard
 
 
