@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from jingzhun.core import rules
+from jingzhun.core.warehouse import open_duckdb
 from jingzhun.matching.comparisons import EXPLANATIONS
 from jingzhun.matching.versions import BUILTIN_PATH as MODEL_PATH
 from jingzhun.matching.versions import TRAINING_KEY
@@ -123,7 +123,7 @@ def splink_tables(**frames: pl.DataFrame) -> tuple[Any, list[Any]]:
     from splink import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.WARNING)
-    con = duckdb.connect()
+    con = open_duckdb()
     for name, frame in frames.items():
         con.register("source_frame", frame)
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM source_frame")
