@@ -160,61 +160,16 @@ def flow_run(label: str, day: Path, out: Path) -> FlowRun:
 
 
 def generic_splink(day: Path) -> dict[str, Any]:
-    """The generic Splink 5 model the issue names, set up as a newcomer would: the raw values, library
-    comparisons, trained on the day (u by random sampling, m by EM), every record linked to its best candidate
-    over the accept threshold, routed to that person's registered home."""
-    import logging
+    """The generic Splink 5 model the issue names (`linkage_vs_generic_splink.generic_splink`, the baseline of
+    every matching benchmark), timed on the day's raw rows against the same persons."""
+    from linkage_vs_generic_splink import generic_splink as generic_model
 
-    import polars as pl
-    import splink.comparison_library as cl
-    from splink import Linker, SettingsCreator, block_on
+    from jingzhun.evaluation.metrics import evaluate, read_truth
 
-    from jingzhun.evaluation.metrics import KEYS, evaluate, read_truth
-    from jingzhun.ingest.inbox import read_inbox
-    from jingzhun.ingest.mapping import HeaderMapping
-    from jingzhun.matching.person import Thresholds, splink_tables
-    from jingzhun.matching.reference import load_reference
-
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    started = time.perf_counter()
-    records = read_inbox(day / "inbox", HeaderMapping.load()).records.filter(pl.col("ingest_issue").is_null())
-    ref = load_reference(day / "reference")
-    homes = ref.housing.select("house_id", "address", "grid_id").join(
-        ref.grid.select("grid_id", "committee_code", "subdistrict_code"), on="grid_id")
-    population = ref.population.join(homes, on="house_id").select(
-        unique_id="person_id", name="name", id_number="id_number", phone="phone", address="address")
-    left = records.select(unique_id=pl.col("record_id").cast(pl.Utf8), name="name", id_number="id_number",
-                          phone="phone", address="address")
-    _, (left_sdf, right_sdf) = splink_tables(records=left, population=population)
-    loaded = time.perf_counter()
-    settings = SettingsCreator(
-        link_type="link_only",
-        comparisons=[cl.NameComparison("name").configure(term_frequency_adjustments=True),
-                     cl.LevenshteinAtThresholds("id_number", [1, 2]), cl.ExactMatch("phone"),
-                     cl.JaroWinklerAtThresholds("address", [0.9, 0.7])],
-        blocking_rules_to_generate_predictions=[block_on("id_number"), block_on("phone"),
-                                                block_on("name", "substr(address, 1, 6)")],
-    )
-    linker = Linker([left_sdf, right_sdf], settings)
-    linker.training.estimate_probability_two_random_records_match([block_on("id_number")], recall=0.9)
-    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("id_number"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
-    trained = time.perf_counter()
-    pairs = pl.from_arrow(linker.inference.predict_between(left_sdf, right_sdf, threshold_match_probability=0.01)
-                          .as_duckdbpyrelation().to_arrow_table())
-    best = pairs.sort("match_weight", descending=True).unique("unique_id_l", keep="first")
-    accept = Thresholds.load().accept
-    decided = best.select(
-        record_id=pl.col("unique_id_l").cast(pl.Int64),
-        person_id=pl.when(pl.col("match_probability") >= accept).then(pl.col("unique_id_r")),
-    ).join(ref.population.select("person_id", "house_id").join(homes, on="house_id"), on="person_id", how="left")
-    done = time.perf_counter()
-    predicted = records.select("record_id", *KEYS).join(decided, on="record_id", how="left").with_columns(
-        outcome=pl.lit("no_action"))
+    predicted, seconds = generic_model(day / "inbox", day / "reference")
     figures = evaluate(predicted, read_truth(day / "truth.csv"))
-    return {"rows": records.height, "load_s": loaded - started, "train_s": trained - loaded,
-            "link_s": done - trained, "seconds": done - started,
+    return {"rows": predicted.height, "load_s": seconds["load_s"], "train_s": seconds["train_s"],
+            "link_s": seconds["link_s"], "seconds": seconds["load_s"] + seconds["train_s"] + seconds["link_s"],
             "precision": figures["person_precision"], "recall": figures["person_recall"]}
 
 
