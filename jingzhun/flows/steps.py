@@ -21,16 +21,17 @@ from jingzhun.ingest.mapping import HeaderMapping
 from jingzhun.matching.reference import check_reference, failed_checks_message, load_reference, subdistrict_codes
 
 
-def check_inputs(run: Run) -> None:
+def check_inputs(run: Run) -> pl.DataFrame:
     """Fail fast, before any work, when the run cannot be done: a missing inbox, reference table or mapping, a
     reference whose checks (`jingzhun/rules/reference_checks.yaml`) are above their limits, or packages to encrypt
     without a password for every subdistrict, or a rules file that cannot be read, or a Dask cluster for the match
-    stage that cannot be reached."""
+    stage that cannot be reached. Returns the reference checks, for the report."""
     if run.rules is not None:
         rules.check(run.rules)
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox} (收件目录不存在)")
-    failed = failed_checks_message(check_reference(run.reference))
+    checks = check_reference(run.reference)
+    failed = failed_checks_message(checks)
     if failed:
         raise UserError(failed)
     HeaderMapping.load(run.mapping)
@@ -38,6 +39,7 @@ def check_inputs(run: Run) -> None:
     address = dask_address(run.dask_address)
     if address:
         worker_threads(address)
+    return checks
 
 
 def _package_passwords(run: Run) -> Any:
@@ -52,7 +54,9 @@ def _package_passwords(run: Run) -> Any:
 def prepare(run: Run) -> None:
     """Check the inputs and start the day's folder afresh, beside the published day, so that a rerun leaves no
     stale file and the previous good day stays in place until this one is complete. Runs under the lock."""
-    check_inputs(run)
+    checks = check_inputs(run)
+    with connect(run.warehouse) as con:  # the report shows them: the reference is scanned once a run
+        replace_run(con, "reference_checks", run.run_date, checks)
     if run.set_aside.exists():  # a run killed in the middle of `publish`
         if run.day_dir.exists():
             shutil.rmtree(run.set_aside)
@@ -228,7 +232,7 @@ def report(run: Run) -> dict[str, Any]:
         disposal = figures.disposal_by_subdistrict(closed, still_open, issued_at(run.run_date))
         returned = read_run(con, "feedback", run.run_date)
         head = {**figures.headline(decided, files),
-                "reference_checks": check_reference(run.reference).to_dicts(),
+                "reference_checks": read_run(con, "reference_checks", run.run_date).to_dicts(),
                 **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
                 "disposal_by_subdistrict": disposal.to_dicts(),
                 # Which person-linkage model version decided the day's matches (`jingzhun model list`).
