@@ -6,10 +6,13 @@ OUT ?= demo-output
 
 .PHONY: demo test lint bench bench-scale browser model print-tools screenshots clean
 
+# --compile-bytecode: the libraries' bytecode is written once here, not compiled again by every run where Python may
+# not write it (PYTHONDONTWRITEBYTECODE, a read-only install): Prefect's server, Great Expectations and Splink
+# otherwise cost a `jingzhun run` tens of seconds of compiling before any work.
 $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv sync --frozen --quiet
+	$(VENV)/bin/uv sync --frozen --quiet --compile-bytecode
 	touch $@
 
 demo: $(VENV)/.synced
