@@ -4,6 +4,7 @@ limit the run refuses to start with one line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
+from jingzhun.core import rules
 from jingzhun.core.errors import UserError
 from jingzhun.matching.reference import check_reference, failed_checks_message, load_reference
 
@@ -105,3 +108,40 @@ def test_above_a_limit_the_run_stops_before_any_work_with_one_line(district, tmp
     assert "参考数据检查未通过" in done.stderr and "grid.csv 居委没有所属街镇 1 行" in done.stderr
     assert "committee_without_subdistrict" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_checks_are_counted_once_per_content_of_the_reference_and_the_rules(tmp_path):
+    """A run reuses the counts of the same reference files (kept in OUT by `prepare`) instead of scanning the
+    population again; a changed file, or changed check rules, is counted afresh."""
+    from jingzhun.core.run import Run
+    from jingzhun.flows import steps
+
+    folder = _write(tmp_path / "ref")
+    run = Run(inbox=tmp_path, reference=folder, out=tmp_path / "out", run_date=dt.date(2026, 11, 22))
+    run.out.mkdir()
+    steps._keep_reference_checks(run, steps.reference_checks(run))
+    assert steps.reference_checks(run).equals(check_reference(folder))
+    # What is kept is what is used: a count planted in the kept file under the same key is what the next run reads.
+    kept = pl.read_parquet(run.out / steps.CHECKS_CACHE)
+    planted = kept.with_columns(rows=pl.col("rows") + 100)
+    planted.write_parquet(run.out / steps.CHECKS_CACHE)
+    steps._checked.clear()  # as a new process
+    assert steps.reference_checks(run)["rows"].to_list() == (kept["rows"] + 100).to_list()
+
+    # Another person on an unknown house: the file's content changed, so it is counted again.
+    POPULATION.vstack(POPULATION.tail(1).with_columns(person_id=pl.lit("P9"), house_id=pl.lit("H8"))).write_csv(
+        folder / "population.csv")
+    counted = dict(steps.reference_checks(run).select("check", "rows").iter_rows())
+    assert counted["person_on_unknown_house"] == 2 and counted["duplicate_person_id"] == 1
+
+    # Other limits in one's own rules are a new key too, though the files did not change.
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(rules.INSTALLED_RULES_DIR, rules_dir)
+    spec = yaml.safe_load((rules_dir / "reference_checks.yaml").read_text(encoding="utf-8"))
+    limit = spec["checks"]["person_on_unknown_house"]
+    limit.pop("max_share")
+    limit["max_rows"] = 5
+    (rules_dir / "reference_checks.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with rules.using(rules_dir):
+        own = steps.reference_checks(run)
+    assert not own.filter(pl.col("check") == "person_on_unknown_house")["over"].item()

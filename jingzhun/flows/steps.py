@@ -5,8 +5,12 @@ way and no step reaches back. Testable without Prefect."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 import shutil
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -30,7 +34,7 @@ def check_inputs(run: Run) -> pl.DataFrame:
         rules.check(run.rules)
     if not run.inbox.is_dir():
         raise UserError(f"inbox folder not found: {run.inbox} (收件目录不存在)")
-    checks = check_reference(run.reference)
+    checks = reference_checks(run)
     failed = failed_checks_message(checks)
     if failed:
         raise UserError(failed)
@@ -40,6 +44,67 @@ def check_inputs(run: Run) -> pl.DataFrame:
     if address:
         worker_threads(address)
     return checks
+
+
+# The last reference checks of an output folder, with the key they were counted under (`_checks_key`).
+CHECKS_CACHE = ".reference_checks.parquet"
+_checked: dict[str, pl.DataFrame] = {}  # this process's checks by key: the CLI's before Prefect starts, then prepare's
+
+
+def reference_checks(run: Run) -> pl.DataFrame:
+    """`check_reference` of the run's reference, counted once per content of its files and of the check rules:
+    scanning ten million persons takes seconds, and the reference changes far less often than the day. The last
+    result is kept in `OUT/.reference_checks.parquet` (`prepare` writes it) and in this process."""
+    key = _checks_key(run.reference)
+    if key not in _checked:
+        cache = run.out / CHECKS_CACHE
+        try:
+            cached = pl.read_parquet(cache) if cache.is_file() else None
+        except (pl.exceptions.PolarsError, OSError):  # a cache that cannot be read is counted again
+            cached = None
+        if cached is not None and cached["key"].eq(key).all() and not cached.is_empty():
+            _checked[key] = cached.drop("key")
+        else:
+            _checked[key] = check_reference(run.reference)
+    return _checked[key]
+
+
+def _keep_reference_checks(run: Run, checks: pl.DataFrame) -> None:
+    """Write what `reference_checks` read, unless the file holds it already; replaced whole (a rename), so a run
+    killed here leaves the previous file or none."""
+    key = _checks_key(run.reference)
+    cache = run.out / CHECKS_CACHE
+    try:
+        if cache.is_file() and pl.read_parquet(cache, columns=["key"])["key"].eq(key).all():
+            return
+    except (pl.exceptions.PolarsError, OSError):
+        pass
+    partial = cache.with_name(cache.name + ".partial")
+    checks.with_columns(key=pl.lit(key)).write_parquet(partial)
+    partial.replace(cache)
+
+
+def _checks_key(folder: Any) -> str:
+    """sha256 over the reference files (names and contents) and the check rules they are counted by. Memoized per
+    file state, so that a run hashes its reference once however often it asks."""
+    reference = load_reference(folder, header_only=True)  # a missing table or column is said here, plainly
+    states = tuple((name, str(path.resolve()), *_state(path)) for name, path in sorted(reference.files.items()))
+    return _fingerprint(states, json.dumps(rules.load("reference_checks"), sort_keys=True, default=str))
+
+
+def _state(path: Any) -> tuple[int, ...]:
+    stat = path.stat()  # what make and rsync trust to say a file is unchanged
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+@functools.cache
+def _fingerprint(states: tuple[tuple[Any, ...], ...], checks_rules: str) -> str:
+    digest = hashlib.sha256(checks_rules.encode())
+    for name, path, *_ in states:
+        digest.update(f"{name}:{Path(path).name}".encode())
+        with open(path, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()
 
 
 def _package_passwords(run: Run) -> Any:
@@ -55,7 +120,8 @@ def prepare(run: Run) -> None:
     """Check the inputs and start the day's folder afresh, beside the published day, so that a rerun leaves no
     stale file and the previous good day stays in place until this one is complete. Runs under the lock."""
     checks = check_inputs(run)
-    with connect(run.warehouse) as con:  # the report shows them: the reference is scanned once a run
+    _keep_reference_checks(run, checks)
+    with connect(run.warehouse) as con:  # the report shows them
         replace_run(con, "reference_checks", run.run_date, checks)
     if run.set_aside.exists():  # a run killed in the middle of `publish`
         if run.day_dir.exists():
