@@ -31,13 +31,10 @@ def count_rows(path: Path) -> int | None:
         with open(path, encoding="utf-8-sig", newline="") as f:
             return max(sum(1 for _ in csv.reader(f)) - 1, 0)
     if path.suffix == ".xlsx":
-        import openpyxl
+        import fastexcel  # calamine: a fifth of openpyxl's time on a day's work lists
 
-        book = openpyxl.load_workbook(path, read_only=True)
-        try:
-            return max(book.worksheets[0].max_row - 1, 0)
-        finally:
-            book.close()
+        sheet = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string")
+        return max(sheet.height - 1, 0)
     return None
 
 

@@ -15,12 +15,21 @@ RESULT_SCHEMA = {
 }
 
 
+def great_expectations() -> Any:
+    """The Great Expectations module, analytics off, with our own expectations registered. Heavy (seconds to
+    import): imported when a run validates, or while it waits for Prefect (`jingzhun.flows.daily.warm_up`)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    import jingzhun.validation.expectations  # noqa: F401 - registers our expectations and metrics with GX
+
+    return gx
+
+
 def validate(standard: pl.DataFrame) -> pl.DataFrame:
     """One row per (source, expectation) with its outcome, over the records that go on to matching (quarantined
     rows are counted in the report's quarantine section instead); a source with no such records is skipped."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx  # heavy: imported only when a run validates
-
+    gx = great_expectations()
     config = rules.load("expectations")
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
