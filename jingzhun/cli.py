@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import logging
 import sys
-import threading
 import traceback
 from dataclasses import fields
 from pathlib import Path
@@ -131,7 +130,6 @@ def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
 
 def _start(daily: Any, parameters: dict[str, Any]) -> dict[str, Any]:
     try:
-        _prefect_server()
         return daily(**parameters)
     except RuntimeError as error:
         if "ephemeral Prefect API server" not in str(error):
@@ -146,27 +144,6 @@ def _start(daily: Any, parameters: dict[str, Any]) -> dict[str, Any]:
             raise
         raise UserError("Prefect's local server did not start; set PREFECT_API_URL to a running server "
                         "(Prefect 本地服务未能启动，请设置 PREFECT_API_URL 指向已运行的服务)") from error
-
-
-def _prefect_server() -> None:
-    """Start Prefect's temporary server (when no PREFECT_API_URL names one) before the flow does, and while it
-    starts, in the other process, load what the steps will need (`jingzhun.flows.daily.warm_up`): this process
-    would only wait. The flow then finds the server started: Prefect keeps one per process."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        return
-    # Imported before the warm-up begins, so that two threads never import one library at once.
-    from prefect.server.api.server import SubprocessASGIServer
-
-    from jingzhun.flows.daily import warm_up
-
-    warming = threading.Thread(target=warm_up, name="jingzhun-warm-up", daemon=True)
-    warming.start()
-    try:
-        SubprocessASGIServer().start()
-    finally:
-        warming.join()  # the steps start only once it is done: they load nothing alongside it
 
 
 class _NoTraceback(logging.Filter):

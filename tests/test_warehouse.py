@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from jingzhun.core.warehouse import MEMORY_LIMIT_ENV, connect, open_duckdb, read_run, replace_run
+from jingzhun.core.warehouse import MEMORY_LIMIT_ENV, connect, open_duckdb, read_run, replace_latest, replace_run
 
 DAY1, DAY2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 
@@ -54,3 +54,24 @@ def test_every_duckdb_connection_is_bounded_in_memory_and_spills_beside_its_file
     finally:
         in_memory.close()
     assert rows == 3_000_000
+
+
+def test_the_latest_rows_are_stored_once_and_only_redated_while_they_do_not_change(tmp_path):
+    """The population's features (a million rows) are written again only when they changed; the same rows get the
+    new run's date, a changed frame replaces them whole, a changed type too."""
+    path = tmp_path / "warehouse.duckdb"
+    persons = pl.DataFrame({"person_id": ["P1", "P2", "P3"], "name_pinyin": ["wang wei", None, "li qiang"]})
+    day3 = dt.date(2026, 11, 24)
+    stored = []
+    for day, frame in ((DAY1, persons), (DAY2, persons), (day3, persons.with_columns(name_pinyin=pl.lit("x"))),
+                       (dt.date(2026, 11, 25), persons.with_columns(pl.col("person_id").str.slice(1)
+                                                                    .cast(pl.Int64)))):
+        with connect(path) as con:
+            replace_latest(con, "person_features_population", day, frame)
+        with connect(path) as con:
+            stored.append((con.execute("SELECT DISTINCT run_date FROM person_features_population").fetchall(),
+                           read_run(con, "person_features_population", day)))
+    assert [dates for dates, _ in stored] == [[(DAY1,)], [(DAY2,)], [(day3,)], [(dt.date(2026, 11, 25),)]]
+    assert stored[0][1].equals(persons) and stored[1][1].equals(persons)
+    assert stored[2][1]["name_pinyin"].to_list() == ["x", "x", "x"]
+    assert stored[3][1].schema["person_id"] == pl.Int64 and stored[3][1]["person_id"].to_list() == [1, 2, 3]

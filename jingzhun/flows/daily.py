@@ -95,25 +95,6 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
     return head
 
 
-def warm_up() -> None:
-    """Load what every run's steps need and take seconds to load: Great Expectations, Splink, the address parser's
-    division tables and pinyin. The CLI calls it in a thread while Prefect's temporary server starts in another
-    process, so that the two take one wait instead of two. Loading only: a failure here is met again, and said,
-    by the step that needs what failed."""
-    try:
-        import splink  # noqa: F401
-
-        from jingzhun.cleansing.address import parse_address
-        from jingzhun.cleansing.names import name_pinyin
-        from jingzhun.validation.suites import great_expectations
-
-        great_expectations()
-        parse_address("上海市浦东新区张江镇碧波路455弄3号502室")
-        name_pinyin("张伟")
-    except Exception:  # noqa: BLE001, S110 - said by the step that needs it
-        pass
-
-
 def _artifacts(run: Run, head: dict[str, Any]) -> None:
     """The headline figures in the Prefect UI, per run: the same numbers as report.html."""
     def hours(value: float | None) -> str:

@@ -271,7 +271,9 @@ def dispatch(run: Run) -> dict[str, int]:
     written = write_dispatch(run.dir, rows, run.run_date, _package_passwords(run))
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
-    persons = reference.population.join(reference.housing.select("house_id", "address"), on="house_id", how="left")
+    # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
+    persons = (reference.population.join(candidates.select("person_id").unique(), on="person_id", how="semi")
+               .join(reference.housing.select("house_id", "address"), on="house_id", how="left"))
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date),
                             run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))

@@ -17,7 +17,7 @@ RESULT_SCHEMA = {
 
 def great_expectations() -> Any:
     """The Great Expectations module, analytics off, with our own expectations registered. Heavy (seconds to
-    import): imported when a run validates, or while it waits for Prefect (`jingzhun.flows.daily.warm_up`)."""
+    import): imported only when a run validates."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
