@@ -80,6 +80,7 @@ def _keep_reference_checks(run: Run, checks: pl.DataFrame) -> None:
     except (pl.exceptions.PolarsError, OSError):
         pass
     partial = cache.with_name(cache.name + ".partial")
+    cache.parent.mkdir(parents=True, exist_ok=True)
     checks.with_columns(key=pl.lit(key)).write_parquet(partial)
     partial.replace(cache)
 
