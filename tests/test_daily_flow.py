@@ -246,7 +246,9 @@ def test_a_killed_rerun_leaves_the_previous_day_whole(flow_run, district, tmp_pa
     done = subprocess.run([*command, "none"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert _files(day) == before
-    assert sorted(p.name for p in out.iterdir()) == [".lock", RUN_DATE.isoformat(), "warehouse.duckdb"]
+    # Nothing of the killed run is left beside the day, the warehouse and the reference checks' cache.
+    assert sorted(p.name for p in out.iterdir()) == [".lock", ".reference_checks.parquet", RUN_DATE.isoformat(),
+                                                     "warehouse.duckdb"]
 
 
 def test_a_run_killed_between_the_two_renames_of_publish_gets_its_day_back(district, tmp_path):
