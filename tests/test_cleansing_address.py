@@ -265,3 +265,34 @@ def test_cli():
     assert "张江镇" in lines[0]  # ensure_ascii=False
     assert json.loads(lines[1]) == dict.fromkeys(ADDRESS_FIELDS)
     assert json.loads(lines[2])["building"] == "5"
+
+
+# Kinds of real, human-typed addresses (made-up examples of each kind), and the fields they must give.
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        # A district the 2023 tables no longer hold, even when it ends like a zone (东区, 城区).
+        ("宁波市江东区青松路17弄白鹭大厦1201", {"district": "江东区", "road": "青松路", "community": "白鹭大厦"}),
+        ("杭州市下城区青松路8号", {"district": "下城区", "road": "青松路", "road_number": "8号", "community": None}),
+        # XX新村 is an estate, not a village.
+        ("杭州市江干区白鹭新村5幢2单元301室", {"district": "江干区", "community": "白鹭新村", "building": "5"}),
+        # A crossing whose 交叉口 the noise words removed: the second road is not part of the place.
+        ("青松路与白鹭路交叉口绿洲花园3幢", {"road": "青松路", "community": "绿洲花园", "building": "3"}),
+        # An area written in front of the road.
+        ("温州北工业区青松一路24号", {"road": "青松一路", "road_number": "24号", "district": None}),
+        ("城区青松路24号", {"road": "青松路", "road_number": "24号"}),
+        ("南村青松路24号", {"road": "青松路", "community": "南村"}),
+        ("城关镇青松路24号", {"town": "城关镇", "road": "青松路"}),
+        ("新村路24号", {"road": "新村路", "road_number": "24号"}),
+        ("新区大道24号", {"road": "新区大道"}),
+        # A place, then a company, shop, office or gate inside it.
+        ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
+        ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),
+        ("白鹭苑小区北门", {"community": "白鹭苑小区", "rest": "北门"}),
+        ("白鹭城市花园", {"community": "白鹭城市花园"}),  # 城 inside the name ends no place
+        ("白鹭饭店后面", {"community": "白鹭饭店"}),
+    ],
+)
+def test_real_address_kinds(address, expected):
+    parsed = parse_address(address)
+    assert {k: parsed[k] for k in expected} == expected

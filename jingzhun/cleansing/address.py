@@ -171,18 +171,27 @@ _ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|�
 # last community-type suffix, leaving at least three characters of road.
 _COMMUNITY_BEFORE_ROAD = re.compile(
     r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|苑|园|城|庭|邸|墅|场|站|碑|岛))"
-    r"(?P<road>.{3,})$"
+    r"(?P<road>(?![区县市镇乡省]).{3,})$"  # 下城区环城北路: 下城 is no community, 区环城北路 no road
 )
 # Where a named place ends inside one run of text: a word of position (金鼎大酒店旁边烧麦店: near the hotel, a
 # shop), or a second named place inside the first (盛世嘉园盛美苑: an estate, then its part). The first place is
 # the community; what follows goes to `rest`.
 _COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
                      r"|城|苑|园|府|庭|居|湾|邸|坊)")
-_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|旁|内)")
+_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内)")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
+# A place, then what is inside it or at it: a company, a shop, an office, a gate (常青工业园宏达机械有限公司,
+# 绿洲花园物业, 白鹭苑北门). The place is the community, the rest goes to `rest`.
+_PLACE_THEN_INSIDE = re.compile(
+    rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)"
+    r"(?P<inside>(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓门]|物业|宿舍|厂房|车间|食堂|服务台))$"
+)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
-_CROSSING = re.compile(r"(?:与|和)?[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|路口|口)")
+_CROSSING = re.compile(
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)?"
+    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
+)
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
 # a town of another district, a development zone, a village or neighbourhood): split off, never glued to the
@@ -193,8 +202,17 @@ _LEADING_UNIT = re.compile(
     r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|工业园区|工业区|高新区))"
     rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道|镇|乡)){_NOT_A_NAME_START}(?!村)"
     rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
-    rf"|(?P<village>[\u4e00-\u9fff]{{2,6}}?村){_NOT_A_NAME_START}(?![委民])"
-    rf"|(?P<district>[\u4e00-\u9fff]{{2,4}}?(?<![小园城东南西北中])(?:区|县|市)){_NOT_A_NAME_START}(?![场府委口])"
+    # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
+    # name not ending like a zone (小区, 园区, 城区, 东区).
+    rf"|(?P<district>(?:[\u4e00-\u9fff]{{2}}|[\u4e00-\u9fff]{{3,4}}(?<![小园城东南西北中业]))(?:区|县|市))"
+    rf"{_NOT_A_NAME_START}(?![场府委口])"
+    rf"|(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村){_NOT_A_NAME_START}(?![委民])"  # 曹杨新村 is an estate
+)
+# An area written in front of a road, known to no table (北工业区凤都一路, 城区中州路, 南村幸福路): split at its
+# suffix when a road's own name of two characters at least follows (新村路, 新区大道, 镇南路 are roads).
+_AREA_BEFORE_ROAD = re.compile(
+    r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|镇|乡|村))"
+    r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
@@ -659,6 +677,20 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], vill
     return text
 
 
+def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], villages: list[str]) -> str:
+    """The road without an area written in front of it (`_AREA_BEFORE_ROAD`); a town goes to its field."""
+    if not (m := _AREA_BEFORE_ROAD.match(road)):
+        return road
+    area = m["area"]
+    if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
+        fields["town"] = area
+    elif area.endswith("村") and not area.endswith("新村"):
+        villages.append(area)
+    else:
+        rest.append(area)
+    return m["road"]
+
+
 def _first_place(segment: str, rest: list[str]) -> str:
     """The named place a run of text starts with (`_POSITION`, `_PLACE_IN_PLACE`); what follows it goes to rest."""
     if position := _POSITION.search(segment):
@@ -668,6 +700,9 @@ def _first_place(segment: str, rest: list[str]) -> str:
     if inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
         rest.append(inner["part"])
         segment = inner["place"]
+    elif inside := _PLACE_THEN_INSIDE.match(segment):
+        rest.append(inside["inside"])
+        segment = inside["place"]
     return segment
 
 
@@ -709,7 +744,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
-                fields["road"], segment = m["road"], m["after"]
+                fields["road"], segment = _road_after_area(m["road"], fields, rest, villages), m["after"]
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
                     segment = segment[crossing.end():]
@@ -743,6 +778,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             split = _COMMUNITY_BEFORE_ROAD.match(road)
             if split and fields["community"] is None:
                 fields["community"], road = split["community"], split["road"]
+            if fields["road"] is None:
+                road = _road_after_area(road, fields, rest, villages)
             put("road", road, raw)
         elif kind == "lane":
             lane = f"{_number(match['lane'])}{match['lane_kind']}"
