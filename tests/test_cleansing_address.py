@@ -285,6 +285,10 @@ def test_cli():
         ("城关镇青松路24号", {"town": "城关镇", "road": "青松路"}),
         ("新村路24号", {"road": "新村路", "road_number": "24号"}),
         ("新区大道24号", {"road": "新区大道"}),
+        # An industrial park, a village or a neighbourhood is the community only where nothing more precise is named.
+        ("白鹭镇青松工业园绿洲路9号", {"town": "白鹭镇", "community": "青松工业园", "road": "绿洲路"}),
+        ("青松工业园绿洲路9号白鹭大厦", {"community": "白鹭大厦", "road": "绿洲路", "rest": "青松工业园"}),
+        ("青松社区绿洲路9号", {"community": "青松社区", "road": "绿洲路", "road_number": "9号"}),
         # A place, then a company, shop, office or gate inside it.
         ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
         ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),

@@ -182,10 +182,11 @@ _POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate (常青工业园宏达机械有限公司,
 # 绿洲花园物业, 白鹭苑北门). The place is the community, the rest goes to `rest`.
+_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓门]|物业|宿舍|厂房|车间|食堂|服务台)"
 _PLACE_THEN_INSIDE = re.compile(
-    rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)"
-    r"(?P<inside>(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓门]|物业|宿舍|厂房|车间|食堂|服务台))$"
+    rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
+_ONLY_INSIDE = re.compile(_INSIDE + "$")
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
@@ -194,13 +195,15 @@ _CROSSING = re.compile(
 )
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
-# a town of another district, a development zone, a village or neighbourhood): split off, never glued to the
-# road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first.
+# a town of another district, a development zone, an industrial park, a village or neighbourhood): split off, never
+# glued to the road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first. A park, village or
+# neighbourhood is the community where the address names no more precise place.
 _NAME_GOES_ON = re.compile(r"[东南西北中]?(?:大道|大街|[路街道巷弄号])")
 _NOT_A_NAME_START = rf"(?!{_NAME_GOES_ON.pattern})"  # 中关村南大街, 新村路: a road's name
 _LEADING_UNIT = re.compile(
-    r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|工业园区|工业区|高新区))"
+    r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|高新区))"
     rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道|镇|乡)){_NOT_A_NAME_START}(?!村)"
+    rf"|(?P<park>[\u4e00-\u9fff]{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
     # name not ending like a zone (小区, 园区, 城区, 东区).
@@ -658,7 +661,7 @@ def _clean_segment(segment: str) -> str:
     return segment.strip(_SEGMENT_TRIM)
 
 
-def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], villages: list[str]) -> str:
+def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
     """Split the units written in front of a road or community (`_LEADING_UNIT`) into their fields; a unit is
     split off only when more address follows it, except a town or district, which is one even alone."""
     while m := _LEADING_UNIT.match(text):
@@ -669,15 +672,15 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], vill
             fields["district"] = unit
         elif alone or kind == "district":
             break
-        elif kind == "village":
-            villages.append(unit)
+        elif kind in ("park", "village", "neighbourhood"):
+            areas.append(unit)
         else:
             rest.append(unit)
         text = text[m.end():]
     return text
 
 
-def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], villages: list[str]) -> str:
+def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
     """The road without an area written in front of it (`_AREA_BEFORE_ROAD`); a town goes to its field."""
     if not (m := _AREA_BEFORE_ROAD.match(road)):
         return road
@@ -685,7 +688,7 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
     if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
         fields["town"] = area
     elif area.endswith("村") and not area.endswith("新村"):
-        villages.append(area)
+        areas.append(area)
     else:
         rest.append(area)
     return m["road"]
@@ -725,8 +728,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
     if "委" in text:
         text = _COMMITTEE.sub("", text)
     rest: list[str] = []
-    villages: list[str] = []
-    text = _strip_units(text, fields, rest, villages)
+    areas: list[str] = []
+    text = _strip_units(text, fields, rest, areas)
     tokens = _tokens(text)
     previous = None
 
@@ -740,11 +743,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         if kind == "text":
             segment = _clean_segment(item)  # type: ignore[arg-type]
             if segment and fields["road"] is None and fields["community"] is None:
-                segment = _strip_units(segment, fields, rest, villages)
+                segment = _strip_units(segment, fields, rest, areas)
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
-                fields["road"], segment = _road_after_area(m["road"], fields, rest, villages), m["after"]
+                fields["road"], segment = _road_after_area(m["road"], fields, rest, areas), m["after"]
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
                     segment = segment[crossing.end():]
@@ -754,6 +757,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             # Text after the building/room (a resident's name, a phone note) is not a community.
             if (
                 fields["community"] is None
+                # 青松工业园宏达有限公司: the park is the place, the company in it is not
+                and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
                 and fields["building"] is None
                 and fields["room"] is None
                 and len(segment) >= 2
@@ -774,12 +779,12 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         if kind == "road":
             road = match["road"]
             if fields["road"] is None:
-                road = _strip_units(road, fields, rest, villages) or road
+                road = _strip_units(road, fields, rest, areas) or road
             split = _COMMUNITY_BEFORE_ROAD.match(road)
             if split and fields["community"] is None:
                 fields["community"], road = split["community"], split["road"]
             if fields["road"] is None:
-                road = _road_after_area(road, fields, rest, villages)
+                road = _road_after_area(road, fields, rest, areas)
             put("road", road, raw)
         elif kind == "lane":
             lane = f"{_number(match['lane'])}{match['lane_kind']}"
@@ -822,11 +827,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             else:
                 rest.append(raw)
         previous = kind
-    for village in villages:  # a village is the place where nothing more precise is named (张江村3组12号)
+    for area in areas:  # the place where nothing more precise is named (张江村3组12号, 白鹭工业区青松路8号)
         if fields["community"] is None:
-            fields["community"] = village
+            fields["community"] = area
         else:
-            rest.insert(0, village)
+            rest.insert(0, area)
     fields["rest"] = "".join(rest) or None
 
 
