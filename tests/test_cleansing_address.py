@@ -289,6 +289,9 @@ def test_cli():
         ("白鹭镇青松工业园绿洲路9号", {"town": "白鹭镇", "community": "青松工业园", "road": "绿洲路"}),
         ("青松工业园绿洲路9号白鹭大厦", {"community": "白鹭大厦", "road": "绿洲路", "rest": "青松工业园"}),
         ("青松社区绿洲路9号", {"community": "青松社区", "road": "绿洲路", "road_number": "9号"}),
+        # A town written short after its city, when the district is not written: unique in the city.
+        ("杭州市下沙白鹭路8号", {"city": "杭州市", "town": "下沙街道", "road": "白鹭路"}),
+        ("杭州市下沙工业区白鹭路8号", {"town": None, "community": "下沙工业区"}),  # a zone named after the town
         # A place, then a company, shop, office or gate inside it.
         ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
         ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),

@@ -227,6 +227,7 @@ _ALIAS_REJECT_AFTER = re.compile(
     r"(?:[东西南北中环]{0,2}|[一二三四五六七八九十]{1,2})(?:大道|大街|公路|路|街|巷|弄|里)"
     r"|[省市区县镇乡旗盟州村号河湾\d]|居委|村委|新村|小区|花园"
     r"|[东西南北中]?[园苑岛]"  # 望京西园, 海甸岛: a community or island named after the place
+    r"|工业|开发区|经济开发|经济技术|高新|园区|新区|家园|公寓|广场|大厦|市场"  # 望春工业区, 临城新区: a zone or place
 )
 
 
@@ -367,6 +368,7 @@ class _Divisions:
         # provinces, cities, districts
         self.global_index: list[_NameIndex] = [_NameIndex(), _NameIndex(), _NameIndex()]
         self.towns_by_district: dict[str, _NameIndex] = {}
+        self.districts_by_city: dict[str, list[str]] = {}
         self.town_full_names = _NameIndex()  # whole country, full names only
 
         for code, name in provinces.items():
@@ -382,6 +384,7 @@ class _Divisions:
                 self._add(_Division(1, r["code"], name, prov, r["code"], None), name, self.global_index[1])
         for r in _read_csv("areas.csv"):
             div = _Division(2, r["code"], r["name"], r["provinceCode"], r["cityCode"], r["code"])
+            self.districts_by_city.setdefault(r["cityCode"], []).append(r["code"])
             self._add(div, r["name"], self.global_index[2])
         for r in _read_csv("streets.csv"):
             div = _Division(3, r["code"], r["name"], r["provinceCode"], r["cityCode"], r["areaCode"])
@@ -482,6 +485,10 @@ def _town_candidates(
     # Towns share names across the country: search only inside the district found (or the
     # caller's context district); elsewhere accept a full name only when it is unique.
     districts = state.districts or ((context.code,) if context and state.admits(context) else ())
+    if not districts and state.city:
+        # A city and a town without its district (杭州市下沙, 宁波市江东区 that the tables no longer hold): the towns of
+        # all the city's districts, a short name only where it is unique in the city.
+        districts = tuple(divs.districts_by_city.get(state.city, ()))
     best: tuple[int, list[_Division]] | None = None
     for district in districts:
         index = divs.towns_by_district.get(district)
