@@ -248,6 +248,17 @@ def test_never_raises_on_address_like_text(s):
     assert tuple(parse_address(s, PUDONG)) == ADDRESS_FIELDS
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["白鹭", "绿洲花园", "大酒店", "对面", "门口", "旁边", "附近", "楼下", "青松路",
+                                 "工业园", "有限公司", "8号", "5幢", "301室", "村", "社区", "电联", "交叉口", "与"]),
+                max_size=8))
+def test_position_words_end_a_place_and_never_show_in_a_field(words):
+    # A word of position ends the community; neither it nor the parser's mark for it is left in any field.
+    parsed = parse_address("".join(words))
+    assert all(v is None or "\x1f" not in v for v in parsed.values())
+    assert not (parsed["community"] or "").endswith(("对面", "门口", "旁边", "附近", "楼下"))
+
+
 def test_pathological_inputs():
     for s in ["1" * 100_000, "一" * 100_000, "1-" * 50_000, "路" * 100_000, "\x00" * 1000, "号1" * 50_000]:
         assert tuple(parse_address(s)) == ADDRESS_FIELDS
@@ -298,6 +309,7 @@ def test_cli():
         ("白鹭苑小区北门", {"community": "白鹭苑小区", "rest": "北门"}),
         ("白鹭城市花园", {"community": "白鹭城市花园"}),  # 城 inside the name ends no place
         ("白鹭饭店后面", {"community": "白鹭饭店"}),
+        ("青松路绿洲大酒店斜对面白鹭烧烤店", {"road": "青松路", "community": "绿洲大酒店", "rest": "白鹭烧烤店"}),
     ],
 )
 def test_real_address_kinds(address, expected):

@@ -140,9 +140,11 @@ _COMMITTEE = re.compile(
     r"(?:^|(?<=[\d号弄室路街道镇乡区]))[\u4e00-\u9fff]{2,10}?(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
 )
 _NOISE = re.compile(
-    r"门口|正对门|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|交叉口|里面"
-    r"|提前致电|电联|楼下"  # notes for the courier
+    r"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下)"
+    r"|交叉口|提前致电|电联"  # notes for the courier
 )
+# Where a word of position was: a named place ends there (金鼎大酒店对面烧麦店), see `_first_place`.
+_POSITION_MARK = "\x1f"
 _NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
 _SEGMENT_TRIM = "-#.,/\\ "
 
@@ -664,7 +666,7 @@ def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
 
 def _clean_segment(segment: str) -> str:
     if not _NOISE_SECOND_CHARS.isdisjoint(segment):
-        segment = _NOISE.sub("", segment)
+        segment = _NOISE.sub(lambda m: _POSITION_MARK if m["position"] else "", segment)
     return segment.strip(_SEGMENT_TRIM)
 
 
@@ -703,6 +705,11 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
 
 def _first_place(segment: str, rest: list[str]) -> str:
     """The named place a run of text starts with (`_POSITION`, `_PLACE_IN_PLACE`); what follows it goes to rest."""
+    mark = segment.find(_POSITION_MARK)
+    if mark >= 2:
+        rest.append(segment[mark:])
+        segment = segment[:mark]
+    segment = segment.replace(_POSITION_MARK, "")
     if position := _POSITION.search(segment):
         rest.append(segment[position.start():])
         segment = segment[:position.start()]
@@ -839,7 +846,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             fields["community"] = area
         else:
             rest.insert(0, area)
-    fields["rest"] = "".join(rest) or None
+    fields["rest"] = "".join(rest).replace(_POSITION_MARK, "") or None
 
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
