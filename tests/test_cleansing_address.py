@@ -303,6 +303,9 @@ def test_cli():
         # A town written short after its city, when the district is not written: unique in the city.
         ("杭州市下沙白鹭路8号", {"city": "杭州市", "town": "下沙街道", "road": "白鹭路"}),
         ("杭州市下沙工业区白鹭路8号", {"town": None, "community": "下沙工业区"}),  # a zone named after the town
+        # N楼 in a tower or a market is the floor; elsewhere, before a room on another floor, the building.
+        ("青松路8号白鹭大厦39楼3608室", {"community": "白鹭大厦", "floor": "39", "building": None, "room": "3608"}),
+        ("绿洲花园5楼1201室", {"community": "绿洲花园", "building": "5", "floor": None, "room": "1201"}),
         # A place, then a company, shop, office or gate inside it.
         ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
         ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),

@@ -219,6 +219,8 @@ _AREA_BEFORE_ROAD = re.compile(
     r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
+# Places that are one building of many floors: a number in 楼 there is the floor.
+_ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -851,8 +853,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
     """'N楼' is a floor after a building, when no number follows (10楼酒店合作部), or when the next room number
-    starts with N (5楼502); before another number it is the building (5楼1201 = 5号楼1201室)."""
-    if fields["building"] is not None:
+    starts with N (5楼502), or in a tower, a mall or a market (恒通大厦39楼3608, 纺织市场3楼1250: one building of many
+    floors); before another number it is the building (5楼1201 = 5号楼1201室)."""
+    if fields["building"] is not None or _ONE_BUILDING.search(fields["community"] or ""):
         return "floor"
     next_number = next((t for k, t in following if k in ("room", "digits") and isinstance(t, re.Match)), None)
     if next_number is None:
