@@ -306,6 +306,9 @@ def test_cli():
         # N楼 in a tower or a market is the floor; elsewhere, before a room on another floor, the building.
         ("青松路8号白鹭大厦39楼3608室", {"community": "白鹭大厦", "floor": "39", "building": None, "room": "3608"}),
         ("绿洲花园5楼1201室", {"community": "绿洲花园", "building": "5", "floor": None, "room": "1201"}),
+        # N号 after the building or floor is the room or shop.
+        ("白鹭小区10号楼1577号", {"building": "10", "room": "1577"}),
+        ("白鹭市场6楼96号", {"floor": "6", "room": "96", "building": None}),
         # A place, then a company, shop, office or gate inside it.
         ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
         ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),

@@ -813,6 +813,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         elif kind == "number":
             if fields["road_number"] is None and previous == "road":
                 fields["road_number"] = f"{_number(match['number'])}号"
+            elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
+                fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             else:
                 put("building", _number(match["number"]), raw)
         elif kind == "building":
