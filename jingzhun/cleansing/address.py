@@ -195,6 +195,7 @@ _CROSSING = re.compile(
     r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)?"
     r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
 )
+_ROAD_PART = re.compile(r"[东南西北中]段")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
 # a town of another district, a development zone, an industrial park, a village or neighbourhood): split off, never
@@ -764,6 +765,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
                 fields["road"], segment = _road_after_area(m["road"], fields, rest, areas), m["after"]
+                if part := _ROAD_PART.match(segment):  # 环城西路南段1729弄: a part of the road, not a place
+                    rest.append(part.group())
+                    segment = segment[part.end():]
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
                     segment = segment[crossing.end():]
