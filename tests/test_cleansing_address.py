@@ -309,6 +309,7 @@ def test_cli():
         ("青松西路南段1729弄8号", {"road": "青松西路", "road_number": "1729弄", "community": None}),
         ("白鹭镇青松村委会", {"town": "白鹭镇", "community": None}),  # the committee goes, its town stays
         ("白鹭街道北大街25号", {"town": "白鹭街道", "road": "北大街", "road_number": "25号"}),
+        ("白鹭小镇青松路8号", {"town": None, "community": "白鹭小镇", "road": "青松路"}),  # a 小镇 is a place
         # N号 after the building or floor is the room or shop.
         ("白鹭小区10号楼1577号", {"building": "10", "room": "1577"}),
         ("白鹭市场6楼96号", {"floor": "6", "room": "96", "building": None}),

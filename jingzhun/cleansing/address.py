@@ -174,7 +174,7 @@ _ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|�
 # A community/POI run glued before the road (科技园南区高新南七道, 汤臣豪园祖冲之路): split at the
 # last community-type suffix, leaving at least three characters of road.
 _COMMUNITY_BEFORE_ROAD = re.compile(
-    r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|苑|园|城|庭|邸|墅|场|站|碑|岛))"
+    r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|小镇|苑|园|城|庭|邸|墅|场|站|碑|岛))"
     r"(?P<road>(?![区县市镇乡省]).{3,})$"  # 下城区环城北路: 下城 is no community, 区环城北路 no road
 )
 # Where a named place ends inside one run of text: a word of position (金鼎大酒店旁边烧麦店: near the hotel, a
@@ -207,8 +207,8 @@ _NAME_GOES_ON = re.compile(r"[东南西北中]?(?:大道|大街|[路街道巷弄
 _NOT_A_NAME_START = rf"(?!{_NAME_GOES_ON.pattern})"  # 中关村南大街, 新村路: a road's name
 _LEADING_UNIT = re.compile(
     r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|高新区))"
-    # 临平街道北大街: after 街道 a road starts; after 镇 or 乡 it may go on the town's road (堡镇南路).
-    rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道(?!办)|(?:镇|乡){_NOT_A_NAME_START}))(?!村)"
+    # 临平街道北大街: after 街道 a road starts; after 镇 or 乡 the town's road may go on (堡镇南路). 梦想小镇: a place.
+    rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START}))(?!村)"
     rf"|(?P<park>[\u4e00-\u9fff]{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
@@ -220,7 +220,7 @@ _LEADING_UNIT = re.compile(
 # An area written in front of a road, known to no table (北工业区凤都一路, 城区中州路, 南村幸福路): split at its
 # suffix when a road's own name of two characters at least follows (新村路, 新区大道, 镇南路 are roads).
 _AREA_BEFORE_ROAD = re.compile(
-    r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|镇|乡|村))"
+    r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
 # Places that are one building of many floors: a number in 楼 there is the floor.
