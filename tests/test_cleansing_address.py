@@ -313,6 +313,7 @@ def test_cli():
         # N号 after the building or floor is the room or shop.
         ("白鹭小区10号楼1577号", {"building": "10", "room": "1577"}),
         ("白鹭市场6楼96号", {"floor": "6", "room": "96", "building": None}),
+        ("白鹭小区26栋5号1201", {"building": "26", "unit": "5", "room": "1201"}),  # the door, then the room
         # A place, then a company, shop, office or gate inside it.
         ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
         ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),

@@ -820,6 +820,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         elif kind == "number":
             if fields["road_number"] is None and previous == "road":
                 fields["road_number"] = f"{_number(match['number'])}号"
+            elif (fields["building"] and fields["unit"] is None and fields["floor"] is None and fields["room"] is None
+                  and any(k in ("room", "digits") for k, _ in tokens[i + 1 : i + 2])):
+                fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             else:
