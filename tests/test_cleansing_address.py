@@ -300,6 +300,10 @@ def test_cli():
         ("白鹭镇青松工业园绿洲路9号", {"town": "白鹭镇", "community": "青松工业园", "road": "绿洲路"}),
         ("青松工业园绿洲路9号白鹭大厦", {"community": "白鹭大厦", "road": "绿洲路", "rest": "青松工业园"}),
         ("青松社区绿洲路9号", {"community": "青松社区", "road": "绿洲路", "road_number": "9号"}),
+        # A district written as it was called before (a county since made a district or a city): the district now.
+        ("浙江省奉化市岳林街道青松路8号", {"district": "奉化区", "town": "岳林街道", "road": "青松路"}),
+        ("玉环县楚门镇白鹭路1号", {"city": "台州市", "district": "玉环市", "town": "楚门镇"}),
+        ("吉林市青松路8号", {"city": "吉林市", "district": None}),  # a city of that name wins
         # A town written short after its city, when the district is not written: unique in the city.
         ("杭州市下沙白鹭路8号", {"city": "杭州市", "town": "下沙街道", "road": "白鹭路"}),
         ("杭州市下沙工业区白鹭路8号", {"town": None, "community": "下沙工业区"}),  # a zone named after the town

@@ -454,6 +454,9 @@ def _lookup(
         if not fitting:
             continue
         is_alias = all(alias for div, alias in entries if div in fitting)
+        if (is_alias and len(fitting) == 1 and fitting[0].level == 2 and _FORMER_SUFFIX.match(text, end)
+                and not _NAME_GOES_ON.match(text, end + 1)):
+            return end + 1 - pos, fitting  # 奉化市, 临安市, 玉环县: a county or city since made a district, or back
         if is_alias and (not _alias_allowed(text, end) or (unique_alias and len(fitting) > 1)):
             continue
         if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
@@ -461,6 +464,10 @@ def _lookup(
         return end - pos, fitting
     return None
 
+
+# A district's short name with another district-level suffix than today's: the name it had before (奉化市 for
+# 奉化区, 玉环县 for 玉环市), read as the district it is now.
+_FORMER_SUFFIX = re.compile(r"[市区县]")
 
 # What may follow the first division name of an address written without its suffix (浦东, 杭州, 温州): a road, a
 # division of any level written with its suffix (known or not: 江干区, 郭溪镇), or the end of the text.
