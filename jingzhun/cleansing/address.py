@@ -118,6 +118,7 @@ _CN_NUMBER_POSITION = re.compile(
 _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
 _DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
+_EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za-z])")
 _LABEL_START = frozenset("现户居家住地中")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
@@ -625,6 +626,8 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
 # Below the town
 # ---------------------------------------------------------------------------------------------
 def _prepare(text: str) -> str:
+    if "n" in text or "N" in text:
+        text = _EMPTY_FIELD.sub("", text)  # 温州市null永嘉县: an empty field of the export, joined in
     text = _DELETED.sub("", text)
     text = _DASHES.sub("-", text)
     if "-" in text:
