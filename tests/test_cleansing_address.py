@@ -305,6 +305,7 @@ def test_cli():
         ("玉环县楚门镇白鹭路1号", {"city": "台州市", "district": "玉环市", "town": "楚门镇"}),
         ("吉林市青松路8号", {"city": "吉林市", "district": None}),  # a city of that name wins
         ("浙江省温州市null永嘉县青松路8号", {"district": "永嘉县", "road": "青松路"}),  # an empty export field
+        ("杭州市江干区白鹭镇青松路8号", {"district": "江干区", "town": "白鹭镇", "road": "青松路"}),
         # A town written short after its city, when the district is not written: unique in the city.
         ("杭州市下沙白鹭路8号", {"city": "杭州市", "town": "下沙街道", "road": "白鹭路"}),
         ("杭州市下沙工业区白鹭路8号", {"town": None, "community": "下沙工业区"}),  # a zone named after the town
