@@ -304,6 +304,7 @@ def test_cli():
         ("浙江省奉化市岳林街道青松路8号", {"district": "奉化区", "town": "岳林街道", "road": "青松路"}),
         ("玉环县楚门镇白鹭路1号", {"city": "台州市", "district": "玉环市", "town": "楚门镇"}),
         ("吉林市青松路8号", {"city": "吉林市", "district": None}),  # a city of that name wins
+        ("宁波镇海区青松路8号", {"city": "宁波市", "district": "镇海区", "town": None}),  # 宁波, then its 镇海区
         ("浙江省温州市null永嘉县青松路8号", {"district": "永嘉县", "road": "青松路"}),  # an empty export field
         ("杭州市江干区白鹭镇青松路8号", {"district": "江干区", "town": "白鹭镇", "road": "青松路"}),
         # A town written short after its city, when the district is not written: unique in the city.

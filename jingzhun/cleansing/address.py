@@ -458,12 +458,27 @@ def _lookup(
         if (is_alias and len(fitting) == 1 and fitting[0].level == 2 and _FORMER_SUFFIX.match(text, end)
                 and not _NAME_GOES_ON.match(text, end + 1)):
             return end + 1 - pos, fitting  # 奉化市, 临安市, 玉环县: a county or city since made a district, or back
-        if is_alias and (not _alias_allowed(text, end) or (unique_alias and len(fitting) > 1)):
+        if is_alias and unique_alias and len(fitting) > 1:
             continue
+        if is_alias and not _alias_allowed(text, end) and not _child_at(text, end, fitting):
+            continue  # 吉林市 is the city, not the province 吉林; but 宁波镇海区 is 宁波 and its 镇海区
         if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
             continue  # 东方城市花园, 望江苑: a place named after a city, not the city
         return end - pos, fitting
     return None
+
+
+def _child_at(text: str, end: int, cands: list[_Division]) -> bool:
+    """Whether the full name of a city or district inside one of the candidates is written at `end`."""
+    divs = _divisions()
+    for cand in cands:
+        if cand.level > 1:
+            continue
+        for _, entries in divs.global_index[cand.level + 1].at(text, end):
+            if any(not alias and (div.province if cand.level == 0 else div.city) == cand.code
+                   for div, alias in entries):
+                return True
+    return False
 
 
 # A district's short name with another district-level suffix than today's: the name it had before (奉化市 for
