@@ -300,6 +300,8 @@ def test_cli():
         ("白鹭镇青松工业园绿洲路9号", {"town": "白鹭镇", "community": "青松工业园", "road": "绿洲路"}),
         ("青松工业园绿洲路9号白鹭大厦", {"community": "白鹭大厦", "road": "绿洲路", "rest": "青松工业园"}),
         ("青松社区绿洲路9号", {"community": "青松社区", "road": "绿洲路", "road_number": "9号"}),
+        ("白鹭乡青松村绿洲组", {"town": "白鹭乡", "community": "青松村", "rest": "绿洲组"}),  # a group is no place
+        ("青松村3社12号", {"community": "青松村", "building": "12", "room": None}),
         # A district written as it was called before (a county since made a district or a city): the district now.
         ("浙江省奉化市岳林街道青松路8号", {"district": "奉化区", "town": "岳林街道", "road": "青松路"}),
         ("玉环县楚门镇白鹭路1号", {"city": "台州市", "district": "玉环市", "town": "楚门镇"}),

@@ -165,7 +165,7 @@ _TOKEN = re.compile(
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
     r"|(?P<phase>\d+)期"  # 国际科技园5期: the phase belongs to the community's name
-    r"|(?P<group>\d+)(?:组|队)"  # villagers' group (张江村3组): kept in rest, never a room
+    r"|(?P<group>\d+)(?:组|队|社)"  # villagers' group (张江村3组): kept in rest, never a room
     r"|(?P<lou>\d+)楼"
     r"|(?P<room>[A-Za-z]?\d+[A-Za-z]?)(?:室|房|户)"
     r"|(?P<digits>\d+)"
@@ -192,6 +192,7 @@ _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+_NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' group with a name (白鹭组)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
@@ -805,6 +806,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             # Text after the building/room (a resident's name, a phone note) is not a community.
             if (
                 fields["community"] is None
+                and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
                 # 青松工业园宏达有限公司: the park is the place, the company in it is not
                 and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
                 and fields["building"] is None
