@@ -315,6 +315,9 @@ def test_cli():
         # N楼 in a tower or a market is the floor; elsewhere, before a room on another floor, the building.
         ("青松路8号白鹭大厦39楼3608室", {"community": "白鹭大厦", "floor": "39", "building": None, "room": "3608"}),
         ("绿洲花园5楼1201室", {"community": "绿洲花园", "building": "5", "floor": None, "room": "1201"}),
+        ("白鹭开发区6号大街110号", {"road": "6号大街", "road_number": "110号", "building": None}),
+        ("白鹭6号大街110号绿洲大厦", {"road": "6号大街", "road_number": "110号", "community": "绿洲大厦"}),
+        ("青松路8号路易大厦", {"road": "青松路", "road_number": "8号"}),
         ("青松西路南段1729弄8号", {"road": "青松西路", "road_number": "1729弄", "community": None}),
         ("白鹭镇青松村委会", {"town": "白鹭镇", "community": None}),  # the committee goes, its town stays
         ("白鹭街道北大街25号", {"town": "白鹭街道", "road": "北大街", "road_number": "25号"}),

@@ -160,6 +160,7 @@ _ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路�
 _TOKEN = re.compile(
     rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
+    r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
@@ -820,13 +821,20 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 else:
                     segment = _first_place(segment, rest)
                 fields["community"] = segment
-            else:
-                rest.append(segment)
+                previous = "community"
+                continue
+            rest.append(segment)
             previous = "text"
             continue
         match: re.Match[str] = item  # type: ignore[assignment]
         raw = match.group()
-        if kind == "road":
+        if kind == "numbered_road":
+            if fields["road"] is None and previous == "community" and not _ONE_BUILDING.search(fields["community"]):
+                rest.append(fields["community"])  # 下沙6号大街: the area the road is in, not a place on it
+                fields["community"] = None
+            put("road", raw, raw)
+            kind = "road" if fields["road"] == raw else kind
+        elif kind == "road":
             road = match["road"]
             if fields["road"] is None:
                 road = _strip_units(road, fields, rest, areas) or road
