@@ -318,6 +318,10 @@ def test_cli():
         ("白鹭开发区6号大街110号", {"road": "6号大街", "road_number": "110号", "building": None}),
         ("白鹭6号大街110号绿洲大厦", {"road": "6号大街", "road_number": "110号", "community": "绿洲大厦"}),
         ("青松路8号路易大厦", {"road": "青松路", "road_number": "8号"}),
+        ("青松路与白鹭街交叉口绿洲广场6号楼2445", {"district": None, "road": "青松路", "community": "绿洲广场"}),
+        ("白鹭镇城北路上洪村东区2栋", {"road": "城北路", "community": "上洪村东区", "building": "2"}),
+        ("路口村12号", {"community": "路口村", "building": "12"}),
+        ("白鹭区青松巷绿洲公馆7-3-3201", {"road": "青松巷", "community": "绿洲公馆", "building": "7"}),
         ("青松西路南段1729弄8号", {"road": "青松西路", "road_number": "1729弄", "community": None}),
         ("白鹭镇青松村委会", {"town": "白鹭镇", "community": None}),  # the committee goes, its town stays
         ("白鹭街道北大街25号", {"town": "白鹭街道", "road": "北大街", "road_number": "25号"}),

@@ -172,7 +172,7 @@ _TOKEN = re.compile(
     r"|(?P<digits>\d+)"
 )
 # A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
-_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|胡同))(?P<after>.*)$")
+_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|巷|胡同))(?P<after>.*)$")
 # A community/POI run glued before the road (科技园南区高新南七道, 汤臣豪园祖冲之路): split at the
 # last community-type suffix, leaving at least three characters of road.
 _COMMUNITY_BEFORE_ROAD = re.compile(
@@ -208,17 +208,20 @@ _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # neighbourhood is the community where the address names no more precise place.
 _NAME_GOES_ON = re.compile(r"[东南西北中]?(?:大道|大街|[路街道巷弄号])")
 _NOT_A_NAME_START = rf"(?!{_NAME_GOES_ON.pattern})"  # 中关村南大街, 新村路: a road's name
+_NOT_A_ROAD = r"(?:(?![路街巷与和])[\u4e00-\u9fff])"  # a character of a unit's name: no road in it (富春路与市民街)
 _LEADING_UNIT = re.compile(
     r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|高新区))"
     # 临平街道北大街: after 街道 a road starts; after 镇 or 乡 the town's road may go on (堡镇南路). 梦想小镇: a place.
     rf"|(?P<town>(?:(?![区县])[\u4e00-\u9fff]){{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START}))(?!村)"
-    rf"|(?P<park>[\u4e00-\u9fff]{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
-    rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
+    rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
+    rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
     # name not ending like a zone (小区, 园区, 城区, 东区).
-    rf"|(?P<district>(?:[\u4e00-\u9fff]{{2}}|[\u4e00-\u9fff]{{3,4}}(?<![小园城东南西北中业]))(?:区|县|市))"
+    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业]))(?:区|县|市))"
     rf"{_NOT_A_NAME_START}(?![场府委口])"
-    rf"|(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村){_NOT_A_NAME_START}(?![委民])"  # 曹杨新村 is an estate
+    # 曹杨新村 is an estate; 城北路上洪村 a road, then the village (路口村 is a village).
+    rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
+    rf"{_NOT_A_NAME_START}(?![委民])"
 )
 # An area written in front of a road, known to no table (北工业区凤都一路, 城区中州路, 南村幸福路): split at its
 # suffix when a road's own name of two characters at least follows (新村路, 新区大道, 镇南路 are roads).
