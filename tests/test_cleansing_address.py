@@ -248,6 +248,17 @@ def test_never_raises_on_address_like_text(s):
     assert tuple(parse_address(s, PUDONG)) == ADDRESS_FIELDS
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["白鹭", "绿洲花园", "大酒店", "对面", "门口", "旁边", "附近", "楼下", "青松路",
+                                 "工业园", "有限公司", "8号", "5幢", "301室", "村", "社区", "电联", "交叉口", "与"]),
+                max_size=8))
+def test_position_words_end_a_place_and_never_show_in_a_field(words):
+    # A word of position ends the community; neither it nor the parser's mark for it is left in any field.
+    parsed = parse_address("".join(words))
+    assert all(v is None or "\x1f" not in v for v in parsed.values())
+    assert not (parsed["community"] or "").endswith(("对面", "门口", "旁边", "附近", "楼下"))
+
+
 def test_pathological_inputs():
     for s in ["1" * 100_000, "一" * 100_000, "1-" * 50_000, "路" * 100_000, "\x00" * 1000, "号1" * 50_000]:
         assert tuple(parse_address(s)) == ADDRESS_FIELDS
@@ -265,3 +276,69 @@ def test_cli():
     assert "张江镇" in lines[0]  # ensure_ascii=False
     assert json.loads(lines[1]) == dict.fromkeys(ADDRESS_FIELDS)
     assert json.loads(lines[2])["building"] == "5"
+
+
+# Kinds of real, human-typed addresses (made-up examples of each kind), and the fields they must give.
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        # A district the 2023 tables no longer hold, even when it ends like a zone (东区, 城区).
+        ("宁波市江东区青松路17弄白鹭大厦1201", {"district": "江东区", "road": "青松路", "community": "白鹭大厦"}),
+        ("杭州市下城区青松路8号", {"district": "下城区", "road": "青松路", "road_number": "8号", "community": None}),
+        # XX新村 is an estate, not a village.
+        ("杭州市江干区白鹭新村5幢2单元301室", {"district": "江干区", "community": "白鹭新村", "building": "5"}),
+        # A crossing whose 交叉口 the noise words removed: the second road is not part of the place.
+        ("青松路与白鹭路交叉口绿洲花园3幢", {"road": "青松路", "community": "绿洲花园", "building": "3"}),
+        # An area written in front of the road.
+        ("温州北工业区青松一路24号", {"road": "青松一路", "road_number": "24号", "district": None}),
+        ("城区青松路24号", {"road": "青松路", "road_number": "24号"}),
+        ("南村青松路24号", {"road": "青松路", "community": "南村"}),
+        ("城关镇青松路24号", {"town": "城关镇", "road": "青松路"}),
+        ("新村路24号", {"road": "新村路", "road_number": "24号"}),
+        ("新区大道24号", {"road": "新区大道"}),
+        # An industrial park, a village or a neighbourhood is the community only where nothing more precise is named.
+        ("白鹭镇青松工业园绿洲路9号", {"town": "白鹭镇", "community": "青松工业园", "road": "绿洲路"}),
+        ("青松工业园绿洲路9号白鹭大厦", {"community": "白鹭大厦", "road": "绿洲路", "rest": "青松工业园"}),
+        ("青松社区绿洲路9号", {"community": "青松社区", "road": "绿洲路", "road_number": "9号"}),
+        ("白鹭乡青松村绿洲组", {"town": "白鹭乡", "community": "青松村", "rest": "绿洲组"}),  # a group is no place
+        ("青松村3社12号", {"community": "青松村", "building": "12", "room": None}),
+        # A district written as it was called before (a county since made a district or a city): the district now.
+        ("浙江省奉化市岳林街道青松路8号", {"district": "奉化区", "town": "岳林街道", "road": "青松路"}),
+        ("玉环县楚门镇白鹭路1号", {"city": "台州市", "district": "玉环市", "town": "楚门镇"}),
+        ("吉林市青松路8号", {"city": "吉林市", "district": None}),  # a city of that name wins
+        ("宁波镇海区青松路8号", {"city": "宁波市", "district": "镇海区", "town": None}),  # 宁波, then its 镇海区
+        ("浙江省温州市null永嘉县青松路8号", {"district": "永嘉县", "road": "青松路"}),  # an empty export field
+        ("杭州市江干区白鹭镇青松路8号", {"district": "江干区", "town": "白鹭镇", "road": "青松路"}),
+        # A town written short after its city, when the district is not written: unique in the city.
+        ("杭州市下沙白鹭路8号", {"city": "杭州市", "town": "下沙街道", "road": "白鹭路"}),
+        ("杭州市下沙工业区白鹭路8号", {"town": None, "community": "下沙工业区"}),  # a zone named after the town
+        # N楼 in a tower or a market is the floor; elsewhere, before a room on another floor, the building.
+        ("青松路8号白鹭大厦39楼3608室", {"community": "白鹭大厦", "floor": "39", "building": None, "room": "3608"}),
+        ("绿洲花园5楼1201室", {"community": "绿洲花园", "building": "5", "floor": None, "room": "1201"}),
+        ("白鹭开发区6号大街110号", {"road": "6号大街", "road_number": "110号", "building": None}),
+        ("白鹭6号大街110号绿洲大厦", {"road": "6号大街", "road_number": "110号", "community": "绿洲大厦"}),
+        ("青松路8号路易大厦", {"road": "青松路", "road_number": "8号"}),
+        ("青松路与白鹭街交叉口绿洲广场6号楼2445", {"district": None, "road": "青松路", "community": "绿洲广场"}),
+        ("白鹭镇城北路上洪村东区2栋", {"road": "城北路", "community": "上洪村东区", "building": "2"}),
+        ("路口村12号", {"community": "路口村", "building": "12"}),
+        ("白鹭区青松巷绿洲公馆7-3-3201", {"road": "青松巷", "community": "绿洲公馆", "building": "7"}),
+        ("青松西路南段1729弄8号", {"road": "青松西路", "road_number": "1729弄", "community": None}),
+        ("白鹭镇青松村委会", {"town": "白鹭镇", "community": None}),  # the committee goes, its town stays
+        ("白鹭街道北大街25号", {"town": "白鹭街道", "road": "北大街", "road_number": "25号"}),
+        ("白鹭小镇青松路8号", {"town": None, "community": "白鹭小镇", "road": "青松路"}),  # a 小镇 is a place
+        # N号 after the building or floor is the room or shop.
+        ("白鹭小区10号楼1577号", {"building": "10", "room": "1577"}),
+        ("白鹭市场6楼96号", {"floor": "6", "room": "96", "building": None}),
+        ("白鹭小区26栋5号1201", {"building": "26", "unit": "5", "room": "1201"}),  # the door, then the room
+        # A place, then a company, shop, office or gate inside it.
+        ("常青工业园宏达机械有限公司", {"community": "常青工业园", "rest": "宏达机械有限公司"}),
+        ("绿洲花园物业", {"community": "绿洲花园", "rest": "物业"}),
+        ("白鹭苑小区北门", {"community": "白鹭苑小区", "rest": "北门"}),
+        ("白鹭城市花园", {"community": "白鹭城市花园"}),  # 城 inside the name ends no place
+        ("白鹭饭店后面", {"community": "白鹭饭店"}),
+        ("青松路绿洲大酒店斜对面白鹭烧烤店", {"road": "青松路", "community": "绿洲大酒店", "rest": "白鹭烧烤店"}),
+    ],
+)
+def test_real_address_kinds(address, expected):
+    parsed = parse_address(address)
+    assert {k: parsed[k] for k in expected} == expected

@@ -89,3 +89,35 @@ def test_targets_of_issue_8_are_marked_met_or_not():
     assert target_met("wrong_subdistrict", 0) is True and target_met("wrong_subdistrict", 1) is False
     assert target_met("review_share", 0.02) is False
     assert target_met("person_recall", None) is None and target_met("house_accuracy", 0.5) is None
+
+
+def _naacl_file(tmp_path, *addresses: list[tuple[str, str]]):
+    """A made-up file in the NAACL 2019 format: (text, label) spans per address, BIO-tagged a character a line."""
+    lines = []
+    for spans in addresses:
+        for text, label in spans:
+            for i, char in enumerate(text):
+                lines.append(f"{char} {'O' if label == 'O' else ('B-' if i == 0 else 'I-') + label}")
+        lines.append("")
+    path = tmp_path / "labelled.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_naacl_labels_map_to_the_parsers_fields(tmp_path):
+    from jingzhun.evaluation.address_parsing import read_labelled
+
+    path = _naacl_file(
+        tmp_path,
+        [("青松路", "road"), ("8号", "roadno"), ("白鹭苑", "poi"), ("二期", "subpoi"), ("3幢", "houseno")],
+        [("白鹭苑", "poi"), ("东区", "subpoi"), ("5幢", "houseno")],
+        [("石门乡", "town"), ("上坪村", "community"), ("7组", "road")],
+        [("上坪村", "community"), ("新华小区", "poi"), ("门口", "assist")],
+        [("上坪村", "community"), ("12号", "roadno")],
+    )
+    phase, zone, village, both, door = (a.fields for a in read_labelled(path))
+    assert phase == {"road": "青松路", "road_number": "8号", "community": "白鹭苑二期", "building": "3幢"}
+    assert zone["community"] == "白鹭苑"  # a zone is a subpoi in the guide: not part of the poi
+    assert village == {"town": "石门乡", "community": "上坪村", "road": "7组"}
+    assert both["community"] == "新华小区"
+    assert door == {"community": "上坪村", "building": "12号"}  # no road: the door number is the house's

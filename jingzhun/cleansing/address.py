@@ -118,6 +118,7 @@ _CN_NUMBER_POSITION = re.compile(
 _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
 _DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
+_EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za-z])")
 _LABEL_START = frozenset("现户居家住地中")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
@@ -137,12 +138,16 @@ _DASH_FORMS = (
 )
 
 _COMMITTEE = re.compile(
-    r"(?:^|(?<=[\d号弄室路街道镇乡区]))[\u4e00-\u9fff]{2,10}?(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
+    # The name holds no town (巨溪镇朝阳村委会: the town stays).
+    r"(?:^|(?<=[\d号弄室路街道镇乡区]))(?:(?!街道|镇|乡)[\u4e00-\u9fff]){2,10}?"
+    r"(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
 )
 _NOISE = re.compile(
-    r"门口|正对门|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|交叉口|里面"
-    r"|提前致电|电联|楼下"  # notes for the courier
+    r"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下)"
+    r"|交叉口|提前致电|电联"  # notes for the courier
 )
+# Where a word of position was: a named place ends there (金鼎大酒店对面烧麦店), see `_first_place`.
+_POSITION_MARK = "\x1f"
 _NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
 _SEGMENT_TRIM = "-#.,/\\ "
 
@@ -155,47 +160,77 @@ _ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路�
 _TOKEN = re.compile(
     rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
+    r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
     r"|(?P<phase>\d+)期"  # 国际科技园5期: the phase belongs to the community's name
-    r"|(?P<group>\d+)(?:组|队)"  # villagers' group (张江村3组): kept in rest, never a room
+    r"|(?P<group>\d+)(?:组|队|社)"  # villagers' group (张江村3组): kept in rest, never a room
     r"|(?P<lou>\d+)楼"
     r"|(?P<room>[A-Za-z]?\d+[A-Za-z]?)(?:室|房|户)"
     r"|(?P<digits>\d+)"
 )
 # A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
-_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|胡同))(?P<after>.*)$")
+_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|巷|胡同))(?P<after>.*)$")
 # A community/POI run glued before the road (科技园南区高新南七道, 汤臣豪园祖冲之路): split at the
 # last community-type suffix, leaving at least three characters of road.
 _COMMUNITY_BEFORE_ROAD = re.compile(
-    r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|苑|园|城|庭|邸|墅|场|站|碑|岛))"
-    r"(?P<road>.{3,})$"
+    r"^(?P<community>.+(?:小区|花园|新村|公寓|大厦|广场|家园|园区|[东南西北中]区|中心|大楼|小镇|苑|园|城|庭|邸|墅|场|站|碑|岛))"
+    r"(?P<road>(?![区县市镇乡省]).{3,})$"  # 下城区环城北路: 下城 is no community, 区环城北路 no road
 )
 # Where a named place ends inside one run of text: a word of position (金鼎大酒店旁边烧麦店: near the hotel, a
 # shop), or a second named place inside the first (盛世嘉园盛美苑: an estate, then its part). The first place is
 # the community; what follows goes to `rest`.
 _COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
                      r"|城|苑|园|府|庭|居|湾|邸|坊)")
-_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|旁|内)")
+_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内)")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
+# A place, then what is inside it or at it: a company, a shop, an office, a gate (常青工业园宏达机械有限公司,
+# 绿洲花园物业, 白鹭苑北门). The place is the community, the rest goes to `rest`.
+_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓门]|物业|宿舍|厂房|车间|食堂|服务台)"
+_PLACE_THEN_INSIDE = re.compile(
+    rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
+)
+_ONLY_INSIDE = re.compile(_INSIDE + "$")
+_NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' group with a name (白鹭组)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
-_CROSSING = re.compile(r"(?:与|和)?[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|路口|口)")
+_CROSSING = re.compile(
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)?"
+    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
+)
+_ROAD_PART = re.compile(r"[东南西北中]段")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
-# a town of another district, a development zone, a village or neighbourhood): split off, never glued to the
-# road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first.
+# a town of another district, a development zone, an industrial park, a village or neighbourhood): split off, never
+# glued to the road's name (江干区城星路 → 城星路). Order matters: the longer suffixes first. A park, village or
+# neighbourhood is the community where the address names no more precise place.
 _NAME_GOES_ON = re.compile(r"[东南西北中]?(?:大道|大街|[路街道巷弄号])")
 _NOT_A_NAME_START = rf"(?!{_NAME_GOES_ON.pattern})"  # 中关村南大街, 新村路: a road's name
+_NOT_A_ROAD = r"(?:(?![路街巷与和])[\u4e00-\u9fff])"  # a character of a unit's name: no road in it (富春路与市民街)
 _LEADING_UNIT = re.compile(
-    r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|工业园区|工业区|高新区))"
-    rf"|(?P<town>[\u4e00-\u9fff]{{2,8}}?(?:街道办事处|街道|镇|乡)){_NOT_A_NAME_START}(?!村)"
-    rf"|(?P<neighbourhood>[\u4e00-\u9fff]{{2,6}}?社区){_NOT_A_NAME_START}"
-    rf"|(?P<village>[\u4e00-\u9fff]{{2,6}}?村){_NOT_A_NAME_START}(?![委民])"
-    rf"|(?P<district>[\u4e00-\u9fff]{{2,4}}?(?<![小园城东南西北中])(?:区|县|市)){_NOT_A_NAME_START}(?![场府委口])"
+    r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|高新区))"
+    # 临平街道北大街: after 街道 a road starts; after 镇 or 乡 the town's road may go on (堡镇南路). 梦想小镇: a place.
+    rf"|(?P<town>(?:(?![区县])[\u4e00-\u9fff]){{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START}))(?!村)"
+    rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
+    rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
+    # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
+    # name not ending like a zone (小区, 园区, 城区, 东区).
+    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业]))(?:区|县|市))"
+    rf"{_NOT_A_NAME_START}(?![场府委口])"
+    # 曹杨新村 is an estate; 城北路上洪村 a road, then the village (路口村 is a village).
+    rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
+    rf"{_NOT_A_NAME_START}(?![委民])"
 )
+# An area written in front of a road, known to no table (北工业区凤都一路, 城区中州路, 南村幸福路): split at its
+# suffix when a road's own name of two characters at least follows (新村路, 新区大道, 镇南路 are roads).
+_AREA_BEFORE_ROAD = re.compile(
+    r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
+    r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
+)
+# Places that are one building of many floors: a number in 楼 there is the floor.
+_ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -206,6 +241,7 @@ _ALIAS_REJECT_AFTER = re.compile(
     r"(?:[东西南北中环]{0,2}|[一二三四五六七八九十]{1,2})(?:大道|大街|公路|路|街|巷|弄|里)"
     r"|[省市区县镇乡旗盟州村号河湾\d]|居委|村委|新村|小区|花园"
     r"|[东西南北中]?[园苑岛]"  # 望京西园, 海甸岛: a community or island named after the place
+    r"|工业|开发区|经济开发|经济技术|高新|园区|新区|家园|公寓|广场|大厦|市场"  # 望春工业区, 临城新区: a zone or place
 )
 
 
@@ -346,6 +382,7 @@ class _Divisions:
         # provinces, cities, districts
         self.global_index: list[_NameIndex] = [_NameIndex(), _NameIndex(), _NameIndex()]
         self.towns_by_district: dict[str, _NameIndex] = {}
+        self.districts_by_city: dict[str, list[str]] = {}
         self.town_full_names = _NameIndex()  # whole country, full names only
 
         for code, name in provinces.items():
@@ -361,6 +398,7 @@ class _Divisions:
                 self._add(_Division(1, r["code"], name, prov, r["code"], None), name, self.global_index[1])
         for r in _read_csv("areas.csv"):
             div = _Division(2, r["code"], r["name"], r["provinceCode"], r["cityCode"], r["code"])
+            self.districts_by_city.setdefault(r["cityCode"], []).append(r["code"])
             self._add(div, r["name"], self.global_index[2])
         for r in _read_csv("streets.csv"):
             div = _Division(3, r["code"], r["name"], r["provinceCode"], r["cityCode"], r["areaCode"])
@@ -422,13 +460,35 @@ def _lookup(
         if not fitting:
             continue
         is_alias = all(alias for div, alias in entries if div in fitting)
-        if is_alias and (not _alias_allowed(text, end) or (unique_alias and len(fitting) > 1)):
+        if (is_alias and len(fitting) == 1 and fitting[0].level == 2 and _FORMER_SUFFIX.match(text, end)
+                and not _NAME_GOES_ON.match(text, end + 1)):
+            return end + 1 - pos, fitting  # 奉化市, 临安市, 玉环县: a county or city since made a district, or back
+        if is_alias and unique_alias and len(fitting) > 1:
             continue
+        if is_alias and not _alias_allowed(text, end) and not _child_at(text, end, fitting):
+            continue  # 吉林市 is the city, not the province 吉林; but 宁波镇海区 is 宁波 and its 镇海区
         if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
             continue  # 东方城市花园, 望江苑: a place named after a city, not the city
         return end - pos, fitting
     return None
 
+
+def _child_at(text: str, end: int, cands: list[_Division]) -> bool:
+    """Whether the full name of a city or district inside one of the candidates is written at `end`."""
+    divs = _divisions()
+    for cand in cands:
+        if cand.level > 1:
+            continue
+        for _, entries in divs.global_index[cand.level + 1].at(text, end):
+            if any(not alias and (div.province if cand.level == 0 else div.city) == cand.code
+                   for div, alias in entries):
+                return True
+    return False
+
+
+# A district's short name with another district-level suffix than today's: the name it had before (奉化市 for
+# 奉化区, 玉环县 for 玉环市), read as the district it is now.
+_FORMER_SUFFIX = re.compile(r"[市区县]")
 
 # What may follow the first division name of an address written without its suffix (浦东, 杭州, 温州): a road, a
 # division of any level written with its suffix (known or not: 江干区, 郭溪镇), or the end of the text.
@@ -461,6 +521,10 @@ def _town_candidates(
     # Towns share names across the country: search only inside the district found (or the
     # caller's context district); elsewhere accept a full name only when it is unique.
     districts = state.districts or ((context.code,) if context and state.admits(context) else ())
+    if not districts and state.city:
+        # A city and a town without its district (杭州市下沙, 宁波市江东区 that the tables no longer hold): the towns of
+        # all the city's districts, a short name only where it is unique in the city.
+        districts = tuple(divs.districts_by_city.get(state.city, ()))
     best: tuple[int, list[_Division]] | None = None
     for district in districts:
         index = divs.towns_by_district.get(district)
@@ -582,6 +646,8 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
 # Below the town
 # ---------------------------------------------------------------------------------------------
 def _prepare(text: str) -> str:
+    if "n" in text or "N" in text:
+        text = _EMPTY_FIELD.sub("", text)  # 温州市null永嘉县: an empty field of the export, joined in
     text = _DELETED.sub("", text)
     text = _DASHES.sub("-", text)
     if "-" in text:
@@ -636,11 +702,11 @@ def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
 
 def _clean_segment(segment: str) -> str:
     if not _NOISE_SECOND_CHARS.isdisjoint(segment):
-        segment = _NOISE.sub("", segment)
+        segment = _NOISE.sub(lambda m: _POSITION_MARK if m["position"] else "", segment)
     return segment.strip(_SEGMENT_TRIM)
 
 
-def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], villages: list[str]) -> str:
+def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
     """Split the units written in front of a road or community (`_LEADING_UNIT`) into their fields; a unit is
     split off only when more address follows it, except a town or district, which is one even alone."""
     while m := _LEADING_UNIT.match(text):
@@ -651,16 +717,35 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], vill
             fields["district"] = unit
         elif alone or kind == "district":
             break
-        elif kind == "village":
-            villages.append(unit)
+        elif kind in ("park", "village", "neighbourhood"):
+            areas.append(unit)
         else:
             rest.append(unit)
         text = text[m.end():]
     return text
 
 
+def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
+    """The road without an area written in front of it (`_AREA_BEFORE_ROAD`); a town goes to its field."""
+    if not (m := _AREA_BEFORE_ROAD.match(road)):
+        return road
+    area = m["area"]
+    if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
+        fields["town"] = area
+    elif area.endswith("村") and not area.endswith("新村"):
+        areas.append(area)
+    else:
+        rest.append(area)
+    return m["road"]
+
+
 def _first_place(segment: str, rest: list[str]) -> str:
     """The named place a run of text starts with (`_POSITION`, `_PLACE_IN_PLACE`); what follows it goes to rest."""
+    mark = segment.find(_POSITION_MARK)
+    if mark >= 2:
+        rest.append(segment[mark:])
+        segment = segment[:mark]
+    segment = segment.replace(_POSITION_MARK, "")
     if position := _POSITION.search(segment):
         rest.append(segment[position.start():])
         segment = segment[:position.start()]
@@ -668,6 +753,9 @@ def _first_place(segment: str, rest: list[str]) -> str:
     if inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
         rest.append(inner["part"])
         segment = inner["place"]
+    elif inside := _PLACE_THEN_INSIDE.match(segment):
+        rest.append(inside["inside"])
+        segment = inside["place"]
     return segment
 
 
@@ -690,8 +778,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
     if "委" in text:
         text = _COMMITTEE.sub("", text)
     rest: list[str] = []
-    villages: list[str] = []
-    text = _strip_units(text, fields, rest, villages)
+    areas: list[str] = []
+    text = _strip_units(text, fields, rest, areas)
     tokens = _tokens(text)
     previous = None
 
@@ -705,11 +793,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         if kind == "text":
             segment = _clean_segment(item)  # type: ignore[arg-type]
             if segment and fields["road"] is None and fields["community"] is None:
-                segment = _strip_units(segment, fields, rest, villages)
+                segment = _strip_units(segment, fields, rest, areas)
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
-                fields["road"], segment = m["road"], m["after"]
+                fields["road"], segment = _road_after_area(m["road"], fields, rest, areas), m["after"]
+                if part := _ROAD_PART.match(segment):  # 环城西路南段1729弄: a part of the road, not a place
+                    rest.append(part.group())
+                    segment = segment[part.end():]
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
                     segment = segment[crossing.end():]
@@ -719,6 +810,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             # Text after the building/room (a resident's name, a phone note) is not a community.
             if (
                 fields["community"] is None
+                and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
+                # 青松工业园宏达有限公司: the park is the place, the company in it is not
+                and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
                 and fields["building"] is None
                 and fields["room"] is None
                 and len(segment) >= 2
@@ -730,19 +824,28 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 else:
                     segment = _first_place(segment, rest)
                 fields["community"] = segment
-            else:
-                rest.append(segment)
+                previous = "community"
+                continue
+            rest.append(segment)
             previous = "text"
             continue
         match: re.Match[str] = item  # type: ignore[assignment]
         raw = match.group()
-        if kind == "road":
+        if kind == "numbered_road":
+            if fields["road"] is None and previous == "community" and not _ONE_BUILDING.search(fields["community"]):
+                rest.append(fields["community"])  # 下沙6号大街: the area the road is in, not a place on it
+                fields["community"] = None
+            put("road", raw, raw)
+            kind = "road" if fields["road"] == raw else kind
+        elif kind == "road":
             road = match["road"]
             if fields["road"] is None:
-                road = _strip_units(road, fields, rest, villages) or road
+                road = _strip_units(road, fields, rest, areas) or road
             split = _COMMUNITY_BEFORE_ROAD.match(road)
             if split and fields["community"] is None:
                 fields["community"], road = split["community"], split["road"]
+            if fields["road"] is None:
+                road = _road_after_area(road, fields, rest, areas)
             put("road", road, raw)
         elif kind == "lane":
             lane = f"{_number(match['lane'])}{match['lane_kind']}"
@@ -755,6 +858,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         elif kind == "number":
             if fields["road_number"] is None and previous == "road":
                 fields["road_number"] = f"{_number(match['number'])}号"
+            elif (fields["building"] and fields["unit"] is None and fields["floor"] is None and fields["room"] is None
+                  and any(k in ("room", "digits") for k, _ in tokens[i + 1 : i + 2])):
+                fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
+            elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
+                fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             else:
                 put("building", _number(match["number"]), raw)
         elif kind == "building":
@@ -785,18 +893,19 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             else:
                 rest.append(raw)
         previous = kind
-    for village in villages:  # a village is the place where nothing more precise is named (张江村3组12号)
+    for area in areas:  # the place where nothing more precise is named (张江村3组12号, 白鹭工业区青松路8号)
         if fields["community"] is None:
-            fields["community"] = village
+            fields["community"] = area
         else:
-            rest.insert(0, village)
-    fields["rest"] = "".join(rest) or None
+            rest.insert(0, area)
+    fields["rest"] = "".join(rest).replace(_POSITION_MARK, "") or None
 
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
     """'N楼' is a floor after a building, when no number follows (10楼酒店合作部), or when the next room number
-    starts with N (5楼502); before another number it is the building (5楼1201 = 5号楼1201室)."""
-    if fields["building"] is not None:
+    starts with N (5楼502), or in a tower, a mall or a market (恒通大厦39楼3608, 纺织市场3楼1250: one building of many
+    floors); before another number it is the building (5楼1201 = 5号楼1201室)."""
+    if fields["building"] is not None or _ONE_BUILDING.search(fields["community"] or ""):
         return "floor"
     next_number = next((t for k, t in following if k in ("room", "digits") and isinstance(t, re.Match)), None)
     if next_number is None:

@@ -30,6 +30,7 @@ _SUFFIX = re.compile(
     r"(?:特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|省|市|新区|区|县|旗|"
     r"街道办事处|街道|镇|乡|大道|大街|路|街|巷|弄|号楼|号院|号|栋|幢|座|单元|层|楼|室|房|户)$"
 )
+_PHASE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]+期")
 _CN_NUMERAL = re.compile(r"[〇零一二三四五六七八九十百千两幺]+")
 
 
@@ -59,15 +60,40 @@ def read_labelled(path: Path) -> list[LabelledAddress]:
 
 
 def _spans(chars: list[str], tags: list[str]) -> dict[str, str]:
+    labelled = _labelled_spans(chars, tags)
     spans: dict[str, str] = {}
+    for i, (label, text) in enumerate(labelled):
+        field_name = LABEL_FIELDS.get(label)
+        if field_name is None or field_name in spans:
+            continue
+        if label == "poi" and i + 1 < len(labelled):
+            # The guide: "XXX小区一期" is one poi as a whole, the phase is no subpoi; the annotators often split it.
+            after_label, after = labelled[i + 1]
+            if after_label == "subpoi" and _PHASE.fullmatch(after):
+                text += after
+        spans[field_name] = text
+    if "road_number" in spans and "road" not in spans and "building" not in spans:
+        # A door number with no road (上坪村12号): the guide's roadno is any 门牌号; the parser has a road number
+        # only after a road, and reads the number of a house in a village or estate as its building.
+        spans["building"] = spans.pop("road_number")
+    if "community" not in spans:
+        # The parser's community is the most precise named place: the poi, or where the address names none, the
+        # village or neighbourhood the guide labels `community` (社区、自然村), as in 张江村3组12号.
+        village = next((text for label, text in labelled if label == "community"), None)
+        if village:
+            spans["community"] = village
+    return spans
+
+
+def _labelled_spans(chars: list[str], tags: list[str]) -> list[tuple[str, str]]:
+    """(label, text) of every labelled span, in order."""
+    spans: list[tuple[str, str]] = []
     current, buffer = None, []
     for char, tag in [*zip(chars, tags, strict=True), ("", "O")]:
         kind, _, label = tag.partition("-")
         label = label.lower()
         if current is not None and not (kind == "I" and label == current):
-            field_name = LABEL_FIELDS.get(current)
-            if field_name and field_name not in spans:
-                spans[field_name] = "".join(buffer).strip()
+            spans.append((current, "".join(buffer).strip()))
             current, buffer = None, []
         if kind in ("B", "I") and current is None:
             current, buffer = label, [char]
