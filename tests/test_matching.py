@@ -117,6 +117,79 @@ def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
     assert "手机号一致（人口库中仅此一人）" in got["person_explanation"][0]
 
 
+# A household of three on one phone, registered at H5: 陈 father and son, 刘 mother.
+CHEN_FATHER = {"person_id": "P5", "name": "陈建华", "id_number": None, "phone": "13800000005", "house_id": "H5",
+               "building_id": "B5", "committee_code": "C5"}
+CHEN_SON = {**CHEN_FATHER, "person_id": "P6", "name": "陈浩然"}
+LIU_MOTHER = {**CHEN_FATHER, "person_id": "P7", "name": "刘秀英"}
+HOUSEHOLD = [*POPULATION, CHEN_FATHER, CHEN_SON, LIU_MOTHER]
+
+
+def test_a_household_phone_with_a_name_only_one_holder_has_names_that_one_away_from_home():
+    # 人户分离 without an ID number: the son's name and the household's phone, written at another house.
+    elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
+    got = decide([{"record_id": 1, "name": "陈浩然", "phone": "13800000005", **elsewhere},
+                  {"record_id": 2, "name": "陈皓然", "phone": "13800000005", **elsewhere},  # same pinyin
+                  {"record_id": 3, "name": "刘女士", "phone": "13800000005", **elsewhere},  # the only 刘
+                  {"record_id": 4, "name": "陈先生", "phone": "13800000005", **elsewhere},  # two 陈: no one
+                  {"record_id": 5, "name": "王建国", "phone": "13800000003", **elsewhere},  # twins: 王建国 alone
+                  {"record_id": 6, "name": "赵强", "phone": "13800000005", **elsewhere}],  # no holder's name
+                 HOUSEHOLD)
+    assert got["person_id"].to_list() == ["P6", "P6", "P7", None, "P3", None]
+    assert got["person_method"].to_list()[:3] == ["exact", "exact", "exact"]
+    assert got["person_review"].to_list()[3] is False
+    assert "共用此号的人中仅此一人同名" in got["person_explanation"][0]
+
+
+def test_two_holders_of_a_household_phone_with_one_pinyin_are_not_told_apart_by_the_phone():
+    # 张伟 and 章伟 share the phone: the name written agrees with both, so the phone names neither.
+    twin = {**ZHANG, "person_id": "P8", "name": "章伟", "id_number": None}
+    population = [{**ZHANG, "id_number": None}, twin]
+    records = people([{"record_id": 1, "name": "张伟", "phone": ZHANG["phone"], "house_id": "H9",
+                       "building_id": "B9", "committee_code": "C9"}], "record_id", population)
+    assert records["phone_named_holders"].to_list() == [2]
+    pairs = score_pairs(records, people(population, "person_id"))
+    assert "sole_named" not in pairs["level_phone"].to_list()
+
+
+def test_a_phone_only_one_person_has_with_the_committee_the_text_names_names_that_person_unless_the_name_differs():
+    # Sparse hotline rows: no name, only the community (no numbers) of Li's home; or Li's phone with another name.
+    committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
+    got = decide([{"record_id": 1, "name": None, "phone": LI["phone"], **committee_only},
+                  {"record_id": 2, "name": None, "phone": LI["phone"], "house_id": None, "building_id": "B1",
+                   "committee_code": "C1"},
+                  {"record_id": 3, "name": "赵强", "phone": LI["phone"], **committee_only}])
+    assert got["person_id"].to_list() == ["P2", "P2", None]
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+
+
+def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phone_may_name():
+    from jingzhun.matching.link import phone_households
+
+    homes = pl.DataFrame({"person_id": ["P5", "P6", "P7", "P1", "P2"],
+                          "home_grid_id": ["G5", "G5", "G5", "G1", "G2"],
+                          "home_committee_code": ["C5", "C5", "C5", "C1", "C2"],
+                          "home_subdistrict_code": ["S5", "S5", "S5", "S1", "S2"]})
+    got = phone_households(_pairs([
+        # 1: 陈先生 on the household's phone: both 陈 live at home G5 (刘 does not fit the name, but lives there too).
+        ("1", "P5", -3.0, "missing", "surname_title", "shared", "missing"),
+        ("1", "P6", -3.0, "missing", "surname_title", "shared", "missing"),
+        ("1", "P7", -9.0, "missing", "else", "shared", "missing"),
+        # 2: only a phone one person has.
+        ("2", "P1", 0.3, "missing", "missing", "sole", "missing"),
+        # 3: a phone two persons of different homes share: nowhere.
+        ("3", "P1", -3.0, "missing", "missing", "shared", "missing"),
+        ("3", "P2", -3.0, "missing", "missing", "shared", "missing"),
+        # 4: the name written is nobody's of the phone: the caller is someone else, nowhere.
+        ("4", "P1", -5.0, "missing", "else", "sole", "missing"),
+        # 5: found by name alone, the phone differs: not the phone's household.
+        ("5", "P2", 1.0, "missing", "exact", "else", "missing"),
+    ]), homes).sort("record_id")
+    assert got["record_id"].to_list() == [1, 2]
+    assert got["household_committee_code"].to_list() == ["C5", "C1"]
+    assert got["household_grid_id"].to_list() == ["G5", "G1"]
+
+
 def _pairs(rows: list[tuple]) -> pl.DataFrame:
     """Scored pairs as score_pairs gives them: (record, person, weight, levels of id, name, phone, address)."""
     return pl.DataFrame(

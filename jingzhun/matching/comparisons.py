@@ -36,7 +36,8 @@ EXPLANATIONS = {
                   "one_edit": "身份证号相差一位（录入错误）", "area_birth": "身份证号的地区和出生日期一致"},
     "name": {"exact": "姓名一致", "pinyin": "姓名同音", "fuzzy_pinyin": "姓名近音（方言易混）",
              "similar": "姓名相似", "surname_title": "姓氏一致（只登记了称呼）"},
-    "phone": {"sole": "手机号一致（人口库中仅此一人）", "shared": "手机号一致（人口库中多人共用）",
+    "phone": {"sole": "手机号一致（人口库中仅此一人）", "sole_named": "手机号一致（共用此号的人中仅此一人同名）",
+              "shared": "手机号一致（人口库中多人共用）",
               "tail8": "手机号后8位一致"},
     "address": {"house": "同一房屋", "building": "同一楼栋", "committee": "同一居委"},
 }
@@ -65,6 +66,11 @@ def comparisons() -> list[dict[str, Any]]:
             # A phone only one person of the population has names that person.
             # (`phone_holders` counts the population's holders of the phone on both sides.)
             ("sole", "phone_l = phone_r AND phone_holders_l = 1"),
+            # A phone a household shares, and the name written agrees with one of its holders only (the same
+            # pinyin; 陈先生: the only 陈 among them): it names that one. (`phone_named_holders` counts the
+            # holders the side's own name agrees with.)
+            ("sole_named", "phone_l = phone_r AND phone_named_holders_l = 1 AND phone_named_holders_r = 1 "
+                           "AND (name_pinyin_l = name_pinyin_r OR ((titled_l OR titled_r) AND surname_l = surname_r))"),
             # A phone a household shares: weighed by how many share it (term frequencies), it names no one alone.
             ("shared", "phone_l = phone_r"),
             ("tail8", "phone_tail8_l = phone_tail8_r"),

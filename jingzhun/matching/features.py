@@ -48,7 +48,24 @@ def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
 
 def with_phone_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
     """`phone_holders`: how many persons of the population have this phone, on either side of a comparison.
-    A phone only one person has names that person; a phone a household shares does not."""
-    holders = population.filter(pl.col("phone").is_not_null()).group_by("phone").agg(
-        phone_holders=pl.len().cast(pl.Int64))
-    return features.join(holders, on="phone", how="left").with_columns(pl.col("phone_holders").fill_null(0))
+    A phone only one person has names that person; a phone a household shares does not.
+
+    `phone_named_holders`: how many of them the name written agrees with (the same pinyin; for 陈先生 the same
+    surname). A phone a household shares with a name only one of its holders has names that one: 张伟 on the
+    phone of the 张 household's three members is 张伟, wherever he is today."""
+    with_phone = population.filter(pl.col("phone").is_not_null())
+    holders = with_phone.group_by("phone").agg(phone_holders=pl.len().cast(pl.Int64))
+    by_pinyin = with_phone.filter(~pl.col("titled")).group_by("phone", "name_pinyin").agg(
+        by_pinyin=pl.len().cast(pl.Int64))
+    by_surname = with_phone.filter(~pl.col("titled")).group_by("phone", "surname").agg(
+        by_surname=pl.len().cast(pl.Int64))
+    return (
+        features.drop("phone_holders", "phone_named_holders", strict=False)
+        .join(holders, on="phone", how="left")
+        .join(by_pinyin, on=["phone", "name_pinyin"], how="left")
+        .join(by_surname, on=["phone", "surname"], how="left")
+        .with_columns(
+            pl.col("phone_holders").fill_null(0),
+            phone_named_holders=pl.when(pl.col("titled")).then("by_surname").otherwise("by_pinyin").fill_null(0))
+        .drop("by_pinyin", "by_surname")
+    )

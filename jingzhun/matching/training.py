@@ -323,7 +323,7 @@ def warehouse_data(warehouse: Path) -> TrainingData:
     # Records stored before a feature existed get it now: the check of their ID is unknown, holders are counted.
     if "id_valid" in records.columns:
         records = records.with_columns(pl.col("id_valid").fill_null(False))
-    records = with_phone_holders(records.drop("phone_holders", strict=False), population)
+    records, population = with_phone_holders(records, population), with_phone_holders(population, population)
     return TrainingData(records, population, labels, f"warehouse {warehouse}, run of {latest}")
 
 
