@@ -335,20 +335,23 @@ def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_add
     assert got["fuzzy_ambiguous"].to_list() == [False, False, True]
 
 
-def test_the_written_town_or_a_community_of_one_subdistrict_names_the_subdistrict():
+def test_the_written_town_or_a_community_or_road_of_one_subdistrict_names_the_subdistrict():
     from jingzhun.matching.link import written_subdistricts
 
     grid = pl.DataFrame({"subdistrict_name": ["张江镇", "金桥镇"], "subdistrict_code": ["S1", "S2"],
                          "committee_code": ["C1", "C2"]})
-    houses = pl.DataFrame({"addr_community": ["汤臣豪园", "阳光花园", "阳光花园"],
-                           "committee_code": ["C1", "C1", "C2"]})
+    houses = pl.DataFrame({"addr_community": ["汤臣豪园", "阳光花园", "阳光花园", None, None, None],
+                           "addr_road": [None, None, None, "栖明路", "金高路", "金高路"],
+                           "committee_code": ["C1", "C1", "C2", "C2", "C1", "C2"]})
     usable = pl.DataFrame({
-        "record_id": [1, 2, 3, 4],
-        "addr_town": ["金桥镇", None, None, None],
-        "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None],  # 阳光花园 lies in both: it names neither
-    }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8})
+        "record_id": [1, 2, 3, 4, 5, 6],
+        "addr_town": ["金桥镇", None, None, None, None, None],
+        "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None, None, None],  # 阳光花园 lies in both
+        # A road of one subdistrict names it (a crossing, 栖明路潍川路口); 金高路 runs through both.
+        "addr_road": [None, "栖明路", None, None, "栖明路", "金高路"],
+    }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8, "addr_road": pl.Utf8})
     got = written_subdistricts(usable, houses, grid).sort("record_id")
-    assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None]
+    assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None, "S2", None]
 
 
 
@@ -430,6 +433,51 @@ def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_anoth
     assert (by_tokens["committee_code"] == by_tokens["true_committee"]).mean() >= 0.95
     assert (rows["committee_code"] == rows["true_committee"]).fill_null(False).mean() >= 0.95
     routed = rows.filter(pl.col("subdistrict_code").is_not_null())
+    assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()
+
+
+def test_household_phones_away_from_home_link_and_sparse_rows_route_to_the_phones_home(tmp_path):
+    """A generated day where households share phones, many are away from home, health files lack the ID column
+    and hotline rows are sparse (陈先生 and a phone, no address): through the match stage, a full name with the
+    household's phone links its person wherever the address says they are, and a row naming no one is routed to
+    the home its phone's holders share, never to another subdistrict."""
+    import datetime as dt
+
+    from jingzhun.core.run import Run
+    from jingzhun.core.warehouse import connect, read_run
+    from jingzhun.evaluation.metrics import read_truth
+    from jingzhun.flows import steps
+    from jingzhun.synthetic.generate import generate
+    from jingzhun.synthetic.settings import Settings
+
+    day = dt.date(2026, 11, 22)
+    generate(tmp_path, persons=3000, seed=12, day=day,
+             settings=Settings(day_rows=1500, away_from_home=0.4, household_phones=0.9, sparse_hotline=0.6,
+                               empty_columns=0.5))
+    run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
+    for step in (steps.prepare, steps.ingest, steps.cleanse, steps.match):
+        step(run)
+    with connect(run.warehouse) as con:
+        standard = read_run(con, "standard_records", day)
+        matches = read_run(con, "matches", day)
+    rows = (standard.select("record_id", "source", "source_file", "source_row")
+            .join(matches.select("record_id", "person_id", "address_method", "committee_code", "subdistrict_code"),
+                  on="record_id")
+            .join(read_truth(tmp_path / "truth.csv").select(
+                "source", "source_file", "source_row", "names_one_person", "phenomena", true_person="person_id",
+                true_committee="committee_code", true_subdistrict="subdistrict_code"),
+                on=["source", "source_file", "source_row"]))
+    linked = rows.filter(pl.col("person_id").is_not_null())
+    assert (linked["person_id"] == linked["true_person"]).all()
+    phenomena = pl.col("phenomena").fill_null("")
+    away_on_household_phone = rows.filter(pl.col("names_one_person") & phenomena.str.contains("away_from_home")
+                                          & phenomena.str.contains("shared_phone"))
+    assert away_on_household_phone.height >= 50
+    assert (away_on_household_phone["person_id"] == away_on_household_phone["true_person"]).mean() >= 0.98
+    by_phone = rows.filter(pl.col("address_method") == "phone_home")
+    assert by_phone.height >= 5 and by_phone["person_id"].is_null().all()
+    assert (by_phone["committee_code"] == by_phone["true_committee"]).all()
+    routed = rows.filter(pl.col("subdistrict_code").is_not_null() & pl.col("true_subdistrict").is_not_null())
     assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()
 
 

@@ -107,20 +107,25 @@ def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.Da
 
 def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
     """record_id → `written_subdistrict_code`: the subdistrict the address itself names, by its town (张江镇,
-    金桥) or, when it names none, by a community that lies in one subdistrict only. Null when it names neither:
-    then nothing in the text speaks against a routing."""
+    金桥) or, when it names none, by a community, else a road, that lies in one subdistrict only (a crossing of
+    two roads of one town, 栖明路潍川路口, names that town). Null when it names none of these: then nothing in
+    the text speaks against a routing."""
     towns = grid.select(addr_town="subdistrict_name", town_subdistrict="subdistrict_code").unique("addr_town")
     committees = grid.select("committee_code", "subdistrict_code").unique("committee_code")
-    communities = (houses.select("addr_community", "committee_code").drop_nulls()
-                   .join(committees, on="committee_code")
-                   .group_by("addr_community").agg(pl.col("subdistrict_code").unique())
-                   .filter(pl.col("subdistrict_code").list.len() == 1)
-                   .select("addr_community", community_subdistrict=pl.col("subdistrict_code").list.first()))
-    return (usable.select("record_id", "addr_town", "addr_community")
+
+    def of_one_subdistrict(column: str) -> pl.DataFrame:
+        return (houses.select(column, "committee_code").drop_nulls()
+                .join(committees, on="committee_code")
+                .group_by(column).agg(pl.col("subdistrict_code").unique())
+                .filter(pl.col("subdistrict_code").list.len() == 1)
+                .select(column, pl.col("subdistrict_code").list.first().alias(f"{column}_subdistrict")))
+
+    return (usable.select("record_id", "addr_town", "addr_community", "addr_road")
             .join(towns, on="addr_town", how="left")
-            .join(communities, on="addr_community", how="left")
-            .select("record_id",
-                    written_subdistrict_code=pl.coalesce("town_subdistrict", "community_subdistrict")))
+            .join(of_one_subdistrict("addr_community"), on="addr_community", how="left")
+            .join(of_one_subdistrict("addr_road"), on="addr_road", how="left")
+            .select("record_id", written_subdistrict_code=pl.coalesce(
+                "town_subdistrict", "addr_community_subdistrict", "addr_road_subdistrict")))
 
 
 def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
