@@ -104,6 +104,17 @@ def test_a_valid_id_with_the_name_links_a_person_living_away_from_home():
     assert "身份证号一致" in got["person_explanation"][0]
 
 
+def test_an_id_one_typo_away_with_the_full_name_links_a_person_away_from_home_unless_the_phone_differs():
+    typo = ZHANG["id_number"][:15] + "9" + ZHANG["id_number"][16:]  # one digit wrong: the check digit fails
+    away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
+    got = decide([{"record_id": 1, "name": "张伟", "id_number": typo, "phone": None, **away},
+                  {"record_id": 2, "name": "张伟", "id_number": typo, "phone": "13999999999", **away},
+                  {"record_id": 3, "name": "张先生", "id_number": typo, "phone": None, **away}])
+    assert got["record_key"].to_list() == ["1", "2", "3"]
+    assert got["person_method"].to_list() == ["exact", None, None]
+    assert got["person_id"].to_list()[0] == "P1"
+
+
 def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
     # Hotline rows: 陈先生 and a phone; Li's phone is hers alone, the twins' is shared.
     elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
