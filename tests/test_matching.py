@@ -14,7 +14,7 @@ from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from jingzhun.cleansing.text import normalize_text
 from jingzhun.matching.address import resolve_addresses, with_address_keys, with_building_id
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_phone_holders
+from jingzhun.matching.features import person_features, with_holders
 from jingzhun.matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
 
 
@@ -24,7 +24,7 @@ def an_id(body17: str) -> str:
 
 def people(rows: list[dict], id_column: str, population: list[dict] | None = None) -> pl.DataFrame:
     """Standardized person rows as the cleanse stage would make them (names and ID numbers through the same
-    normalizers), with the phone holders counted in `population` (default: these rows)."""
+    normalizers), with the holders of their phone and name counted in `population` (default: these rows)."""
     frame = pl.DataFrame(
         [{"name": normalize_name(normalize_text(r.get("name"))), "id_number": r.get("id_number"),
           "id_number_status": parse_id_number(r.get("id_number")).status,
@@ -39,7 +39,7 @@ def people(rows: list[dict], id_column: str, population: list[dict] | None = Non
     )
     holders = people(population, "person_id") if population is not None else None
     features = person_features(frame, id_column)
-    return with_phone_holders(features, features if holders is None else holders)
+    return with_holders(features, features if holders is None else holders)
 
 
 ZHANG = {"person_id": "P1", "name": "张伟", "id_number": an_id("31011519800101123"), "phone": "13800000001",
@@ -172,6 +172,22 @@ def test_a_phone_only_one_person_has_with_the_committee_the_text_names_names_tha
                   {"record_id": 3, "name": "赵强", "phone": LI["phone"], **committee_only}])
     assert got["person_id"].to_list() == ["P2", "P2", None]
     assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+
+
+def test_a_full_name_at_the_community_or_building_the_text_names_is_the_one_person_of_that_name_there():
+    # Hotline rows without a phone: 东泰花园 without numbers (the committee only) or a building without a room.
+    committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
+    got = decide([{"record_id": 1, "name": "张伟", **committee_only},
+                  {"record_id": 2, "name": "李娜", "house_id": None, "building_id": "B1", "committee_code": "C1"},
+                  {"record_id": 3, "name": "张伟", "phone": "13999999999", **committee_only}])  # a phone against
+    assert got["person_id"].to_list() == ["P1", "P2", None]
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+    assert "地址所写楼栋或小区中仅此一人同名" in got["person_explanation"][0]
+    # A second 张伟 registered in the committee: the community no longer tells which.
+    namesake = {"person_id": "P9", "name": "张伟", "id_number": None, "phone": None, "house_id": "H8",
+                "building_id": "B8", "committee_code": "C1"}
+    got = decide([{"record_id": 1, "name": "张伟", **committee_only}], [*POPULATION, namesake])
+    assert got["person_id"].to_list() == [None]
 
 
 def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phone_may_name():

@@ -27,7 +27,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_phone_holders
+from jingzhun.matching.features import person_features, with_holders
 from jingzhun.matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
 from jingzhun.matching.reference import Reference
 from jingzhun.matching.versions import Model, builtin
@@ -173,9 +173,9 @@ def person_inputs(usable: pl.DataFrame, addresses: pl.DataFrame,
                   population: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(record features, population features): what the person stages compare, with the phones' holders."""
     population_features = person_features(population, "person_id")
-    records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
+    records = with_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
                                  population_features)
-    return records, with_phone_holders(population_features, population_features)
+    return records, with_holders(population_features, population_features)
 
 
 def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
