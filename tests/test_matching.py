@@ -179,8 +179,9 @@ def test_a_full_name_at_the_community_or_building_the_text_names_is_the_one_pers
     committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
     got = decide([{"record_id": 1, "name": "张伟", **committee_only},
                   {"record_id": 2, "name": "李娜", "house_id": None, "building_id": "B1", "committee_code": "C1"},
-                  {"record_id": 3, "name": "张伟", "phone": "13999999999", **committee_only}])  # a phone against
-    assert got["person_id"].to_list() == ["P1", "P2", None]
+                  {"record_id": 3, "name": "张伟", "phone": "13999999999", **committee_only},  # a phone against
+                  {"record_id": 4, "name": "张玮", **committee_only}])  # the sound only: maybe another's neighbour
+    assert got["person_id"].to_list() == ["P1", "P2", None, None]
     assert got["person_method"].to_list()[:2] == ["exact", "exact"]
     assert "地址所写楼栋或小区中仅此一人同名" in got["person_explanation"][0]
     # A second 张伟 registered in the committee: the community no longer tells which.

@@ -85,8 +85,9 @@ def comparisons() -> list[dict[str, Any]]:
         _comparison("address", [
             ("house", "house_id_l = house_id_r"),
             # The text names no house, only a building or (no numbers: 东泰花园) a committee, where the one person
-            # of this name lives (`place_named_holders` counts them on the side that names no house).
-            ("place_named", f"name_pinyin_l = name_pinyin_r AND ({_PLACE_NAMED_SIDE('l', 'r')} "
+            # of this name lives: the same characters, and no other of the same sound (`place_named_holders` counts
+            # them on the side that names no house). A homophone (王佳妍 for 王嘉燕) may be a neighbour of another.
+            ("place_named", f"name_l = name_r AND ({_PLACE_NAMED_SIDE('l', 'r')} "
                             f"OR {_PLACE_NAMED_SIDE('r', 'l')})"),
             ("building", "building_id_l = building_id_r"),
             ("committee", "committee_code_l = committee_code_r"),
