@@ -10,6 +10,11 @@ phenomenon, beside the targets of issue 8 (✓ met, ✗ not). Ground truth is th
 (`jingzhun.evaluation.metrics`).
 
     .venv/bin/python benchmarks/matching_sweep.py [--persons 20000] [--day-rows N] [--seed 2026] [--quick]
+        [--setting NAME ...] [--rate FIELD=SHARE ...]
+
+`--setting` runs only the settings whose name contains NAME (`--setting "all together"`); `--rate` changes a rate
+of the generator in every setting run (`--rate away_from_home=0.6 --rate household_phones=0.9`), to check that a
+figure holds beyond the sweep's defaults.
 """
 
 from __future__ import annotations
@@ -110,10 +115,25 @@ def main() -> None:
     parser.add_argument("--day-rows", type=int, default=None, help="the day's rows (default: a tenth of the persons)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--quick", action="store_true", help="3,000 persons, the baseline and all together only")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME",
+                        help="only the settings whose name contains NAME (repeatable)")
+    parser.add_argument("--rate", action="append", default=[], metavar="FIELD=SHARE",
+                        help="a generator rate for every setting run, e.g. away_from_home=0.6 (repeatable)")
     args = parser.parse_args()
     persons, settings = args.persons, SWEEP
     if args.quick:
         persons, settings = 3_000, (SWEEP[0], SWEEP[-1])
+    if args.setting:
+        settings = tuple(s for s in settings if any(name in s[0] for name in args.setting))
+        if not settings:
+            parser.error(f"no setting named like {args.setting}; settings: {', '.join(s[0] for s in SWEEP)}")
+    if args.rate:
+        try:
+            rates = {field: float(share) for field, share in (item.split("=", 1) for item in args.rate)}
+            settings = tuple((f"{name} ({', '.join(args.rate)})", replace(setting, **rates), phenomenon)
+                             for name, setting, phenomenon in settings)
+        except (ValueError, TypeError) as error:
+            parser.error(f"--rate: {error}")
     targets = ", ".join(f"{label} {'≥' if TARGETS[key][1] else '≤'} {pct(TARGETS[key][0], 1)}"
                         if key != "wrong_subdistrict" else f"{label} = {TARGETS[key][0]}" for label, key in COLUMNS)
     logging.getLogger("splink").setLevel(logging.ERROR)  # the baseline's training notes are not the figures

@@ -14,7 +14,7 @@ from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from jingzhun.cleansing.text import normalize_text
 from jingzhun.matching.address import resolve_addresses, with_address_keys, with_building_id
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_phone_holders
+from jingzhun.matching.features import person_features, with_holders
 from jingzhun.matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
 
 
@@ -24,7 +24,7 @@ def an_id(body17: str) -> str:
 
 def people(rows: list[dict], id_column: str, population: list[dict] | None = None) -> pl.DataFrame:
     """Standardized person rows as the cleanse stage would make them (names and ID numbers through the same
-    normalizers), with the phone holders counted in `population` (default: these rows)."""
+    normalizers), with the holders of their phone and name counted in `population` (default: these rows)."""
     frame = pl.DataFrame(
         [{"name": normalize_name(normalize_text(r.get("name"))), "id_number": r.get("id_number"),
           "id_number_status": parse_id_number(r.get("id_number")).status,
@@ -39,7 +39,7 @@ def people(rows: list[dict], id_column: str, population: list[dict] | None = Non
     )
     holders = people(population, "person_id") if population is not None else None
     features = person_features(frame, id_column)
-    return with_phone_holders(features, features if holders is None else holders)
+    return with_holders(features, features if holders is None else holders)
 
 
 ZHANG = {"person_id": "P1", "name": "张伟", "id_number": an_id("31011519800101123"), "phone": "13800000001",
@@ -104,6 +104,17 @@ def test_a_valid_id_with_the_name_links_a_person_living_away_from_home():
     assert "身份证号一致" in got["person_explanation"][0]
 
 
+def test_an_id_one_typo_away_with_the_full_name_links_a_person_away_from_home_unless_the_phone_differs():
+    typo = ZHANG["id_number"][:15] + "9" + ZHANG["id_number"][16:]  # one digit wrong: the check digit fails
+    away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
+    got = decide([{"record_id": 1, "name": "张伟", "id_number": typo, "phone": None, **away},
+                  {"record_id": 2, "name": "张伟", "id_number": typo, "phone": "13999999999", **away},
+                  {"record_id": 3, "name": "张先生", "id_number": typo, "phone": None, **away}])
+    assert got["record_key"].to_list() == ["1", "2", "3"]
+    assert got["person_method"].to_list() == ["exact", None, None]
+    assert got["person_id"].to_list()[0] == "P1"
+
+
 def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
     # Hotline rows: 陈先生 and a phone; Li's phone is hers alone, the twins' is shared.
     elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
@@ -115,6 +126,96 @@ def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
     assert got["person_id"].to_list() == ["P2", None, "P2", None]
     assert got["person_review"].to_list()[1] is False
     assert "手机号一致（人口库中仅此一人）" in got["person_explanation"][0]
+
+
+# A household of three on one phone, registered at H5: 陈 father and son, 刘 mother.
+CHEN_FATHER = {"person_id": "P5", "name": "陈建华", "id_number": None, "phone": "13800000005", "house_id": "H5",
+               "building_id": "B5", "committee_code": "C5"}
+CHEN_SON = {**CHEN_FATHER, "person_id": "P6", "name": "陈浩然"}
+LIU_MOTHER = {**CHEN_FATHER, "person_id": "P7", "name": "刘秀英"}
+HOUSEHOLD = [*POPULATION, CHEN_FATHER, CHEN_SON, LIU_MOTHER]
+
+
+def test_a_household_phone_with_a_name_only_one_holder_has_names_that_one_away_from_home():
+    # 人户分离 without an ID number: the son's name and the household's phone, written at another house.
+    elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
+    got = decide([{"record_id": 1, "name": "陈浩然", "phone": "13800000005", **elsewhere},
+                  {"record_id": 2, "name": "陈皓然", "phone": "13800000005", **elsewhere},  # same pinyin
+                  {"record_id": 3, "name": "刘女士", "phone": "13800000005", **elsewhere},  # the only 刘
+                  {"record_id": 4, "name": "陈先生", "phone": "13800000005", **elsewhere},  # two 陈: no one
+                  {"record_id": 5, "name": "王建国", "phone": "13800000003", **elsewhere},  # twins: 王建国 alone
+                  {"record_id": 6, "name": "赵强", "phone": "13800000005", **elsewhere}],  # no holder's name
+                 HOUSEHOLD)
+    assert got["person_id"].to_list() == ["P6", "P6", "P7", None, "P3", None]
+    assert got["person_method"].to_list()[:3] == ["exact", "exact", "exact"]
+    assert got["person_review"].to_list()[3] is False
+    assert "共用此号的人中仅此一人同名" in got["person_explanation"][0]
+
+
+def test_two_holders_of_a_household_phone_with_one_pinyin_are_not_told_apart_by_the_phone():
+    # 张伟 and 章伟 share the phone: the name written agrees with both, so the phone names neither.
+    twin = {**ZHANG, "person_id": "P8", "name": "章伟", "id_number": None}
+    population = [{**ZHANG, "id_number": None}, twin]
+    records = people([{"record_id": 1, "name": "张伟", "phone": ZHANG["phone"], "house_id": "H9",
+                       "building_id": "B9", "committee_code": "C9"}], "record_id", population)
+    assert records["phone_named_holders"].to_list() == [2]
+    pairs = score_pairs(records, people(population, "person_id"))
+    assert "sole_named" not in pairs["level_phone"].to_list()
+
+
+def test_a_phone_only_one_person_has_with_the_committee_the_text_names_names_that_person_unless_the_name_differs():
+    # Sparse hotline rows: no name, only the community (no numbers) of Li's home; or Li's phone with another name.
+    committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
+    got = decide([{"record_id": 1, "name": None, "phone": LI["phone"], **committee_only},
+                  {"record_id": 2, "name": None, "phone": LI["phone"], "house_id": None, "building_id": "B1",
+                   "committee_code": "C1"},
+                  {"record_id": 3, "name": "赵强", "phone": LI["phone"], **committee_only}])
+    assert got["person_id"].to_list() == ["P2", "P2", None]
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+
+
+def test_a_full_name_at_the_community_or_building_the_text_names_is_the_one_person_of_that_name_there():
+    # Hotline rows without a phone: 东泰花园 without numbers (the committee only) or a building without a room.
+    committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
+    got = decide([{"record_id": 1, "name": "张伟", **committee_only},
+                  {"record_id": 2, "name": "李娜", "house_id": None, "building_id": "B1", "committee_code": "C1"},
+                  {"record_id": 3, "name": "张伟", "phone": "13999999999", **committee_only},  # a phone against
+                  {"record_id": 4, "name": "张玮", **committee_only}])  # the sound only: maybe another's neighbour
+    assert got["person_id"].to_list() == ["P1", "P2", None, None]
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+    assert "地址所写楼栋或小区中仅此一人同名" in got["person_explanation"][0]
+    # A second 张伟 registered in the committee: the community no longer tells which.
+    namesake = {"person_id": "P9", "name": "张伟", "id_number": None, "phone": None, "house_id": "H8",
+                "building_id": "B8", "committee_code": "C1"}
+    got = decide([{"record_id": 1, "name": "张伟", **committee_only}], [*POPULATION, namesake])
+    assert got["person_id"].to_list() == [None]
+
+
+def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phone_may_name():
+    from jingzhun.matching.link import phone_households
+
+    homes = pl.DataFrame({"person_id": ["P5", "P6", "P7", "P1", "P2"],
+                          "home_grid_id": ["G5", "G5", "G5", "G1", "G2"],
+                          "home_committee_code": ["C5", "C5", "C5", "C1", "C2"],
+                          "home_subdistrict_code": ["S5", "S5", "S5", "S1", "S2"]})
+    got = phone_households(_pairs([
+        # 1: 陈先生 on the household's phone: both 陈 live at home G5 (刘 does not fit the name, but lives there too).
+        ("1", "P5", -3.0, "missing", "surname_title", "shared", "missing"),
+        ("1", "P6", -3.0, "missing", "surname_title", "shared", "missing"),
+        ("1", "P7", -9.0, "missing", "else", "shared", "missing"),
+        # 2: only a phone one person has.
+        ("2", "P1", 0.3, "missing", "missing", "sole", "missing"),
+        # 3: a phone two persons of different homes share: nowhere.
+        ("3", "P1", -3.0, "missing", "missing", "shared", "missing"),
+        ("3", "P2", -3.0, "missing", "missing", "shared", "missing"),
+        # 4: the name written is nobody's of the phone: the caller is someone else, nowhere.
+        ("4", "P1", -5.0, "missing", "else", "sole", "missing"),
+        # 5: found by name alone, the phone differs: not the phone's household.
+        ("5", "P2", 1.0, "missing", "exact", "else", "missing"),
+    ]), homes).sort("record_id")
+    assert got["record_id"].to_list() == [1, 2]
+    assert got["household_committee_code"].to_list() == ["C5", "C1"]
+    assert got["household_grid_id"].to_list() == ["G5", "G1"]
 
 
 def _pairs(rows: list[tuple]) -> pl.DataFrame:
@@ -262,20 +363,23 @@ def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_add
     assert got["fuzzy_ambiguous"].to_list() == [False, False, True]
 
 
-def test_the_written_town_or_a_community_of_one_subdistrict_names_the_subdistrict():
+def test_the_written_town_or_a_community_or_road_of_one_subdistrict_names_the_subdistrict():
     from jingzhun.matching.link import written_subdistricts
 
     grid = pl.DataFrame({"subdistrict_name": ["张江镇", "金桥镇"], "subdistrict_code": ["S1", "S2"],
                          "committee_code": ["C1", "C2"]})
-    houses = pl.DataFrame({"addr_community": ["汤臣豪园", "阳光花园", "阳光花园"],
-                           "committee_code": ["C1", "C1", "C2"]})
+    houses = pl.DataFrame({"addr_community": ["汤臣豪园", "阳光花园", "阳光花园", None, None, None],
+                           "addr_road": [None, None, None, "栖明路", "金高路", "金高路"],
+                           "committee_code": ["C1", "C1", "C2", "C2", "C1", "C2"]})
     usable = pl.DataFrame({
-        "record_id": [1, 2, 3, 4],
-        "addr_town": ["金桥镇", None, None, None],
-        "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None],  # 阳光花园 lies in both: it names neither
-    }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8})
+        "record_id": [1, 2, 3, 4, 5, 6],
+        "addr_town": ["金桥镇", None, None, None, None, None],
+        "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None, None, None],  # 阳光花园 lies in both
+        # A road of one subdistrict names it (a crossing, 栖明路潍川路口); 金高路 runs through both.
+        "addr_road": [None, "栖明路", None, None, "栖明路", "金高路"],
+    }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8, "addr_road": pl.Utf8})
     got = written_subdistricts(usable, houses, grid).sort("record_id")
-    assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None]
+    assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None, "S2", None]
 
 
 
@@ -357,6 +461,51 @@ def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_anoth
     assert (by_tokens["committee_code"] == by_tokens["true_committee"]).mean() >= 0.95
     assert (rows["committee_code"] == rows["true_committee"]).fill_null(False).mean() >= 0.95
     routed = rows.filter(pl.col("subdistrict_code").is_not_null())
+    assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()
+
+
+def test_household_phones_away_from_home_link_and_sparse_rows_route_to_the_phones_home(tmp_path):
+    """A generated day where households share phones, many are away from home, health files lack the ID column
+    and hotline rows are sparse (陈先生 and a phone, no address): through the match stage, a full name with the
+    household's phone links its person wherever the address says they are, and a row naming no one is routed to
+    the home its phone's holders share, never to another subdistrict."""
+    import datetime as dt
+
+    from jingzhun.core.run import Run
+    from jingzhun.core.warehouse import connect, read_run
+    from jingzhun.evaluation.metrics import read_truth
+    from jingzhun.flows import steps
+    from jingzhun.synthetic.generate import generate
+    from jingzhun.synthetic.settings import Settings
+
+    day = dt.date(2026, 11, 22)
+    generate(tmp_path, persons=3000, seed=12, day=day,
+             settings=Settings(day_rows=1500, away_from_home=0.4, household_phones=0.9, sparse_hotline=0.6,
+                               empty_columns=0.5))
+    run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
+    for step in (steps.prepare, steps.ingest, steps.cleanse, steps.match):
+        step(run)
+    with connect(run.warehouse) as con:
+        standard = read_run(con, "standard_records", day)
+        matches = read_run(con, "matches", day)
+    rows = (standard.select("record_id", "source", "source_file", "source_row")
+            .join(matches.select("record_id", "person_id", "address_method", "committee_code", "subdistrict_code"),
+                  on="record_id")
+            .join(read_truth(tmp_path / "truth.csv").select(
+                "source", "source_file", "source_row", "names_one_person", "phenomena", true_person="person_id",
+                true_committee="committee_code", true_subdistrict="subdistrict_code"),
+                on=["source", "source_file", "source_row"]))
+    linked = rows.filter(pl.col("person_id").is_not_null())
+    assert (linked["person_id"] == linked["true_person"]).all()
+    phenomena = pl.col("phenomena").fill_null("")
+    away_on_household_phone = rows.filter(pl.col("names_one_person") & phenomena.str.contains("away_from_home")
+                                          & phenomena.str.contains("shared_phone"))
+    assert away_on_household_phone.height >= 50
+    assert (away_on_household_phone["person_id"] == away_on_household_phone["true_person"]).mean() >= 0.98
+    by_phone = rows.filter(pl.col("address_method") == "phone_home")
+    assert by_phone.height >= 5 and by_phone["person_id"].is_null().all()
+    assert (by_phone["committee_code"] == by_phone["true_committee"]).all()
+    routed = rows.filter(pl.col("subdistrict_code").is_not_null() & pl.col("true_subdistrict").is_not_null())
     assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()
 
 

@@ -689,6 +689,24 @@ def test_a_row_with_only_an_address_names_nobody(varied_rows) -> None:
     assert (full["names_one_person"] == "true").all()
 
 
+def test_a_row_without_address_phone_or_evidence_of_its_person_is_routed_nowhere() -> None:
+    # Hotline rows of residents at home, in a file whose phone column is emptied: 陈先生 alone leads nowhere; a
+    # row with an address goes there; an ID number names the person, whose home the truth keeps.
+    part = pl.DataFrame({
+        "name": ["陈先生", "陈先生", "陈建华"], "id_number": ["", "", "310115198001011234"],
+        "phone": ["13800000001"] * 3, "address": ["", "金高路1号101室", ""],
+        "house_id": ["H1", "H2", "H3"], "committee_code": ["C1", "C2", "C3"], "subdistrict_code": ["S1", "S2", "S3"],
+        "defects": ["name_surname_title", "name_surname_title", None], "phenomena": [["sparse_hotline"]] * 3,
+        "resident": [True] * 3, "at_home": [True] * 3, "phone_shared": [True] * 3,
+    })
+    got = phenomena.finish_file(part, ("phone",))
+    assert got["house_id"].to_list() == [None, "H2", "H3"]
+    assert got["committee_code"].to_list() == [None, "C2", "C3"]
+    assert got["names_one_person"].to_list() == [False, False, True]
+    # The same rows with their phones: the phone leads to the household's home.
+    assert phenomena.finish_file(part, ())["house_id"].to_list() == ["H1", "H2", "H3"]
+
+
 def test_a_phenomenon_of_the_day_leaves_the_reference_as_it_was_and_reruns_give_the_same_bytes(tmp_path: Path) -> None:
     generate(tmp_path / "plain", persons=800, seed=5)
     for again in ("away", "again"):

@@ -36,10 +36,18 @@ EXPLANATIONS = {
                   "one_edit": "身份证号相差一位（录入错误）", "area_birth": "身份证号的地区和出生日期一致"},
     "name": {"exact": "姓名一致", "pinyin": "姓名同音", "fuzzy_pinyin": "姓名近音（方言易混）",
              "similar": "姓名相似", "surname_title": "姓氏一致（只登记了称呼）"},
-    "phone": {"sole": "手机号一致（人口库中仅此一人）", "shared": "手机号一致（人口库中多人共用）",
+    "phone": {"sole": "手机号一致（人口库中仅此一人）", "sole_named": "手机号一致（共用此号的人中仅此一人同名）",
+              "shared": "手机号一致（人口库中多人共用）",
               "tail8": "手机号后8位一致"},
-    "address": {"house": "同一房屋", "building": "同一楼栋", "committee": "同一居委"},
+    "address": {"house": "同一房屋", "place_named": "地址所写楼栋或小区中仅此一人同名", "building": "同一楼栋",
+                "committee": "同一居委"},
 }
+
+
+def _PLACE_NAMED_SIDE(side: str, other: str) -> str:  # noqa: N802 (reads as the condition it is)
+    """`side` names no house, and the one person of the name at its building, or committee without a building."""
+    return (f"(house_id_{side} IS NULL AND place_named_holders_{side} = 1 AND coalesce(building_id_{side} = "
+            f"building_id_{other}, building_id_{side} IS NULL AND committee_code_{side} = committee_code_{other}))")
 
 
 def comparisons() -> list[dict[str, Any]]:
@@ -65,12 +73,22 @@ def comparisons() -> list[dict[str, Any]]:
             # A phone only one person of the population has names that person.
             # (`phone_holders` counts the population's holders of the phone on both sides.)
             ("sole", "phone_l = phone_r AND phone_holders_l = 1"),
+            # A phone a household shares, and the name written agrees with one of its holders only (the same
+            # pinyin; 陈先生: the only 陈 among them): it names that one. (`phone_named_holders` counts the
+            # holders the side's own name agrees with.)
+            ("sole_named", "phone_l = phone_r AND phone_named_holders_l = 1 AND phone_named_holders_r = 1 "
+                           "AND (name_pinyin_l = name_pinyin_r OR ((titled_l OR titled_r) AND surname_l = surname_r))"),
             # A phone a household shares: weighed by how many share it (term frequencies), it names no one alone.
             ("shared", "phone_l = phone_r"),
             ("tail8", "phone_tail8_l = phone_tail8_r"),
         ], tf_level="shared"),
         _comparison("address", [
             ("house", "house_id_l = house_id_r"),
+            # The text names no house, only a building or (no numbers: 东泰花园) a committee, where the one person
+            # of this name lives: the same characters, and no other of the same sound (`place_named_holders` counts
+            # them on the side that names no house). A homophone (王佳妍 for 王嘉燕) may be a neighbour of another.
+            ("place_named", f"name_l = name_r AND ({_PLACE_NAMED_SIDE('l', 'r')} "
+                            f"OR {_PLACE_NAMED_SIDE('r', 'l')})"),
             ("building", "building_id_l = building_id_r"),
             ("committee", "committee_code_l = committee_code_r"),
         ], null="committee_code_l IS NULL OR committee_code_r IS NULL"),
@@ -83,6 +101,8 @@ BLOCKING_RULES = [
     "l.id_area_birth = r.id_area_birth",
     "l.phone = r.phone",
     "l.name_key = r.name_key AND l.building_id = r.building_id",
+    # An address naming only its community (东泰花园): the name within the committee.
+    "l.name_key = r.name_key AND l.committee_code = r.committee_code",
     "l.surname = r.surname AND l.house_id = r.house_id",
     "l.name_key = r.name_key AND l.phone_tail8 = r.phone_tail8",
     # Away from home with a typo in the first 14 digits of the ID (or one of them lost) and no phone: the name and

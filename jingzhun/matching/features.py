@@ -46,9 +46,37 @@ def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
     )
 
 
-def with_phone_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
-    """`phone_holders`: how many persons of the population have this phone, on either side of a comparison.
-    A phone only one person has names that person; a phone a household shares does not."""
-    holders = population.filter(pl.col("phone").is_not_null()).group_by("phone").agg(
-        phone_holders=pl.len().cast(pl.Int64))
-    return features.join(holders, on="phone", how="left").with_columns(pl.col("phone_holders").fill_null(0))
+def with_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """How many persons of the population hold what a side of a comparison writes.
+
+    `phone_holders`: how many have this phone. A phone only one person has names that person; a phone a household
+    shares does not. `phone_named_holders`: how many of them the name written agrees with (the same pinyin; for
+    陈先生 the same surname). A phone a household shares with a name only one of its holders has names that one:
+    张伟 on the phone of the 张 household's three members is 张伟, wherever he is today.
+
+    `place_named_holders`: how many persons of that name (pinyin) live in the building the address names, or where
+    it names no building, its committee (东泰花园 without numbers). 张伟 at 东泰花园 is the one 张伟 registered
+    there when there is one."""
+    with_phone = population.filter(pl.col("phone").is_not_null())
+    holders = with_phone.group_by("phone").agg(phone_holders=pl.len().cast(pl.Int64))
+    by_pinyin = with_phone.filter(~pl.col("titled")).group_by("phone", "name_pinyin").agg(
+        by_pinyin=pl.len().cast(pl.Int64))
+    by_surname = with_phone.filter(~pl.col("titled")).group_by("phone", "surname").agg(
+        by_surname=pl.len().cast(pl.Int64))
+    named = population.filter(pl.col("name_pinyin").is_not_null())
+    in_building = named.group_by("building_id", "name_pinyin").agg(in_building=pl.len().cast(pl.Int64))
+    in_committee = named.group_by("committee_code", "name_pinyin").agg(in_committee=pl.len().cast(pl.Int64))
+    return (
+        features.drop("phone_holders", "phone_named_holders", "place_named_holders", strict=False)
+        .join(holders, on="phone", how="left")
+        .join(by_pinyin, on=["phone", "name_pinyin"], how="left")
+        .join(by_surname, on=["phone", "surname"], how="left")
+        .join(in_building, on=["building_id", "name_pinyin"], how="left")
+        .join(in_committee, on=["committee_code", "name_pinyin"], how="left")
+        .with_columns(
+            pl.col("phone_holders").fill_null(0),
+            phone_named_holders=pl.when(pl.col("titled")).then("by_surname").otherwise("by_pinyin").fill_null(0),
+            place_named_holders=pl.when(pl.col("building_id").is_not_null()).then("in_building")
+            .otherwise("in_committee").fill_null(0))
+        .drop("by_pinyin", "by_surname", "in_building", "in_committee")
+    )

@@ -27,7 +27,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_phone_holders
+from jingzhun.matching.features import person_features, with_holders
 from jingzhun.matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
 from jingzhun.matching.reference import Reference
 from jingzhun.matching.versions import Model, builtin
@@ -44,6 +44,7 @@ ADDRESS_EXPLANATIONS = {
     "lane": "地址匹配到弄/门牌号，未匹配到楼栋",
     "community": "地址匹配到小区，未匹配到楼栋",
     "person_home": "地址未能匹配，按人口库登记住址派发",
+    "phone_home": "地址未能匹配，未能确定是哪一位；按来电号码登记人员的共同住址派发",
     "house_tokens": "地址按词语和门牌号码匹配到房屋",
     "building_tokens": "地址按词语和门牌号码匹配到楼栋，未能确定房屋",
     "community_tokens": "地址按词语匹配到居委辖区，未能确定楼栋",
@@ -106,20 +107,25 @@ def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.Da
 
 def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
     """record_id → `written_subdistrict_code`: the subdistrict the address itself names, by its town (张江镇,
-    金桥) or, when it names none, by a community that lies in one subdistrict only. Null when it names neither:
-    then nothing in the text speaks against a routing."""
+    金桥) or, when it names none, by a community, else a road, that lies in one subdistrict only (a crossing of
+    two roads of one town, 栖明路潍川路口, names that town). Null when it names none of these: then nothing in
+    the text speaks against a routing."""
     towns = grid.select(addr_town="subdistrict_name", town_subdistrict="subdistrict_code").unique("addr_town")
     committees = grid.select("committee_code", "subdistrict_code").unique("committee_code")
-    communities = (houses.select("addr_community", "committee_code").drop_nulls()
-                   .join(committees, on="committee_code")
-                   .group_by("addr_community").agg(pl.col("subdistrict_code").unique())
-                   .filter(pl.col("subdistrict_code").list.len() == 1)
-                   .select("addr_community", community_subdistrict=pl.col("subdistrict_code").list.first()))
-    return (usable.select("record_id", "addr_town", "addr_community")
+
+    def of_one_subdistrict(column: str) -> pl.DataFrame:
+        return (houses.select(column, "committee_code").drop_nulls()
+                .join(committees, on="committee_code")
+                .group_by(column).agg(pl.col("subdistrict_code").unique())
+                .filter(pl.col("subdistrict_code").list.len() == 1)
+                .select(column, pl.col("subdistrict_code").list.first().alias(f"{column}_subdistrict")))
+
+    return (usable.select("record_id", "addr_town", "addr_community", "addr_road")
             .join(towns, on="addr_town", how="left")
-            .join(communities, on="addr_community", how="left")
-            .select("record_id",
-                    written_subdistrict_code=pl.coalesce("town_subdistrict", "community_subdistrict")))
+            .join(of_one_subdistrict("addr_community"), on="addr_community", how="left")
+            .join(of_one_subdistrict("addr_road"), on="addr_road", how="left")
+            .select("record_id", written_subdistrict_code=pl.coalesce(
+                "town_subdistrict", "addr_community_subdistrict", "addr_road_subdistrict")))
 
 
 def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
@@ -167,9 +173,32 @@ def person_inputs(usable: pl.DataFrame, addresses: pl.DataFrame,
                   population: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(record features, population features): what the person stages compare, with the phones' holders."""
     population_features = person_features(population, "person_id")
-    records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
+    records = with_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
                                  population_features)
-    return records, with_phone_holders(population_features, population_features)
+    return records, with_holders(population_features, population_features)
+
+
+def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
+    """record_id → `household_committee_code`, `household_grid_id`, `household_subdistrict_code`: the one
+    registered home (grid) of every person the record's phone may name: the candidates whose phone agrees and whom
+    neither the name nor the ID number written contradicts. A household sharing a phone lives in one house, so
+    陈先生 calling from it, or a caller giving only the phone, is routed there even when no one person is named.
+    None when the candidates live in more than one grid."""
+    agree = ("sole", "sole_named", "shared")
+    against = ("else", "similar")
+    candidates = pairs.filter(
+        pl.col("level_phone").is_in(agree)
+        & ~pl.col("level_name").is_in(against).fill_null(False)
+        & (pl.col("level_id_digits").fill_null("missing") != "else")
+    ).select(record_id=pl.col("unique_id_l").cast(pl.Int64), person_id=pl.col("unique_id_r"))
+    return (candidates.join(homes, on="person_id")
+            .group_by("record_id")
+            .agg(pl.col("home_grid_id").n_unique().alias("grids"), pl.col("home_grid_id").first(),
+                 pl.col("home_committee_code").first(), pl.col("home_subdistrict_code").first(),
+                 pl.col("home_grid_id").null_count().alias("unplaced"))
+            .filter((pl.col("grids") == 1) & (pl.col("unplaced") == 0))
+            .select("record_id", household_committee_code="home_committee_code", household_grid_id="home_grid_id",
+                    household_subdistrict_code="home_subdistrict_code"))
 
 
 @dataclass(frozen=True)
@@ -263,16 +292,23 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
                               home_grid_id="home_grid_id", home_committee_code="committee_code").with_columns(
         home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
     written = pl.col("written_subdistrict_code")
-    # The registered home is a fallback only where the address says nothing against it.
+    # The registered home is a fallback only where the address says nothing against it: the linked person's,
+    # else the one home of everyone the phone may be (陈先生 on his household's phone).
     home_against_text = written.is_not_null() & (pl.col("home_subdistrict_code") != written).fill_null(False)
     from_home = (pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null()
                  & ~home_against_text)
+    linked_home = pl.col("person_id").is_not_null()
+    household = phone_households(pairs, homes)
     decided = (
         addresses.join(persons, on="record_id", how="left")
         .join(homes, on="person_id", how="left")
+        .join(household, on="record_id", how="left")
+        .with_columns(**{f"home_{c}": pl.when(linked_home).then(f"home_{c}").otherwise(f"household_{c}")
+                         for c in ("committee_code", "grid_id", "subdistrict_code")})
         .with_columns(
             model_version=pl.lit(model.version),
-            address_method=pl.when(from_home).then(pl.lit("person_home")).otherwise(pl.col("address_level")),
+            address_method=pl.when(from_home & linked_home).then(pl.lit("person_home"))
+            .when(from_home).then(pl.lit("phone_home")).otherwise(pl.col("address_level")),
             committee_code=pl.when(from_home).then("home_committee_code").otherwise("committee_code"),
             grid_id=pl.when(from_home).then("home_grid_id").otherwise("grid_id"),
             # The address named the person's own building but no room: their registered home is the house.
@@ -280,7 +316,8 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
                 "house_id", pl.when(pl.col("building_id") == pl.col("home_building_id")).then("home_house_id")),
             ambiguous=(pl.col("address_ambiguous") & pl.col("address_level").is_null())
             | pl.col("person_review").fill_null(False),
-            home_against_text=pl.col("address_level").is_null() & home_against_text,
+            # (Only a linked person's home against the text asks for a person: the household's is only not used.)
+            home_against_text=pl.col("address_level").is_null() & home_against_text & linked_home,
         )
     )
     routed_subdistrict = pl.col("committee_code").replace_strict(subdistrict_of, default=None)

@@ -33,7 +33,7 @@ from jingzhun.core import rules
 from jingzhun.core.warehouse import has_table, open_duckdb
 from jingzhun.matching import versions
 from jingzhun.matching.comparisons import settings
-from jingzhun.matching.features import with_phone_holders
+from jingzhun.matching.features import with_holders
 from jingzhun.matching.person import (
     TF_COLUMNS,
     Thresholds,
@@ -323,7 +323,7 @@ def warehouse_data(warehouse: Path) -> TrainingData:
     # Records stored before a feature existed get it now: the check of their ID is unknown, holders are counted.
     if "id_valid" in records.columns:
         records = records.with_columns(pl.col("id_valid").fill_null(False))
-    records = with_phone_holders(records.drop("phone_holders", strict=False), population)
+    records, population = with_holders(records, population), with_holders(population, population)
     return TrainingData(records, population, labels, f"warehouse {warehouse}, run of {latest}")
 
 

@@ -193,7 +193,11 @@ def finish_file(part: pl.DataFrame, emptied: tuple[str, ...]) -> pl.DataFrame:
 
     A row's evidence names one person of the population when it carries an ID number; or a full name with a
     phone or the person's own address; or a phone nobody else in the population has, with a name, 陈先生 or the
-    person's own address. A phone a household shares, with 陈先生 and another house, names nobody."""
+    person's own address. A phone a household shares, with 陈先生 and another house, names nobody.
+
+    A row without an address is routed, in the truth, to the registered home only when something in it leads
+    there: evidence naming the person, or a phone (its holders' home). 陈先生 alone, once the file lost its phone
+    column, is nowhere: nothing written could route it."""
     tags = pl.col("defects").fill_null("").str.split("|").list.eval(pl.element().filter(pl.element() != ""))
     phenomena = pl.col("phenomena")
     if emptied:
@@ -216,7 +220,10 @@ def finish_file(part: pl.DataFrame, emptied: tuple[str, ...]) -> pl.DataFrame:
     phenomena = phenomena.list.concat(pl.when(pl.col("phone_shared") & phone).then(pl.lit(["shared_phone"]))
                                       .otherwise(pl.lit([], pl.List(pl.Utf8))))
     in_order = pl.concat_list(pl.when(phenomena.list.contains(p)).then(pl.lit(p)) for p in PHENOMENA).list.drop_nulls()
+    nowhere = ~written("address") & ~names_one_person & ~phone
     return part.with_columns(
+        *(pl.when(nowhere).then(None).otherwise(column).alias(column)
+          for column in ("house_id", "committee_code", "subdistrict_code")),
         defects=tags.list.join("|").replace("", None),
         phenomena=in_order.list.join("|").replace("", None),
         names_one_person=names_one_person,
