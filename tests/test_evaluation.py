@@ -113,11 +113,9 @@ def test_naacl_labels_map_to_the_parsers_fields(tmp_path):
         [("白鹭苑", "poi"), ("东区", "subpoi"), ("5幢", "houseno")],
         [("石门乡", "town"), ("上坪村", "community"), ("7组", "road")],
         [("上坪村", "community"), ("新华小区", "poi"), ("门口", "assist")],
-        [("上坪村", "community"), ("12号", "roadno")],
     )
-    phase, zone, village, both, door = (a.fields for a in read_labelled(path))
+    phase, zone, village, both = (a.fields for a in read_labelled(path))
     assert phase == {"road": "青松路", "road_number": "8号", "community": "白鹭苑二期", "building": "3幢"}
     assert zone["community"] == "白鹭苑"  # a zone is a subpoi in the guide: not part of the poi
     assert village == {"town": "石门乡", "community": "上坪村", "road": "7组"}
     assert both["community"] == "新华小区"
-    assert door == {"community": "上坪村", "building": "12号"}  # no road: the door number is the house's

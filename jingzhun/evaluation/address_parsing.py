@@ -72,10 +72,6 @@ def _spans(chars: list[str], tags: list[str]) -> dict[str, str]:
             if after_label == "subpoi" and _PHASE.fullmatch(after):
                 text += after
         spans[field_name] = text
-    if "road_number" in spans and "road" not in spans and "building" not in spans:
-        # A door number with no road (上坪村12号): the guide's roadno is any 门牌号; the parser has a road number
-        # only after a road, and reads the number of a house in a village or estate as its building.
-        spans["building"] = spans.pop("road_number")
     if "community" not in spans:
         # The parser's community is the most precise named place: the poi, or where the address names none, the
         # village or neighbourhood the guide labels `community` (社区、自然村), as in 张江村3组12号.
