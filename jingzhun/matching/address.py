@@ -115,7 +115,10 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
     A record resolved to a house or a single building also gets that `building_id`.
     """
     con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
-    con.register("house_keys", houses.select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS))
+    # Only the houses holding a key of the day's records: the day's cost follows its rows, not the register.
+    held = pl.any_horizontal(pl.col(key).is_in(records[key].drop_nulls().unique()) for key in KEY_COLUMNS)
+    con.register("house_keys", houses.filter(held).select("house_id", "building_id", "grid_id", "committee_code",
+                                                          *KEY_COLUMNS))
     ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
     building_cases = []
     for i, (level, key) in enumerate(LEVELS):

@@ -171,8 +171,10 @@ def person_inputs(usable: pl.DataFrame, addresses: pl.DataFrame,
                   population: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(record features, population features): what the person stages compare, with the phones' holders."""
     population_features = person_features(population, "person_id")
-    records = with_phone_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
-                                 population_features)
+    records = person_features(usable.join(addresses, on="record_id"), "record_id")
+    # The records' phones are counted among the persons who have one of them, not over the whole population.
+    records = with_phone_holders(records, population_features.filter(
+        pl.col("phone").is_in(records["phone"].drop_nulls().unique())))
     return records, with_phone_holders(population_features, population_features)
 
 
