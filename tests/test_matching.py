@@ -509,6 +509,52 @@ def test_household_phones_away_from_home_link_and_sparse_rows_route_to_the_phone
     assert (routed["subdistrict_code"] == routed["true_subdistrict"]).all()
 
 
+def test_the_token_model_is_trained_once_per_register_and_a_later_day_only_scores_its_records(tmp_path):
+    """The token stage's model and the houses' words are kept in the warehouse for the register: a later day is
+    scored by the stored model, each record as on the day it was trained; a changed housing file trains anew."""
+    import datetime as dt
+    import shutil
+
+    from jingzhun.core.run import Run
+    from jingzhun.core.warehouse import connect, read_run
+    from jingzhun.flows import steps
+    from jingzhun.matching.link import match
+    from jingzhun.matching.reference import load_reference
+    from jingzhun.synthetic.generate import generate
+    from jingzhun.synthetic.settings import Settings
+
+    day = dt.date(2026, 11, 22)
+    generate(tmp_path, persons=3000, seed=11, day=day,
+             settings=Settings(numberless_addresses=0.3, numberless_places=0.3))
+    run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
+    for step in (steps.prepare, steps.ingest, steps.cleanse):
+        step(run)
+    with connect(run.warehouse) as con:
+        standard = read_run(con, "standard_records", day)
+    reference = load_reference(tmp_path / "reference")
+    columns = ["record_id", "address_method", "house_id", "committee_code"]
+    con = duckdb.connect()
+    first = match(con, standard, reference).matched.select(columns)
+    trained = con.execute("SELECT register_key, trained_records, settings FROM token_model").fetchall()
+    assert len(trained) == 1 and trained[0][1] >= 50
+    assert first["address_method"].str.ends_with("_tokens").sum() >= 10
+
+    # A later day (here every other record of the first): the stored model scores it, nothing is trained again.
+    later = match(con, standard.filter(pl.col("record_id") % 2 == 0), reference).matched.select(columns)
+    assert con.execute("SELECT register_key, trained_records, settings FROM token_model").fetchall() == trained
+    assert later.sort("record_id").equals(first.filter(pl.col("record_id") % 2 == 0).sort("record_id"))
+
+    # A house more in the housing file is another register: its words and model are made anew.
+    changed = tmp_path / "changed"
+    shutil.copytree(tmp_path / "reference", changed)
+    housing = pl.read_csv(changed / "housing.csv", infer_schema=False)
+    pl.concat([housing, housing.head(1).with_columns(house_id=pl.lit("H-NEW"))]).write_csv(changed / "housing.csv")
+    match(con, standard, load_reference(changed))
+    retrained = con.execute("SELECT register_key, trained_records FROM token_model").fetchall()
+    assert len(retrained) == 1 and retrained[0][0] != trained[0][0]
+    assert con.execute("SELECT DISTINCT register_key FROM token_words").fetchall() == [(retrained[0][0],)]
+
+
 def test_the_houses_are_standardized_without_the_population_and_kept_when_only_the_population_changes(
         district, tmp_path):
     import shutil

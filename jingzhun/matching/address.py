@@ -8,6 +8,8 @@ candidates, it leaves the record to the next level or to review.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from functools import cache
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from jingzhun.core.warehouse import open_duckdb
+from jingzhun.core.warehouse import has_table
 
 # (level, key) from the most precise to the least. A house level gives a house_id; the others a committee.
 LEVELS: tuple[tuple[str, str], ...] = (
@@ -113,7 +115,10 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
     A record resolved to a house or a single building also gets that `building_id`.
     """
     con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
-    con.register("house_keys", houses.select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS))
+    # Only the houses holding a key of the day's records: the day's cost follows its rows, not the register.
+    held = pl.any_horizontal(pl.col(key).is_in(records[key].drop_nulls().unique()) for key in KEY_COLUMNS)
+    con.register("house_keys", houses.filter(held).select("house_id", "building_id", "grid_id", "committee_code",
+                                                          *KEY_COLUMNS))
     ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
     building_cases = []
     for i, (level, key) in enumerate(LEVELS):
@@ -186,45 +191,94 @@ SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words, 
        coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
 FROM {table} a LEFT JOIN per_address p USING (unique_id)
 """
+_TOKEN_COLUMNS = ("address", "addr_road", "addr_district", "addr_town")
 
 
-def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int) -> tuple[Any, list[Any]]:
-    """A Splink DuckDB backend holding the token tables of `records` (record_id, address, addr_*) and `houses`
-    (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town."""
-    from jingzhun.matching.person import splink_tables
+def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
+    """What the houses' token tables and the token model depend on: the houses (their files' fingerprint), the
+    stage's settings, and the code that makes words and compares them. A change to any of them trains anew."""
+    from jingzhun.matching.comparisons import address_settings
 
-    con = open_duckdb()
-    columns = ["address", "addr_road", "addr_district", "addr_town"]
-    con.register("record_frame", records.select("record_id", *columns))
-    con.register("house_frame", houses.select("house_id", *columns))
-    for name, unique_id, is_house in (("record", "CAST(record_id AS VARCHAR)", "false"), ("house", "house_id", "true")):
-        con.execute(
-            f"CREATE TABLE {name}_words AS "
-            + _WORDS_SQL.format(id=unique_id, is_house=is_house, table=f"{name}_frame", number=_NUMBER_WITH_UNIT)
-        )
-    con.execute(
-        "CREATE TABLE word_houses AS SELECT w, count(*) AS houses "
-        "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w"
-    )
-    total = max(houses.height, 1)
-    frames = {
-        name: con.sql(_TOKENS_SQL.format(table=f"{name}_words", houses=float(total), block_max=block_max_houses)).pl()
-        for name in ("record", "house")
-    }
-    return splink_tables(records=frames["record"], houses=frames["house"])
+    return hashlib.sha256(json.dumps(
+        [houses_fingerprint, config, address_settings(), _WORDS_SQL, _TOKENS_SQL, _NUMBER_WITH_UNIT],
+        sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
-    """Every record–house pair sharing a rare word, scored by the token address model (`matching/comparisons.py`)
-    trained by Splink on these very records and houses: u by random sampling of record–house pairs (nearly all are
-    different places), m by EM on pairs on one road and pairs sharing the record's rarest word. record_id,
-    house_id, match_weight, match_probability."""
-    from splink import Linker
-    from splink.internals.exceptions import SplinkException
+def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, config: dict[str, Any],
+                       key: str) -> None:
+    """The houses' side of the token stage, in the warehouse `con` under `key` unless it is there already: every
+    house's words with their bits, numbers and blocking words (`token_houses`) and how many houses hold each word
+    (`token_words`). They depend on the houses alone, so they are made once per register, not once a day."""
+    if has_table(con, "token_words") and con.execute(
+            "SELECT count(*) FROM token_words WHERE register_key = ?", [key]).fetchall()[0][0]:
+        return
+    con.register("house_frame", houses.select("house_id", *_TOKEN_COLUMNS))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE house_words AS "
+                    + _WORDS_SQL.format(id="house_id", is_house="true", table="house_frame", number=_NUMBER_WITH_UNIT))
+        con.execute("CREATE OR REPLACE TEMP TABLE word_houses AS SELECT w, count(*) AS houses "
+                    "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w")
+        con.execute("CREATE OR REPLACE TABLE token_houses AS SELECT *, $key AS register_key FROM ("
+                    + _TOKENS_SQL.format(table="house_words", houses=float(max(houses.height, 1)),
+                                         block_max=config["block_max_houses"]) + ")", {"key": key})
+        # Written last: a register whose words are stored is complete.
+        con.execute("CREATE OR REPLACE TABLE token_words AS SELECT *, $key AS register_key FROM word_houses",
+                    {"key": key})
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.house_words")
+        con.execute("DROP TABLE IF EXISTS temp.word_houses")
+        con.unregister("house_frame")
 
-    from jingzhun.matching.comparisons import ADDRESS_EM_BLOCKS, address_comparisons, address_settings
-    from jingzhun.matching.person import with_levels
-    from jingzhun.matching.training import with_m_floor
+
+def record_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: int, config: dict[str, Any],
+                  key: str) -> pl.DataFrame:
+    """The token table of `records` (record_id, address, addr_*), their words weighed by the register of `key`
+    (`store_house_tokens`) of `houses` houses."""
+    con.register("record_frame", records.select("record_id", *_TOKEN_COLUMNS))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE record_words AS "
+                    + _WORDS_SQL.format(id="CAST(record_id AS VARCHAR)", is_house="false", table="record_frame",
+                                        number=_NUMBER_WITH_UNIT))
+        # (A view takes no parameters; the key is a hex digest.)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW word_houses AS "
+                    f"SELECT w, houses FROM token_words WHERE register_key = '{key}'")
+        return con.sql(_TOKENS_SQL.format(table="record_words", houses=float(max(houses, 1)),
+                                          block_max=config["block_max_houses"])).pl()
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.word_houses")
+        con.execute("DROP TABLE IF EXISTS temp.record_words")
+        con.unregister("record_frame")
+
+
+def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The houses' token tables of the register `key`; with `records` (their token tables), only the houses that
+    share a blocking word with one of them: the only candidates there can be, so a day's cost follows its rows."""
+    if records is None:
+        return con.sql("SELECT * EXCLUDE (register_key) FROM token_houses WHERE register_key = $key",
+                       params={"key": key}).pl()
+    con.register("record_table", records.select("block_tokens"))
+    try:
+        return con.sql("""
+            SELECT * EXCLUDE (register_key) FROM token_houses
+            WHERE register_key = $key AND unique_id IN (
+                SELECT unique_id FROM (SELECT unique_id, unnest(block_tokens) AS w FROM token_houses
+                                       WHERE register_key = $key)
+                WHERE w IN (SELECT unnest(block_tokens) FROM record_table))
+            ORDER BY unique_id""", params={"key": key}).pl()
+    finally:
+        con.unregister("record_table")
+
+
+def score_address_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame,
+                         config: dict[str, Any], houses_fingerprint: str) -> pl.DataFrame:
+    """Every record–house pair sharing a rare word, scored by the token address model (`matching/comparisons.py`).
+    record_id, house_id, match_weight, match_probability and the level of each comparison.
+
+    The houses' token tables and the model are kept in the warehouse `con` for the register (`token_register_key`
+    of `houses_fingerprint`, the fingerprint of the files `houses` come from): the model is trained on the first
+    day with enough open records (`train_address_tokens`) and every later day only scores its own records against
+    the houses that share a word with them."""
+    from jingzhun.matching.comparisons import address_comparisons
 
     empty = pl.DataFrame(
         schema={
@@ -235,9 +289,45 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
             **{f"level_{c['output_column_name']}": pl.Utf8 for c in address_comparisons()},
         }
     )
-    if records.height < config["min_records"] or houses.is_empty():
-        return empty  # too few records to learn what agreement means: the stage decides nothing
-    _, (left, right) = address_tokens(records, houses, config["block_max_houses"])
+    if records.is_empty() or houses.is_empty():
+        return empty
+    key = token_register_key(houses_fingerprint, config)
+    store_house_tokens(con, houses, config, key)
+    left = record_tokens(con, records, houses.height, config, key)
+    settings = _token_model(con, key)
+    if settings is None:
+        if records.height < config["min_records"]:
+            return empty  # too few records to learn what agreement means: the stage decides nothing
+        settings = train_address_tokens(left, house_tokens(con, key), config)
+        if settings is None:
+            return empty  # nothing learnt to decide on: the records stay with the exact stages' result
+        con.execute("CREATE TABLE IF NOT EXISTS token_model (register_key VARCHAR, trained_records BIGINT, "
+                    "settings VARCHAR)")
+        con.execute("DELETE FROM token_model")
+        con.execute("INSERT INTO token_model VALUES (?, ?, ?)", [key, records.height, json.dumps(settings)])
+    pairs = predict_address_tokens(left, house_tokens(con, key, left), settings)
+    return pairs if not pairs.is_empty() else empty
+
+
+def _token_model(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | None:
+    if not has_table(con, "token_model"):
+        return None
+    stored = con.execute("SELECT settings FROM token_model WHERE register_key = ?", [key]).fetchall()
+    return json.loads(stored[0][0]) if stored else None
+
+
+def train_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The token address model trained by Splink on these records and all the houses (their token tables): u by
+    random sampling of record–house pairs (nearly all are different places), m by EM on pairs on one road and
+    pairs sharing the record's rarest word. None when EM learnt nothing."""
+    from splink import Linker
+    from splink.internals.exceptions import SplinkException
+
+    from jingzhun.matching.comparisons import ADDRESS_EM_BLOCKS, address_settings
+    from jingzhun.matching.person import splink_tables
+    from jingzhun.matching.training import with_m_floor
+
+    _, (left, right) = splink_tables(records=records, houses=houses)
     # A record names one house of the register, if any: the prior that a record–house pair is the same place.
     settings = {**address_settings(), "probability_two_random_records_match": 1 / houses.height}
     linker = Linker([left, right], settings, log_level=logging.WARNING)
@@ -256,14 +346,26 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
             logging.getLogger(__name__).info("token address stage learnt nothing on %s: %s", block,
                                              str(error).splitlines()[0])
     if not learnt:
-        return empty  # nothing learnt to decide on: the records stay with the exact stages' result
+        return None
     # A day may never show a level among matches (no bare community name on a road the EM blocks saw); real
     # addresses do: every level keeps a floor of m, so one level lowers the odds instead of vetoing.
     trained = linker.misc.save_model_to_json()
     # A comparison no sampled pair showed at any level (no district written anywhere) says nothing: left out.
     trained["comparisons"] = [c for c in trained["comparisons"] if any(
         lvl.get("u_probability") for lvl in c["comparison_levels"] if not lvl.get("is_null_level"))]
-    settings = with_m_floor(trained, config["m_floor"])
+    return with_m_floor(trained, config["m_floor"])
+
+
+def predict_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:
+    """The pairs of the trained token model's blocking rules between the records' and the houses' token tables,
+    scored: record_id, house_id, match_weight, match_probability, level_<comparison>."""
+    from splink import Linker
+
+    from jingzhun.matching.person import splink_tables, with_levels
+
+    if records.is_empty() or houses.is_empty():
+        return pl.DataFrame()
+    _, (left, right) = splink_tables(records=records, houses=houses)
     linker = Linker([left, right], settings, log_level=logging.WARNING)
     pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
     levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]

@@ -35,6 +35,8 @@ from jingzhun.matching.versions import Model, builtin
 if TYPE_CHECKING:
     from jingzhun.matching.partitions import Partitions
 
+# The reference tables the houses are made of.
+HOUSE_TABLES = ("grid", "housing")
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
 ADDRESS_EXPLANATIONS = {
@@ -68,7 +70,7 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
 def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.DataFrame:
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
     cleanse step is built from them, before the population is read)."""
-    return _cached(con, "reference_houses", reference.fingerprint(("grid", "housing")),
+    return _cached(con, "reference_houses", reference.fingerprint(HOUSE_TABLES),
                    lambda: _standardize_houses(reference))
 
 
@@ -136,7 +138,8 @@ def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     houses = placed_houses(houses, reference.grid)
-    addresses = resolve_day(resolve_records(con, usable, houses), usable, houses)
+    addresses = resolve_day(con, resolve_records(con, usable, houses), usable, houses,
+                            reference.fingerprint(HOUSE_TABLES))
     progress.doing("person features")
     return addresses, *person_inputs(usable, addresses, population), population
 
@@ -161,11 +164,12 @@ def resolve_records(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses
     return with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses)
 
 
-def resolve_day(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
-    """The address stages that learn from the whole day, on what `resolve_records` left open: the token stage,
-    whose model is trained on the day's open records (so it is never split); and the subdistrict each address
-    names."""
-    addresses = with_token_houses(addresses, usable, houses)
+def resolve_day(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable: pl.DataFrame,
+                houses: pl.DataFrame, houses_fingerprint: str) -> pl.DataFrame:
+    """The address stages that look at the whole day, on what `resolve_records` left open: the token stage, whose
+    model is trained on the open records of the first day of a register (so it is never split) and kept in the
+    warehouse `con` with the houses' words; and the subdistrict each address names."""
+    addresses = with_token_houses(con, addresses, usable, houses, houses_fingerprint)
     return addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
 
 
@@ -235,7 +239,8 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
     )
 
 
-def with_token_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+def with_token_houses(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable: pl.DataFrame,
+                      houses: pl.DataFrame, houses_fingerprint: str) -> pl.DataFrame:
     """The token stage, after the exact and fuzzy ones (as uk_address_matcher: exact, then Splink): a record not
     resolved to a house may be, by the words and numbers of its address, or to the building or committee its
     near-equal candidates share. It refines an exact stage's committee, never contradicts it, and never takes a
@@ -244,7 +249,7 @@ def with_token_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
     open_records = usable.filter(pl.col("address").is_not_null()).join(
         addresses.filter(~pl.col("address_level").fill_null("").str.starts_with("house"))
         .select("record_id", "committee_code"), on="record_id")
-    pairs = score_address_tokens(open_records, houses, config)
+    pairs = score_address_tokens(con, open_records, houses, config, houses_fingerprint)
     found = decide_address_tokens(pairs, open_records, houses, config)
     merged = addresses.join(found.rename(lambda c: c if c == "record_id" else f"t_{c}"), on="record_id", how="left")
     # A coarser exact level (building, lane, community) gives way to a house only.

@@ -10,8 +10,9 @@ and of the population. What may be split follows from what each stage compares:
   to a part; those naming none by their record id), and every part reads all the houses: splitting the houses by
   subdistrict would resolve a key that names two houses across a border, or miss the house across it. Since
   every part reads all the houses, there are as many parts as the cluster runs at once, not one per subdistrict.
-  The token stage is not split: its model is trained on all the day's open records (`link.resolve_day`), and a
-  part's records would train another; it runs where the stage runs, on what the parts left open.
+  The token stage is not split: its model is trained on all the open records of a register's first day
+  (`link.resolve_day`), and a part's records would train another; it runs where the stage runs, on what the parts
+  left open.
 - **Persons** are candidates of a record when any blocking rule of the model holds, and each rule is an equality
   of keys (`l.phone = r.phone`). So for each rule the records and the persons are split by the hash of that rule's
   key: every pair of the rule is in exactly one part. A pair's score depends on the pair and on the population's
@@ -39,6 +40,7 @@ import polars as pl
 
 from jingzhun.core import rules
 from jingzhun.matching.link import (
+    HOUSE_TABLES,
     person_inputs,
     placed_houses,
     resolve_day,
@@ -103,7 +105,8 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
         houses, population = standardize_reference(con, reference)
         usable = usable_records(standard, houses, reference.grid)
         houses = placed_houses(houses, reference.grid)
-        addresses = resolve_day(_addresses(con, usable, houses, partitions), usable, houses)
+        addresses = resolve_day(con, _addresses(con, usable, houses, partitions), usable, houses,
+                                reference.fingerprint(HOUSE_TABLES))
         records, population_features = person_inputs(usable, addresses, population)
         pairs = _pairs(records, population_features, settings, partitions)
     finally:

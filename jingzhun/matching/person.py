@@ -88,6 +88,7 @@ def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | d
 
     settings = copy.deepcopy(model) if isinstance(model, dict) else load_model(model)
     frequencies = frequencies or {column: term_frequencies(population, column) for column in TF_COLUMNS}
+    population = blocked_persons(records, population, settings["blocking_rules_to_generate_predictions"])
     db_api, (left, right, *tfs) = splink_tables(
         records=records, population=population,
         **{f"tf_{column}": frequencies[column] for column in TF_COLUMNS})
@@ -96,6 +97,21 @@ def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | d
         linker.table_management.register_term_frequency_lookup(tf, column)
     pairs = linker.inference.predict_between(left, right)
     return with_levels(pl.from_arrow(pairs.as_duckdbpyrelation().to_arrow_table()), settings)
+
+
+def blocked_persons(records: pl.DataFrame, population: pl.DataFrame, blocking_rules: list[Any]) -> pl.DataFrame:
+    """The persons that some blocking rule pairs with a record: the only candidates there are. Splink then reads
+    these instead of the whole population, so a day's cost follows its rows (the term frequencies and phone
+    holders, counted over the whole population, come with the rows)."""
+    if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
+        return population  # a rule over exploded lists is Splink's to join
+    rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
+    with open_duckdb() as con:
+        con.register("l_frame", records)
+        con.register("r_frame", population)
+        found = " UNION ".join(f"SELECT r.unique_id FROM l_frame AS l JOIN r_frame AS r ON {rule}"
+                               for rule in rules_sql)
+        return con.sql(f"SELECT * FROM r_frame WHERE unique_id IN ({found})").pl()
 
 
 def with_levels(pairs: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:
