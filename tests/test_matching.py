@@ -293,7 +293,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         "committee_code": ["C1", "C1", "C1", "C2", "C2", "C3", "C3"],
         "subdistrict_code": ["S1", "S1", "S1", "S2", "S2", "S1", "S1"],
     })
-    same = {"level_numbers": "same", "level_tokens_unwritten": "none", "level_tokens_extra": "none"}
+    same = {"level_numbers": "same", "level_tokens_unwritten": "none", "level_tokens_extra": "none",
+            "level_relative": "neither"}
     pairs = pl.DataFrame([
         {"record_id": 1, "house_id": "H1", "match_weight": 20.0, **same},  # stands out
         {"record_id": 1, "house_id": "H4", "match_weight": 5.0, **same},
@@ -308,11 +309,12 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         {"record_id": 7, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "written_all"},  # finer
         {"record_id": 8, "house_id": "H1", "match_weight": 20.0, **same},  # an exact stage found C3
         {"record_id": 9, "house_id": "H7", "match_weight": 3.0, **same},  # too weak to accept
+        {"record_id": 10, "house_id": "H6", "match_weight": 20.0, **same, "level_relative": "else"},  # 银行对面
     ]).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
     records = pl.DataFrame({
-        "record_id": range(1, 10),
-        "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None],
-        "committee_code": [None, None, None, None, None, None, None, "C3", None],
+        "record_id": range(1, 11),
+        "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None],
+        "committee_code": [None, None, None, None, None, None, None, "C3", None, None],
     }, schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8})
     config = rules.load("thresholds")["address"]["tokens"]
     got = {r["record_id"]: r for r in decide_address_tokens(pairs, records, houses, config).iter_rows(named=True)}
@@ -323,6 +325,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     assert 5 not in got and 6 not in got and 8 not in got and 9 not in got
     # Numbers finer than the register's entry: its building and committee, not the house.
     assert (got[7]["token_level"], got[7]["house_id"], got[7]["committee_code"]) == ("building", None, "C3")
+    # A text placed by another place (对面, 附近) or at a gate of one: the building it is by, not the house.
+    assert (got[10]["token_level"], got[10]["house_id"], got[10]["building_id"]) == ("building", None, "B5")
 
 
 def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_another_subdistrict(tmp_path):

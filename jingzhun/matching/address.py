@@ -152,16 +152,28 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
 
 
 # The words (character pairs of each run of Chinese characters) and the numbers (as numbers: 0455 is 455) of an
-# address's standardized text, with the parsed road, district and town.
+# address's standardized text, with the parsed road, district and town. The numbers the parser read in Chinese
+# (五号楼, 三楼 → 5, 3) count as numbers too. `admin_words` are the words of the divisions the parser found
+# (浙江省杭州市余杭区闲林街道, long or short): they say where, not which place, so they weigh in what two texts
+# share but are not a place one text names and the other does not.
 _WORDS_SQL = r"""
 WITH named AS (
-    SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names FROM {table})
+    SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names,
+           list_filter([addr_province, addr_city, addr_district, addr_town], lambda d: d IS NOT NULL) AS divisions
+    FROM {table})
 SELECT {id} AS unique_id, {is_house} AS is_house,
        list_distinct(flatten(list_transform(regexp_extract_all(names, '\p{{Han}}+'),
                                             lambda r: list_transform(range(1, length(r)), lambda i: substr(r, i, 2)))))
            AS words,
-       list_distinct(list_transform(regexp_extract_all(upper(coalesce(address, '')), '\d+|[A-Z]+'),
-                                    lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
+       list_distinct(list_transform(
+           flatten([regexp_extract_all(upper(coalesce(address, '')), '\d+|[A-Z]+'),
+                    regexp_extract_all(concat_ws('|', addr_road_number, addr_building, addr_unit, addr_floor,
+                                                 addr_room), '\d+')]),
+           lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
+       list_distinct(flatten(list_transform(divisions,
+                                            lambda d: list_transform(range(1, length(d)), lambda i: substr(d, i, 2)))))
+           AS admin_words,
+       regexp_matches(coalesce(address, ''), ?) AS relative,
        addr_road AS road, addr_district AS district, addr_town AS town
 FROM named
 """
@@ -170,37 +182,44 @@ _NUMBER_WITH_UNIT = r"第?(?:\d+|[A-Za-z]+)(?:[-之]\d+)*(?:号楼|单元|支弄
 # Each word worth the bits of its rarity among the houses of the register (a word no house holds is worth nothing:
 # it tells no place of the register); the words few houses hold for blocking.
 _TOKENS_SQL = """
-WITH exploded AS (SELECT unique_id, unnest(words) AS w FROM {table}),
+WITH exploded AS (SELECT unique_id, admin_words, unnest(words) AS w FROM {table}),
 weighed AS (
-    SELECT e.unique_id, e.w, f.houses, coalesce(log2({houses} / f.houses), 0) AS b
+    SELECT e.unique_id, e.w, e.admin_words, f.houses, coalesce(log2({houses} / f.houses), 0) AS b
     FROM exploded e LEFT JOIN word_houses f ON e.w = f.w),
 per_address AS (
     SELECT unique_id,
-           list({{'t': w, 'b': b}} ORDER BY w) AS tokens,
+           list({{'t': w, 'b': b, 'a': list_contains(admin_words, w)}} ORDER BY w) AS tokens,
            sum(b) AS token_bits,
+           coalesce(sum(b) FILTER (WHERE NOT list_contains(admin_words, w)), 0) AS name_bits,
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
     FROM weighed GROUP BY unique_id)
-SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words, log2({houses}) AS register_bits,
+SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words, a.relative,
+       log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
+       coalesce(p.name_bits, 0) AS name_bits,
        coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
 FROM {table} a LEFT JOIN per_address p USING (unique_id)
 """
 
 
-def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int) -> tuple[Any, list[Any]]:
+def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int,
+                   relative: str) -> tuple[Any, list[Any]]:
     """A Splink DuckDB backend holding the token tables of `records` (record_id, address, addr_*) and `houses`
-    (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town."""
+    (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town, and
+    whether the text places itself by another place or names a gate of one (`relative`, a regular expression)."""
     from jingzhun.matching.person import splink_tables
 
     con = open_duckdb()
-    columns = ["address", "addr_road", "addr_district", "addr_town"]
+    columns = ["address", "addr_province", "addr_city", "addr_district", "addr_town", "addr_road",
+               "addr_road_number", "addr_building", "addr_unit", "addr_floor", "addr_room"]
     con.register("record_frame", records.select("record_id", *columns))
     con.register("house_frame", houses.select("house_id", *columns))
     for name, unique_id, is_house in (("record", "CAST(record_id AS VARCHAR)", "false"), ("house", "house_id", "true")):
         con.execute(
             f"CREATE TABLE {name}_words AS "
-            + _WORDS_SQL.format(id=unique_id, is_house=is_house, table=f"{name}_frame", number=_NUMBER_WITH_UNIT)
+            + _WORDS_SQL.format(id=unique_id, is_house=is_house, table=f"{name}_frame", number=_NUMBER_WITH_UNIT),
+            [relative],
         )
     con.execute(
         "CREATE TABLE word_houses AS SELECT w, count(*) AS houses "
@@ -237,7 +256,7 @@ def score_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
     )
     if records.height < config["min_records"] or houses.is_empty():
         return empty  # too few records to learn what agreement means: the stage decides nothing
-    _, (left, right) = address_tokens(records, houses, config["block_max_houses"])
+    _, (left, right) = address_tokens(records, houses, config["block_max_houses"], config["relative"])
     # A record names one house of the register, if any: the prior that a record–house pair is the same place.
     settings = {**address_settings(), "probability_two_random_records_match": 1 / houses.height}
     linker = Linker([left, right], settings, log_level=logging.WARNING)
