@@ -153,9 +153,11 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
 
 # The words (character pairs of each run of Chinese characters) and the numbers (as numbers: 0455 is 455) of an
 # address's standardized text, with the parsed road, district and town. The numbers the parser read in Chinese
-# (五号楼, 三楼 → 5, 3) count as numbers too. `admin_words` are the words of the divisions the parser found
-# (浙江省杭州市余杭区闲林街道, long or short): they say where, not which place, so they weigh in what two texts
-# share but are not a place one text names and the other does not.
+# (五号楼, 三楼 → 5, 3) count as numbers too. `inner_numbers` are
+# those of a unit or room, inside a building (not a floor: 66楼 is as often the building as its floor);
+# `outer_numbers` the others. `admin_words` are the words of the divisions the parser found (浙江省杭州市余杭区
+# 闲林街道, long or short): they say where, not which place, so they weigh in what two texts share but are not a
+# place one text names and the other does not.
 _WORDS_SQL = r"""
 WITH named AS (
     SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names,
@@ -170,6 +172,8 @@ SELECT {id} AS unique_id, {is_house} AS is_house,
                     regexp_extract_all(concat_ws('|', addr_road_number, addr_building, addr_unit, addr_floor,
                                                  addr_room), '\d+')]),
            lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
+       list_distinct(list_transform(regexp_extract_all(concat_ws('|', addr_unit, addr_room), '\d+'),
+                                    lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS inner_numbers,
        list_distinct(flatten(list_transform(divisions,
                                             lambda d: list_transform(range(1, length(d)), lambda i: substr(d, i, 2)))))
            AS admin_words,
@@ -194,7 +198,9 @@ per_address AS (
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
     FROM weighed GROUP BY unique_id)
-SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words, a.relative,
+SELECT a.unique_id, a.is_house, a.numbers,
+       list_filter(a.numbers, lambda n: NOT list_contains(a.inner_numbers, n)) AS outer_numbers,
+       a.road, a.district, a.town, a.words, a.relative,
        log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
        coalesce(p.name_bits, 0) AS name_bits,
@@ -203,13 +209,11 @@ FROM {table} a LEFT JOIN per_address p USING (unique_id)
 """
 
 
-def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int,
-                   relative: str) -> tuple[Any, list[Any]]:
-    """A Splink DuckDB backend holding the token tables of `records` (record_id, address, addr_*) and `houses`
-    (house_id, address, addr_*): the words with their bits, the numbers, blocking words, road, district, town, and
-    whether the text places itself by another place or names a gate of one (`relative`, a regular expression)."""
-    from jingzhun.matching.person import splink_tables
-
+def token_tables(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int,
+                 relative: str) -> dict[str, pl.DataFrame]:
+    """The token tables `record` and `house` of `records` (record_id, address, addr_*) and `houses` (house_id,
+    address, addr_*): the words with their bits, the numbers, blocking words, road, district, town, and whether
+    the text places itself by another place or names a gate of one (`relative`, a regular expression)."""
     con = open_duckdb()
     columns = ["address", "addr_province", "addr_city", "addr_district", "addr_town", "addr_road",
                "addr_road_number", "addr_building", "addr_unit", "addr_floor", "addr_room"]
@@ -226,10 +230,18 @@ def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses
         "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w"
     )
     total = max(houses.height, 1)
-    frames = {
+    return {
         name: con.sql(_TOKENS_SQL.format(table=f"{name}_words", houses=float(total), block_max=block_max_houses)).pl()
         for name in ("record", "house")
     }
+
+
+def address_tokens(records: pl.DataFrame, houses: pl.DataFrame, block_max_houses: int,
+                   relative: str) -> tuple[Any, list[Any]]:
+    """A Splink DuckDB backend holding the `token_tables` of `records` and `houses`."""
+    from jingzhun.matching.person import splink_tables
+
+    frames = token_tables(records, houses, block_max_houses, relative)
     return splink_tables(records=frames["record"], houses=frames["house"])
 
 
