@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from eval_data import add_eval_dir, labelled_file
 from matching_sweep import daily_flow
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"precision": 0.90, "recall": 0.60}
 SAME_PLACE, PARTIAL = "完全匹配", "部分匹配"
 # Made-up grid cells: two subdistricts of two committees each. A house's cell comes from a hash of its text, so
@@ -120,13 +120,12 @@ def jingzhun(folder: Path) -> tuple[pl.DataFrame, str | None, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("eval_dir", nargs="?", type=Path, default=ROOT.parent / "shared" / "eval")
+    add_eval_dir(parser)
     parser.add_argument("--split", default="dev", choices=("dev",), help="only the development half exists here")
     parser.add_argument("--errors", action="store_true", help="print the queries resolved to a wrong house")
     args = parser.parse_args()
-    path = args.eval_dir / "ccks2021" / f"{args.split}.jsonl"
-    if not path.is_file():
-        print(f"CCKS 2021 data not found at {path}: skipped (give the eval folder as the first argument)")
+    path = labelled_file(args.eval_dir, "CCKS 2021", f"ccks2021/{args.split}.jsonl")
+    if path is None:
         return
     queries, houses = read_pairs(path)
     logging.getLogger("splink").setLevel(logging.ERROR)

@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eval_data import add_eval_dir, labelled_file  # noqa: E402
+
 from jingzhun.cleansing.address import parse_address  # noqa: E402
 from jingzhun.evaluation.address_parsing import SCORED_FIELDS, errors, read_labelled, score_parser  # noqa: E402
 
@@ -26,13 +28,12 @@ TARGETS = {"micro": 0.92, "community": 0.85, "road": 0.85}
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("eval_dir", nargs="?", type=Path, default=ROOT.parent / "shared" / "eval")
+    add_eval_dir(parser)
     parser.add_argument("--split", default="dev", choices=("dev", "train"))
     parser.add_argument("--errors", metavar="FIELD", help="print the addresses where FIELD is wrong")
     args = parser.parse_args()
-    path = args.eval_dir / "naacl2019" / f"{args.split}.txt"
-    if not path.is_file():
-        print(f"NAACL 2019 data not found at {path}: skipped (give the eval folder as the first argument)")
+    path = labelled_file(args.eval_dir, "NAACL 2019", f"naacl2019/{args.split}.txt")
+    if path is None:
         return
     addresses = read_labelled(path)
     if args.errors:

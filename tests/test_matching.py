@@ -397,7 +397,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         "committee_code": ["C1", "C1", "C1", "C2", "C2", "C3", "C3"],
         "subdistrict_code": ["S1", "S1", "S1", "S2", "S2", "S1", "S1"],
     })
-    same = {"level_numbers": "same", "level_tokens_unwritten": "none", "level_tokens_extra": "none"}
+    same = {"level_numbers": "same", "level_tokens_unwritten": "none", "level_tokens_extra": "none",
+            "level_relative": "neither"}
     pairs = pl.DataFrame([
         {"record_id": 1, "house_id": "H1", "match_weight": 20.0, **same},  # stands out
         {"record_id": 1, "house_id": "H4", "match_weight": 5.0, **same},
@@ -412,11 +413,13 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         {"record_id": 7, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "written_all"},  # finer
         {"record_id": 8, "house_id": "H1", "match_weight": 20.0, **same},  # an exact stage found C3
         {"record_id": 9, "house_id": "H7", "match_weight": 3.0, **same},  # too weak to accept
+        {"record_id": 10, "house_id": "H6", "match_weight": 20.0, **same, "level_relative": "else"},  # 银行对面
+        {"record_id": 11, "house_id": "H7", "match_weight": 20.0, **same, "level_numbers": "inner"},  # its room 1406
     ]).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
     records = pl.DataFrame({
-        "record_id": range(1, 10),
-        "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None],
-        "committee_code": [None, None, None, None, None, None, None, "C3", None],
+        "record_id": range(1, 12),
+        "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None],
+        "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None],
     }, schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8})
     config = rules.load("thresholds")["address"]["tokens"]
     got = {r["record_id"]: r for r in decide_address_tokens(pairs, records, houses, config).iter_rows(named=True)}
@@ -427,6 +430,54 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     assert 5 not in got and 6 not in got and 8 not in got and 9 not in got
     # Numbers finer than the register's entry: its building and committee, not the house.
     assert (got[7]["token_level"], got[7]["house_id"], got[7]["committee_code"]) == ("building", None, "C3")
+    # A text placed by another place (对面, 附近) or at a gate of one: the building it is by, not the house.
+    assert (got[10]["token_level"], got[10]["house_id"], got[10]["building_id"]) == ("building", None, "B5")
+    # A room of a house the register holds as one entry (丰利大厦 for 丰利大厦1406室): that house.
+    assert (got[11]["token_level"], got[11]["house_id"]) == ("house", "H7")
+
+
+def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """The token model's comparison levels of each (record text, house text), both parsed as the cleanse step does
+    and compared by the SQL of `address_comparisons` in DuckDB (the register: these houses)."""
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching.address import token_tables
+    from jingzhun.matching.comparisons import address_comparisons
+
+    records = normalize_column(pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _ in pairs]}),
+                               "address", "address")
+    houses = normalize_column(pl.DataFrame({"house_id": [str(i) for i in range(len(pairs))],
+                                            "address": [h for _, h in pairs]}), "address", "address")
+    frames = token_tables(records, houses, {**rules.load("thresholds")["address"]["tokens"], "block_max_houses": 100})
+    con = duckdb.connect()
+    con.register("r", frames["record"])
+    con.register("h", frames["house"])
+    sides = ", ".join(f"r.{c} AS {c}_l, h.{c} AS {c}_r" for c in frames["record"].columns)
+    levels = ", ".join(
+        "CASE " + " ".join(f"WHEN {lvl['sql_condition']} THEN '{lvl['label_for_charts']}'"
+                           for lvl in c["comparison_levels"] if lvl["sql_condition"] != "ELSE")
+        + f" ELSE 'else' END AS {c['output_column_name']}" for c in address_comparisons())
+    return con.sql(f"SELECT {levels} FROM (SELECT {sides} FROM r JOIN h USING (unique_id)) "
+                   "ORDER BY CAST(unique_id_l AS INTEGER)").pl().to_dicts()
+
+
+def test_the_token_model_compares_names_without_divisions_and_numbers_as_written():
+    """Made-up pairs: the divisions a text writes are not a place the register lacks; numbers written in Chinese
+    are numbers; a unit or room beyond the house's own numbers is the house written finely, another building is
+    not; a text by or at a gate of a place is relative."""
+    got = token_levels([
+        ("浙江省杭州市余杭区明珠苑", "明珠苑"),
+        ("宏达路5号宏达大厦三单元", "宏达路5号宏达大厦"),
+        ("宏达大厦五号楼", "宏达大厦5号楼"),
+        ("宏达路5号宏达大厦2号楼", "宏达路5号宏达大厦"),
+        ("东泰花园", "东泰花园(东门)"),
+        ("宏达大厦对面", "宏达大厦"),
+    ])
+    assert (got[0]["tokens_extra"], got[0]["tokens_unwritten"]) == ("none", "none")
+    assert got[1]["numbers"] == "inner"
+    assert got[2]["numbers"] == "same"
+    assert got[3]["numbers"] == "written_all"
+    assert [g["relative"] for g in got] == ["neither"] * 4 + ["else", "else"]
 
 
 def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_another_subdistrict(tmp_path):

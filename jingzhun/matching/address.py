@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from jingzhun.core.warehouse import has_table
+from jingzhun.core.warehouse import has_table, open_duckdb
 
 # (level, key) from the most precise to the least. A house level gives a house_id; the others a committee.
 LEVELS: tuple[tuple[str, str], ...] = (
@@ -157,16 +157,32 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
 
 
 # The words (character pairs of each run of Chinese characters) and the numbers (as numbers: 0455 is 455) of an
-# address's standardized text, with the parsed road, district and town.
+# address's standardized text, with the parsed road, district and town. The numbers the parser read in Chinese
+# (五号楼, 三楼 → 5, 3) count as numbers too. `inner_numbers` are
+# those of a unit or room, inside a building (not a floor: 66楼 is as often the building as its floor);
+# `outer_numbers` the others. `admin_words` are the words of the divisions the parser found (浙江省杭州市余杭区
+# 闲林街道, long or short): they say where, not which place, so they weigh in what two texts share but are not a
+# place one text names and the other does not.
 _WORDS_SQL = r"""
 WITH named AS (
-    SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names FROM {table})
+    SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names,
+           list_filter([addr_province, addr_city, addr_district, addr_town], lambda d: d IS NOT NULL) AS divisions
+    FROM {table})
 SELECT {id} AS unique_id, {is_house} AS is_house,
        list_distinct(flatten(list_transform(regexp_extract_all(names, '\p{{Han}}+'),
                                             lambda r: list_transform(range(1, length(r)), lambda i: substr(r, i, 2)))))
            AS words,
-       list_distinct(list_transform(regexp_extract_all(upper(coalesce(address, '')), '\d+|[A-Z]+'),
-                                    lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
+       list_distinct(list_transform(
+           flatten([regexp_extract_all(upper(coalesce(address, '')), '\d+|[A-Z]+'),
+                    regexp_extract_all(concat_ws('|', addr_road_number, addr_building, addr_unit, addr_floor,
+                                                 addr_room), '\d+')]),
+           lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
+       list_distinct(list_transform(regexp_extract_all(concat_ws('|', addr_unit, addr_room), '\d+'),
+                                    lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS inner_numbers,
+       list_distinct(flatten(list_transform(divisions,
+                                            lambda d: list_transform(range(1, length(d)), lambda i: substr(d, i, 2)))))
+           AS admin_words,
+       regexp_matches(coalesce(address, ''), ?) AS relative,
        addr_road AS road, addr_district AS district, addr_town AS town
 FROM named
 """
@@ -175,23 +191,29 @@ _NUMBER_WITH_UNIT = r"第?(?:\d+|[A-Za-z]+)(?:[-之]\d+)*(?:号楼|单元|支弄
 # Each word worth the bits of its rarity among the houses of the register (a word no house holds is worth nothing:
 # it tells no place of the register); the words few houses hold for blocking.
 _TOKENS_SQL = """
-WITH exploded AS (SELECT unique_id, unnest(words) AS w FROM {table}),
+WITH exploded AS (SELECT unique_id, admin_words, unnest(words) AS w FROM {table}),
 weighed AS (
-    SELECT e.unique_id, e.w, f.houses, coalesce(log2({houses} / f.houses), 0) AS b
+    SELECT e.unique_id, e.w, e.admin_words, f.houses, coalesce(log2({houses} / f.houses), 0) AS b
     FROM exploded e LEFT JOIN word_houses f ON e.w = f.w),
 per_address AS (
     SELECT unique_id,
-           list({{'t': w, 'b': b}} ORDER BY w) AS tokens,
+           list({{'t': w, 'b': b, 'a': list_contains(admin_words, w)}} ORDER BY w) AS tokens,
            sum(b) AS token_bits,
+           coalesce(sum(b) FILTER (WHERE NOT list_contains(admin_words, w)), 0) AS name_bits,
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
     FROM weighed GROUP BY unique_id)
-SELECT a.unique_id, a.is_house, a.numbers, a.road, a.district, a.town, a.words, log2({houses}) AS register_bits,
+SELECT a.unique_id, a.is_house, a.numbers,
+       list_filter(a.numbers, lambda n: NOT list_contains(a.inner_numbers, n)) AS outer_numbers,
+       a.road, a.district, a.town, a.words, a.relative,
+       log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
+       coalesce(p.name_bits, 0) AS name_bits,
        coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
 FROM {table} a LEFT JOIN per_address p USING (unique_id)
 """
-_TOKEN_COLUMNS = ("address", "addr_road", "addr_district", "addr_town")
+_TOKEN_COLUMNS = ("address", "addr_province", "addr_city", "addr_district", "addr_town", "addr_road",
+                  "addr_road_number", "addr_building", "addr_unit", "addr_floor", "addr_room")
 
 
 def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
@@ -215,7 +237,8 @@ def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, con
     con.register("house_frame", houses.select("house_id", *_TOKEN_COLUMNS))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE house_words AS "
-                    + _WORDS_SQL.format(id="house_id", is_house="true", table="house_frame", number=_NUMBER_WITH_UNIT))
+                    + _WORDS_SQL.format(id="house_id", is_house="true", table="house_frame", number=_NUMBER_WITH_UNIT),
+                    [config["relative"]])
         con.execute("CREATE OR REPLACE TEMP TABLE word_houses AS SELECT w, count(*) AS houses "
                     "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w")
         con.execute("CREATE OR REPLACE TABLE token_houses AS SELECT *, $key AS register_key FROM ("
@@ -238,7 +261,8 @@ def record_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses:
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE record_words AS "
                     + _WORDS_SQL.format(id="CAST(record_id AS VARCHAR)", is_house="false", table="record_frame",
-                                        number=_NUMBER_WITH_UNIT))
+                                        number=_NUMBER_WITH_UNIT),
+                    [config["relative"]])
         # (A view takes no parameters; the key is a hex digest.)
         con.execute(f"CREATE OR REPLACE TEMP VIEW word_houses AS "
                     f"SELECT w, houses FROM token_words WHERE register_key = '{key}'")
@@ -267,6 +291,17 @@ def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame
             ORDER BY unique_id""", params={"key": key}).pl()
     finally:
         con.unregister("record_table")
+
+
+def token_tables(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]) -> dict[str, pl.DataFrame]:
+    """The token tables `record` and `house` of `records` (record_id, address, addr_*) and `houses` (house_id,
+    address, addr_*): the words with their bits, the numbers, blocking words, road, district, town, and whether
+    the text places itself by another place or names a gate of one. Made as a day makes them (a register in a
+    throwaway DuckDB), to look at on their own."""
+    with open_duckdb() as con:
+        store_house_tokens(con, houses, config, "tables")
+        return {"record": record_tokens(con, records, houses.height, config, "tables"),
+                "house": house_tokens(con, "tables")}
 
 
 def score_address_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame,

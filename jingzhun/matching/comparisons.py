@@ -142,12 +142,23 @@ def RECORD_SIDE(column: str) -> str:  # noqa: N802
 
 
 SHARED_BITS = _shared_bits("tokens_l", "words_r")
-# The share of the house's words (in bits) the record does not write: a shop, a building or a gate of the place that the
-# record does not name is evidence of another place nearby.
-UNWRITTEN = f"1 - {SHARED_BITS} / greatest({HOUSE_SIDE('token_bits')}, 1)"
-# The share of the record's words known to the register (in bits) the house does not hold: the text names a place of the
-# register that this house is not, a finer or another one.
-EXTRA = f"1 - {SHARED_BITS} / greatest({RECORD_SIDE('token_bits')}, 1)"
+
+
+def _unshared_name_bits(side: str, other: str) -> str:
+    """The bits of `side`'s words that are not a division's (浙江, 余杭: `a`) and that `other` does not write."""
+    return (f"coalesce(list_sum(list_transform(list_filter({side}, lambda x: NOT x.a AND NOT list_contains({other}, "
+            f"x.t)), lambda x: x.b)), 0)")
+
+
+# The share of the house's name words (in bits) the record does not write: a shop, a building or a gate of the place
+# that the record does not name is evidence of another place nearby. (Divisions are no name: a record need not
+# write the district or town the register writes, nor the register those of the record.)
+UNWRITTEN = (f"{_unshared_name_bits(HOUSE_SIDE('tokens'), RECORD_SIDE('words'))} "
+             f"/ greatest({HOUSE_SIDE('name_bits')}, 1)")
+# The share of the record's name words known to the register (in bits) the house does not hold: the text names a
+# place of the register that this house is not, a finer or another one.
+EXTRA = (f"{_unshared_name_bits(RECORD_SIDE('tokens'), HOUSE_SIDE('words'))} "
+         f"/ greatest({RECORD_SIDE('name_bits')}, 1)")
 # (The null levels name `words_l` and `words_r`: Splink reads the columns a comparison needs from its SQL, and
 # does not look inside the lambdas.)
 NO_WORDS = "len(words_l) = 0 OR len(words_r) = 0"
@@ -175,6 +186,10 @@ def address_comparisons() -> list[dict[str, Any]]:
         # Numbers compared as numbers (0455 = 455), as a set: the lane, the building, the room, a letter (C座).
         _comparison("numbers", [
             ("same", "list_sort(numbers_l) = list_sort(numbers_r)"),
+            # The text writes the house's numbers and, beyond them, only a unit or room (丰利大厦1406室, a
+            # building the register holds as one entry): the house, written more finely.
+            ("inner", f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
+                      f"AND list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('outer_numbers')})"),
             ("written_all", f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
                             f"AND len({HOUSE_SIDE('numbers')}) > 0"),
             ("house_more", f"list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('numbers')}) "
@@ -183,6 +198,9 @@ def address_comparisons() -> list[dict[str, Any]]:
             ("record_none", f"len({RECORD_SIDE('numbers')}) = 0"),
             ("shares", "list_has_any(numbers_l, numbers_r)"),
         ], null="len(numbers_l) = 0 AND len(numbers_r) = 0"),
+        # A text that places itself by another place (旁边, 对面, 附近) or names a gate of one (东门) names no house
+        # of the register exactly: the place near it, or a part of it.
+        _comparison("relative", [("neither", "NOT relative_l AND NOT relative_r")]),
         _comparison("district", [("exact", "district_l = district_r")]),
         _comparison("town", [("exact", "town_l = town_r")]),
     ]
