@@ -5,12 +5,10 @@ way and no step reaches back. Testable without Prefect."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import shutil
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -86,26 +84,23 @@ def _keep_reference_checks(run: Run, checks: pl.DataFrame) -> None:
 
 
 def _checks_key(folder: Any) -> str:
-    """sha256 over the reference files (names and contents) and the check rules they are counted by. Memoized per
-    file state, so that a run hashes its reference once however often it asks."""
+    """sha256 over the reference files' contents (`Reference.fingerprint`) and the check rules they are counted by.
+    Memoized per file state, so that a run hashes its reference once however often it asks."""
     reference = load_reference(folder, header_only=True)  # a missing table or column is said here, plainly
     states = tuple((name, str(path.resolve()), *_state(path)) for name, path in sorted(reference.files.items()))
-    return _fingerprint(states, json.dumps(rules.load("reference_checks"), sort_keys=True, default=str))
+    checks_rules = json.dumps(rules.load("reference_checks"), sort_keys=True, default=str)
+    if (states, checks_rules) not in _keys:
+        _keys[states, checks_rules] = hashlib.sha256(
+            f"{reference.fingerprint()}:{checks_rules}".encode()).hexdigest()
+    return _keys[states, checks_rules]
+
+
+_keys: dict[tuple[Any, str], str] = {}  # `_checks_key` by the files' states and the check rules
 
 
 def _state(path: Any) -> tuple[int, ...]:
     stat = path.stat()  # what make and rsync trust to say a file is unchanged
     return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
-
-@functools.cache
-def _fingerprint(states: tuple[tuple[Any, ...], ...], checks_rules: str) -> str:
-    digest = hashlib.sha256(checks_rules.encode())
-    for name, path, *_ in states:
-        digest.update(f"{name}:{Path(path).name}".encode())
-        with open(path, "rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest())
-    return digest.hexdigest()
 
 
 def _package_passwords(run: Run) -> Any:
