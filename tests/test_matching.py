@@ -480,27 +480,33 @@ def test_the_token_model_compares_names_without_divisions_and_numbers_as_written
     assert [g["relative"] for g in got] == ["neither"] * 4 + ["else", "else"]
 
 
-def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_another_subdistrict(tmp_path):
-    """A generated district whose day writes addresses without numbers (东泰花园, 打浦路斜土路口东泰花园) and
-    hotline places (宏贸路南150米): through the match stage, the token stage routes them, and none elsewhere."""
+def _generated_day_matched(tmp_path, seed: int, settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A generated district of 3,000 persons and its day (`settings`) in `tmp_path`, run through the steps up to
+    the match stage: the day's (standard_records, matches)."""
     import datetime as dt
 
     from jingzhun.core.run import Run
     from jingzhun.core.warehouse import connect, read_run
-    from jingzhun.evaluation.metrics import read_truth
     from jingzhun.flows import steps
     from jingzhun.synthetic.generate import generate
-    from jingzhun.synthetic.settings import Settings
 
     day = dt.date(2026, 11, 22)
-    generate(tmp_path, persons=3000, seed=11, day=day,
-             settings=Settings(numberless_addresses=0.3, numberless_places=0.3))
+    generate(tmp_path, persons=3000, seed=seed, day=day, settings=settings)
     run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
     for step in (steps.prepare, steps.ingest, steps.cleanse, steps.match):
         step(run)
     with connect(run.warehouse) as con:
-        standard = read_run(con, "standard_records", day)
-        matches = read_run(con, "matches", day)
+        return read_run(con, "standard_records", day), read_run(con, "matches", day)
+
+
+def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_another_subdistrict(tmp_path):
+    """A generated district whose day writes addresses without numbers (东泰花园, 打浦路斜土路口东泰花园) and
+    hotline places (宏贸路南150米): through the match stage, the token stage routes them, and none elsewhere."""
+    from jingzhun.evaluation.metrics import read_truth
+    from jingzhun.synthetic.settings import Settings
+
+    standard, matches = _generated_day_matched(tmp_path, 11, Settings(numberless_addresses=0.3,
+                                                                      numberless_places=0.3))
     truth = read_truth(tmp_path / "truth.csv").filter(pl.col("phenomena").fill_null("").str.contains("no_number"))
     rows = (standard.select("record_id", "source", "source_file", "source_row")
             .join(matches.select("record_id", "address_method", "committee_code", "subdistrict_code"), on="record_id")
@@ -520,25 +526,12 @@ def test_household_phones_away_from_home_link_and_sparse_rows_route_to_the_phone
     and hotline rows are sparse (陈先生 and a phone, no address): through the match stage, a full name with the
     household's phone links its person wherever the address says they are, and a row naming no one is routed to
     the home its phone's holders share, never to another subdistrict."""
-    import datetime as dt
-
-    from jingzhun.core.run import Run
-    from jingzhun.core.warehouse import connect, read_run
     from jingzhun.evaluation.metrics import read_truth
-    from jingzhun.flows import steps
-    from jingzhun.synthetic.generate import generate
     from jingzhun.synthetic.settings import Settings
 
-    day = dt.date(2026, 11, 22)
-    generate(tmp_path, persons=3000, seed=12, day=day,
-             settings=Settings(day_rows=1500, away_from_home=0.4, household_phones=0.9, sparse_hotline=0.6,
+    standard, matches = _generated_day_matched(
+        tmp_path, 12, Settings(day_rows=1500, away_from_home=0.4, household_phones=0.9, sparse_hotline=0.6,
                                empty_columns=0.5))
-    run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
-    for step in (steps.prepare, steps.ingest, steps.cleanse, steps.match):
-        step(run)
-    with connect(run.warehouse) as con:
-        standard = read_run(con, "standard_records", day)
-        matches = read_run(con, "matches", day)
     rows = (standard.select("record_id", "source", "source_file", "source_row")
             .join(matches.select("record_id", "person_id", "address_method", "committee_code", "subdistrict_code"),
                   on="record_id")
