@@ -337,6 +337,27 @@ def test_cli():
         ("白鹭城市花园", {"community": "白鹭城市花园"}),  # 城 inside the name ends no place
         ("白鹭饭店后面", {"community": "白鹭饭店"}),
         ("青松路绿洲大酒店斜对面白鹭烧烤店", {"road": "青松路", "community": "绿洲大酒店", "rest": "白鹭烧烤店"}),
+        # 园林, 家居: a word of a company's name, not a place's suffix with a company in it.
+        ("青松路8号白鹭园林工程有限公司", {"community": "白鹭园林工程有限公司", "rest": None}),
+        ("青松路8号白鹭家居用品有限公司", {"community": "白鹭家居用品有限公司", "rest": None}),
+        # A named place after the house number is the place at that number; a name or a note after it is none.
+        ("青松路88弄12号白鹭小城", {"road_number": "88弄", "building": "12", "community": "白鹭小城"}),
+        ("青松路88弄12号3楼白鹭装饰公司", {"floor": "3", "community": "白鹭装饰公司"}),
+        ("青松路88弄12号张先生", {"building": "12", "community": None, "rest": "张先生"}),
+        ("青松路88弄12号301室白鹭小城", {"room": "301", "community": None}),  # after the room: a note
+        # A letter glued to a number: the room (C1215, as A502室), or the building's name before another number.
+        ("青松路8号白鹭大厦C1215", {"community": "白鹭大厦", "building": None, "room": "C1215"}),
+        ("绿洲花园B12-1195", {"community": "绿洲花园", "building": "B12", "room": "1195"}),
+        ("绿洲花园6幢B301", {"building": "6", "room": "B301"}),
+        # One side's character between a place and its numbers is a position.
+        ("白鹭新村西34幢2单元301", {"community": "白鹭新村", "building": "34", "rest": "西"}),
+        ("白鹭花园东区3幢", {"community": "白鹭花园东区", "building": "3"}),  # a zone stays
+        # A town the address writes after its district, that the tables put in another district of the city since
+        # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
+        ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
+        ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
     ],
 )
 def test_real_address_kinds(address, expected):

@@ -169,6 +169,8 @@ _TOKEN = re.compile(
     r"|(?P<group>\d+)(?:组|队|社)"  # villagers' group (张江村3组): kept in rest, never a room
     r"|(?P<lou>\d+)楼"
     r"|(?P<room>[A-Za-z]?\d+[A-Za-z]?)(?:室|房|户)"
+    # A letter glued to a number with no unit (大厦C1215, 东方巴黎B12-1195): the letter opens the building's name.
+    r"|(?<![A-Za-z])(?P<lettered>[A-Za-z]\d+)(?![\dA-Za-z号弄单层楼室房户期组队社栋幢座#])"
     r"|(?P<digits>\d+)"
 )
 # A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
@@ -182,8 +184,9 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
 # Where a named place ends inside one run of text: a word of position (金鼎大酒店旁边烧麦店: near the hotel, a
 # shop), or a second named place inside the first (盛世嘉园盛美苑: an estate, then its part). The first place is
 # the community; what follows goes to `rest`.
+# A one-character suffix that starts or ends a common word of a business's name is none (园林, 园艺, 家居, 城市).
 _COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
-                     r"|城|苑|园|府|庭|居|湾|邸|坊)")
+                     r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)")
 _POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内)")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate (常青工业园宏达机械有限公司,
@@ -193,8 +196,14 @@ _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+# A run of text that names a place or a business by its ending: it is one even after a house number.
+_NAMED_PLACE = re.compile(
+    rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
+)
 _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' group with a name (白鹭组)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
+# One side's character after a place, before its numbers (古荡新村西34幢, 温馨公寓东715): a position, not the name.
+_SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西北])$")
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
     r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)?"
@@ -535,11 +544,40 @@ def _town_candidates(
             best = (best[0], best[1] + found[1])
     if best:
         return best
+    if state.districts and state.city and (moved := _town_of_sibling_district(text, pos, state, divs)):
+        return moved
     for end, entries in divs.town_full_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
         if len(fitting) == 1:
             return end - pos, fitting
     return None
+
+
+_ROAD_AFTER_TOWN = re.compile(
+    rf"(?:(?![省市区县镇乡村]|{_COMMUNITY_SUFFIX})[\u4e00-\u9fff]){{2,8}}?(?:大道|大街|公路|路|街(?!道)|巷)"
+)  # no place in it either: 天河区珠江新城花城大道 is 珠江新城 (a place), then the road
+
+
+def _town_of_sibling_district(
+    text: str, pos: int, state: _AdminState, divs: _Divisions
+) -> tuple[int, list[_Division]] | None:
+    """A town the address writes after its district that the tables put in another district of the same city: the
+    district was split or renamed since (余杭区乔司: 乔司 is in 临平区 since 2021; 宝安区大浪, now 龙华区). The city the
+    address names confirms it; the name must be unique among the city's towns."""
+    city_only = _AdminState(province=state.province, city=state.city)
+    found: list[tuple[int, list[_Division]]] = []
+    for district in divs.districts_by_city.get(state.city or "", ()):
+        index = divs.towns_by_district.get(district)
+        if district not in state.districts and index and (hit := _lookup(text, pos, index, city_only, True)):
+            found.append(hit)
+    if len(found) != 1 or len(found[0][1]) != 1:
+        return None
+    # A short name only before a road (乔司鑫业路): 江南豪园, 西溪山庄 are places named after a town, 余杭塘路 a road,
+    # 西塘桥镇 another town.
+    length, cands = found[0]
+    if text[pos:pos + length] != cands[0].name and not _ROAD_AFTER_TOWN.match(text, pos + length):
+        return None
+    return found[0]
 
 
 def _prefer_context(cands: list[_Division], context: _Division | None) -> list[_Division]:
@@ -566,7 +604,8 @@ def _apply(state: _AdminState, level: int, cands: list[_Division]) -> None:
         state.districts = state.districts or tuple(sorted({c.district for c in cands if c.district}))
     if level == 3 and len(cands) == 1:
         state.town = cands[0].code
-        state.districts = (cands[0].district,) if cands[0].district else state.districts
+        if cands[0].district and (not state.districts or cands[0].district in state.districts):
+            state.districts = (cands[0].district,)  # the town tells which of the candidate districts is meant
 
 
 def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
@@ -807,14 +846,15 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 if not segment:
                     previous = "road"
                     continue
-            # Text after the building/room (a resident's name, a phone note) is not a community.
+            # Text after the building/room (a resident's name, a phone note) is not a community, unless it names a
+            # place (辰花路839弄168号莱顿小城, 126弄293号3楼弘高装修公司: the house number, then the place at it).
             if (
                 fields["community"] is None
                 and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
                 # 青松工业园宏达有限公司: the park is the place, the company in it is not
                 and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
-                and fields["building"] is None
-                and fields["room"] is None
+                and ((fields["building"] is None and fields["room"] is None)
+                     or (fields["room"] is None and _NAMED_PLACE.search(segment)))
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
             ):
@@ -823,6 +863,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     rest.append(other)
                 else:
                     segment = _first_place(segment, rest)
+                if (side := _SIDE_BEFORE_NUMBER.match(segment)) and i + 1 < len(tokens):
+                    rest.append(side["side"])  # 古荡新村西34幢: the side of the estate the building is on
+                    segment = segment[: side.start("side")]
                 fields["community"] = segment
                 previous = "community"
                 continue
@@ -883,6 +926,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             put(_lou_field(match["lou"], tokens[i + 1 :], fields), _number(match["lou"]), raw)
         elif kind == "room":
             put("room", _room(match["room"]), raw)
+        elif kind == "lettered":
+            _put_lettered(match["lettered"].upper(), tokens[i + 1 :], fields, rest)
         elif kind == "digits":
             if fields["road_number"] is None and previous == "road":
                 fields["road_number"] = f"{_number(match['digits'])}号"
@@ -899,6 +944,17 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         else:
             rest.insert(0, area)
     fields["rest"] = "".join(rest).replace(_POSITION_MARK, "") or None
+
+
+def _put_lettered(raw: str, following: list[tuple[str, re.Match[str] | str]], fields: dict, rest: list[str]) -> None:
+    """A letter and a number without a unit: the building's name where another number follows (东方巴黎B12-1195),
+    otherwise the room (大厦C1215, as A502室 is one)."""
+    numbered_after = any(k in ("room", "digits", "number", "floor", "lou", "unit") for k, _ in following)
+    field = "building" if fields["building"] is None and numbered_after else "room"
+    if fields[field] is None:
+        fields[field] = raw if field == "building" else _room(raw)
+    else:
+        rest.append(raw)
 
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
