@@ -358,6 +358,12 @@ def test_cli():
         ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
         ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
         ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
+        # A district the tables no longer hold, then a town of the city written short: the city confirms the town.
+        ("杭州市江干区下沙青松小区3幢", {"district": "江干区", "town": "下沙街道", "community": "青松小区"}),
+        ("宁波宁波余姚市低塘白鹭路8号", {"district": "余姚市", "town": "低塘街道"}),  # the city written twice
+        # A numbered estate or a 家苑 named after a town is a place, not the town (朝晖八区, 九堡家苑).
+        ("杭州市江干区九堡家苑3幢", {"town": None, "community": "九堡家苑"}),
+        ("杭州市朝晖八区34幢", {"district": None, "town": None, "community": "朝晖八区"}),
     ],
 )
 def test_real_address_kinds(address, expected):

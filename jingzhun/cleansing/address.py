@@ -225,8 +225,8 @@ _LEADING_UNIT = re.compile(
     rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
-    # name not ending like a zone (小区, 园区, 城区, 东区).
-    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业]))(?:区|县|市))"
+    # name not ending like a zone (小区, 园区, 城区, 东区, 朝晖八区).
+    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业一二三四五六七八九十]))(?:区|县|市))"
     rf"{_NOT_A_NAME_START}(?![场府委口])"
     # 曹杨新村 is an estate; 城北路上洪村 a road, then the village (路口村 is a village).
     rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
@@ -249,7 +249,8 @@ _FIRST_DIGIT = re.compile(r"\d")
 _ALIAS_REJECT_AFTER = re.compile(
     r"(?:[东西南北中环]{0,2}|[一二三四五六七八九十]{1,2})(?:大道|大街|公路|路|街|巷|弄|里)"
     r"|[省市区县镇乡旗盟州村号河湾\d]|居委|村委|新村|小区|花园"
-    r"|[东西南北中]?[园苑岛]"  # 望京西园, 海甸岛: a community or island named after the place
+    r"|[东西南北中家]?[园苑岛]"  # 望京西园, 海甸岛, 九堡家苑: a community or island named after the place
+    r"|[一二三四五六七八九十]{1,3}区"  # 朝晖八区: a numbered estate named after the place
     r"|工业|开发区|经济开发|经济技术|高新|园区|新区|家园|公寓|广场|大厦|市场"  # 望春工业区, 临城新区: a zone or place
 )
 
@@ -437,6 +438,7 @@ class _AdminState:
     districts: tuple[str, ...] = ()
     town: str | None = None
     town_name: str | None = None  # a town the district's own gazetteer names (it may have no national code)
+    district_name: str | None = None  # a district the tables no longer hold, written before a town of its city
 
     def admits(self, div: _Division) -> bool:
         if self.province and div.province != self.province:
@@ -644,6 +646,8 @@ def _match_admin(text: str, context: _Division | None,
             if gazetteer.place_at(text, pos, longer_than=best[0] - 1 if best else 0):
                 break
         if best is None:
+            best = _town_after_former_district(text, pos, state, context, divs)
+        if best is None:
             break
         length, level, cands = best
         cands = _prefer_context(cands, context)
@@ -653,6 +657,23 @@ def _match_admin(text: str, context: _Division | None,
         pos += length
         pos = _skip_municipality_repeat(text, pos, state, divs)
     return state, pos
+
+
+def _town_after_former_district(
+    text: str, pos: int, state: _AdminState, context: _Division | None, divs: _Divisions
+) -> tuple[int, int, list[_Division]] | None:
+    """杭州市江干区下沙, 绍兴市绍兴县柯桥: a district the tables no longer hold (its towns went to other districts of
+    the city), then one of the city's towns, which the city confirms. The district is kept as written."""
+    if not state.city or state.districts or state.district_name:
+        return None
+    former = _LEADING_UNIT.match(text, pos)
+    if former is None or former.lastgroup != "district" or len(former.group()) != 3:
+        return None  # a longer run (宁波余姚市 after 宁波) is the city written again, then its district
+    found = _town_candidates(text, former.end(), state, context, divs)
+    if found is None or len(found[1]) != 1:
+        return None
+    state.district_name = former.group()
+    return former.end() - pos + found[0], 3, found[1]
 
 
 def _skip_municipality_repeat(text: str, pos: int, state: _AdminState, divs: _Divisions) -> int:
@@ -677,7 +698,7 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
         city = name(divs.by_code[state.districts[0]].city)
     if city is None and state.province in divs.municipalities:
         city = name(state.province)  # 上海市 written alone: its city level is itself
-    return {"province": name(state.province), "city": city, "district": district,
+    return {"province": name(state.province), "city": city, "district": state.district_name or district,
             "town": state.town_name or name(state.town)}
 
 
