@@ -161,6 +161,10 @@ _TOKEN = re.compile(
     rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
     r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
+    # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
+    # never a room.
+    r"|(?P<aisle>\d+(?:街|排|号门|门(?![面市口])))"
+    r"|(?P<zone>\d+)区"  # 下吕浦8区: a numbered part of the estate
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
@@ -941,8 +945,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["community"] += raw
             else:
                 rest.append(raw)
-        elif kind == "group":
+        elif kind in ("group", "aisle"):
             rest.append(raw)
+        elif kind == "zone":
+            if previous == "community" and fields["building"] is None and fields["room"] is None:
+                fields["community"] += raw  # 下吕浦8区: the zone is part of the place, as in 白鹭苑东区
+            else:
+                rest.append(raw)
+
         elif kind == "lou":
             put(_lou_field(match["lou"], tokens[i + 1 :], fields), _number(match["lou"]), raw)
         elif kind == "room":
