@@ -365,6 +365,7 @@ def test_cli():
         ("白鹭小区10栋6门1131室", {"building": "10", "unit": None, "room": "1131"}),
         ("白鹭新村8区12幢301", {"community": "白鹭新村8区", "building": "12", "room": "301"}),
         ("白鹭市场6门面", {"room": "6"}),  # 门面 is a shop front: its number is the room
+        ("青松路白鹭桥南200米绿洲烧烤店", {"road": "青松路", "room": None, "building": None}),  # a distance
         # A district the tables no longer hold, then a town of the city written short: the city confirms the town.
         ("杭州市江干区下沙青松小区3幢", {"district": "江干区", "town": "下沙街道", "community": "青松小区"}),
         ("宁波宁波余姚市低塘白鹭路8号", {"district": "余姚市", "town": "低塘街道"}),  # the city written twice

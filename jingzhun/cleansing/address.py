@@ -163,7 +163,7 @@ _TOKEN = re.compile(
     r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
     # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
     # never a room.
-    r"|(?P<aisle>\d+(?:街|排|号门|门(?![面市口])))"
+    r"|(?P<aisle>\d+(?:街|排|号门|门(?![面市口])|米))"  # 立交桥南200米: a distance, no number either
     r"|(?P<zone>\d+)区"  # 下吕浦8区: a numbered part of the estate
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
