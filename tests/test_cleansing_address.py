@@ -366,6 +366,11 @@ def test_cli():
         ("白鹭新村8区12幢301", {"community": "白鹭新村8区", "building": "12", "room": "301"}),
         ("白鹭市场6门面", {"room": "6"}),  # 门面 is a shop front: its number is the room
         ("青松路白鹭桥南200米绿洲烧烤店", {"road": "青松路", "room": None, "building": None}),  # a distance
+        # Five characters and more before a road's suffix: a place, then the road (a side's character not counted).
+        ("白鹭镇青松坟绿洲路368号", {"town": "白鹭镇", "road": "绿洲路", "road_number": "368号", "rest": "青松坟"}),
+        ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "rest": "青松坟"}),
+        ("白鹭镇青松绿洲南路8号", {"road": "青松绿洲南路"}),  # four: a road's name
+        ("白鹭镇青松绿洲路8号", {"road": "青松绿洲路"}),
         # A district the tables no longer hold, then a town of the city written short: the city confirms the town.
         ("杭州市江干区下沙青松小区3幢", {"district": "江干区", "town": "下沙街道", "community": "青松小区"}),
         ("宁波宁波余姚市低塘白鹭路8号", {"district": "余姚市", "town": "低塘街道"}),  # the city written twice

@@ -242,6 +242,13 @@ _AREA_BEFORE_ROAD = re.compile(
     r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
+# A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not counted
+# (环城南路): five and more before the suffix are a place's name, then the road (胡家坟振兴路, 荷叶塘洪界路: a village, then its
+# road). The place goes to rest.
+_PLACE_BEFORE_ROAD = re.compile(
+    r"^(?P<place>[\u4e00-\u9fff]{3,}?)"
+    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中]))(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
+)
 # Places that are one building of many floors: a number in 楼 there is the floor.
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -791,16 +798,18 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], area
 
 def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
     """The road without an area written in front of it (`_AREA_BEFORE_ROAD`); a town goes to its field."""
-    if not (m := _AREA_BEFORE_ROAD.match(road)):
-        return road
-    area = m["area"]
-    if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
-        fields["town"] = area
-    elif area.endswith("村") and not area.endswith("新村"):
-        areas.append(area)
-    else:
-        rest.append(area)
-    return m["road"]
+    if m := _AREA_BEFORE_ROAD.match(road):
+        area, road = m["area"], m["road"]
+        if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
+            fields["town"] = area
+        elif area.endswith("村") and not area.endswith("新村"):
+            areas.append(area)
+        else:
+            rest.append(area)
+    if m := _PLACE_BEFORE_ROAD.match(road):
+        rest.append(m["place"])  # a village or an area: no community of its own (a long road name split wrong)
+        road = m["road"]
+    return road
 
 
 def _first_place(segment: str, rest: list[str]) -> str:
