@@ -242,12 +242,12 @@ _AREA_BEFORE_ROAD = re.compile(
     r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
-# A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not counted
-# (环城南路): five and more before the suffix are a place's name, then the road (胡家坟振兴路, 荷叶塘洪界路: a village, then its
-# road). The place goes to rest.
+# A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not
+# counted (环城南路, 中关村南大街): five and more before the suffix are a place's name, then the road
+# (胡家坟振兴路, 荷叶塘洪界路: a village, then its road). The place goes to rest.
 _PLACE_BEFORE_ROAD = re.compile(
     r"^(?P<place>[\u4e00-\u9fff]{3,}?)"
-    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中]))(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
+    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公]))(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
 )
 # Places that are one building of many floors: a number in 楼 there is the floor.
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
