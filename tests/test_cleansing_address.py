@@ -371,6 +371,8 @@ def test_cli():
         ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "rest": "青松坟"}),
         ("白鹭镇青松绿洲南路8号", {"road": "青松绿洲南路"}),  # four: a road's name
         ("白鹭镇青松绿洲路8号", {"road": "青松绿洲路"}),
+        # A number inside a road's name.
+        ("白鹭科技园青松9路12号", {"road": "青松9路", "road_number": "12号", "community": "白鹭科技园"}),
         # A district the tables no longer hold, then a town of the city written short: the city confirms the town.
         ("杭州市江干区下沙青松小区3幢", {"district": "江干区", "town": "下沙街道", "community": "青松小区"}),
         ("宁波宁波余姚市低塘白鹭路8号", {"district": "余姚市", "town": "低塘街道"}),  # the city written twice
