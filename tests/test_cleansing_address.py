@@ -336,6 +336,10 @@ def test_cli():
         ("白鹭苑小区北门", {"community": "白鹭苑小区", "rest": "北门"}),
         ("白鹭城市花园", {"community": "白鹭城市花园"}),  # 城 inside the name ends no place
         ("白鹭饭店后面", {"community": "白鹭饭店"}),
+        ("青松路8号白鹭酒店前台", {"community": "白鹭酒店", "rest": "前台"}),
+        ("青松路8号白鹭医院门卫收", {"community": "白鹭医院", "rest": "门卫收"}),
+        ("白鹭大转盘向东150米绿洲大厦", {"community": "白鹭大转盘", "room": None}),
+        ("白鹭花园第10栋301室", {"community": "白鹭花园", "building": "10"}),  # the ordinal's 第
         ("青松路绿洲大酒店斜对面白鹭烧烤店", {"road": "青松路", "community": "绿洲大酒店", "rest": "白鹭烧烤店"}),
         # 园林, 家居: a word of a company's name, not a place's suffix with a company in it.
         ("青松路8号白鹭园林工程有限公司", {"community": "白鹭园林工程有限公司", "rest": None}),

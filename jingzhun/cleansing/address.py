@@ -192,11 +192,12 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
 # A one-character suffix that starts or ends a common word of a business's name is none (园林, 园艺, 家居, 城市).
 _COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
                      r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)")
-_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内)")
+_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
-# A place, then what is inside it or at it: a company, a shop, an office, a gate (常青工业园宏达机械有限公司,
-# 绿洲花园物业, 白鹭苑北门). The place is the community, the rest goes to `rest`.
-_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓门]|物业|宿舍|厂房|车间|食堂|服务台)"
+# A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
+# who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
+# community, the rest goes to `rest`.
+_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓库门卫台收]|物业|宿舍|厂房|车间|食堂)"
 _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
@@ -898,6 +899,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     rest.append(other)
                 else:
                     segment = _first_place(segment, rest)
+                if segment.endswith("第") and len(segment) > 2 and i + 1 < len(tokens):
+                    segment = segment[:-1]  # 至尊门第第10栋: the ordinal's mark, before the number
                 if (side := _SIDE_BEFORE_NUMBER.match(segment)) and i + 1 < len(tokens):
                     rest.append(side["side"])  # 古荡新村西34幢: the side of the estate the building is on
                     segment = segment[: side.start("side")]
