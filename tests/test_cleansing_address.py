@@ -340,6 +340,10 @@ def test_cli():
         ("青松路8号白鹭医院门卫收", {"community": "白鹭医院", "rest": "门卫收"}),
         ("白鹭大转盘向东150米绿洲大厦", {"community": "白鹭大转盘", "room": None}),
         ("白鹭花园第10栋301室", {"community": "白鹭花园", "building": "10"}),  # the ordinal's 第
+        # A door number, then the building written as one: the building.
+        ("青松路754-6号7幢469", {"road_number": "754弄", "building": "7", "room": "469", "rest": "6号"}),
+        ("青松村12号3幢", {"community": "青松村", "building": "3", "rest": "12号"}),
+        ("青松路88弄12号301室", {"building": "12", "room": "301"}),  # no building written: the house number
         ("青松路绿洲大酒店斜对面白鹭烧烤店", {"road": "青松路", "community": "绿洲大酒店", "rest": "白鹭烧烤店"}),
         # 园林, 家居: a word of a company's name, not a place's suffix with a company in it.
         ("青松路8号白鹭园林工程有限公司", {"community": "白鹭园林工程有限公司", "rest": None}),

@@ -130,7 +130,7 @@ _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
 # cost linear, not quadratic, time.
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
-    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)号?(?![\d-])"), r"\1弄\2号"),
+    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), r"\1弄\2号"),  # 号 kept once: 754-6号7幢
     (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
@@ -857,6 +857,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
     text = _strip_units(text, fields, rest, areas)
     tokens = _tokens(text)
     previous = None
+    door = None  # the N号 read as the building, which a building written as one (N幢, N栋) replaces
 
     def put(field: str, value: str, raw: str) -> None:
         if fields[field] is None:
@@ -945,8 +946,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             else:
-                put("building", _number(match["number"]), raw)
+                if fields["building"] is None:
+                    fields["building"], door = _number(match["number"]), raw
+                else:
+                    rest.append(raw)
         elif kind == "building":
+            if door is not None and fields["unit"] is None and fields["floor"] is None and fields["room"] is None:
+                rest.append(door)  # 754-6号7幢469: a door number, then the building written as one
+                fields["building"], door = None, None
             put("building", _number(match["building"]).upper(), raw)
         elif kind == "unit":
             put("unit", _number(match["unit"]), raw)
