@@ -366,12 +366,12 @@ def test_cli():
         ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
         ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
         ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
-        # A market's aisle, a row, a gate or a stairway's door is no number of the dwelling; a numbered zone is part of
-        # the place, as 东区 is.
+        # A market's aisle, a row, a gate, a stairway's door or a numbered zone is no number of the dwelling.
         ("白鹭商贸城6街1201", {"community": "白鹭商贸城", "room": "1201", "rest": "6街"}),
         ("白鹭商贸城2号门1440", {"community": "白鹭商贸城", "building": None, "room": "1440"}),
         ("白鹭小区10栋6门1131室", {"building": "10", "unit": None, "room": "1131"}),
-        ("白鹭新村8区12幢301", {"community": "白鹭新村8区", "building": "12", "room": "301"}),
+        ("白鹭新村8区12幢301", {"community": "白鹭新村", "building": "12", "room": "301", "rest": "8区"}),
+        ("白鹭商城1113门", {"room": "1113"}),  # a shop's door number
         ("白鹭市场6门面", {"room": "6"}),  # 门面 is a shop front: its number is the room
         ("青松路白鹭桥南200米绿洲烧烤店", {"road": "青松路", "room": None, "building": None}),  # a distance
         # Five characters and more before a road's suffix: a place, then the road (a side's character not counted).

@@ -164,8 +164,9 @@ _TOKEN = re.compile(
     r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
     # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
     # never a room.
-    r"|(?P<aisle>\d+(?:街|排|号门|门(?![面市口])|米))"  # 立交桥南200米: a distance, no number either
-    r"|(?P<zone>\d+)区"  # 下吕浦8区: a numbered part of the estate
+    # 立交桥南200米: a distance, no number either. 51街区 is a block's name, 1113门 a shop's door: its room.
+    r"|(?P<aisle>\d+(?:街(?![区道])|排|号门|米)|\d{1,2}门(?![面市口]))"
+    r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
@@ -212,7 +213,7 @@ _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' gr
 _SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西北])$")
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
-    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)?"
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|交叉|口)?"
     r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
 )
 _ROAD_PART = re.compile(r"[东南西北中]段")
@@ -965,13 +966,8 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["community"] += raw
             else:
                 rest.append(raw)
-        elif kind in ("group", "aisle"):
+        elif kind in ("group", "aisle", "zone"):
             rest.append(raw)
-        elif kind == "zone":
-            if previous == "community" and fields["building"] is None and fields["room"] is None:
-                fields["community"] += raw  # 下吕浦8区: the zone is part of the place, as in 白鹭苑东区
-            else:
-                rest.append(raw)
 
         elif kind == "lou":
             put(_lou_field(match["lou"], tokens[i + 1 :], fields), _number(match["lou"]), raw)
