@@ -379,6 +379,12 @@ def test_cli():
         ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "rest": "青松坟"}),
         ("白鹭镇青松绿洲南路8号", {"road": "青松绿洲南路"}),  # four: a road's name
         ("白鹭镇青松绿洲路8号", {"road": "青松绿洲路"}),
+        ("白鹭镇青松路绿洲巷8号", {"road": "青松路", "rest": "绿洲巷"}),  # two roads: the first
+        ("白鹭镇杭州湾大道8号", {"road": "杭州湾大道"}),  # a division's name is not cut
+        ("白鹭镇向阳南路8号", {"road": "向阳南路"}),
+        ("白鹭镇创新海岸科技六路8号", {"road": "创新海岸科技六路"}),  # a numbered road is not cut
+        # A place after the house number of a village is no community: the village's house is the address.
+        ("青松村100号白鹭幼儿园", {"community": "青松村", "building": "100", "rest": "白鹭幼儿园"}),
         # A number inside a road's name.
         ("白鹭科技园青松9路12号", {"road": "青松9路", "road_number": "12号", "community": "白鹭科技园"}),
         # A district the tables no longer hold, then a town of the city written short: the city confirms the town.

@@ -246,12 +246,17 @@ _AREA_BEFORE_ROAD = re.compile(
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
 # A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not
-# counted (环城南路, 中关村南大街): five and more before the suffix are a place's name, then the road
-# (胡家坟振兴路, 荷叶塘洪界路: a village, then its road). The place goes to rest.
+# counted (环城南路, 中关村南大街), nor a numeral (科技六路): five and more before the suffix are a place's
+# name, then the road (胡家坟振兴路, 荷叶塘洪界路: a village, then its road). The place goes to rest.
 _PLACE_BEFORE_ROAD = re.compile(
     r"^(?P<place>[\u4e00-\u9fff]{3,}?)"
-    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公]))(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
+    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十]))"
+    r"(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
 )
+# A place's name does not end with a side or a numeral, nor inside a word the road's name goes on with
+# (向阳南路, 湖东二里桥路, 蛇口工业七路): the split would cut it.
+_NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九十大工]$")
+_FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|街|巷))(?:与|和)?$")
 # Places that are one building of many floors: a number in 楼 there is the floor.
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -809,10 +814,23 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
             areas.append(area)
         else:
             rest.append(area)
-    if m := _PLACE_BEFORE_ROAD.match(road):
+    if (
+        (m := _PLACE_BEFORE_ROAD.match(road))
+        and not _NAME_GOES_ON_BEFORE.search(m["place"])
+        and not _division_across(road, m.start("road"))
+    ):
+        if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
+            rest.append(road[first.end():])
+            return first["road"]
         rest.append(m["place"])  # a village or an area: no community of its own (a long road name split wrong)
         road = m["road"]
     return road
+
+
+def _division_across(text: str, cut: int) -> bool:
+    """Whether a division's name or short name runs across `cut`: 杭州湾大道 is no place 杭 and road 州湾大道."""
+    indexes = _divisions().global_index
+    return any(end > cut for pos in range(max(0, cut - 2), cut) for index in indexes for end, _ in index.at(text, pos))
 
 
 def _first_place(segment: str, rest: list[str]) -> str:
@@ -885,14 +903,15 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     previous = "road"
                     continue
             # Text after the building/room (a resident's name, a phone note) is not a community, unless it names a
-            # place (辰花路839弄168号莱顿小城, 126弄293号3楼弘高装修公司: the house number, then the place at it).
+            # place (辰花路839弄168号莱顿小城, 126弄293号3楼弘高装修公司: the house number, then the place at it) and
+            # no village or park was named before the number (尧石村100号白鹭幼儿园: the village's house 100).
             if (
                 fields["community"] is None
                 and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
                 # 青松工业园宏达有限公司: the park is the place, the company in it is not
                 and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
                 and ((fields["building"] is None and fields["room"] is None)
-                     or (fields["room"] is None and _NAMED_PLACE.search(segment)))
+                     or (fields["room"] is None and not areas and _NAMED_PLACE.search(segment)))
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
             ):
