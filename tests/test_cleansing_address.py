@@ -336,7 +336,63 @@ def test_cli():
         ("白鹭苑小区北门", {"community": "白鹭苑小区", "rest": "北门"}),
         ("白鹭城市花园", {"community": "白鹭城市花园"}),  # 城 inside the name ends no place
         ("白鹭饭店后面", {"community": "白鹭饭店"}),
+        ("青松路8号白鹭酒店前台", {"community": "白鹭酒店", "rest": "前台"}),
+        ("青松路8号白鹭医院门卫收", {"community": "白鹭医院", "rest": "门卫收"}),
+        ("白鹭大转盘向东150米绿洲大厦", {"community": "白鹭大转盘", "room": None}),
+        ("白鹭花园第10栋301室", {"community": "白鹭花园", "building": "10"}),  # the ordinal's 第
+        # A door number, then the building written as one: the building.
+        ("青松路754-6号7幢469", {"road_number": "754弄", "building": "7", "room": "469", "rest": "6号"}),
+        ("青松村12号3幢", {"community": "青松村", "building": "3", "rest": "12号"}),
+        ("青松路88弄12号301室", {"building": "12", "room": "301"}),  # no building written: the house number
         ("青松路绿洲大酒店斜对面白鹭烧烤店", {"road": "青松路", "community": "绿洲大酒店", "rest": "白鹭烧烤店"}),
+        # 园林, 家居: a word of a company's name, not a place's suffix with a company in it.
+        ("青松路8号白鹭园林工程有限公司", {"community": "白鹭园林工程有限公司", "rest": None}),
+        ("青松路8号白鹭家居用品有限公司", {"community": "白鹭家居用品有限公司", "rest": None}),
+        # A named place after the house number is the place at that number; a name or a note after it is none.
+        ("青松路88弄12号白鹭小城", {"road_number": "88弄", "building": "12", "community": "白鹭小城"}),
+        ("青松路88弄12号3楼白鹭装饰公司", {"floor": "3", "community": "白鹭装饰公司"}),
+        ("青松路88弄12号张先生", {"building": "12", "community": None, "rest": "张先生"}),
+        ("青松路88弄12号301室白鹭小城", {"room": "301", "community": None}),  # after the room: a note
+        # A letter glued to a number: the room (C1215, as A502室), or the building's name before another number.
+        ("青松路8号白鹭大厦C1215", {"community": "白鹭大厦", "building": None, "room": "C1215"}),
+        ("绿洲花园B12-1195", {"community": "绿洲花园", "building": "B12", "room": "1195"}),
+        ("绿洲花园6幢B301", {"building": "6", "room": "B301"}),
+        # One side's character between a place and its numbers is a position.
+        ("白鹭新村西34幢2单元301", {"community": "白鹭新村", "building": "34", "rest": "西"}),
+        ("白鹭花园东区3幢", {"community": "白鹭花园东区", "building": "3"}),  # a zone stays
+        # A town the address writes after its district, that the tables put in another district of the city since
+        # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
+        ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
+        ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
+        # A market's aisle, a row, a gate, a stairway's door or a numbered zone is no number of the dwelling.
+        ("白鹭商贸城6街1201", {"community": "白鹭商贸城", "room": "1201", "rest": "6街"}),
+        ("白鹭商贸城2号门1440", {"community": "白鹭商贸城", "building": None, "room": "1440"}),
+        ("白鹭小区10栋6门1131室", {"building": "10", "unit": None, "room": "1131"}),
+        ("白鹭新村8区12幢301", {"community": "白鹭新村", "building": "12", "room": "301", "rest": "8区"}),
+        ("白鹭商城1113门", {"room": "1113"}),  # a shop's door number
+        ("白鹭市场6门面", {"room": "6"}),  # 门面 is a shop front: its number is the room
+        ("青松路白鹭桥南200米绿洲烧烤店", {"road": "青松路", "room": None, "building": None}),  # a distance
+        # Five characters and more before a road's suffix: a place, then the road (a side's character not counted).
+        ("白鹭镇青松坟绿洲路368号", {"town": "白鹭镇", "road": "绿洲路", "road_number": "368号", "rest": "青松坟"}),
+        ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "rest": "青松坟"}),
+        ("白鹭镇青松绿洲南路8号", {"road": "青松绿洲南路"}),  # four: a road's name
+        ("白鹭镇青松绿洲路8号", {"road": "青松绿洲路"}),
+        ("白鹭镇青松路绿洲巷8号", {"road": "青松路", "rest": "绿洲巷"}),  # two roads: the first
+        ("白鹭镇杭州湾大道8号", {"road": "杭州湾大道"}),  # a division's name is not cut
+        ("白鹭镇向阳南路8号", {"road": "向阳南路"}),
+        ("白鹭镇创新海岸科技六路8号", {"road": "创新海岸科技六路"}),  # a numbered road is not cut
+        # A place after the house number of a village is no community: the village's house is the address.
+        ("青松村100号白鹭幼儿园", {"community": "青松村", "building": "100", "rest": "白鹭幼儿园"}),
+        # A number inside a road's name.
+        ("白鹭科技园青松9路12号", {"road": "青松9路", "road_number": "12号", "community": "白鹭科技园"}),
+        # A district the tables no longer hold, then a town of the city written short: the city confirms the town.
+        ("杭州市江干区下沙青松小区3幢", {"district": "江干区", "town": "下沙街道", "community": "青松小区"}),
+        ("宁波宁波余姚市低塘白鹭路8号", {"district": "余姚市", "town": "低塘街道"}),  # the city written twice
+        # A numbered estate or a 家苑 named after a town is a place, not the town (朝晖八区, 九堡家苑).
+        ("杭州市江干区九堡家苑3幢", {"town": None, "community": "九堡家苑"}),
+        ("杭州市朝晖八区34幢", {"district": None, "town": None, "community": "朝晖八区"}),
     ],
 )
 def test_real_address_kinds(address, expected):

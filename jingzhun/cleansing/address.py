@@ -130,7 +130,7 @@ _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
 # cost linear, not quadratic, time.
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
-    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)号?(?![\d-])"), r"\1弄\2号"),
+    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), r"\1弄\2号"),  # 号 kept once: 754-6号7幢
     (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
@@ -158,9 +158,15 @@ _ROAD_SUFFIX = r"(?:大道|大街|公路|路|街|道|巷|胡同)"
 _ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路四段
 # A 弄 after a name, not after a number, is a road (杭州 法云弄22号); 455弄 stays the lane of the road before it.
 _TOKEN = re.compile(
-    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
+    # 西园9路, 经20路: a number inside a road's name, before its suffix.
+    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:\d{{1,3}}(?:大道|大街|路|巷)|{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
     r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
+    # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
+    # never a room.
+    # 立交桥南200米: a distance, no number either. 51街区 is a block's name, 1113门 a shop's door: its room.
+    r"|(?P<aisle>\d+(?:街(?![区道])|排|号门|米)|\d{1,2}门(?![面市口]))"
+    r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
@@ -169,6 +175,8 @@ _TOKEN = re.compile(
     r"|(?P<group>\d+)(?:组|队|社)"  # villagers' group (张江村3组): kept in rest, never a room
     r"|(?P<lou>\d+)楼"
     r"|(?P<room>[A-Za-z]?\d+[A-Za-z]?)(?:室|房|户)"
+    # A letter glued to a number with no unit (大厦C1215, 东方巴黎B12-1195): the letter opens the building's name.
+    r"|(?<![A-Za-z])(?P<lettered>[A-Za-z]\d+)(?![\dA-Za-z号弄单层楼室房户期组队社栋幢座#])"
     r"|(?P<digits>\d+)"
 )
 # A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
@@ -182,22 +190,30 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
 # Where a named place ends inside one run of text: a word of position (金鼎大酒店旁边烧麦店: near the hotel, a
 # shop), or a second named place inside the first (盛世嘉园盛美苑: an estate, then its part). The first place is
 # the community; what follows goes to `rest`.
+# A one-character suffix that starts or ends a common word of a business's name is none (园林, 园艺, 家居, 城市).
 _COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
-                     r"|城|苑|园|府|庭|居|湾|邸|坊)")
-_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内)")
+                     r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)")
+_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
-# A place, then what is inside it or at it: a company, a shop, an office, a gate (常青工业园宏达机械有限公司,
-# 绿洲花园物业, 白鹭苑北门). The place is the community, the rest goes to `rest`.
-_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓门]|物业|宿舍|厂房|车间|食堂|服务台)"
+# A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
+# who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
+# community, the rest goes to `rest`.
+_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓库门卫台收]|物业|宿舍|厂房|车间|食堂)"
 _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+# A run of text that names a place or a business by its ending: it is one even after a house number.
+_NAMED_PLACE = re.compile(
+    rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
+)
 _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' group with a name (白鹭组)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
+# One side's character after a place, before its numbers (古荡新村西34幢, 温馨公寓东715): a position, not the name.
+_SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西北])$")
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
-    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)?"
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|交叉|口)?"
     r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
 )
 _ROAD_PART = re.compile(r"[东南西北中]段")
@@ -216,8 +232,8 @@ _LEADING_UNIT = re.compile(
     rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
-    # name not ending like a zone (小区, 园区, 城区, 东区).
-    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业]))(?:区|县|市))"
+    # name not ending like a zone (小区, 园区, 城区, 东区, 朝晖八区).
+    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业一二三四五六七八九十]))(?:区|县|市))"
     rf"{_NOT_A_NAME_START}(?![场府委口])"
     # 曹杨新村 is an estate; 城北路上洪村 a road, then the village (路口村 is a village).
     rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
@@ -229,6 +245,18 @@ _AREA_BEFORE_ROAD = re.compile(
     r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
+# A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not
+# counted (环城南路, 中关村南大街), nor a numeral (科技六路): five and more before the suffix are a place's
+# name, then the road (胡家坟振兴路, 荷叶塘洪界路: a village, then its road). The place goes to rest.
+_PLACE_BEFORE_ROAD = re.compile(
+    r"^(?P<place>[\u4e00-\u9fff]{3,}?)"
+    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十]))"
+    r"(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
+)
+# A place's name does not end with a side or a numeral, nor inside a word the road's name goes on with
+# (向阳南路, 湖东二里桥路, 蛇口工业七路): the split would cut it.
+_NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九十大工]$")
+_FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|街|巷))(?:与|和)?$")
 # Places that are one building of many floors: a number in 楼 there is the floor.
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -240,7 +268,8 @@ _FIRST_DIGIT = re.compile(r"\d")
 _ALIAS_REJECT_AFTER = re.compile(
     r"(?:[东西南北中环]{0,2}|[一二三四五六七八九十]{1,2})(?:大道|大街|公路|路|街|巷|弄|里)"
     r"|[省市区县镇乡旗盟州村号河湾\d]|居委|村委|新村|小区|花园"
-    r"|[东西南北中]?[园苑岛]"  # 望京西园, 海甸岛: a community or island named after the place
+    r"|[东西南北中家]?[园苑岛]"  # 望京西园, 海甸岛, 九堡家苑: a community or island named after the place
+    r"|[一二三四五六七八九十]{1,3}区"  # 朝晖八区: a numbered estate named after the place
     r"|工业|开发区|经济开发|经济技术|高新|园区|新区|家园|公寓|广场|大厦|市场"  # 望春工业区, 临城新区: a zone or place
 )
 
@@ -428,6 +457,7 @@ class _AdminState:
     districts: tuple[str, ...] = ()
     town: str | None = None
     town_name: str | None = None  # a town the district's own gazetteer names (it may have no national code)
+    district_name: str | None = None  # a district the tables no longer hold, written before a town of its city
 
     def admits(self, div: _Division) -> bool:
         if self.province and div.province != self.province:
@@ -535,11 +565,40 @@ def _town_candidates(
             best = (best[0], best[1] + found[1])
     if best:
         return best
+    if state.districts and state.city and (moved := _town_of_sibling_district(text, pos, state, divs)):
+        return moved
     for end, entries in divs.town_full_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
         if len(fitting) == 1:
             return end - pos, fitting
     return None
+
+
+_ROAD_AFTER_TOWN = re.compile(
+    rf"(?:(?![省市区县镇乡村]|{_COMMUNITY_SUFFIX})[\u4e00-\u9fff]){{2,8}}?(?:大道|大街|公路|路|街(?!道)|巷)"
+)  # no place in it either: 天河区珠江新城花城大道 is 珠江新城 (a place), then the road
+
+
+def _town_of_sibling_district(
+    text: str, pos: int, state: _AdminState, divs: _Divisions
+) -> tuple[int, list[_Division]] | None:
+    """A town the address writes after its district that the tables put in another district of the same city: the
+    district was split or renamed since (余杭区乔司: 乔司 is in 临平区 since 2021; 宝安区大浪, now 龙华区). The city the
+    address names confirms it; the name must be unique among the city's towns."""
+    city_only = _AdminState(province=state.province, city=state.city)
+    found: list[tuple[int, list[_Division]]] = []
+    for district in divs.districts_by_city.get(state.city or "", ()):
+        index = divs.towns_by_district.get(district)
+        if district not in state.districts and index and (hit := _lookup(text, pos, index, city_only, True)):
+            found.append(hit)
+    if len(found) != 1 or len(found[0][1]) != 1:
+        return None
+    # A short name only before a road (乔司鑫业路): 江南豪园, 西溪山庄 are places named after a town, 余杭塘路 a road,
+    # 西塘桥镇 another town.
+    length, cands = found[0]
+    if text[pos:pos + length] != cands[0].name and not _ROAD_AFTER_TOWN.match(text, pos + length):
+        return None
+    return found[0]
 
 
 def _prefer_context(cands: list[_Division], context: _Division | None) -> list[_Division]:
@@ -566,7 +625,8 @@ def _apply(state: _AdminState, level: int, cands: list[_Division]) -> None:
         state.districts = state.districts or tuple(sorted({c.district for c in cands if c.district}))
     if level == 3 and len(cands) == 1:
         state.town = cands[0].code
-        state.districts = (cands[0].district,) if cands[0].district else state.districts
+        if cands[0].district and (not state.districts or cands[0].district in state.districts):
+            state.districts = (cands[0].district,)  # the town tells which of the candidate districts is meant
 
 
 def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
@@ -605,6 +665,8 @@ def _match_admin(text: str, context: _Division | None,
             if gazetteer.place_at(text, pos, longer_than=best[0] - 1 if best else 0):
                 break
         if best is None:
+            best = _town_after_former_district(text, pos, state, context, divs)
+        if best is None:
             break
         length, level, cands = best
         cands = _prefer_context(cands, context)
@@ -614,6 +676,23 @@ def _match_admin(text: str, context: _Division | None,
         pos += length
         pos = _skip_municipality_repeat(text, pos, state, divs)
     return state, pos
+
+
+def _town_after_former_district(
+    text: str, pos: int, state: _AdminState, context: _Division | None, divs: _Divisions
+) -> tuple[int, int, list[_Division]] | None:
+    """杭州市江干区下沙, 绍兴市绍兴县柯桥: a district the tables no longer hold (its towns went to other districts of
+    the city), then one of the city's towns, which the city confirms. The district is kept as written."""
+    if not state.city or state.districts or state.district_name:
+        return None
+    former = _LEADING_UNIT.match(text, pos)
+    if former is None or former.lastgroup != "district" or len(former.group()) != 3:
+        return None  # a longer run (宁波余姚市 after 宁波) is the city written again, then its district
+    found = _town_candidates(text, former.end(), state, context, divs)
+    if found is None or len(found[1]) != 1:
+        return None
+    state.district_name = former.group()
+    return former.end() - pos + found[0], 3, found[1]
 
 
 def _skip_municipality_repeat(text: str, pos: int, state: _AdminState, divs: _Divisions) -> int:
@@ -638,7 +717,7 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
         city = name(divs.by_code[state.districts[0]].city)
     if city is None and state.province in divs.municipalities:
         city = name(state.province)  # 上海市 written alone: its city level is itself
-    return {"province": name(state.province), "city": city, "district": district,
+    return {"province": name(state.province), "city": city, "district": state.district_name or district,
             "town": state.town_name or name(state.town)}
 
 
@@ -727,16 +806,31 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], area
 
 def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
     """The road without an area written in front of it (`_AREA_BEFORE_ROAD`); a town goes to its field."""
-    if not (m := _AREA_BEFORE_ROAD.match(road)):
-        return road
-    area = m["area"]
-    if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
-        fields["town"] = area
-    elif area.endswith("村") and not area.endswith("新村"):
-        areas.append(area)
-    else:
-        rest.append(area)
-    return m["road"]
+    if m := _AREA_BEFORE_ROAD.match(road):
+        area, road = m["area"], m["road"]
+        if area.endswith(("镇", "乡", "街道", "办事处")) and fields["town"] is None:
+            fields["town"] = area
+        elif area.endswith("村") and not area.endswith("新村"):
+            areas.append(area)
+        else:
+            rest.append(area)
+    if (
+        (m := _PLACE_BEFORE_ROAD.match(road))
+        and not _NAME_GOES_ON_BEFORE.search(m["place"])
+        and not _division_across(road, m.start("road"))
+    ):
+        if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
+            rest.append(road[first.end():])
+            return first["road"]
+        rest.append(m["place"])  # a village or an area: no community of its own (a long road name split wrong)
+        road = m["road"]
+    return road
+
+
+def _division_across(text: str, cut: int) -> bool:
+    """Whether a division's name or short name runs across `cut`: 杭州湾大道 is no place 杭 and road 州湾大道."""
+    indexes = _divisions().global_index
+    return any(end > cut for pos in range(max(0, cut - 2), cut) for index in indexes for end, _ in index.at(text, pos))
 
 
 def _first_place(segment: str, rest: list[str]) -> str:
@@ -782,6 +876,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
     text = _strip_units(text, fields, rest, areas)
     tokens = _tokens(text)
     previous = None
+    door = None  # the N号 read as the building, which a building written as one (N幢, N栋) replaces
 
     def put(field: str, value: str, raw: str) -> None:
         if fields[field] is None:
@@ -807,14 +902,16 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 if not segment:
                     previous = "road"
                     continue
-            # Text after the building/room (a resident's name, a phone note) is not a community.
+            # Text after the building/room (a resident's name, a phone note) is not a community, unless it names a
+            # place (辰花路839弄168号莱顿小城, 126弄293号3楼弘高装修公司: the house number, then the place at it) and
+            # no village or park was named before the number (尧石村100号白鹭幼儿园: the village's house 100).
             if (
                 fields["community"] is None
                 and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
                 # 青松工业园宏达有限公司: the park is the place, the company in it is not
                 and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
-                and fields["building"] is None
-                and fields["room"] is None
+                and ((fields["building"] is None and fields["room"] is None)
+                     or (fields["room"] is None and not areas and _NAMED_PLACE.search(segment)))
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
             ):
@@ -823,6 +920,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     rest.append(other)
                 else:
                     segment = _first_place(segment, rest)
+                if segment.endswith("第") and len(segment) > 2 and i + 1 < len(tokens):
+                    segment = segment[:-1]  # 至尊门第第10栋: the ordinal's mark, before the number
+                if (side := _SIDE_BEFORE_NUMBER.match(segment)) and i + 1 < len(tokens):
+                    rest.append(side["side"])  # 古荡新村西34幢: the side of the estate the building is on
+                    segment = segment[: side.start("side")]
                 fields["community"] = segment
                 previous = "community"
                 continue
@@ -864,8 +966,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             else:
-                put("building", _number(match["number"]), raw)
+                if fields["building"] is None:
+                    fields["building"], door = _number(match["number"]), raw
+                else:
+                    rest.append(raw)
         elif kind == "building":
+            if door is not None and fields["unit"] is None and fields["floor"] is None and fields["room"] is None:
+                rest.append(door)  # 754-6号7幢469: a door number, then the building written as one
+                fields["building"], door = None, None
             put("building", _number(match["building"]).upper(), raw)
         elif kind == "unit":
             put("unit", _number(match["unit"]), raw)
@@ -877,12 +985,15 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["community"] += raw
             else:
                 rest.append(raw)
-        elif kind == "group":
+        elif kind in ("group", "aisle", "zone"):
             rest.append(raw)
+
         elif kind == "lou":
             put(_lou_field(match["lou"], tokens[i + 1 :], fields), _number(match["lou"]), raw)
         elif kind == "room":
             put("room", _room(match["room"]), raw)
+        elif kind == "lettered":
+            _put_lettered(match["lettered"].upper(), tokens[i + 1 :], fields, rest)
         elif kind == "digits":
             if fields["road_number"] is None and previous == "road":
                 fields["road_number"] = f"{_number(match['digits'])}号"
@@ -899,6 +1010,17 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         else:
             rest.insert(0, area)
     fields["rest"] = "".join(rest).replace(_POSITION_MARK, "") or None
+
+
+def _put_lettered(raw: str, following: list[tuple[str, re.Match[str] | str]], fields: dict, rest: list[str]) -> None:
+    """A letter and a number without a unit: the building's name where another number follows (东方巴黎B12-1195),
+    otherwise the room (大厦C1215, as A502室 is one)."""
+    numbered_after = any(k in ("room", "digits", "number", "floor", "lou", "unit") for k, _ in following)
+    field = "building" if fields["building"] is None and numbered_after else "room"
+    if fields[field] is None:
+        fields[field] = raw if field == "building" else _room(raw)
+    else:
+        rest.append(raw)
 
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
