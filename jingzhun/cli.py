@@ -107,25 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
-    from jingzhun.core.run import Run, exclusive
-    from jingzhun.flows.steps import check_inputs
+    from jingzhun.flows.server import early_server, using
 
-    # What makes a run impossible is said before Prefect's local server takes its ten seconds to start:
-    # the inputs, then the output folder (taking its lock checks that it is a folder we can write).
-    run = Run(**parameters)
-    check_inputs(run)
-    with exclusive(run.out):
-        from jingzhun.flows.daily import daily
+    # Prefect's temporary server boots in its own process while this one checks the inputs and imports the flow.
+    with early_server() as server:
+        from jingzhun.core.run import Run, exclusive
+        from jingzhun.flows.steps import check_inputs
 
-        prefect = logging.getLogger("prefect")
-        if not debug:
-            _without_tracebacks(logging.getLogger().handlers)
-        try:
-            return _start(daily, parameters)
-        finally:
-            # Prefect says "Stopping temporary server" at exit, after our figures or our one-line error;
-            # from here on only its warnings are worth a line.
-            prefect.setLevel(logging.WARNING)
+        # What makes a run impossible is said before the flow starts: the inputs, then the output folder (taking
+        # its lock checks that it is a folder we can write).
+        run = Run(**parameters)
+        check_inputs(run)
+        with exclusive(run.out):
+            from jingzhun.flows.daily import daily
+
+            prefect = logging.getLogger("prefect")
+            if not debug:
+                _without_tracebacks(logging.getLogger().handlers)
+            try:
+                with using(server):
+                    return _start(daily, parameters)
+            finally:
+                # Prefect says "Stopping temporary server" at exit, after our figures or our one-line error;
+                # from here on only its warnings are worth a line.
+                prefect.setLevel(logging.WARNING)
 
 
 def _start(daily: Any, parameters: dict[str, Any]) -> dict[str, Any]:

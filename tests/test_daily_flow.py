@@ -247,7 +247,8 @@ def test_a_killed_rerun_leaves_the_previous_day_whole(flow_run, district, tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert _files(day) == before
     # Nothing of the killed run is left beside the day, the warehouse and the reference checks' cache.
-    assert sorted(p.name for p in out.iterdir()) == [".lock", ".reference_checks.parquet", RUN_DATE.isoformat(),
+    assert sorted(p.name for p in out.iterdir()) == [".lock", ".reference-cache", ".reference_checks.parquet",
+                                                     RUN_DATE.isoformat(),
                                                      "warehouse.duckdb"]
 
 

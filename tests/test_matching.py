@@ -635,3 +635,40 @@ def test_the_houses_are_standardized_without_the_population_and_kept_when_only_t
     assert hashes == [(houses_before,)]
     assert moved.height == population.height + 1
     assert moved.filter(pl.col("person_id") == "P-NEW")["name"].to_list() == ["欧阳娜娜"]
+
+
+def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_warehouse(district, tmp_path):
+    import shutil
+
+    from jingzhun.core.warehouse import connect
+    from jingzhun.matching.link import standardize_reference
+    from jingzhun.matching.reference import load_reference
+
+    folder = tmp_path / "reference"
+    shutil.copytree(district / "reference", folder)
+    copies = tmp_path / ".reference-cache"
+    reference = load_reference(folder)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        standardize_reference(con, reference)  # the first day: standardized and stored, no copy yet
+        assert not copies.exists()
+        from_warehouse = standardize_reference(con, reference)  # read from the warehouse, copied beside it
+        names = sorted(p.name for p in copies.iterdir())
+        assert names == [f"reference_houses-{reference.fingerprint(('grid', 'housing'))}.parquet",
+                         f"reference_population-{reference.fingerprint()}.parquet"]
+        from_copy = standardize_reference(con, reference)
+        for table, copied in zip(from_warehouse, from_copy, strict=True):
+            assert copied.schema == table.schema and copied.equals(table)
+
+        # A copy that cannot be read is made again from the warehouse's table.
+        (copies / names[1]).write_bytes(b"not parquet")
+        assert standardize_reference(con, reference)[1].equals(from_warehouse[1])
+        assert pl.read_parquet(copies / names[1]).equals(from_warehouse[1])
+
+        # New population file: its copy replaces the old one, the houses' copy stays.
+        population = pl.read_csv(folder / "population.csv", infer_schema=False)
+        population.head(population.height - 1).write_csv(folder / "population.csv")
+        changed = load_reference(folder)
+        standardize_reference(con, changed)
+        standardize_reference(con, changed)
+    assert sorted(p.name for p in copies.iterdir()) == [names[0],
+                                                        f"reference_population-{changed.fingerprint()}.parquet"]

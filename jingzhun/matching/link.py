@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -76,17 +77,50 @@ def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> 
 
 def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str,
             make: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    """`table`'s rows of `fingerprint` from the warehouse, else `make()` stored there in their place."""
+    """`table`'s rows of `fingerprint` from the warehouse, else `make()` stored there in their place. Once read
+    from the warehouse they are also kept as a Parquet file beside it (`_parquet_copy`), which later runs read."""
+    copy = _parquet_copy(con, table, fingerprint)
+    if copy is not None and copy.is_file():
+        try:
+            return pl.read_parquet(copy)
+        except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
+            pass
     if has_table(con, table):
         cached = con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {table} WHERE reference_hash = ?",
                          params=[fingerprint]).pl()
         if not cached.is_empty():
+            if copy is not None:
+                _keep_parquet_copy(cached, copy)
             return cached
     frame = make()
     con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
     con.unregister("standardized")
     return frame
+
+
+def _parquet_copy(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> Path | None:
+    """Where the copy of a cached reference table lives: `OUT/.reference-cache/<table>-<fingerprint>.parquet`
+    beside the warehouse file (none for a warehouse in memory). Polars reads a million standardized persons from
+    Parquet in a third of the time DuckDB takes to hand them over from its table (1.7 s against 4.4 s, 0.8 against
+    2.0 s of CPU, at a load of 6); the warehouse's table stays the record of what was standardized."""
+    paths = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    if not paths or not paths[0][0]:
+        return None
+    return Path(paths[0][0]).parent / ".reference-cache" / f"{table}-{fingerprint}.parquet"
+
+
+def _keep_parquet_copy(frame: pl.DataFrame, copy: Path) -> None:
+    """Write the copy whole (a rename: a run killed here leaves none) and drop the table's copies of other
+    fingerprints (reference files since replaced)."""
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    partial = copy.with_name(copy.name + ".partial")
+    frame.write_parquet(partial)
+    partial.replace(copy)
+    table = copy.name.rsplit("-", 1)[0]
+    for other in copy.parent.glob(f"{table}-*.parquet"):
+        if other != copy:
+            other.unlink(missing_ok=True)
 
 
 def _standardize_houses(reference: Reference) -> pl.DataFrame:
