@@ -620,6 +620,12 @@ def test_the_houses_are_standardized_without_the_population_and_kept_when_only_t
         before, houses_before = first.fingerprint(), first.fingerprint(("grid", "housing"))
         _, population = standardize_reference(con, first)
         assert population.height == first.population.height
+        # A run whose standardized population is cached need not read the population: deferred, it is read when
+        # asked, and the fingerprint (what the cache is kept under) is the same.
+        deferred = load_reference(folder, later=("population",))
+        assert deferred.population.is_empty() and deferred.fingerprint() == before
+        assert deferred.persons().equals(first.population)
+        assert standardize_reference(con, deferred)[1].equals(population)
 
         # A person moves in: the population is standardized again, the houses come from the warehouse as they were.
         newcomer = first.population.head(1).with_columns(person_id=pl.lit("P-NEW"), id_number=pl.lit(None),

@@ -91,6 +91,27 @@ def test_a_step_counted_in_pieces_says_what_it_does_how_many_are_done_and_the_ti
     progress.doing("nothing")  # outside a step: nothing happens
 
 
+def test_a_long_column_normalized_value_by_value_says_how_far_it_is_and_the_time_left(caplog, monkeypatch):
+    import polars as pl
+
+    from jingzhun.cleansing import pipeline
+
+    caplog.set_level(logging.INFO, logger="jingzhun")
+    slow = {**pipeline.NORMALIZERS, "text": lambda value: (time.sleep(0.001), {"": value.upper()})[1]}
+    monkeypatch.setattr(pipeline, "NORMALIZERS", slow)
+    monkeypatch.setattr(pipeline, "CHUNK_VALUES", 100)
+    houses = pl.DataFrame({"address": [f"a{i}" for i in range(500)]})
+    with progress.tracked("cleanse", rows=10, first_after=0.2, every=0.2):
+        progress.doing("the standardized houses")
+        normalized = pipeline.normalize_column(houses, "address", "text")
+    # (A line while the first chunk works knows no pace yet: any later one does.)
+    heartbeat = next(line for line in _lines(caplog) if " of 500 values, about " in line)
+    assert heartbeat.startswith("cleanse: 10 rows, ") and "; now: the standardized houses (" in heartbeat
+    assert heartbeat.endswith(" left)")
+    # In chunks, the same values as at once.
+    assert normalized.sort("address_raw")["address"].to_list() == sorted(f"A{i}" for i in range(500))
+
+
 def _own_rules(tmp_path: Path) -> Path:
     folder = tmp_path / "my-rules"
     shutil.copytree(rules.INSTALLED_RULES_DIR, folder)

@@ -36,6 +36,10 @@ def test_candidates_go_out_with_both_sides_and_decisions_come_back(tmp_path):
     assert rows["候选人员编号"].to_list() == ["P3", "P4"]
     assert rows["候选姓名"].to_list() == ["王建国", "王建军"] and set(rows["记录姓名"]) == {"王先生"}
     assert rows["一致的证据"][0] == "姓氏一致（只登记了称呼）；手机号一致（人口库中多人共用）；同一房屋"
+    # Candidates at the same weight (a household's phone) come in one order, whatever order they were given in.
+    tied = candidates.with_columns(match_weight=pl.lit(11.5))
+    assert (candidate_rows(tied.reverse(), matched, standard, population, DAY)["候选人员编号"].to_list()
+            == candidate_rows(tied, matched, standard, population, DAY)["候选人员编号"].to_list() == ["P3", "P4"])
 
     workbook = write_person_candidates(tmp_path / "out", rows, DAY)[0]
     book = openpyxl.load_workbook(workbook)

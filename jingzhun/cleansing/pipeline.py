@@ -100,21 +100,41 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
         settled = SETTLED[kind](distinct.filter(~distinct.str.to_lowercase().is_in(pl.Series(list(placeholders),
                                                                                        dtype=pl.Utf8).implode())))
         distinct = distinct.filter(~distinct.is_in(settled["raw"].implode()))
-    distinct = distinct.to_list()
-    results = [normalize("" if value.strip().casefold() in placeholders else value) for value in distinct]
-    names = {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field)
-             for key in (results[0] if results else normalize(""))}
-    types = {"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}}
-    lookup = pl.DataFrame(
-        {"__raw": distinct, **{name: [r[key] for r in results] for key, name in names.items()}},
-        schema_overrides=types, strict=False,
-    ).with_columns(pl.col(pl.Null).cast(pl.Utf8))  # a column with no value at all is still text, not `null`
+    # In chunks: a register of four million houses is four million addresses, and their parsed fields as Python
+    # objects all at once took gigabytes; a chunk's objects are gone once its rows are in a frame.
+    chunks = []
+    for start in range(0, max(distinct.len(), 1), CHUNK_VALUES):
+        if distinct.len() > CHUNK_VALUES:  # a long column (the houses of the reference) says how far it is
+            progress.values_done(start, distinct.len())
+        chunks.append(_lookup(distinct.slice(start, CHUNK_VALUES).to_list(), normalize, placeholders, field, kind))
+    lookup = pl.concat(chunks, how="vertical_relaxed")
+    names = _names(normalize, field)
     if settled is not None:
         lookup = pl.concat([lookup, settled.select(pl.col("raw").alias("__raw"), *(
             pl.col(key).alias(name) for key, name in names.items())).cast(dict(lookup.schema))])
     return frame.rename({field: f"{field}_raw"}).join(
         lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
     )
+
+
+CHUNK_VALUES = 100_000  # distinct values normalized at once
+
+
+def _names(normalize: Callable[[str], dict[str, Any]], field: str) -> dict[str, str]:
+    """The normalizer's result keys → the columns they become (`field`, `field_<key>`, an `addr_` key as it is)."""
+    return {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field) for key in normalize("")}
+
+
+def _lookup(values: list[str], normalize: Callable[[str], dict[str, Any]], placeholders: set[str], field: str,
+            kind: str) -> pl.DataFrame:
+    """`__raw` (each of `values`) and the columns of its normalized result."""
+    results = [normalize("" if value.strip().casefold() in placeholders else value) for value in values]
+    names = _names(normalize, field)
+    types = {"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}}
+    return pl.DataFrame(
+        {"__raw": values, **{name: [r[key] for r in results] for key, name in names.items()}},
+        schema_overrides=types, strict=False,
+    ).with_columns(pl.col(pl.Null).cast(pl.Utf8))  # a column with no value at all is still text, not `null`
 
 
 def _output_type(kind: str, key: str) -> pl.DataType:

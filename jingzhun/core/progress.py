@@ -39,6 +39,7 @@ class Step:
     done: int = 0  # rows reported done by `advance`
     doing: str | None = None  # what it is doing now, from `doing`
     pieces: tuple[int, int] | None = None  # (done, of) of work counted in pieces, not rows
+    values: tuple[int, int, float] | None = None  # (done, of, since) of the values the current work goes through
 
     @property
     def seconds(self) -> float:
@@ -51,7 +52,14 @@ class Step:
 
     def progress_line(self) -> str:
         line = self._progress_line()
-        return f"{line}; now: {self.doing}" if self.doing else line
+        line = f"{line}; now: {self.doing}" if self.doing else line
+        if self.values:  # how far the work of now is, and at its pace how long it has left
+            done, of, since = self.values
+            line += f" ({done:,} of {of:,} values"
+            if 0 < done < of:
+                line += f", about {_duration((time.monotonic() - since) / done * (of - done))} left"
+            line += ")"
+        return line
 
     def _progress_line(self) -> str:
         elapsed = self.seconds
@@ -131,6 +139,16 @@ def doing(what: str, done: int | None = None, of: int | None = None) -> None:
     if step is not None:
         step.doing = what
         step.pieces = (done or 0, of) if of else None
+        step.values = None
+
+
+def values_done(done: int, of: int) -> None:
+    """Of the `of` values the current work (`doing`) goes through one by one (the addresses of a register),
+    `done` are done: the progress lines say how far it is and how long it has left at its pace so far."""
+    step = _current.get()
+    if step is not None:
+        since = step.values[2] if step.values and done else time.monotonic()  # 0 done: it starts
+        step.values = (done, of, since)
 
 
 def _duration(seconds: float) -> str:

@@ -207,7 +207,8 @@ def match(run: Run) -> dict[str, int]:
     from jingzhun.matching import versions
     from jingzhun.matching.link import match as match_records
 
-    reference = load_reference(run.reference)
+    # The population is read only if its standardized form is not in the warehouse yet.
+    reference = load_reference(run.reference, later=("population",))
     model = versions.active(versions.models_dir(run.out))  # the version in force; the builtin one on a first day
     partitions = None
     if run.dask_address:  # the parts on a Dask cluster, their files where its workers see the output folder
@@ -252,7 +253,7 @@ def dispatch(run: Run) -> dict[str, int]:
     )
     from jingzhun.matching.review import candidate_rows
 
-    reference = load_reference(run.reference)
+    reference = load_reference(run.reference, later=("population",))
     fields = HeaderMapping.load(run.mapping).all_fields()
     with connect(run.warehouse) as con:
         decided = read_run(con, "match_results", run.run_date)
@@ -268,7 +269,7 @@ def dispatch(run: Run) -> dict[str, int]:
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
     # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
-    persons = (reference.population.join(candidates.select("person_id").unique(), on="person_id", how="semi")
+    persons = (reference.persons().join(candidates.select("person_id").unique(), on="person_id", how="semi")
                .join(reference.housing.select("house_id", "address"), on="house_id", how="left"))
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date),
                             run.run_date)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
+from jingzhun.cleansing.address import ADDRESS_FIELDS
 from jingzhun.cleansing.pipeline import normalize_column
 from jingzhun.core import progress, rules
 from jingzhun.core.warehouse import has_table
 from jingzhun.matching.address import (
+    KEY_COLUMNS,
     decide_address_tokens,
     resolve_addresses,
     resolve_fuzzy,
@@ -38,6 +40,14 @@ if TYPE_CHECKING:
 
 # The reference tables the houses are made of.
 HOUSE_TABLES = ("grid", "housing")
+# What linkage reads of the standardized population (`person_features`, the persons' homes): kept and read back
+# without the raw values and the columns no stage compares, which at ten million persons are gigabytes.
+POPULATION_COLUMNS = ("person_id", "name", "name_pinyin", "name_key", "id_number", "id_number_status",
+                      "id_number_candidate", "phone", "house_id", "building_id", "committee_code", "home_grid_id")
+# What the address stages read of the standardized houses (the keys, the parsed fields, the words of the text):
+# kept without the raw columns of the housing file.
+HOUSE_COLUMNS = ("house_id", "grid_id", "address", *(f"addr_{f}" for f in ADDRESS_FIELDS), *KEY_COLUMNS,
+                 "building_id", "committee_code")
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
 ADDRESS_EXPLANATIONS = {
@@ -64,7 +74,7 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
     """
     houses = standardize_houses(con, reference)
     population = _cached(con, "reference_population", reference.fingerprint(),
-                         lambda: _standardize_population(reference, houses))
+                         lambda: _standardize_population(reference, houses), POPULATION_COLUMNS)
     return houses, population
 
 
@@ -72,27 +82,29 @@ def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> 
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
     cleanse step is built from them, before the population is read)."""
     return _cached(con, "reference_houses", reference.fingerprint(HOUSE_TABLES),
-                   lambda: _standardize_houses(reference))
+                   lambda: _standardize_houses(reference), HOUSE_COLUMNS)
 
 
-def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str,
-            make: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    """`table`'s rows of `fingerprint` from the warehouse, else `make()` stored there in their place. Once read
-    from the warehouse they are also kept as a Parquet file beside it (`_parquet_copy`), which later runs read."""
+def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, make: Callable[[], pl.DataFrame],
+            columns: tuple[str, ...]) -> pl.DataFrame:
+    """The `columns` of `table`'s rows of `fingerprint` from the warehouse, else of `make()`, stored there in their
+    place (only those columns: what is read back is what is kept). A table kept without one of them is made
+    again. Once read from the warehouse they are also kept as a Parquet file beside it (`_parquet_copy`), which
+    later runs read."""
     copy = _parquet_copy(con, table, fingerprint)
     if copy is not None and copy.is_file():
         try:
-            return pl.read_parquet(copy)
+            return pl.read_parquet(copy, columns=list(columns))
         except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
             pass
-    if has_table(con, table):
-        cached = con.sql(f"SELECT * EXCLUDE (reference_hash) FROM {table} WHERE reference_hash = ?",
+    if has_table(con, table) and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}:
+        cached = con.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?",
                          params=[fingerprint]).pl()
         if not cached.is_empty():
             if copy is not None:
                 _keep_parquet_copy(cached, copy)
             return cached
-    frame = make()
+    frame = make().select(columns)
     con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
     con.unregister("standardized")
@@ -134,7 +146,7 @@ def _standardize_houses(reference: Reference) -> pl.DataFrame:
 
 
 def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.DataFrame:
-    population = reference.population
+    population = reference.persons()
     for field in ("name", "id_number", "phone"):
         population = normalize_column(population, field, field)
     return population.join(houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"),

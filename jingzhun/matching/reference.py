@@ -40,6 +40,15 @@ class Reference:
     housing: pl.DataFrame
     population: pl.DataFrame
     files: dict[str, Path]
+    # Tables `load_reference` was asked to read only when needed (`persons`): in `files`, empty until then.
+    deferred: tuple[str, ...] = ()
+
+    def persons(self) -> pl.DataFrame:
+        """The population, read now if it was deferred: ten million persons that a day whose standardized
+        population is cached in the warehouse never needs."""
+        if "population" not in self.deferred:
+            return self.population
+        return _read_table(self.files["population"], "population").filter(_first_of("person_id"))
 
     def fingerprint(self, tables: tuple[str, ...] | None = None) -> str:
         """sha256 over the files' contents (of `tables`, default all three): equal fingerprints, equal tables."""
@@ -63,30 +72,40 @@ def file_digest(path: Path) -> bytes:
 _digests: dict[tuple[object, ...], bytes] = {}  # `file_digest` by the file's path and state
 
 
-def load_reference(folder: Path, header_only: bool = False, read: tuple[str, ...] = tuple(REQUIRED)) -> Reference:
+def load_reference(folder: Path, header_only: bool = False, read: tuple[str, ...] = tuple(REQUIRED),
+                   later: tuple[str, ...] = ()) -> Reference:
     """The three tables, with the rows the checks set aside left out; with `header_only`, just their columns
     (enough to check them before a run, without reading ten million persons). Only the tables named in `read`
-    are read: the others are empty, with their required columns (the houses need no population)."""
+    are read: the others are empty, with their required columns (the houses need no population). Those named in
+    `later` (the population) are found and fingerprinted but read only when asked (`Reference.persons`)."""
     tables, files = {}, {}
     for name, required in REQUIRED.items():
-        if name not in read:
+        if name not in read or name in later:
             tables[name] = pl.DataFrame(schema={c: pl.Utf8 for c in required})
+            if name in later:
+                files[name] = _table_path(folder, name)
             continue
         path = _table_path(folder, name)
-        rows = 0 if header_only else None
-        try:
-            frame = (pl.read_parquet(path, n_rows=rows) if path.suffix == ".parquet"
-                     else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=rows))
-        except (pl.exceptions.PolarsError, OSError) as error:
-            raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
-        missing = [c for c in required if c not in frame.columns]
-        if missing:
-            raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)} (参照表缺少必需的列)")
-        tables[name] = _blank_is_null(frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
+        tables[name] = _read_table(path, name, 0 if header_only else None)
         files[name] = path
     grid = tables["grid"].filter(_first_of("grid_id") & pl.col("subdistrict_code").is_not_null())
     return Reference(grid=grid, housing=tables["housing"].filter(_first_of("house_id")),
-                     population=tables["population"].filter(_first_of("person_id")), files=files)
+                     population=tables["population"].filter(_first_of("person_id")), files=files,
+                     deferred=tuple(name for name in later if name in files))
+
+
+def _read_table(path: Path, name: str, rows: int | None = None) -> pl.DataFrame:
+    """The reference table `name` from `path` (all text, blanks null); its required columns must be there."""
+    required = REQUIRED[name]
+    try:
+        frame = (pl.read_parquet(path, n_rows=rows) if path.suffix == ".parquet"
+                 else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=rows))
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)} (参照表缺少必需的列)")
+    return _blank_is_null(frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
 
 
 def _table_path(folder: Path, name: str) -> Path:

@@ -42,7 +42,9 @@ def candidate_rows(candidates: pl.DataFrame, matched: pl.DataFrame, standard: pl
                                    "address"), on="record_id")
         .join(population.select("person_id", p_name="name", p_id_number="id_number", p_phone="phone",
                                 p_address="address"), on="person_id", how="left")
-        .sort("record_id", "match_weight", descending=[False, True])
+        # The person id last: candidates at the same weight (a household's phone) in one order whatever order the
+        # warehouse gave them in, so that a rerun writes the same file.
+        .sort("record_id", "match_weight", "person_id", descending=[False, True, False])
         .select(
             pl.struct("record_id", "person_id").map_elements(
                 lambda p: pair_id(run_date, p["record_id"], p["person_id"]), return_dtype=pl.Utf8).alias(PAIR_HEADER),
