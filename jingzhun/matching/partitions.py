@@ -41,6 +41,7 @@ import polars as pl
 from jingzhun.core import rules
 from jingzhun.matching.link import (
     HOUSE_TABLES,
+    PopulationFeatures,
     person_inputs,
     placed_houses,
     resolve_day,
@@ -95,7 +96,7 @@ class PersonPart:
 
 def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
                           settings: dict[str, Any], partitions: Partitions
-                          ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                          ) -> tuple[pl.DataFrame, pl.DataFrame, PopulationFeatures, pl.DataFrame, pl.DataFrame]:
     """What `link.linkage_inputs` and `score_pairs` give in one process: (addresses, record features,
     population features, population, scored pairs), the addresses and the pairs worked out in parts."""
     folder = partitions.folder
@@ -107,8 +108,8 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
         houses = placed_houses(houses, reference.grid)
         addresses = resolve_day(con, _addresses(con, usable, houses, partitions), usable, houses,
                                 reference.fingerprint(HOUSE_TABLES))
-        records, population_features = person_inputs(usable, addresses, population)
-        pairs = _pairs(records, population_features, settings, partitions)
+        records, population_features = person_inputs(con, usable, addresses, reference, population)
+        pairs = _pairs(records, population_features.all(), settings, partitions)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return addresses, records, population_features, population, pairs
