@@ -57,8 +57,11 @@ POPULATION_COLUMNS = ("person_id", "name", "name_pinyin", "name_key", "id_number
 # kept without the raw columns of the housing file.
 HOUSE_COLUMNS = ("house_id", "grid_id", "address", *(f"addr_{f}" for f in ADDRESS_FIELDS), *KEY_COLUMNS,
                  "building_id", "committee_code")
-# The population's person features with their holder counts (`population_features`): kept beside the standardized
-# houses and population, under the fingerprint of all the reference files.
+# What the warehouse keeps of the reference, each table under the fingerprint of the files it is made from:
+# the standardized houses (`standardize_houses`), the standardized population and its person features with
+# their holder counts (`stored_population`).
+HOUSES = "reference_houses"
+POPULATION = "reference_population"
 POPULATION_FEATURES = "reference_person_features"
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
@@ -85,15 +88,19 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
     and housing files alone, so that a changed population does not parse the houses again.
     """
     houses = standardize_houses(con, reference)
-    population = _cached(con, "reference_population", reference.fingerprint(),
-                         lambda: _standardize_population(reference, houses), POPULATION_COLUMNS)
-    return houses, population
+    return houses, _standardized_population(con, reference, houses)
+
+
+def _standardized_population(con: duckdb.DuckDBPyConnection, reference: Reference,
+                             houses: pl.DataFrame) -> pl.DataFrame:
+    return _cached(con, POPULATION, reference.fingerprint(), lambda: _standardize_population(reference, houses),
+                   POPULATION_COLUMNS)
 
 
 def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.DataFrame:
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
     cleanse step is built from them, before the population is read)."""
-    return _cached(con, "reference_houses", reference.fingerprint(HOUSE_TABLES),
+    return _cached(con, HOUSES, reference.fingerprint(HOUSE_TABLES),
                    lambda: _standardize_houses(reference), HOUSE_COLUMNS)
 
 
@@ -109,16 +116,22 @@ def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, make: 
             return pl.read_parquet(copy, columns=list(columns))
         except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
             pass
-    if has_table(con, table) and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}:
+    if _kept(con, table, fingerprint, columns):
         cached = con.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?",
                          params=[fingerprint]).pl()
-        if not cached.is_empty():
-            if copy is not None:
-                _keep_parquet_copy(cached, copy)
-            return cached
+        if copy is not None:
+            _keep_parquet_copy(cached, copy)
+        return cached
     frame = make().select(columns)
     _store(con, table, fingerprint, frame)
     return frame
+
+
+def _kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]) -> bool:
+    """Whether `table` holds rows of `fingerprint`, with `columns`."""
+    return (has_table(con, table)
+            and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+            and bool(con.execute(f"SELECT 1 FROM {table} WHERE reference_hash = ? LIMIT 1", [fingerprint]).fetchall()))
 
 
 def _store(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, frame: pl.DataFrame) -> None:
@@ -195,17 +208,17 @@ def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.Da
 
 
 def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
-                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, PopulationFeatures, pl.DataFrame]:
-    """(addresses resolved per record, record features, population features, population) for one day."""
+                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, Population]:
+    """(addresses resolved per record, record features, the population in the warehouse) for one day."""
     progress.doing("the standardized reference (parsed and cached when its files changed)")
-    houses, population = standardize_reference(con, reference)
+    houses = standardize_houses(con, reference)
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     houses = placed_houses(houses, reference.grid)
     addresses = resolve_day(con, resolve_records(con, usable, houses), usable, houses,
                             reference.fingerprint(HOUSE_TABLES))
     progress.doing("person features")
-    return addresses, *person_inputs(con, usable, addresses, reference, population), population
+    return addresses, *person_inputs(con, usable, addresses, reference, houses)
 
 
 def usable_records(standard: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
@@ -238,34 +251,34 @@ def resolve_day(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable:
 
 
 def person_inputs(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, addresses: pl.DataFrame,
-                  reference: Reference, population: pl.DataFrame) -> tuple[pl.DataFrame, PopulationFeatures]:
-    """(record features, population features): what the person stages compare, with the phones' holders. The
-    population's are made once per reference and kept in the warehouse (`PopulationFeatures`)."""
-    features = population_features(con, reference, population)
+                  reference: Reference, houses: pl.DataFrame) -> tuple[pl.DataFrame, Population]:
+    """(record features, the population): what the person stages compare, with the phones' holders. The
+    population's features are made once per reference and kept in the warehouse (`Population`)."""
+    features = stored_population(con, reference, houses)
     records = features.holders_of(person_features(usable.join(addresses, on="record_id"), "record_id"))
     return records, features
 
 
-def population_features(con: duckdb.DuckDBPyConnection, reference: Reference,
-                        population: pl.DataFrame) -> PopulationFeatures:
-    """The standardized `population`'s person features with their holder counts, in the warehouse under the
-    fingerprint of all the reference files (what they are made of), made when they are not there yet: they depend
-    on the reference only, and counting holders over ten million persons every day would cost a minute and
-    gigabytes."""
+def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame) -> Population:
+    """The standardized population (`standardize_reference`) and its person features with their holder counts, in
+    the warehouse under the fingerprint of all the reference files (what they are made of), made when they are not
+    there yet: they depend on the reference only, and counting holders over ten million persons every day would
+    cost a minute and gigabytes. On a day they are there, the population is not read out of the warehouse."""
     fingerprint = reference.fingerprint()
-    stored = has_table(con, POPULATION_FEATURES) and con.execute(
-        f"SELECT 1 FROM {POPULATION_FEATURES} WHERE reference_hash = ? LIMIT 1", [fingerprint]).fetchall()
-    if not stored:
+    if not (_kept(con, POPULATION, fingerprint, POPULATION_COLUMNS)
+            and _kept(con, POPULATION_FEATURES, fingerprint, ())):
+        population = _standardized_population(con, reference, houses)
         features = person_features(population, "person_id")
         _store(con, POPULATION_FEATURES, fingerprint, with_holders(features, features))
-    return PopulationFeatures(con, fingerprint)
+    return Population(con, fingerprint)
 
 
 @dataclass(frozen=True)
-class PopulationFeatures:
-    """The population's person features as the warehouse `con` keeps them (`population_features`). A day reads of
-    them by SQL only what its records need: the persons a blocking rule pairs with them (with their holder
-    counts), the persons sharing what the records' holder counts count, the term frequencies of their values."""
+class Population:
+    """The standardized population and its person features as the warehouse `con` keeps them
+    (`stored_population`). A day reads of them by SQL only what its records need: the persons a blocking rule pairs
+    with them (with their holder counts), the persons sharing what the records' holder counts count, the term
+    frequencies of their values, the homes of its candidates."""
     con: duckdb.DuckDBPyConnection
     fingerprint: str
 
@@ -277,6 +290,17 @@ class PopulationFeatures:
     def all(self) -> pl.DataFrame:
         """The whole population's, for training and the partitioned stage."""
         return self.con.sql(self.sql()).pl()
+
+    def homes(self, person_ids: pl.Series) -> pl.DataFrame:
+        """The registered home (house, building, grid, committee) of each of `person_ids`."""
+        self.con.register("wanted", person_ids.unique().to_frame("person_id"))
+        try:
+            return self.con.sql(f"""
+                SELECT person_id, house_id, building_id, home_grid_id, committee_code FROM {POPULATION}
+                WHERE reference_hash = '{self.fingerprint}'
+                  AND person_id IN (SELECT person_id FROM wanted)""").pl()
+        finally:
+            self.con.unregister("wanted")
 
     def holders_of(self, records: pl.DataFrame) -> pl.DataFrame:
         """`with_holders` of `records` over the whole population, counted on the persons sharing a phone, or a
@@ -344,7 +368,7 @@ def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
 class Matching:
     matched: pl.DataFrame  # one row per record (see `match`)
     record_features: pl.DataFrame  # what the model compared, per record and per person
-    population_features: PopulationFeatures  # kept in the warehouse, once per reference
+    population_features: Population  # kept in the warehouse, once per reference
     candidates: pl.DataFrame  # every scored pair, with its match weight and levels, for analysts and review
 
 
@@ -412,14 +436,14 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     model = model or builtin()
     thresholds = Thresholds.load()
     if partitions is None:
-        addresses, records, population_features, population = linkage_inputs(con, standard, reference)
+        addresses, records, population_features = linkage_inputs(con, standard, reference)
         progress.doing("scoring candidate persons (Splink)")
         blocked = population_features.blocked(records, model.settings["blocking_rules_to_generate_predictions"])
         pairs = score_pairs(records, blocked, model.settings, population_features.frequencies(records, blocked))
     else:  # the same stages on parts of the day and of the population, where `partitions` runs them
         from jingzhun.matching.partitions import linkage_in_partitions
 
-        addresses, records, population_features, population, pairs = linkage_in_partitions(
+        addresses, records, population_features, pairs = linkage_in_partitions(
             con, standard, reference, model.settings, partitions)
     progress.doing("deciding persons and routing")
     persons = decide_persons(pairs, thresholds).with_columns(
@@ -429,9 +453,11 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
         "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
     ).unique("committee_code")
     subdistrict_of = dict(routing.select("committee_code", "subdistrict_code").iter_rows())
-    homes = population.select("person_id", home_house_id="house_id", home_building_id="building_id",
-                              home_grid_id="home_grid_id", home_committee_code="committee_code").with_columns(
-        home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
+    # Only the candidates' homes: a person no pair names is never decided nor anyone's household.
+    homes = population_features.homes(pairs["unique_id_r"]).select(
+        "person_id", home_house_id="house_id", home_building_id="building_id", home_grid_id="home_grid_id",
+        home_committee_code="committee_code",
+    ).with_columns(home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
     written = pl.col("written_subdistrict_code")
     # The registered home is a fallback only where the address says nothing against it: the linked person's,
     # else the one home of everyone the phone may be (陈先生 on his household's phone).
