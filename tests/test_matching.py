@@ -678,3 +678,59 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
         standardize_reference(con, changed)
     assert sorted(p.name for p in copies.iterdir()) == [names[0],
                                                         f"reference_population-{changed.fingerprint()}.parquet"]
+
+
+def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_gives(district, tmp_path,
+                                                                                       monkeypatch):
+    """The person features a day reads by SQL of the stored population (the persons its blocking rules pair with
+    its records, the holders of its values, their term frequencies, its candidates' homes) are those counted over
+    the whole population; a second day does not read the population out of the warehouse."""
+    import shutil
+
+    from jingzhun.cleansing.pipeline import cleanse
+    from jingzhun.core.warehouse import connect
+    from jingzhun.ingest.inbox import read_inbox
+    from jingzhun.ingest.mapping import HeaderMapping
+    from jingzhun.matching import link
+    from jingzhun.matching.features import person_features, with_holders
+    from jingzhun.matching.person import TF_COLUMNS, blocked_persons, term_frequencies
+    from jingzhun.matching.reference import load_reference
+
+    folder = tmp_path / "reference"
+    shutil.copytree(district / "reference", folder)
+    mapping = HeaderMapping.load()
+    standard = cleanse(read_inbox(district / "inbox", mapping).records, mapping.all_fields())
+    rules = load_model(MODEL_PATH)["blocking_rules_to_generate_predictions"]
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        houses, population = link.standardize_reference(con, load_reference(folder))
+        whole = person_features(population, "person_id")
+        whole = with_holders(whole, whole)
+        addresses, records, stored = link.linkage_inputs(con, standard, load_reference(folder))
+        day_records = person_features(link.usable_records(standard, houses, load_reference(folder).grid)
+                                      .join(addresses, on="record_id"), "record_id")
+        assert records.equals(with_holders(day_records, whole))
+        assert stored.all().equals(whole)
+        # Persons as records that name only a committee, only a building, only a phone: every count counted whole.
+        named = whole.filter(pl.col("name_pinyin").is_not_null()).head(300)
+        for dropped in (("phone", "building_id"), ("phone",), ("building_id", "committee_code")):
+            probe = named.with_columns(pl.lit(None, pl.Utf8).alias(column) for column in dropped)
+            counted = stored.holders_of(probe)
+            assert counted.equals(with_holders(probe, whole)), dropped
+            assert counted["place_named_holders" if "phone" in dropped else "phone_holders"].min() >= 1
+        blocked = stored.blocked(records, rules)
+        assert 0 < blocked.height < whole.height
+        assert blocked.sort("unique_id").equals(blocked_persons(records, whole, rules).sort("unique_id"))
+        for column, frequencies in stored.frequencies(records, blocked).items():
+            held = pl.concat([records[column], blocked[column]]).drop_nulls().unique()
+            expected = term_frequencies(whole, column).filter(pl.col(column).is_in(held.implode()))
+            assert frequencies.sort(column).equals(expected.sort(column)), column
+        assert set(TF_COLUMNS) == set(stored.frequencies(records))
+        homes = stored.homes(blocked["unique_id"])
+        assert homes.sort("person_id").equals(population.filter(pl.col("person_id").is_in(
+            blocked["unique_id"].implode())).select(homes.columns).sort("person_id"))
+
+        # A later day with the reference unchanged: the population is kept, never read back.
+        calls = []
+        monkeypatch.setattr(link, "_standardized_population", lambda *args: calls.append(args))
+        again = link.linkage_inputs(con, standard, load_reference(folder, later=("population",)))
+        assert calls == [] and again[1].equals(records)

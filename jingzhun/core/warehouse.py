@@ -88,12 +88,16 @@ def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.D
     return con.sql(f"SELECT * EXCLUDE (run_date) FROM {table} WHERE run_date = ?", params=[run_date]).pl()
 
 
-def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame) -> None:
+def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame | str,
+                   digest: str | None = None) -> None:
     """Store `frame` as the only content of `table`, stamped with `run_date`: for tables as large as the
     population that only the latest run needs (kept per day, they would grow by millions of rows a day). Rows equal
     to those stored (the population did not change) only get the new date: writing a million rows again takes
-    seconds, comparing their digest a tenth of one."""
-    digest = _digest(frame)
+    seconds, comparing their digest a tenth of one. `frame` may be the SQL of rows already in the warehouse, with
+    the `digest` that says what they are: they are then copied there without passing through Python."""
+    if digest is None:
+        assert isinstance(frame, pl.DataFrame), "rows given as SQL need the digest that says what they are"
+        digest = _digest(frame)
     with _transaction(con):
         con.execute("CREATE TABLE IF NOT EXISTS latest_digests (table_name VARCHAR PRIMARY KEY, digest VARCHAR)")
         stored = con.execute("SELECT digest FROM latest_digests WHERE table_name = ?", [table]).fetchall()
@@ -101,7 +105,10 @@ def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, f
             con.execute(f"UPDATE {table} SET run_date = ?", [run_date])
             return
         con.execute(f"DROP TABLE IF EXISTS {table}")
-        _store(con, table, run_date, frame)
+        if isinstance(frame, str):
+            con.execute(f"CREATE TABLE {table} AS SELECT *, DATE '{run_date.isoformat()}' AS run_date FROM ({frame})")
+        else:
+            _store(con, table, run_date, frame)
         con.execute("INSERT OR REPLACE INTO latest_digests VALUES (?, ?)", [table, digest])
 
 

@@ -220,7 +220,9 @@ def match(run: Run) -> dict[str, int]:
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.
         replace_run(con, "person_features_records", run.run_date, matching.record_features)
-        replace_latest(con, "person_features_population", run.run_date, matching.population_features)
+        population = matching.population_features  # in the warehouse already: copied there, once per reference
+        replace_latest(con, "person_features_population", run.run_date, population.sql(),
+                       digest=f"reference:{population.fingerprint}")
         replace_run(con, "person_candidates", run.run_date, matching.candidates)
     return {"person_matched": matched["person_id"].is_not_null().sum(),
             "routed": matched["committee_code"].is_not_null().sum()}

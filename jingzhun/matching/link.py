@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -31,7 +31,16 @@ from jingzhun.matching.address import (
 )
 from jingzhun.matching.cases import case_keys
 from jingzhun.matching.features import person_features, with_holders
-from jingzhun.matching.person import KEEP_PROBABILITY, Thresholds, decide_persons, exact_rule_met, score_pairs
+from jingzhun.matching.person import (
+    KEEP_PROBABILITY,
+    TF_COLUMNS,
+    Thresholds,
+    blocked_persons,
+    decide_persons,
+    exact_rule_met,
+    score_pairs,
+    shares,
+)
 from jingzhun.matching.reference import Reference
 from jingzhun.matching.versions import Model, builtin
 
@@ -48,6 +57,12 @@ POPULATION_COLUMNS = ("person_id", "name", "name_pinyin", "name_key", "id_number
 # kept without the raw columns of the housing file.
 HOUSE_COLUMNS = ("house_id", "grid_id", "address", *(f"addr_{f}" for f in ADDRESS_FIELDS), *KEY_COLUMNS,
                  "building_id", "committee_code")
+# What the warehouse keeps of the reference, each table under the fingerprint of the files it is made from:
+# the standardized houses (`standardize_houses`), the standardized population and its person features with
+# their holder counts (`stored_population`).
+HOUSES = "reference_houses"
+POPULATION = "reference_population"
+POPULATION_FEATURES = "reference_person_features"
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
 ADDRESS_EXPLANATIONS = {
@@ -73,15 +88,19 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
     and housing files alone, so that a changed population does not parse the houses again.
     """
     houses = standardize_houses(con, reference)
-    population = _cached(con, "reference_population", reference.fingerprint(),
-                         lambda: _standardize_population(reference, houses), POPULATION_COLUMNS)
-    return houses, population
+    return houses, _standardized_population(con, reference, houses)
+
+
+def _standardized_population(con: duckdb.DuckDBPyConnection, reference: Reference,
+                             houses: pl.DataFrame) -> pl.DataFrame:
+    return _cached(con, POPULATION, reference.fingerprint(), lambda: _standardize_population(reference, houses),
+                   POPULATION_COLUMNS)
 
 
 def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.DataFrame:
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
     cleanse step is built from them, before the population is read)."""
-    return _cached(con, "reference_houses", reference.fingerprint(HOUSE_TABLES),
+    return _cached(con, HOUSES, reference.fingerprint(HOUSE_TABLES),
                    lambda: _standardize_houses(reference), HOUSE_COLUMNS)
 
 
@@ -97,18 +116,30 @@ def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, make: 
             return pl.read_parquet(copy, columns=list(columns))
         except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
             pass
-    if has_table(con, table) and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}:
+    if _kept(con, table, fingerprint, columns):
         cached = con.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?",
                          params=[fingerprint]).pl()
-        if not cached.is_empty():
-            if copy is not None:
-                _keep_parquet_copy(cached, copy)
-            return cached
+        if copy is not None:
+            _keep_parquet_copy(cached, copy)
+        return cached
     frame = make().select(columns)
-    con.register("standardized", frame.with_columns(reference_hash=pl.lit(fingerprint)))
+    _store(con, table, fingerprint, frame)
+    return frame
+
+
+def _kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]) -> bool:
+    """Whether `table` holds rows of `fingerprint`, with `columns`."""
+    return (has_table(con, table)
+            and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+            and bool(con.execute(f"SELECT 1 FROM {table} WHERE reference_hash = ? LIMIT 1", [fingerprint]).fetchall()))
+
+
+def _store(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, frame: pl.DataFrame) -> None:
+    """`frame` as the content of `table`, its rows of `fingerprint` (a table keeps one reference's rows)."""
+    # An all-null column has no type in Polars; give it text, as the warehouse's tables do.
+    con.register("standardized", frame.with_columns(pl.col(pl.Null).cast(pl.Utf8), reference_hash=pl.lit(fingerprint)))
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
     con.unregister("standardized")
-    return frame
 
 
 def _parquet_copy(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> Path | None:
@@ -177,17 +208,17 @@ def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.Da
 
 
 def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
-                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(addresses resolved per record, record features, population features, population) for one day."""
+                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, Population]:
+    """(addresses resolved per record, record features, the population in the warehouse) for one day."""
     progress.doing("the standardized reference (parsed and cached when its files changed)")
-    houses, population = standardize_reference(con, reference)
+    houses = standardize_houses(con, reference)
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     houses = placed_houses(houses, reference.grid)
     addresses = resolve_day(con, resolve_records(con, usable, houses), usable, houses,
                             reference.fingerprint(HOUSE_TABLES))
     progress.doing("person features")
-    return addresses, *person_inputs(usable, addresses, population), population
+    return addresses, *person_inputs(con, usable, addresses, reference, houses)
 
 
 def usable_records(standard: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
@@ -219,13 +250,95 @@ def resolve_day(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable:
     return addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
 
 
-def person_inputs(usable: pl.DataFrame, addresses: pl.DataFrame,
-                  population: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(record features, population features): what the person stages compare, with the phones' holders."""
-    population_features = person_features(population, "person_id")
-    records = with_holders(person_features(usable.join(addresses, on="record_id"), "record_id"),
-                                 population_features)
-    return records, with_holders(population_features, population_features)
+def person_inputs(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, addresses: pl.DataFrame,
+                  reference: Reference, houses: pl.DataFrame) -> tuple[pl.DataFrame, Population]:
+    """(record features, the population): what the person stages compare, with the phones' holders. The
+    population's features are made once per reference and kept in the warehouse (`Population`)."""
+    features = stored_population(con, reference, houses)
+    records = features.holders_of(person_features(usable.join(addresses, on="record_id"), "record_id"))
+    return records, features
+
+
+def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame) -> Population:
+    """The standardized population (`standardize_reference`) and its person features with their holder counts, in
+    the warehouse under the fingerprint of all the reference files (what they are made of), made when they are not
+    there yet: they depend on the reference only, and counting holders over ten million persons every day would
+    cost a minute and gigabytes. On a day they are there, the population is not read out of the warehouse."""
+    fingerprint = reference.fingerprint()
+    if not (_kept(con, POPULATION, fingerprint, POPULATION_COLUMNS)
+            and _kept(con, POPULATION_FEATURES, fingerprint, ())):
+        population = _standardized_population(con, reference, houses)
+        features = person_features(population, "person_id")
+        _store(con, POPULATION_FEATURES, fingerprint, with_holders(features, features))
+    return Population(con, fingerprint)
+
+
+@dataclass(frozen=True)
+class Population:
+    """The standardized population and its person features as the warehouse `con` keeps them
+    (`stored_population`). A day reads of them by SQL only what its records need: the persons a blocking rule pairs
+    with them (with their holder counts), the persons sharing what the records' holder counts count, the term
+    frequencies of their values, the homes of its candidates."""
+    con: duckdb.DuckDBPyConnection
+    fingerprint: str
+
+    def sql(self) -> str:
+        """The rows, as SQL on `con` (the fingerprint is hexadecimal: safe to write into it)."""
+        return (f"SELECT * EXCLUDE (reference_hash) FROM {POPULATION_FEATURES} "
+                f"WHERE reference_hash = '{self.fingerprint}'")
+
+    def all(self) -> pl.DataFrame:
+        """The whole population's, for training and the partitioned stage."""
+        return self.con.sql(self.sql()).pl()
+
+    def homes(self, person_ids: pl.Series) -> pl.DataFrame:
+        """The registered home (house, building, grid, committee) of each of `person_ids`."""
+        self.con.register("wanted", person_ids.unique().to_frame("person_id"))
+        try:
+            return self.con.sql(f"""
+                SELECT person_id, house_id, building_id, home_grid_id, committee_code FROM {POPULATION}
+                WHERE reference_hash = '{self.fingerprint}'
+                  AND person_id IN (SELECT person_id FROM wanted)""").pl()
+        finally:
+            self.con.unregister("wanted")
+
+    def holders_of(self, records: pl.DataFrame) -> pl.DataFrame:
+        """`with_holders` of `records` over the whole population, counted on the persons sharing a phone, or a
+        name in a building or committee, with a record: the only persons those counts count."""
+        self.con.register("day_keys", records.select("phone", "name_pinyin", "building_id", "committee_code"))
+        try:
+            sharing = self.con.sql(f"""
+                WITH persons AS ({self.sql()})
+                SELECT * FROM persons WHERE unique_id IN (
+                    SELECT unique_id FROM persons JOIN (SELECT DISTINCT phone FROM day_keys) USING (phone)
+                    UNION SELECT unique_id FROM persons
+                          JOIN (SELECT DISTINCT building_id, name_pinyin FROM day_keys) USING (building_id, name_pinyin)
+                    UNION SELECT unique_id FROM persons
+                          JOIN (SELECT DISTINCT committee_code, name_pinyin FROM day_keys)
+                          USING (committee_code, name_pinyin))""").pl()
+        finally:
+            self.con.unregister("day_keys")
+        return with_holders(records, sharing)
+
+    def blocked(self, records: pl.DataFrame, blocking_rules: list[Any]) -> pl.DataFrame:
+        """The persons some blocking rule pairs with `records` (`blocked_persons`), with their holder counts."""
+        return blocked_persons(records, self.sql(), blocking_rules, self.con)
+
+    def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        """`term_frequencies` over the whole population of the values of `TF_COLUMNS` that `sides` hold (the only
+        ones Splink looks up)."""
+        frequencies = {}
+        for column in TF_COLUMNS:
+            self.con.register("values_held", pl.concat([side.select(column) for side in sides]).unique())
+            try:
+                [(total,)] = self.con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
+                counts = self.con.sql(f"""
+                    SELECT {column}, count(*) AS len FROM ({self.sql()})
+                    WHERE {column} IN (SELECT {column} FROM values_held) GROUP BY {column}""").pl()
+            finally:
+                self.con.unregister("values_held")
+            frequencies[column] = shares(counts, column, total)
+        return frequencies
 
 
 def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
@@ -255,7 +368,7 @@ def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
 class Matching:
     matched: pl.DataFrame  # one row per record (see `match`)
     record_features: pl.DataFrame  # what the model compared, per record and per person
-    population_features: pl.DataFrame
+    population_features: Population  # kept in the warehouse, once per reference
     candidates: pl.DataFrame  # every scored pair, with its match weight and levels, for analysts and review
 
 
@@ -323,13 +436,14 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     model = model or builtin()
     thresholds = Thresholds.load()
     if partitions is None:
-        addresses, records, population_features, population = linkage_inputs(con, standard, reference)
+        addresses, records, population_features = linkage_inputs(con, standard, reference)
         progress.doing("scoring candidate persons (Splink)")
-        pairs = score_pairs(records, population_features, model.settings)
+        blocked = population_features.blocked(records, model.settings["blocking_rules_to_generate_predictions"])
+        pairs = score_pairs(records, blocked, model.settings, population_features.frequencies(records, blocked))
     else:  # the same stages on parts of the day and of the population, where `partitions` runs them
         from jingzhun.matching.partitions import linkage_in_partitions
 
-        addresses, records, population_features, population, pairs = linkage_in_partitions(
+        addresses, records, population_features, pairs = linkage_in_partitions(
             con, standard, reference, model.settings, partitions)
     progress.doing("deciding persons and routing")
     persons = decide_persons(pairs, thresholds).with_columns(
@@ -339,9 +453,11 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
         "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
     ).unique("committee_code")
     subdistrict_of = dict(routing.select("committee_code", "subdistrict_code").iter_rows())
-    homes = population.select("person_id", home_house_id="house_id", home_building_id="building_id",
-                              home_grid_id="home_grid_id", home_committee_code="committee_code").with_columns(
-        home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
+    # Only the candidates' homes: a person no pair names is never decided nor anyone's household.
+    homes = population_features.homes(pairs["unique_id_r"]).select(
+        "person_id", home_house_id="house_id", home_building_id="building_id", home_grid_id="home_grid_id",
+        home_committee_code="committee_code",
+    ).with_columns(home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
     written = pl.col("written_subdistrict_code")
     # The registered home is a fallback only where the address says nothing against it: the linked person's,
     # else the one home of everyone the phone may be (陈先生 on his household's phone).
@@ -411,5 +527,7 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
         candidates=pairs.filter(
             (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)).select(
             pl.col("unique_id_l").cast(pl.Int64).alias("record_id"), pl.col("unique_id_r").alias("person_id"),
-            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^level_.*$"), pl.col("^bf_.*$")),
+            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^level_.*$"), pl.col("^bf_.*$"))
+        # In a stable order: Splink gives the pairs in whatever order its threads found them.
+        .sort("record_id", "person_id"),
     )

@@ -41,11 +41,12 @@ import polars as pl
 from jingzhun.core import rules
 from jingzhun.matching.link import (
     HOUSE_TABLES,
+    Population,
     person_inputs,
     placed_houses,
     resolve_day,
     resolve_records,
-    standardize_reference,
+    standardize_houses,
     usable_records,
 )
 from jingzhun.matching.person import TF_COLUMNS, score_pairs, term_frequencies
@@ -95,23 +96,23 @@ class PersonPart:
 
 def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
                           settings: dict[str, Any], partitions: Partitions
-                          ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                          ) -> tuple[pl.DataFrame, pl.DataFrame, Population, pl.DataFrame]:
     """What `link.linkage_inputs` and `score_pairs` give in one process: (addresses, record features,
-    population features, population, scored pairs), the addresses and the pairs worked out in parts."""
+    the population in the warehouse, scored pairs), the addresses and the pairs worked out in parts."""
     folder = partitions.folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
-        houses, population = standardize_reference(con, reference)
+        houses = standardize_houses(con, reference)
         usable = usable_records(standard, houses, reference.grid)
         houses = placed_houses(houses, reference.grid)
         addresses = resolve_day(con, _addresses(con, usable, houses, partitions), usable, houses,
                                 reference.fingerprint(HOUSE_TABLES))
-        records, population_features = person_inputs(usable, addresses, population)
-        pairs = _pairs(records, population_features, settings, partitions)
+        records, population_features = person_inputs(con, usable, addresses, reference, houses)
+        pairs = _pairs(records, population_features.all(), settings, partitions)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return addresses, records, population_features, population, pairs
+    return addresses, records, population_features, pairs
 
 
 def _addresses(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame,

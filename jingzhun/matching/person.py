@@ -16,6 +16,7 @@ names no person, which is neither a review item nor an error; candidates that di
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from jingzhun.core import rules
@@ -74,7 +76,14 @@ def _check_levels(exact_rules: tuple[dict[str, tuple[str, ...]], ...]) -> None:
 def term_frequencies(population: pl.DataFrame, column: str) -> pl.DataFrame:
     """How common each value is in the population: 王伟 agreeing says less than a rare name agreeing."""
     counts = population.filter(pl.col(column).is_not_null()).group_by(column).len()
-    return counts.select(column, (pl.col("len") / pl.col("len").sum()).alias(f"tf_{column}"))
+    return shares(counts, column, counts["len"].sum())
+
+
+def shares(counts: pl.DataFrame, column: str, total: int) -> pl.DataFrame:
+    """`term_frequencies` from the `len` of some values of `column` and the number of all values `total`. Polars
+    divides a column by a number as by multiplying with its inverse (not always the nearest double of the share):
+    every count is divided here, so that the frequencies are the same to the last bit whoever counted them."""
+    return counts.select(column, (pl.col("len").cast(pl.UInt32) / pl.lit(total, pl.UInt32)).alias(f"tf_{column}"))
 
 
 def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | dict = MODEL_PATH,
@@ -99,19 +108,29 @@ def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | d
     return with_levels(pl.from_arrow(pairs.as_duckdbpyrelation().to_arrow_table()), settings)
 
 
-def blocked_persons(records: pl.DataFrame, population: pl.DataFrame, blocking_rules: list[Any]) -> pl.DataFrame:
+def blocked_persons(records: pl.DataFrame, population: pl.DataFrame | str, blocking_rules: list[Any],
+                    con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
     """The persons that some blocking rule pairs with a record: the only candidates there are. Splink then reads
     these instead of the whole population, so a day's cost follows its rows (the term frequencies and phone
-    holders, counted over the whole population, come with the rows)."""
-    if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
-        return population  # a rule over exploded lists is Splink's to join
-    rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
-    with open_duckdb() as con:
-        con.register("l_frame", records)
-        con.register("r_frame", population)
-        found = " UNION ".join(f"SELECT r.unique_id FROM l_frame AS l JOIN r_frame AS r ON {rule}"
+    holders, counted over the whole population, come with the rows). `population` is a frame, or the SQL of its
+    rows in `con` (the warehouse's cached features: then only these persons are ever read out of it)."""
+    source = "r_frame" if isinstance(population, pl.DataFrame) else f"({population})"
+    with contextlib.nullcontext(con) if con is not None else open_duckdb() as db:
+        if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
+            # a rule over exploded lists is Splink's to join
+            return population if isinstance(population, pl.DataFrame) else db.sql(population).pl()
+        rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
+        db.register("l_frame", records)
+        if isinstance(population, pl.DataFrame):
+            db.register("r_frame", population)
+        found = " UNION ".join(f"SELECT r.unique_id FROM l_frame AS l JOIN {source} AS r ON {rule}"
                                for rule in rules_sql)
-        return con.sql(f"SELECT * FROM r_frame WHERE unique_id IN ({found})").pl()
+        try:
+            return db.sql(f"SELECT * FROM {source} AS r WHERE unique_id IN ({found})").pl()
+        finally:
+            db.unregister("l_frame")
+            if isinstance(population, pl.DataFrame):
+                db.unregister("r_frame")
 
 
 def with_levels(pairs: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:

@@ -243,8 +243,8 @@ def _linkage_features(inbox: Path, reference: Path) -> tuple[pl.DataFrame, pl.Da
 
     mapping = HeaderMapping.load()
     standard = cleanse(read_inbox(inbox, mapping).records, mapping.all_fields())
-    _, records, population, _ = linkage_inputs(open_duckdb(), standard, load_reference(reference))
-    return records, population, standard
+    _, records, population = linkage_inputs(open_duckdb(), standard, load_reference(reference))
+    return records, population.all(), standard
 
 
 def labelled_benchmark(data: TrainingData) -> Benchmark:
