@@ -278,7 +278,8 @@ def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame
                  sample: tuple[int, int] | None = None) -> pl.DataFrame:
     """The houses' token tables of the register `key`; with `records` (their token tables), only the houses that
     share a blocking word with one of them: the only candidates there can be, so a day's cost follows its rows.
-    With `sample` = (at most, seed), a register of more houses gives that many, drawn by `_SAMPLE_ORDER`."""
+    With `sample` = (at most, seed), a register of more houses gives that many, drawn by `_SAMPLE_ORDER` in the
+    warehouse (as `sampled` draws from a frame): the whole register is never read for the training."""
     if records is None:
         register = "FROM token_houses WHERE register_key = $key"
         if sample is not None and con.execute(f"SELECT count(*) {register}", {"key": key}).fetchall()[0][0] > sample[0]:
