@@ -12,6 +12,7 @@ import pytest
 from jingzhun.cleansing.idcard import check_digit, parse_id_number
 from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from jingzhun.cleansing.text import normalize_text
+from jingzhun.core.warehouse import open_duckdb
 from jingzhun.matching.address import resolve_addresses, with_address_keys, with_building_id
 from jingzhun.matching.cases import case_keys
 from jingzhun.matching.features import person_features, with_holders
@@ -734,3 +735,54 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
         monkeypatch.setattr(link, "_standardized_population", lambda *args: calls.append(args))
         again = link.linkage_inputs(con, standard, load_reference(folder, later=("population",)))
         assert calls == [] and again[1].equals(records)
+
+
+def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_resolves_the_obvious(monkeypatch):
+    """A register of more houses (and a day of more open records) than the token stage trains on: the model is
+    trained on that many of each, the same ones every time, with the prior of the whole register, and a record
+    written as a house of the register still resolves to it."""
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching import address
+
+    roads = ["明珠路", "宏达路", "金桥路", "栖霞路", "碧波路", "松涛路", "望江路", "云栖路"]
+    names = [a + b for a in "星锦翠景天丹桂银芙海金玉春秋松竹" for b in "河绣苑湖鹅枫花杏蓉棠山泉晖岚溪"]
+    # 240 houses, 30 on each road, each of its own name (星河大厦, 星绣公寓, …)
+    texts = [f"{road}{n}号{names[r * 30 + n - 1]}{('大厦', '公寓', '商城')[n % 3]}"
+             for r, road in enumerate(roads) for n in range(1, 31)]
+    houses = normalize_column(pl.DataFrame({"house_id": [f"H{i:03d}" for i in range(len(texts))],
+                                            "address": texts}), "address", "address").with_columns(
+        building_id=pl.col("house_id"), grid_id=pl.lit("G1"), committee_code=pl.lit("C1"),
+        subdistrict_code=pl.lit("S1"))
+    # Every third house written as the register writes it, every other one with only its place's name.
+    written = [(i, t) for i, t in enumerate(texts) if i % 3 == 0] + [(i, t.split("号")[1]) for i, t in
+                                                                     enumerate(texts) if i % 3 == 1]
+    records = normalize_column(pl.DataFrame({"record_id": range(len(written)), "address": [t for _, t in written]}),
+                               "address", "address").with_columns(
+        written_subdistrict_code=pl.lit(None, pl.Utf8), committee_code=pl.lit(None, pl.Utf8))
+    config = {**rules.load("thresholds")["address"]["tokens"], "train_max_houses": 100, "train_max_records": 60}
+
+    trained: list[tuple[int, int, int | None]] = []
+    train = address.train_address_tokens
+
+    def spy(recs, hous, conf, register_houses=None):
+        trained.append((recs.height, hous.height, register_houses))
+        return train(recs, hous, conf, register_houses=register_houses)
+
+    monkeypatch.setattr(address, "train_address_tokens", spy)
+    models, found = [], None
+    for _ in range(2):
+        with open_duckdb() as con:
+            pairs = address.score_address_tokens(con, records, houses, config, "register")
+            model = json.loads(con.execute("SELECT settings FROM token_model").fetchall()[0][0])
+            models.append({k: v for k, v in model.items() if k != "linker_uid"})  # a random name per Linker
+            found = address.decide_address_tokens(pairs, records, houses, config)
+    assert trained == [(60, 100, 240)] * 2
+    assert models[0] == models[1]  # the same sample, the same model
+    assert models[0]["probability_two_random_records_match"] == pytest.approx(1 / 240)
+    # The house written whole: that house; its name alone (no numbers): its building, as far as the text tells.
+    got = {r: (level, house, building) for r, level, house, building
+           in found.select("record_id", "token_level", "house_id", "building_id").iter_rows()}
+    want = {r: ("house", f"H{i:03d}", f"H{i:03d}") if "号" in t else ("building", None, f"H{i:03d}")
+            for r, (i, t) in enumerate(written)}
+    assert got == want

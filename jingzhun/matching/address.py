@@ -274,12 +274,20 @@ def record_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses:
         con.unregister("record_frame")
 
 
-def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame | None = None) -> pl.DataFrame:
+def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame | None = None,
+                 sample: tuple[int, int] | None = None) -> pl.DataFrame:
     """The houses' token tables of the register `key`; with `records` (their token tables), only the houses that
-    share a blocking word with one of them: the only candidates there can be, so a day's cost follows its rows."""
+    share a blocking word with one of them: the only candidates there can be, so a day's cost follows its rows.
+    With `sample` = (at most, seed), a register of more houses gives that many, drawn by `_SAMPLE_ORDER` in the
+    warehouse (as `sampled` draws from a frame): the whole register is never read for the training."""
     if records is None:
-        return con.sql("SELECT * EXCLUDE (register_key) FROM token_houses WHERE register_key = $key",
-                       params={"key": key}).pl()
+        register = "FROM token_houses WHERE register_key = $key"
+        if sample is not None and con.execute(f"SELECT count(*) {register}", {"key": key}).fetchall()[0][0] > sample[0]:
+            return con.sql(f"SELECT * EXCLUDE (register_key) {register} AND unique_id IN ("
+                           f"SELECT unique_id {register} ORDER BY {_SAMPLE_ORDER.format(id='unique_id')} "
+                           f"LIMIT $most) ORDER BY unique_id",
+                           params={"key": key, "most": sample[0], "seed": str(sample[1])}).pl()
+        return con.sql(f"SELECT * EXCLUDE (register_key) {register}", params={"key": key}).pl()
     con.register("record_table", records.select("block_tokens"))
     try:
         return con.sql("""
@@ -291,6 +299,26 @@ def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame
             ORDER BY unique_id""", params={"key": key}).pl()
     finally:
         con.unregister("record_table")
+
+
+# A reproducible sample: the rows whose id, salted by the seed, has the smallest digests. The same register (and
+# day) gives the same sample, whatever order the warehouse returns rows in; md5, not DuckDB's hash(), which a
+# version of DuckDB may change.
+_SAMPLE_ORDER = "md5($seed || '|' || CAST({id} AS VARCHAR)), {id}"
+
+
+def sampled(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, most: int, seed: int) -> pl.DataFrame:
+    """`frame` (token tables, `unique_id`) itself when it has at most `most` rows, else `most` of them drawn by
+    `_SAMPLE_ORDER`, in the frame's order."""
+    if frame.height <= most:
+        return frame
+    con.register("sample_frame", frame.select("unique_id"))
+    try:
+        chosen = con.sql(f"SELECT unique_id FROM sample_frame ORDER BY {_SAMPLE_ORDER.format(id='unique_id')} "
+                         f"LIMIT $most", params={"most": most, "seed": str(seed)}).pl()
+    finally:
+        con.unregister("sample_frame")
+    return frame.filter(pl.col("unique_id").is_in(chosen["unique_id"].implode()))
 
 
 def token_tables(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]) -> dict[str, pl.DataFrame]:
@@ -333,7 +361,9 @@ def score_address_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, 
     if settings is None:
         if records.height < config["min_records"]:
             return empty  # too few records to learn what agreement means: the stage decides nothing
-        settings = train_address_tokens(left, house_tokens(con, key), config)
+        settings = train_address_tokens(sampled(con, left, config["train_max_records"], config["seed"]),
+                                        house_tokens(con, key, sample=(config["train_max_houses"], config["seed"])),
+                                        config, register_houses=houses.height)
         if settings is None:
             return empty  # nothing learnt to decide on: the records stay with the exact stages' result
         con.execute("CREATE TABLE IF NOT EXISTS token_model (register_key VARCHAR, trained_records BIGINT, "
@@ -351,10 +381,12 @@ def _token_model(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | N
     return json.loads(stored[0][0]) if stored else None
 
 
-def train_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]) -> dict[str, Any] | None:
-    """The token address model trained by Splink on these records and all the houses (their token tables): u by
-    random sampling of record–house pairs (nearly all are different places), m by EM on pairs on one road and
-    pairs sharing the record's rarest word. None when EM learnt nothing."""
+def train_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any],
+                         register_houses: int | None = None) -> dict[str, Any] | None:
+    """The token address model trained by Splink on these records and houses (their token tables): u by random
+    sampling of record–house pairs (nearly all are different places), m by EM on pairs on one road and pairs
+    sharing the record's rarest word. `register_houses`: how many houses the register holds, when `houses` is a
+    sample of them (the prior is one house of the whole register). None when EM learnt nothing."""
     from splink import Linker
     from splink.internals.exceptions import SplinkException
 
@@ -364,7 +396,7 @@ def train_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
 
     _, (left, right) = splink_tables(records=records, houses=houses)
     # A record names one house of the register, if any: the prior that a record–house pair is the same place.
-    settings = {**address_settings(), "probability_two_random_records_match": 1 / houses.height}
+    settings = {**address_settings(), "probability_two_random_records_match": 1 / (register_houses or houses.height)}
     linker = Linker([left, right], settings, log_level=logging.WARNING)
     # A level the day never shows among matches is expected here and floored below (`with_m_floor`): Splink's
     # warning for each would only fill the run's console.
