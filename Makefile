@@ -25,6 +25,7 @@ browser:
 
 test: $(VENV)/.synced browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.synced

@@ -35,10 +35,18 @@ SAME_PLACE, PARTIAL = "完全匹配", "部分匹配"
 # Made-up grid cells: two subdistricts of two committees each. A house's cell comes from a hash of its text, so
 # equal texts always land in the same cell and the assignment says nothing about which candidate is right.
 GRID = [
-    {"grid_id": f"G{s}{c}", "grid_name": f"评测{s}{c}网格", "committee_code": f"CCKS{s}{c}",
-     "committee_name": f"评测{s}{c}居委", "subdistrict_code": f"CCKS{s}", "subdistrict_name": f"评测{name}街道",
-     "district_code": "999999", "district_name": "评测区"}
-    for s, name in ((1, "甲"), (2, "乙")) for c in (1, 2)
+    {
+        "grid_id": f"G{s}{c}",
+        "grid_name": f"评测{s}{c}网格",
+        "committee_code": f"CCKS{s}{c}",
+        "committee_name": f"评测{s}{c}居委",
+        "subdistrict_code": f"CCKS{s}",
+        "subdistrict_name": f"评测{name}街道",
+        "district_code": "999999",
+        "district_name": "评测区",
+    }
+    for s, name in ((1, "甲"), (2, "乙"))
+    for c in (1, 2)
 ]
 PERSONS = ("赵一", "钱二", "孙三", "李四", "周五", "吴六", "郑七", "王八")
 
@@ -60,10 +68,19 @@ def read_pairs(path: Path) -> tuple[list[Query], dict[str, str]]:
         item = json.loads(line)
         for candidate in item["candidate"]:
             houses.setdefault(candidate["text"], f"H{len(houses) + 1:05d}")
-        labelled = {label: frozenset(houses[c["text"]] for c in item["candidate"] if c["label"] == label)
-                    for label in (SAME_PLACE, PARTIAL)}
-        queries.append(Query(row, item["query"], frozenset(houses[c["text"]] for c in item["candidate"]),
-                             labelled[SAME_PLACE], labelled[PARTIAL]))
+        labelled = {
+            label: frozenset(houses[c["text"]] for c in item["candidate"] if c["label"] == label)
+            for label in (SAME_PLACE, PARTIAL)
+        }
+        queries.append(
+            Query(
+                row,
+                item["query"],
+                frozenset(houses[c["text"]] for c in item["candidate"]),
+                labelled[SAME_PLACE],
+                labelled[PARTIAL],
+            )
+        )
     return queries, {house_id: text for text, house_id in houses.items()}
 
 
@@ -74,16 +91,23 @@ def write_day(folder: Path, queries: list[Query], houses: dict[str, str]) -> Non
     health.mkdir(parents=True)
     pl.DataFrame(GRID).write_csv(reference / "grid.csv")
     cells = [g["grid_id"] for g in GRID]
-    housing = pl.DataFrame({
-        "house_id": list(houses), "address": list(houses.values()),
-        "grid_id": [cells[int(hashlib.sha256(t.encode()).hexdigest(), 16) % len(cells)] for t in houses.values()],
-    })
+    housing = pl.DataFrame(
+        {
+            "house_id": list(houses),
+            "address": list(houses.values()),
+            "grid_id": [cells[int(hashlib.sha256(t.encode()).hexdigest(), 16) % len(cells)] for t in houses.values()],
+        }
+    )
     housing.write_csv(reference / "housing.csv")
-    pl.DataFrame({
-        "person_id": [f"P{i:03d}" for i in range(len(PERSONS))], "name": list(PERSONS),
-        "id_number": [None] * len(PERSONS), "phone": [f"1380000{i:04d}" for i in range(len(PERSONS))],
-        "house_id": housing["house_id"].head(len(PERSONS)).to_list(),
-    }).write_csv(reference / "population.csv")
+    pl.DataFrame(
+        {
+            "person_id": [f"P{i:03d}" for i in range(len(PERSONS))],
+            "name": list(PERSONS),
+            "id_number": [None] * len(PERSONS),
+            "phone": [f"1380000{i:04d}" for i in range(len(PERSONS))],
+            "house_id": housing["house_id"].head(len(PERSONS)).to_list(),
+        }
+    ).write_csv(reference / "population.csv")
     with open(health / "健康云申报_ccks.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["居住地址"])
@@ -95,10 +119,14 @@ def score(queries: list[Query], resolved: dict[int, str | None]) -> dict[str, fl
     answered = [q for q in queries if resolved.get(q.row)]
     right = [q for q in answered if resolved[q.row] in q.same_place]
     findable = [q for q in queries if q.same_place]
-    return {"resolved": len(answered), "right": len(right), "findable": len(findable),
-            "partial": sum(resolved[q.row] in q.partial for q in answered),
-            "precision": len(right) / len(answered) if answered else 0.0,
-            "recall": sum(resolved.get(q.row) in q.same_place for q in findable) / len(findable)}
+    return {
+        "resolved": len(answered),
+        "right": len(right),
+        "findable": len(findable),
+        "partial": sum(resolved[q.row] in q.partial for q in answered),
+        "precision": len(right) / len(answered) if answered else 0.0,
+        "recall": sum(resolved.get(q.row) in q.same_place for q in findable) / len(findable),
+    }
 
 
 def rapidfuzz_best(queries: list[Query], houses: dict[str, str]) -> dict[int, str | None]:
@@ -113,8 +141,11 @@ def jingzhun(folder: Path) -> tuple[pl.DataFrame, str | None, float]:
     """match_results of the daily flow's steps on the written day (one row per query)."""
     results, failure, seconds = daily_flow(folder)
     if results is None:
-        return pl.DataFrame(schema={"source_row": pl.Int64, "house_id": pl.Utf8, "match_method": pl.Utf8}), \
-            failure, seconds
+        return (
+            pl.DataFrame(schema={"source_row": pl.Int64, "house_id": pl.Utf8, "match_method": pl.Utf8}),
+            failure,
+            seconds,
+        )
     return results.select("source_row", "house_id", "match_method", "outcome"), failure, seconds
 
 
@@ -137,29 +168,40 @@ def main() -> None:
     baseline = rapidfuzz_best(queries, houses)
     baseline_seconds = time.perf_counter() - started
     figures = {"jingzhun": score(queries, resolved), "rapidfuzz best match": score(queries, baseline)}
-    print(f"address matching on CCKS 2021 {args.split}: {len(queries):,} queries (one health-cloud row each, "
-          f"address only), {len(houses):,} distinct candidates as houses")
+    print(
+        f"address matching on CCKS 2021 {args.split}: {len(queries):,} queries (one health-cloud row each, "
+        f"address only), {len(houses):,} distinct candidates as houses"
+    )
     if failure:
         print(f"  jingzhun failed at {failure}")
-    print(f"  {'matcher':22s} {'resolved':>9s} {'right':>6s} {'partial':>8s} {'precision':>10s} {'recall':>8s} "
-          f"{'seconds':>8s}")
+    print(
+        f"  {'matcher':22s} {'resolved':>9s} {'right':>6s} {'partial':>8s} {'precision':>10s} {'recall':>8s} "
+        f"{'seconds':>8s}"
+    )
     for name, f in figures.items():
         spent = seconds if name == "jingzhun" else baseline_seconds
-        print(f"  {name:22s} {f['resolved']:9,d} {f['right']:6,d} {f['partial']:8,d} {f['precision']:10.3f} "
-              f"{f['recall']:8.3f} {spent:8.1f}")
-    print(f"  {'target (issue 8)':22s} {'':9s} {'':6s} {'':8s} {'≥ ' + format(TARGETS['precision'], '.2f'):>10s} "
-          f"{'≥ ' + format(TARGETS['recall'], '.2f'):>8s}")
+        print(
+            f"  {name:22s} {f['resolved']:9,d} {f['right']:6,d} {f['partial']:8,d} {f['precision']:10.3f} "
+            f"{f['recall']:8.3f} {spent:8.1f}"
+        )
+    print(
+        f"  {'target (issue 8)':22s} {'':9s} {'':6s} {'':8s} {'≥ ' + format(TARGETS['precision'], '.2f'):>10s} "
+        f"{'≥ ' + format(TARGETS['recall'], '.2f'):>8s}"
+    )
     methods = results.group_by(pl.col("match_method").fill_null("(none)")).len().sort("len", descending=True)
-    print("  jingzhun's queries by match_method: "
-          + ", ".join(f"{m} {n:,}" for m, n in methods.iter_rows()))
-    print(f"  precision: of the queries resolved to a house, the share resolved to a same-place (完全匹配) candidate; "
-          f"recall: over the {figures['jingzhun']['findable']:,} queries that have one; partial: resolved to a "
-          f"candidate labelled 部分匹配 (a part of the place or the whole it lies in), counted wrong")
+    print("  jingzhun's queries by match_method: " + ", ".join(f"{m} {n:,}" for m, n in methods.iter_rows()))
+    print(
+        f"  precision: of the queries resolved to a house, the share resolved to a same-place (完全匹配) candidate; "
+        f"recall: over the {figures['jingzhun']['findable']:,} queries that have one; partial: resolved to a "
+        f"candidate labelled 部分匹配 (a part of the place or the whole it lies in), counted wrong"
+    )
     if args.errors:
         wrong = [q for q in queries if resolved.get(q.row) and resolved[q.row] not in q.same_place]
         for q in wrong:
-            print(f"{q.text}\t{houses[resolved[q.row]]}\t"
-                  f"{'|'.join(houses[h] for h in q.same_place) or '(no same-place candidate)'}")
+            print(
+                f"{q.text}\t{houses[resolved[q.row]]}\t"
+                f"{'|'.join(houses[h] for h in q.same_place) or '(no same-place candidate)'}"
+            )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,7 @@ def main() -> None:
         counts = score.fields[name]
         target = f"≥ {TARGETS[name]:.2f}" if name in TARGETS else ""
         print(f"  {name:12s} {counts.f1():7.3f} {counts.precision():7.3f} {counts.recall():7.3f}  {target}")
-    print(f"  {'micro':12s} {micro.f1():7.3f} {micro.precision():7.3f} {micro.recall():7.3f}  "
-          f"≥ {TARGETS['micro']:.2f}")
+    print(f"  {'micro':12s} {micro.f1():7.3f} {micro.precision():7.3f} {micro.recall():7.3f}  ≥ {TARGETS['micro']:.2f}")
 
 
 if __name__ == "__main__":

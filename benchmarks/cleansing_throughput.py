@@ -71,8 +71,10 @@ def bench_parses(addresses: list[str], repeats_rows: int) -> None:
     normalize_column(frame, "address", "address")
     elapsed = time.perf_counter() - start
     distinct = frame["address"].n_unique()
-    print(f"address parses, column with repeats: {repeats_rows / elapsed:>10,.0f} rows/s "
-          f"({repeats_rows:,} rows, {distinct:,} distinct, through normalize_column)")
+    print(
+        f"address parses, column with repeats: {repeats_rows / elapsed:>10,.0f} rows/s "
+        f"({repeats_rows:,} rows, {distinct:,} distinct, through normalize_column)"
+    )
 
 
 def _vary(row: dict[str, str | None], rng: random.Random) -> list[str]:
@@ -86,8 +88,16 @@ def _vary(row: dict[str, str | None], rng: random.Random) -> list[str]:
     phone = row["phone"] or ""
     if len(phone) >= 4 and rng.random() < 0.5:
         phone = phone[:-4] + f"{rng.randint(0, 9999):04d}"
-    values = [row["declared_at"], row["name"], row["id_number"], phone, address, row["travel"], row["fever"],
-              row["code_color"]]
+    values = [
+        row["declared_at"],
+        row["name"],
+        row["id_number"],
+        phone,
+        address,
+        row["travel"],
+        row["fever"],
+        row["code_color"],
+    ]
     return ["" if v is None else v for v in values]
 
 
@@ -112,8 +122,10 @@ def bench_end_to_end(inbox: Path) -> tuple[float, int]:
     standard = cleanse(records, mapping.all_fields())
     done = time.perf_counter()
     distinct = records["address"].n_unique()
-    print(f"1 source, {records.height:,} rows ({distinct:,} distinct addresses): ingest {ingested - start:.1f} s "
-          f"+ cleanse {done - ingested:.1f} s = {done - start:.1f} s  ({standard.height:,} rows out)")
+    print(
+        f"1 source, {records.height:,} rows ({distinct:,} distinct addresses): ingest {ingested - start:.1f} s "
+        f"+ cleanse {done - ingested:.1f} s = {done - start:.1f} s  ({standard.height:,} rows out)"
+    )
     return done - start, records.height
 
 
@@ -125,8 +137,16 @@ def bench_naive_baseline(path: Path, sample: int, rows: int) -> float:
     from jingzhun.core import rules
 
     kinds = rules.load("cleansing")["fields"]
-    fields = {"declared_at": "申报时间", "name": "姓名", "id_number": "证件号码", "phone": "手机号码",
-              "address": "居住地址", "travel": "近14天旅居地", "fever": "是否发热", "code_color": "健康码"}
+    fields = {
+        "declared_at": "申报时间",
+        "name": "姓名",
+        "id_number": "证件号码",
+        "phone": "手机号码",
+        "address": "居住地址",
+        "travel": "近14天旅居地",
+        "fever": "是否发热",
+        "code_color": "健康码",
+    }
     start = time.perf_counter()
     frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", nrows=sample, keep_default_na=False)
 
@@ -142,8 +162,10 @@ def bench_naive_baseline(path: Path, sample: int, rows: int) -> float:
     frame.apply(row_wise, axis=1)
     elapsed = time.perf_counter() - start
     extrapolated = elapsed * rows / len(frame)
-    print(f"naive baseline (pandas, one row at a time): {len(frame):,} rows in {elapsed:.1f} s "
-          f"-> EXTRAPOLATED to {rows:,} rows: {extrapolated:.0f} s")
+    print(
+        f"naive baseline (pandas, one row at a time): {len(frame):,} rows in {elapsed:.1f} s "
+        f"-> EXTRAPOLATED to {rows:,} rows: {extrapolated:.0f} s"
+    )
     return extrapolated
 
 

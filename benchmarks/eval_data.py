@@ -13,8 +13,13 @@ DEFAULT_EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "e
 
 def add_eval_dir(parser: argparse.ArgumentParser) -> None:
     """The folder, as the benchmark's first (optional) argument."""
-    parser.add_argument("eval_dir", nargs="?", type=Path, default=DEFAULT_EVAL_DIR,
-                        help=f"the folder of the labelled sets (default {DEFAULT_EVAL_DIR})")
+    parser.add_argument(
+        "eval_dir",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_EVAL_DIR,
+        help=f"the folder of the labelled sets (default {DEFAULT_EVAL_DIR})",
+    )
 
 
 def labelled_file(eval_dir: Path, data_set: str, relative: str) -> Path | None:

@@ -38,8 +38,9 @@ def main() -> None:
     from jingzhun.synthetic.settings import Settings
 
     base = Path(tempfile.gettempdir()) / f"jingzhun-bench-parts-{args.persons}-{args.day_rows}"
-    run = Run(inbox=base / "district" / "inbox", reference=base / "district" / "reference", out=base / "out",
-              run_date=DAY)
+    run = Run(
+        inbox=base / "district" / "inbox", reference=base / "district" / "reference", out=base / "out", run_date=DAY
+    )
     if not run.warehouse.exists():
         generate(base / "district", persons=args.persons, seed=3, day=DAY, settings=Settings(day_rows=args.day_rows))
         steps.prepare(run)
@@ -65,23 +66,33 @@ def main() -> None:
         whole = match(con, standard, reference)
         whole_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        parted = match(con, standard, reference, partitions=split.Partitions(
-            run=timed_runner, width=args.width, folder=base / "parts"))
+        parted = match(
+            con,
+            standard,
+            reference,
+            partitions=split.Partitions(run=timed_runner, width=args.width, folder=base / "parts"),
+        )
         parted_seconds = time.perf_counter() - start
 
     same = parted.matched.sort("record_id").equals(whole.matched.sort("record_id"))
     print(f"{args.persons:,} persons, {standard.height:,} rows, width {args.width}")
-    print(f"match stage whole: {whole_seconds:.1f} s; in parts, one after another: {parted_seconds:.1f} s; "
-          f"same matches: {same}")
+    print(
+        f"match stage whole: {whole_seconds:.1f} s; in parts, one after another: {parted_seconds:.1f} s; "
+        f"same matches: {same}"
+    )
     print(f"{'part':<28}{'seconds':>9}{'rows out':>10}")
     for name, seconds, rows in timings:
         print(f"{name:<28}{seconds:>9.2f}{rows:>10,}")
     address = [s for n, s, _ in timings if n.startswith("addresses")]
     person = [s for n, s, _ in timings if n.startswith("persons")]
-    print(f"address parts: {len(address)}, {sum(address):.1f} s in all; person parts: {len(person)}, "
-          f"{sum(person):.1f} s in all, {min(person):.2f}–{max(person):.2f} s each")
-    print(f"in the stage around the parts (reference, features, files, decisions, case keys): "
-          f"{parted_seconds - sum(address) - sum(person):.1f} s")
+    print(
+        f"address parts: {len(address)}, {sum(address):.1f} s in all; person parts: {len(person)}, "
+        f"{sum(person):.1f} s in all, {min(person):.2f}–{max(person):.2f} s each"
+    )
+    print(
+        f"in the stage around the parts (reference, features, files, decisions, case keys): "
+        f"{parted_seconds - sum(address) - sum(person):.1f} s"
+    )
     if not same:
         raise SystemExit("the parts did not give the matches of the whole stage")
 

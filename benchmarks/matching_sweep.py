@@ -39,8 +39,16 @@ from jingzhun.synthetic.generate import generate
 from jingzhun.synthetic.settings import Settings
 
 RUN_DATE = dt.date(2026, 11, 22)
-ALL_TOGETHER = Settings(away_from_home=0.4, sparse_hotline=0.3, household_phones=0.5, place_name_communities=0.3,
-                        short_town_names=0.3, numberless_addresses=0.1, numberless_places=0.2, empty_columns=0.3)
+ALL_TOGETHER = Settings(
+    away_from_home=0.4,
+    sparse_hotline=0.3,
+    household_phones=0.5,
+    place_name_communities=0.3,
+    short_town_names=0.3,
+    numberless_addresses=0.1,
+    numberless_places=0.2,
+    empty_columns=0.3,
+)
 # (setting, generator settings, the phenomenon whose rows it adds)
 SWEEP: tuple[tuple[str, Settings, str | None], ...] = (
     ("baseline", Settings(), None),
@@ -54,8 +62,13 @@ SWEEP: tuple[tuple[str, Settings, str | None], ...] = (
     ("all together", ALL_TOGETHER, None),
 )
 FLOW_STEPS = (steps.prepare, steps.feedback, steps.ingest, steps.cleanse, steps.match, steps.screen, steps.dispatch)
-COLUMNS = (("precision", "person_precision"), ("recall", "person_recall"), ("routing", "routing_accuracy"),
-           ("wrong sub.", "wrong_subdistrict"), ("review", "review_share"))
+COLUMNS = (
+    ("precision", "person_precision"),
+    ("recall", "person_recall"),
+    ("routing", "routing_accuracy"),
+    ("wrong sub.", "wrong_subdistrict"),
+    ("review", "review_share"),
+)
 
 
 def daily_flow(folder: Path) -> tuple[pl.DataFrame | None, str | None, float]:
@@ -85,8 +98,9 @@ def _line(label: str, matcher: str, figures: dict[str, Any] | None) -> str:
     return f"{label:34} {matcher:16} {figures['rows']:>6} {cells}"
 
 
-def sweep(persons: int, day_rows: int | None, seed: int, settings: tuple[tuple[str, Settings, str | None], ...],
-          folder: Path) -> Iterator[str]:
+def sweep(
+    persons: int, day_rows: int | None, seed: int, settings: tuple[tuple[str, Settings, str | None], ...], folder: Path
+) -> Iterator[str]:
     """The printed lines, setting by setting."""
     for name, setting, phenomenon in settings:
         day = folder / f"setting_{len(list(folder.iterdir()))}"
@@ -94,8 +108,10 @@ def sweep(persons: int, day_rows: int | None, seed: int, settings: tuple[tuple[s
         truth = read_truth(day / "truth.csv")
         results, failure, seconds = daily_flow(day)
         baseline, _ = generic_splink(day / "inbox", day / "reference")
-        figures = {"jingzhun": evaluate(results, truth) if results is not None else None,
-                   "generic Splink": evaluate(baseline, truth)}
+        figures = {
+            "jingzhun": evaluate(results, truth) if results is not None else None,
+            "generic Splink": evaluate(baseline, truth),
+        }
         for matcher, f in figures.items():
             yield _line(name if matcher == "jingzhun" else "", matcher, f)
             if phenomenon and f is not None:
@@ -115,10 +131,20 @@ def main() -> None:
     parser.add_argument("--day-rows", type=int, default=None, help="the day's rows (default: a tenth of the persons)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--quick", action="store_true", help="3,000 persons, the baseline and all together only")
-    parser.add_argument("--setting", action="append", default=[], metavar="NAME",
-                        help="only the settings whose name contains NAME (repeatable)")
-    parser.add_argument("--rate", action="append", default=[], metavar="FIELD=SHARE",
-                        help="a generator rate for every setting run, e.g. away_from_home=0.6 (repeatable)")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the settings whose name contains NAME (repeatable)",
+    )
+    parser.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="FIELD=SHARE",
+        help="a generator rate for every setting run, e.g. away_from_home=0.6 (repeatable)",
+    )
     args = parser.parse_args()
     persons, settings = args.persons, SWEEP
     if args.quick:
@@ -130,12 +156,18 @@ def main() -> None:
     if args.rate:
         try:
             rates = {field: float(share) for field, share in (item.split("=", 1) for item in args.rate)}
-            settings = tuple((f"{name} ({', '.join(args.rate)})", replace(setting, **rates), phenomenon)
-                             for name, setting, phenomenon in settings)
+            settings = tuple(
+                (f"{name} ({', '.join(args.rate)})", replace(setting, **rates), phenomenon)
+                for name, setting, phenomenon in settings
+            )
         except (ValueError, TypeError) as error:
             parser.error(f"--rate: {error}")
-    targets = ", ".join(f"{label} {'≥' if TARGETS[key][1] else '≤'} {pct(TARGETS[key][0], 1)}"
-                        if key != "wrong_subdistrict" else f"{label} = {TARGETS[key][0]}" for label, key in COLUMNS)
+    targets = ", ".join(
+        f"{label} {'≥' if TARGETS[key][1] else '≤'} {pct(TARGETS[key][0], 1)}"
+        if key != "wrong_subdistrict"
+        else f"{label} = {TARGETS[key][0]}"
+        for label, key in COLUMNS
+    )
     logging.getLogger("splink").setLevel(logging.ERROR)  # the baseline's training notes are not the figures
     print(f"matching under the phenomena of real exports: {persons:,} persons, seed {args.seed}")
     print(f"targets (issue 8): {targets}; ✓ met, ✗ not")
@@ -143,9 +175,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for line in sweep(persons, args.day_rows, args.seed, settings, Path(folder)):
             print(line, flush=True)
-    print("precision: of rows linked to a person; recall: over rows whose evidence names one person of the "
-          "population (an ID, a full name with a phone or the home address, or a phone no one else has); "
-          "wrong sub.: rows routed to another subdistrict than the truth's (the house the row's address names).")
+    print(
+        "precision: of rows linked to a person; recall: over rows whose evidence names one person of the "
+        "population (an ID, a full name with a phone or the home address, or a phone no one else has); "
+        "wrong sub.: rows routed to another subdistrict than the truth's (the house the row's address names)."
+    )
 
 
 if __name__ == "__main__":

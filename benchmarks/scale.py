@@ -70,8 +70,9 @@ class Measured:
 def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
     """Run `command`, polling the resident memory of it and all its children (summed) four times a second."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
     peak, done = 0, threading.Event()
 
     def poll() -> None:
@@ -112,8 +113,23 @@ def day_folder(cache: Path, persons: int, seed: int, day_rows: int) -> tuple[Pat
     work = folder.with_name(folder.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     print(f"generating {persons:,} persons and a day of {day_rows:,} rows (cached in {folder}) …", flush=True)
-    run = measured([str(BIN / "jingzhun"), "reference", "generate", "--out", str(work), "--persons", str(persons),
-                    "--seed", str(seed), "--day", RUN_DATE.isoformat(), "--day-rows", str(day_rows)])
+    run = measured(
+        [
+            str(BIN / "jingzhun"),
+            "reference",
+            "generate",
+            "--out",
+            str(work),
+            "--persons",
+            str(persons),
+            "--seed",
+            str(seed),
+            "--day",
+            RUN_DATE.isoformat(),
+            "--day-rows",
+            str(day_rows),
+        ]
+    )
     if run.returncode:
         raise SystemExit(f"the generator failed: {run.stderr.strip().splitlines()[-1:]}")
     if reference.is_dir():
@@ -144,18 +160,35 @@ class FlowRun:
 def flow_run(label: str, day: Path, out: Path) -> FlowRun:
     from jingzhun.evaluation.metrics import evaluate_run
 
-    run = measured([str(BIN / "jingzhun"), "run", "--inbox", str(day / "inbox"), "--reference",
-                    str(day / "reference"), "--out", str(out), "--run-date", RUN_DATE.isoformat()])
+    run = measured(
+        [
+            str(BIN / "jingzhun"),
+            "run",
+            "--inbox",
+            str(day / "inbox"),
+            "--reference",
+            str(day / "reference"),
+            "--out",
+            str(out),
+            "--run-date",
+            RUN_DATE.isoformat(),
+        ]
+    )
     if run.returncode:
         tail = (run.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise SystemExit(f"jingzhun run failed ({label}): {tail}")
     with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
-        steps = {step: (rows, seconds) for step, rows, seconds in con.execute(
-            "SELECT step, rows, seconds FROM step_times WHERE run_date = ?", [RUN_DATE]).fetchall()}
+        steps = {
+            step: (rows, seconds)
+            for step, rows, seconds in con.execute(
+                "SELECT step, rows, seconds FROM step_times WHERE run_date = ?", [RUN_DATE]
+            ).fetchall()
+        }
         rows = con.execute("SELECT count(*) FROM raw_records WHERE run_date = ?", [RUN_DATE]).fetchall()[0][0]
     figures = evaluate_run(out / RUN_DATE.isoformat(), day / "truth.csv")
-    return FlowRun(label, run.seconds, run.peak_bytes, rows, steps, figures["person_precision"],
-                   figures["person_recall"])
+    return FlowRun(
+        label, run.seconds, run.peak_bytes, rows, steps, figures["person_precision"], figures["person_recall"]
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -171,9 +204,15 @@ def generic_splink(day: Path) -> dict[str, Any]:
 
     predicted, seconds = generic_model(day / "inbox", day / "reference")
     figures = evaluate(predicted, read_truth(day / "truth.csv"))
-    return {"rows": predicted.height, "load_s": seconds["load_s"], "train_s": seconds["train_s"],
-            "link_s": seconds["link_s"], "seconds": seconds["load_s"] + seconds["train_s"] + seconds["link_s"],
-            "precision": figures["person_precision"], "recall": figures["person_recall"]}
+    return {
+        "rows": predicted.height,
+        "load_s": seconds["load_s"],
+        "train_s": seconds["train_s"],
+        "link_s": seconds["link_s"],
+        "seconds": seconds["load_s"] + seconds["train_s"] + seconds["link_s"],
+        "precision": figures["person_precision"],
+        "recall": figures["person_recall"],
+    }
 
 
 def naive_loop(day: Path, sample: int) -> dict[str, Any]:
@@ -194,13 +233,18 @@ def naive_loop(day: Path, sample: int) -> dict[str, Any]:
     started = time.perf_counter()
     linked = []
     for _, row in rows.iterrows():
-        person = process.extractOne(f"{row['name']} {row['id_number']} {row['phone']}", persons,
-                                    scorer=fuzz.token_sort_ratio, score_cutoff=80)
+        person = process.extractOne(
+            f"{row['name']} {row['id_number']} {row['phone']}", persons, scorer=fuzz.token_sort_ratio, score_cutoff=80
+        )
         house = process.extractOne(row["address"], addresses, scorer=fuzz.ratio, score_cutoff=80)
         linked.append((person[2] if person else None, house[2] if house else None))
     seconds = time.perf_counter() - started
-    return {"rows": records.height, "sample": len(rows), "sample_s": seconds,
-            "seconds": seconds / len(rows) * records.height}
+    return {
+        "rows": records.height,
+        "sample": len(rows),
+        "sample_s": seconds,
+        "seconds": seconds / len(rows) * records.height,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -229,8 +273,11 @@ def _rest(run: FlowRun) -> float:
 def _growth(points: list[tuple[int, float]]) -> str:
     """Cost ~ rows^k between consecutive day sizes (k = 1 is linear)."""
     pairs = zip(points, points[1:], strict=False)
-    return ", ".join(f"{a:,} → {b:,} rows: ×{tb / ta:.1f} time, k = {math.log(tb / ta) / math.log(b / a):.2f}"
-                     for (a, ta), (b, tb) in pairs if ta > 0 and tb > 0)
+    return ", ".join(
+        f"{a:,} → {b:,} rows: ×{tb / ta:.1f} time, k = {math.log(tb / ta) / math.log(b / a):.2f}"
+        for (a, ta), (b, tb) in pairs
+        if ta > 0 and tb > 0
+    )
 
 
 def main() -> None:
@@ -242,8 +289,11 @@ def main() -> None:
     parser.add_argument("--no-baselines", action="store_true", help="jingzhun only")
     parser.add_argument("--naive-sample", type=int, default=40, help="rows the naive loop is timed on")
     parser.add_argument("--cache", type=Path, default=ROOT / ".bench-cache")
-    parser.add_argument("--again", action="store_true",
-                        help="only the run with the cached reference, on the output folder of an earlier benchmark")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="only the run with the cached reference, on the output folder of an earlier benchmark",
+    )
     parser.add_argument("--baseline", choices=("splink", "naive"), help=argparse.SUPPRESS)  # the subprocesses
     parser.add_argument("--day", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,8 +305,11 @@ def main() -> None:
         args.persons, args.day_rows = [1_000_000], [10_000, 100_000]
 
     lines = []
-    header = ("| persons | day rows | run | wall | peak memory | rows/s | start and checks | "
-              + " | ".join(STEPS) + " | precision / recall |")
+    header = (
+        "| persons | day rows | run | wall | peak memory | rows/s | start and checks | "
+        + " | ".join(STEPS)
+        + " | precision / recall |"
+    )
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     growth: dict[tuple[int, str], list[tuple[int, float]]] = {}
     for persons in args.persons:
@@ -277,7 +330,8 @@ def main() -> None:
                     f"| {persons:,} | {run.rows:,} | jingzhun, {label} | {run.seconds:.0f} s | {_gb(run.peak_bytes)} "
                     f"| {_rate(run.rows, run.seconds)} | {_rest(run):.0f} s | "
                     + " | ".join(_step(run, s) for s in STEPS)
-                    + f" | {run.precision:.2%} / {run.recall:.2%} |")
+                    + f" | {run.precision:.2%} / {run.recall:.2%} |"
+                )
                 growth.setdefault((persons, f"wall, {label}"), []).append((run.rows, run.seconds))
                 growth.setdefault((persons, f"match, {label}"), []).append((run.rows, run.steps["match"][1]))
                 print(lines[-1], flush=True)
@@ -285,11 +339,23 @@ def main() -> None:
                 continue
             for name in ("splink", "naive"):
                 print(f"baseline {name}: {persons:,} persons, {day_rows:,} rows …", flush=True)
-                base = measured([sys.executable, __file__, "--baseline", name, "--day", str(day),
-                                 "--naive-sample", str(args.naive_sample)])
+                base = measured(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--baseline",
+                        name,
+                        "--day",
+                        str(day),
+                        "--naive-sample",
+                        str(args.naive_sample),
+                    ]
+                )
                 if base.returncode:
-                    lines.append(f"| {persons:,} | {day_rows:,} | {name} failed: "
-                                 f"{(base.stderr.strip().splitlines() or [''])[-1]} |")
+                    lines.append(
+                        f"| {persons:,} | {day_rows:,} | {name} failed: "
+                        f"{(base.stderr.strip().splitlines() or [''])[-1]} |"
+                    )
                     continue
                 f = json.loads(base.stdout.strip().splitlines()[-1])
                 if name == "splink":
@@ -297,19 +363,23 @@ def main() -> None:
                         f"| {persons:,} | {f['rows']:,} | generic Splink 5 (baseline) | {base.seconds:.0f} s "
                         f"| {_gb(base.peak_bytes)} | {_rate(f['rows'], base.seconds)} | | read {f['load_s']:.0f} s; "
                         f"train {f['train_s']:.0f} s; link {f['link_s']:.0f} s | | | | | | "
-                        f"| {f['precision']:.2%} / {f['recall']:.2%} |")
+                        f"| {f['precision']:.2%} / {f['recall']:.2%} |"
+                    )
                     growth.setdefault((persons, "generic Splink"), []).append((f["rows"], base.seconds))
                 else:
                     lines.append(
                         f"| {persons:,} | {f['rows']:,} | naive pandas + rapidfuzz loop (baseline), "
                         f"**extrapolated** from {f['sample']} rows in {f['sample_s']:.0f} s | "
                         f"~{f['seconds']:,.0f} s | {_gb(base.peak_bytes)} | {_rate(f['rows'], f['seconds'])} "
-                        "| | | | | | | | | |")
+                        "| | | | | | | | | |"
+                    )
                 print(lines[-1], flush=True)
     print()
-    print(f"the daily flow through `jingzhun run`, seed {args.seed}, on {os.cpu_count()} cores; wall = the whole "
-          "command (Prefect's start included); peak memory = the process tree's resident memory; steps from the "
-          "warehouse's step_times (rows a second in brackets)")
+    print(
+        f"the daily flow through `jingzhun run`, seed {args.seed}, on {os.cpu_count()} cores; wall = the whole "
+        "command (Prefect's start included); peak memory = the process tree's resident memory; steps from the "
+        "warehouse's step_times (rows a second in brackets)"
+    )
     print("\n".join(lines))
     print()
     print("how cost grows with the day's rows (time ∝ rows^k):")

@@ -30,8 +30,19 @@ import polars as pl
 import psutil
 
 DECIDED = ("token_level", "house_id", "building_id", "committee_code")
-ADDRESS = ("address", "addr_province", "addr_city", "addr_district", "addr_town", "addr_road", "addr_road_number",
-           "addr_building", "addr_unit", "addr_floor", "addr_room")
+ADDRESS = (
+    "address",
+    "addr_province",
+    "addr_city",
+    "addr_district",
+    "addr_town",
+    "addr_road",
+    "addr_road_number",
+    "addr_building",
+    "addr_unit",
+    "addr_floor",
+    "addr_room",
+)
 
 
 def records_of(con: duckdb.DuckDBPyConnection, all_records: bool) -> pl.DataFrame:
@@ -39,7 +50,7 @@ def records_of(con: duckdb.DuckDBPyConnection, all_records: bool) -> pl.DataFram
     every model compared)."""
     still_open = "" if all_records else "AND (m.address_method IS NULL OR m.address_method NOT LIKE 'house%')"
     return con.sql(f"""
-        SELECT s.record_id, {', '.join('s.' + c for c in ADDRESS)},
+        SELECT s.record_id, {", ".join("s." + c for c in ADDRESS)},
                NULL::VARCHAR AS written_subdistrict_code, NULL::VARCHAR AS committee_code
         FROM standard_records s JOIN match_results m USING (record_id)
         WHERE s.address IS NOT NULL {still_open} ORDER BY record_id""").pl()
@@ -54,8 +65,11 @@ def one(warehouse: Path, houses_cap: int, records_cap: int, all_records: bool, o
     key = con.execute("SELECT register_key FROM token_words LIMIT 1").fetchall()[0][0]
     register = con.execute("SELECT count(*) FROM token_houses WHERE register_key = ?", [key]).fetchall()[0][0]
     records = records_of(con, all_records)
-    config = {**rules.load("thresholds")["address"]["tokens"],
-              "train_max_houses": houses_cap or register, "train_max_records": records_cap or records.height}
+    config = {
+        **rules.load("thresholds")["address"]["tokens"],
+        "train_max_houses": houses_cap or register,
+        "train_max_records": records_cap or records.height,
+    }
     left = address.record_tokens(con, records, register, config, key)
     process, peak, stop = psutil.Process(), [0], threading.Event()
 
@@ -68,15 +82,23 @@ def one(warehouse: Path, houses_cap: int, records_cap: int, all_records: bool, o
     settings = address.train_address_tokens(
         address.sampled(con, left, config["train_max_records"], config["seed"]),
         address.house_tokens(con, key, sample=(config["train_max_houses"], config["seed"])),
-        config, register_houses=register)
+        config,
+        register_houses=register,
+    )
     seconds, after = time.perf_counter() - started, process.cpu_times()
     stop.set()
     pairs = address.predict_address_tokens(left, address.house_tokens(con, key, left), settings)
-    houses = con.sql("SELECT house_id, building_id, grid_id, committee_code, NULL::VARCHAR AS subdistrict_code "
-                     "FROM reference_houses").pl()
+    houses = con.sql(
+        "SELECT house_id, building_id, grid_id, committee_code, NULL::VARCHAR AS subdistrict_code FROM reference_houses"
+    ).pl()
     address.decide_address_tokens(pairs, records, houses, config).write_parquet(out)
-    return {"records": records.height, "houses": register, "seconds": seconds,
-            "cpu": after.user + after.system - cpu.user - cpu.system, "peak_gb": max(peak[0], 1) / 1e9}
+    return {
+        "records": records.height,
+        "houses": register,
+        "seconds": seconds,
+        "cpu": after.user + after.system - cpu.user - cpu.system,
+        "peak_gb": max(peak[0], 1) / 1e9,
+    }
 
 
 def main() -> None:
@@ -92,25 +114,35 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         first: pl.DataFrame | None = None
-        print("| records | houses trained on | records trained on | wall | CPU | peak | decisions "
-              "| differ from first |")
+        print(
+            "| records | houses trained on | records trained on | wall | CPU | peak | decisions | differ from first |"
+        )
         for houses in args.houses:
             for records in args.records:
                 copy, out = Path(tmp) / "warehouse.duckdb", Path(tmp) / f"decided-{houses}-{records}.parquet"
                 shutil.copy(args.warehouse, copy)  # the training writes temporary tables; the original stays as it is
-                done = subprocess.run([sys.executable, __file__, str(copy), "--one", str(houses), str(records),
-                                       str(out)] + (["--all-records"] if args.all_records else []),
-                                      capture_output=True, text=True, check=True)
+                done = subprocess.run(
+                    [sys.executable, __file__, str(copy), "--one", str(houses), str(records), str(out)]
+                    + (["--all-records"] if args.all_records else []),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 f = json.loads(done.stdout.strip().splitlines()[-1])
                 decided = pl.read_parquet(out)
                 first = decided if first is None else first
-                differ = first.join(decided, on="record_id", how="full", suffix="_o", coalesce=True).filter(
-                    pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"{c}_o")) for c in DECIDED])).height
+                differ = (
+                    first.join(decided, on="record_id", how="full", suffix="_o", coalesce=True)
+                    .filter(pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"{c}_o")) for c in DECIDED]))
+                    .height
+                )
                 levels = ", ".join(f"{n} {lvl}" for lvl, n in decided["token_level"].value_counts().iter_rows())
                 trained = min(houses or f["houses"], f["houses"]), min(records or f["records"], f["records"])
-                print(f"| {f['records']:,} | {trained[0]:,} | {trained[1]:,} "
-                      f"| {f['seconds']:.0f} s | {f['cpu']:.0f} s | {f['peak_gb']:.1f} GB | {levels} | {differ} |",
-                      flush=True)
+                print(
+                    f"| {f['records']:,} | {trained[0]:,} | {trained[1]:,} "
+                    f"| {f['seconds']:.0f} s | {f['cpu']:.0f} s | {f['peak_gb']:.1f} GB | {levels} | {differ} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Options every command takes, after its name (`jingzhun run --debug ...`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="on failure, show the traceback (and Prefect's)")
-    common.add_argument("--rules", type=Path, metavar="DIR",
-                        help="a folder of one's own rules (default: $JINGZHUN_RULES, else the installed rules)")
+    common.add_argument(
+        "--rules",
+        type=Path,
+        metavar="DIR",
+        help="a folder of one's own rules (default: $JINGZHUN_RULES, else the installed rules)",
+    )
 
     def command(group: Any, name: str, help: str) -> argparse.ArgumentParser:
         return group.add_parser(name, parents=[common], help=help)
@@ -79,8 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     # The day's size, and the phenomena of real exports (jingzhun/synthetic/settings.py).
     for option in fields(Settings):
         size = option.name == "day_rows"
-        generate.add_argument("--" + option.name.replace("_", "-"), type=_positive if size else _share,
-                              metavar="N" if size else "SHARE", default=option.default, help=option.metadata["help"])
+        generate.add_argument(
+            "--" + option.name.replace("_", "-"),
+            type=_positive if size else _share,
+            metavar="N" if size else "SHARE",
+            default=option.default,
+            help=option.metadata["help"],
+        )
 
     evaluate = command(commands, "evaluate", help="precision and recall of a run against ground truth")
     evaluate.add_argument("--run", type=Path, required=True, help="the run's dated folder, e.g. OUT/2026-11-22")
@@ -88,10 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = command(commands, "model", help="the person-linkage model versions kept with the data (OUT/models/)")
     model_commands = model.add_subparsers(dest="model_command", required=True)
-    for name, text in (("list", "the versions, which is active, their figures"),
-                       ("promote", "make VERSION the active model"),
-                       ("rollback", "back to the version active before the current one"),
-                       ("train", "train a new version on the latest run in OUT, or on --inbox and --reference")):
+    for name, text in (
+        ("list", "the versions, which is active, their figures"),
+        ("promote", "make VERSION the active model"),
+        ("rollback", "back to the version active before the current one"),
+        ("train", "train a new version on the latest run in OUT, or on --inbox and --reference"),
+    ):
         sub = command(model_commands, name, help=text)
         sub.add_argument("--out", type=Path, required=True, help="the output folder of the daily runs")
         if name == "promote":
@@ -140,15 +151,19 @@ def _start(daily: Any, parameters: dict[str, Any]) -> dict[str, Any]:
         if "ephemeral Prefect API server" not in str(error):
             raise
     # The temporary server may still have been migrating its new database; the second start finds it ready.
-    print("jingzhun: Prefect's local server was slow to start; trying once more "
-          "(Prefect 本地服务启动较慢，正在重试一次)", file=sys.stderr)
+    print(
+        "jingzhun: Prefect's local server was slow to start; trying once more (Prefect 本地服务启动较慢，正在重试一次)",
+        file=sys.stderr,
+    )
     try:
         return daily(**parameters)
     except RuntimeError as error:
         if "ephemeral Prefect API server" not in str(error):
             raise
-        raise UserError("Prefect's local server did not start; set PREFECT_API_URL to a running server "
-                        "(Prefect 本地服务未能启动，请设置 PREFECT_API_URL 指向已运行的服务)") from error
+        raise UserError(
+            "Prefect's local server did not start; set PREFECT_API_URL to a running server "
+            "(Prefect 本地服务未能启动，请设置 PREFECT_API_URL 指向已运行的服务)"
+        ) from error
 
 
 class _NoTraceback(logging.Filter):
@@ -174,10 +189,14 @@ def _print_headline(head: dict[str, Any], run_dir: Path) -> None:
     print(f"outputs           {run_dir}")
     print(f"dispatch files    {run_dir / 'dispatch'}  ({head['dispatch_subdistricts']} subdistricts)")
     print(f"report            {run_dir / 'report.html'}")
-    print(f"input rows        {head['input_rows']} in {head['input_files']} files; not read: "
-          f"{head['unreadable_files']} files or sheets, {head['unread_rows']} rows (quarantine/files.csv)")
-    print(f"outcomes          dispatched {outcomes['dispatched']}, no_action {outcomes['no_action']}, "
-          f"review {outcomes['review']}, quarantined {outcomes['quarantined']}")
+    print(
+        f"input rows        {head['input_rows']} in {head['input_files']} files; not read: "
+        f"{head['unreadable_files']} files or sheets, {head['unread_rows']} rows (quarantine/files.csv)"
+    )
+    print(
+        f"outcomes          dispatched {outcomes['dispatched']}, no_action {outcomes['no_action']}, "
+        f"review {outcomes['review']}, quarantined {outcomes['quarantined']}"
+    )
     print(f"person matched    {pct(head['person_match_rate'])}")
     print(f"committee routed  {pct(head['routing_rate'])}")
     for alert in head.get("alerts", []):
@@ -201,8 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as error:
         return _fail(args.debug, 130, "interrupted (已中断)", error)
     except Exception as error:  # a bug: said in one line, the traceback with --debug
-        return _fail(args.debug, 1, "unexpected error, please report it; --debug shows the traceback "
-                     f"(程序内部错误，请报告；加 --debug 可查看详细信息): {type(error).__name__}: {error}", error)
+        return _fail(
+            args.debug,
+            1,
+            "unexpected error, please report it; --debug shows the traceback "
+            f"(程序内部错误，请报告；加 --debug 可查看详细信息): {type(error).__name__}: {error}",
+            error,
+        )
     return 0
 
 
@@ -232,8 +256,9 @@ def _command(args: argparse.Namespace) -> None:
 
         try:
             settings = Settings(**{option.name: getattr(args, option.name) for option in fields(Settings)})
-            summary = generate(args.out, persons=args.persons, seed=args.seed, day=args.day or dt.date.today(),
-                               settings=settings)
+            summary = generate(
+                args.out, persons=args.persons, seed=args.seed, day=args.day or dt.date.today(), settings=settings
+            )
         except ValueError as error:  # rates that cannot go together
             raise UserError(str(error)) from error
         print(summary)
@@ -243,14 +268,28 @@ def _command(args: argparse.Namespace) -> None:
         print(format_evaluation(evaluate_run(args.run, args.truth)))
     elif args.command == "run":
         run_date = args.run_date or dt.date.today()
-        head = _run_flow(args.debug, inbox=args.inbox, reference=args.reference, out=args.out,
-                         mapping=args.mapping, run_date=run_date, rules=rules.chosen())
+        head = _run_flow(
+            args.debug,
+            inbox=args.inbox,
+            reference=args.reference,
+            out=args.out,
+            mapping=args.mapping,
+            run_date=run_date,
+            rules=rules.chosen(),
+        )
         _print_headline(head, args.out / run_date.isoformat())
     elif args.command == "model":
         from jingzhun.matching.versions import command
 
-        print(command(args.model_command, args.out, getattr(args, "version", None),
-                      getattr(args, "inbox", None), getattr(args, "reference", None)))
+        print(
+            command(
+                args.model_command,
+                args.out,
+                getattr(args, "version", None),
+                getattr(args, "inbox", None),
+                getattr(args, "reference", None),
+            )
+        )
     elif args.command == "demo":
         _demo(args.out, args.persons, args.debug)
 
@@ -261,8 +300,14 @@ def _demo(out: Path, persons: int, debug: bool) -> None:
 
     day = dt.date.today()
     generate(out / "synthetic", persons=persons, seed=DEMO_SEED, day=day)
-    head = _run_flow(debug, inbox=out / "synthetic" / "inbox", reference=out / "synthetic" / "reference", out=out,
-                     run_date=day, rules=rules.chosen())
+    head = _run_flow(
+        debug,
+        inbox=out / "synthetic" / "inbox",
+        reference=out / "synthetic" / "reference",
+        out=out,
+        run_date=day,
+        rules=rules.chosen(),
+    )
     _print_headline(head, out / day.isoformat())
     print()
     print(format_evaluation(evaluate_run(out / day.isoformat(), out / "synthetic" / "truth.csv")))

@@ -68,8 +68,9 @@ class Layout:
 
 # ---- the rewrites ------------------------------------------------------------------------------------------------
 
-IMPORT = re.compile(r'^(?P<lead>[ \t]*"?)(?P<kw>from|import)[ \t]+(?P<mod>[A-Za-z_][\w.]*)(?P<rest>[^\n]*)',
-                    re.MULTILINE)
+IMPORT = re.compile(
+    r'^(?P<lead>[ \t]*"?)(?P<kw>from|import)[ \t]+(?P<mod>[A-Za-z_][\w.]*)(?P<rest>[^\n]*)', re.MULTILINE
+)
 
 
 def rewrite_imports(text: str, layout: Layout, where: str, problems: list[str]) -> str:
@@ -129,9 +130,11 @@ def rewrite_python(text: str, layout: Layout, where: str, problems: list[str]) -
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
-    spans = [(offsets[t.start[0] - 1] + t.start[1], offsets[t.end[0] - 1] + t.end[1])
-             for t in tokenize.generate_tokens(io.StringIO(text).readline)
-             if t.type in (tokenize.STRING, tokenize.COMMENT)]
+    spans = [
+        (offsets[t.start[0] - 1] + t.start[1], offsets[t.end[0] - 1] + t.end[1])
+        for t in tokenize.generate_tokens(io.StringIO(text).readline)
+        if t.type in (tokenize.STRING, tokenize.COMMENT)
+    ]
     for start, end in reversed(spans):
         text = text[:start] + rewrite_words(text[start:end], layout) + text[end:]
     return text
@@ -153,8 +156,11 @@ def rewrite_file(path: Path, layout: Layout, problems: list[str]) -> bool:
 
 # ---- the files the script knows by their content ------------------------------------------------------------------
 
-WHEEL_BEFORE = re.compile(r"# The wheel holds every package.*?\n\[tool\.hatch\.build\.targets\.wheel\.sources\]\n"
-                          r"(?:\"[^\n]*\n)+", re.DOTALL)
+WHEEL_BEFORE = re.compile(
+    r"# The wheel holds every package.*?\n\[tool\.hatch\.build\.targets\.wheel\.sources\]\n"
+    r"(?:\"[^\n]*\n)+",
+    re.DOTALL,
+)
 WHEEL_AFTER = """# The wheel is the one import name `jingzhun`: the front door (cli.py), the flows, the stages, the
 # shared ground (jingzhun/core) and the rules, division tables and model, found through importlib.resources.
 [tool.hatch.build.targets.wheel]
@@ -190,6 +196,7 @@ def edit_known(path: Path, pattern: re.Pattern, replacement: str, problems: list
 
 # ---- the check of the house ---------------------------------------------------------------------------------------
 
+
 def imports_up(root: Path, ground: str) -> list[str]:
     """Imports that run back up the house: core -> anything above it, a stage -> flows or cli, flows -> cli."""
     rank = {"core": 0, "stage": 1, "flows": 2, "cli": 3}
@@ -198,15 +205,23 @@ def imports_up(root: Path, ground: str) -> list[str]:
         parts = module.split(".")
         if parts[0] != PACKAGE or len(parts) < 2:
             return None
-        return rank["core" if parts[1] == ground else "cli" if parts[1] in FRONT_DOOR else
-                    "flows" if parts[1] == "flows" else "stage"]
+        return rank[
+            "core"
+            if parts[1] == ground
+            else "cli"
+            if parts[1] in FRONT_DOOR
+            else "flows"
+            if parts[1] == "flows"
+            else "stage"
+        ]
 
     found = []
     for path in sorted((root / PACKAGE).rglob("*.py")):
         own = level(".".join((PACKAGE, *path.relative_to(root / PACKAGE).with_suffix("").parts)))
         for match in IMPORT.finditer(path.read_text(encoding="utf-8")):
-            names = [match["mod"]] + ([f"{PACKAGE}.{n}" for n in re.findall(r"\w+", match["rest"])]
-                                      if match["mod"] == PACKAGE else [])
+            names = [match["mod"]] + (
+                [f"{PACKAGE}.{n}" for n in re.findall(r"\w+", match["rest"])] if match["mod"] == PACKAGE else []
+            )
             for name in names:
                 other = level(name)
                 if own is not None and other is not None and other > own:
@@ -237,15 +252,20 @@ def main() -> int:
     for source, target in moves:
         git("mv", source, target)
     init = root / PACKAGE / args.ground / "__init__.py"
-    init.write_text('"""The ground every stage stands on: the warehouse, the rules, masking, the run, errors and '
-                    'progress.\n\nIt imports nothing of jingzhun above it (no stage, no flow, not the command '
-                    'line).\n"""\n', encoding="utf-8")
+    init.write_text(
+        '"""The ground every stage stands on: the warehouse, the rules, masking, the run, errors and '
+        "progress.\n\nIt imports nothing of jingzhun above it (no stage, no flow, not the command "
+        'line).\n"""\n',
+        encoding="utf-8",
+    )
     git("add", str(init))
     front = root / PACKAGE / "__init__.py"
     if not front.read_text(encoding="utf-8").strip():
-        front.write_text('"""jingzhun (精准): the front door (`cli.py`) above the flows (`flows/`), the stages below '
-                         'them, and the\nground they stand on (`core/`). Imports only ever go down.\n"""\n',
-                         encoding="utf-8")
+        front.write_text(
+            '"""jingzhun (精准): the front door (`cli.py`) above the flows (`flows/`), the stages below '
+            'them, and the\nground they stand on (`core/`). Imports only ever go down.\n"""\n',
+            encoding="utf-8",
+        )
 
     problems: list[str] = []
     changed = []
@@ -257,23 +277,44 @@ def main() -> int:
     edit_known(root / "pyproject.toml", WHEEL_BEFORE, WHEEL_AFTER, problems)
     edit_known(root / PACKAGE / args.ground / "rules.py", SHIPPED_BEFORE, SHIPPED_AFTER, problems)
     edit_known(root / "README.md", README_BEFORE, README_AFTER, problems)
-    subprocess.run([Path(sys.executable).with_name("ruff"), "check", "--fix", "--select", "I", "--quiet", "."],
-                   cwd=root, check=False)
+    subprocess.run(
+        [Path(sys.executable).with_name("ruff"), "check", "--fix", "--select", "I", "--quiet", "."],
+        cwd=root,
+        check=False,
+    )
 
     print(f"rewrote {len(changed)} files")
-    too_long = subprocess.run([Path(sys.executable).with_name("ruff"), "check", "--select", "E501",
-                               "--output-format", "concise", "--quiet", "."],
-                              cwd=root, capture_output=True, text=True).stdout.splitlines()
+    too_long = subprocess.run(
+        [
+            Path(sys.executable).with_name("ruff"),
+            "check",
+            "--select",
+            "E501",
+            "--output-format",
+            "concise",
+            "--quiet",
+            ".",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
     problems += [f"longer than a line now, wrap it: {line}" for line in too_long]
     for line in imports_up(root, args.ground):
         problems.append(f"import up the house: {line}")
     stages = "|".join(layout.stages)
     old_names = rf"(^|[^\w./-])({stages})/($|[^\w])|^\s*(from|import) ({stages})\b"
-    leftover = subprocess.run(["git", "grep", "-nE", old_names, "--", "*.md", "*.py", "*.ipynb", "*.yaml", "Makefile"],
-                              capture_output=True, text=True, cwd=root).stdout
+    leftover = subprocess.run(
+        ["git", "grep", "-nE", old_names, "--", "*.md", "*.py", "*.ipynb", "*.yaml", "Makefile"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    ).stdout
     if leftover:
-        print("\nMentions of a package folder by its old short name, to read by eye (most are output folders such "
-              "as OUT/<date>/dispatch/ and need nothing):")
+        print(
+            "\nMentions of a package folder by its old short name, to read by eye (most are output folders such "
+            "as OUT/<date>/dispatch/ and need nothing):"
+        )
         print(leftover)
     for problem in problems:
         print(f"TO DO: {problem}")

@@ -20,15 +20,30 @@ def render(html: Path, screenshot: Path, *, width: int = 1200, height: int = 240
         pytest.skip("chromium not installed (make test installs it)")
     with tempfile.TemporaryDirectory(prefix="jingzhun-chromium-") as profile:
         done = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-             f"--window-size={width},{height}", f"--screenshot={screenshot}", html.as_uri()],
-            capture_output=True, text=True, timeout=120,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                f"--window-size={width},{height}",
+                f"--screenshot={screenshot}",
+                html.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert done.returncode == 0, done.stderr[-2000:]
     assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Refused to" in line]
     assert console == []
     assert "net::ERR" not in done.stderr
-

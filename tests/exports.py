@@ -12,9 +12,13 @@ from pathlib import Path
 Cell = object
 
 
-def edit_export(path: Path, *, rename: dict[str, str] | None = None,
-                cells: dict[str, Callable[[Cell], Cell]] | None = None,
-                keep_row: Callable[[int], bool] | None = None) -> None:
+def edit_export(
+    path: Path,
+    *,
+    rename: dict[str, str] | None = None,
+    cells: dict[str, Callable[[Cell], Cell]] | None = None,
+    keep_row: Callable[[int], bool] | None = None,
+) -> None:
     """Rename headers (`rename`), replace the cells under a header (`cells`: header -> new value from old), keep
     only the data rows (numbered from 1) for which `keep_row` says so."""
     rename, cells = rename or {}, cells or {}
@@ -44,8 +48,11 @@ def edit_export(path: Path, *, rename: dict[str, str] | None = None,
         encoding, text = "gb18030", data.decode("gb18030")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     headers = rows[0]
-    body = [[cells[h](v) if h in cells else v for h, v in zip(headers, row, strict=False)] + row[len(headers):]
-            for i, row in enumerate(rows[1:], start=1) if keep(i)]
+    body = [
+        [cells[h](v) if h in cells else v for h, v in zip(headers, row, strict=False)] + row[len(headers) :]
+        for i, row in enumerate(rows[1:], start=1)
+        if keep(i)
+    ]
     out = io.StringIO(newline="")
     csv.writer(out).writerows([[rename.get(h, h) for h in headers], *body])
     path.write_bytes(out.getvalue().encode(encoding))

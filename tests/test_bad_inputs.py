@@ -749,13 +749,20 @@ def test_a_file_or_folder_without_read_permission_is_listed(tmp_path):
     (inbox / "health" / "secret.csv").chmod(0)
     (inbox / "health" / "locked").chmod(0)
     try:
-        done = subprocess.run([*AS_A_USER, sys.executable, "-c", READ_INBOX, str(inbox)], capture_output=True,
-                              text=True, cwd=Path(__file__).parent.parent, check=True)
+        done = subprocess.run(
+            [*AS_A_USER, sys.executable, "-c", READ_INBOX, str(inbox)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+            check=True,
+        )
     finally:
         (inbox / "health" / "locked").chmod(0o755)
-    assert json.loads(done.stdout) == {"health/locked": ["unreadable_folder", 0],
-                                       "health/open.csv": [None, 2],
-                                       "health/secret.csv": ["unreadable_file", 0]}
+    assert json.loads(done.stdout) == {
+        "health/locked": ["unreadable_folder", 0],
+        "health/open.csv": [None, 2],
+        "health/secret.csv": ["unreadable_file", 0],
+    }
 
 
 # Whole days whose exports leave a column empty everywhere: every step runs to the end and reconciles.
@@ -876,10 +883,18 @@ def test_a_column_without_any_value_is_still_text_for_matching():
     from jingzhun.cleansing.pipeline import normalize_column
     from jingzhun.matching.features import person_features
 
-    frame = pl.DataFrame({"person_id": ["P1", "P2"], "name": ["王伟", "李娜"], "id_number": [None, "无"],
-                          "phone": [None, None], "house_id": ["H1", "H2"], "building_id": [None, None],
-                          "committee_code": [None, None]},
-                         schema_overrides={c: pl.Utf8 for c in ("id_number", "phone", "building_id", "committee_code")})
+    frame = pl.DataFrame(
+        {
+            "person_id": ["P1", "P2"],
+            "name": ["王伟", "李娜"],
+            "id_number": [None, "无"],
+            "phone": [None, None],
+            "house_id": ["H1", "H2"],
+            "building_id": [None, None],
+            "committee_code": [None, None],
+        },
+        schema_overrides={c: pl.Utf8 for c in ("id_number", "phone", "building_id", "committee_code")},
+    )
     for column in ("name", "id_number", "phone"):
         frame = normalize_column(frame, column, column)
     assert frame.schema["id_number"] == pl.Utf8 and frame.schema["phone"] == pl.Utf8

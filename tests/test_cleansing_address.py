@@ -238,9 +238,7 @@ def test_never_raises_and_shape(s, context):
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(
-        alphabet=st.sampled_from(
-            "碧波路张江镇上海市浦东新区0123456789一二三十百弄号栋幢室楼层单元-#巷號居委门口 ()"
-        ),
+        alphabet=st.sampled_from("碧波路张江镇上海市浦东新区0123456789一二三十百弄号栋幢室楼层单元-#巷號居委门口 ()"),
         max_size=40,
     )
 )
@@ -249,9 +247,34 @@ def test_never_raises_on_address_like_text(s):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["白鹭", "绿洲花园", "大酒店", "对面", "门口", "旁边", "附近", "楼下", "青松路",
-                                 "工业园", "有限公司", "8号", "5幢", "301室", "村", "社区", "电联", "交叉口", "与"]),
-                max_size=8))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "白鹭",
+                "绿洲花园",
+                "大酒店",
+                "对面",
+                "门口",
+                "旁边",
+                "附近",
+                "楼下",
+                "青松路",
+                "工业园",
+                "有限公司",
+                "8号",
+                "5幢",
+                "301室",
+                "村",
+                "社区",
+                "电联",
+                "交叉口",
+                "与",
+            ]
+        ),
+        max_size=8,
+    )
+)
 def test_position_words_end_a_place_and_never_show_in_a_field(words):
     # A word of position ends the community; neither it nor the parser's mark for it is left in any field.
     parsed = parse_address("".join(words))

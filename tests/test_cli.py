@@ -26,9 +26,11 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 def _header_only_reference(folder: Path) -> None:
     (folder.parent / "inbox" / "health").mkdir(parents=True)
     folder.mkdir()
-    (folder / "grid.csv").write_text("grid_id,grid_name,committee_code,committee_name,subdistrict_code,"
-                                     "subdistrict_name,district_code,district_name\nG1,一,C1,居委,S1,街道,D1,区\n",
-                                     encoding="utf-8")
+    (folder / "grid.csv").write_text(
+        "grid_id,grid_name,committee_code,committee_name,subdistrict_code,"
+        "subdistrict_name,district_code,district_name\nG1,一,C1,居委,S1,街道,D1,区\n",
+        encoding="utf-8",
+    )
     (folder / "housing.csv").write_text("house_id,address,grid_id\n", encoding="utf-8")
     (folder / "population.csv").write_text("person_id,name,id_number,phone,house_id\n", encoding="utf-8")
 
@@ -43,8 +45,9 @@ def _header_only_reference(folder: Path) -> None:
 )
 def test_run_without_its_inputs_fails_with_one_line(tmp_path: Path, make_inputs, message):
     make_inputs(tmp_path)
-    done = run_cli("run", "--inbox", str(tmp_path / "inbox"), "--reference", str(tmp_path / "ref"),
-                   "--out", str(tmp_path / "out"))
+    done = run_cli(
+        "run", "--inbox", str(tmp_path / "inbox"), "--reference", str(tmp_path / "ref"), "--out", str(tmp_path / "out")
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr
     assert "Traceback" not in done.stderr
@@ -85,13 +88,28 @@ def test_a_run_that_cannot_be_done_says_why_in_one_line_before_any_work(district
     (tmp_path / "out.txt").write_text("not a folder", encoding="utf-8")
     (tmp_path / "list.yaml").write_text("- 姓名\n- 证件号码\n", encoding="utf-8")
     (tmp_path / "broken.yaml").write_text("health: [姓名\n", encoding="utf-8")
-    out = {"out_is_a_file": tmp_path / "out.txt", "out_under_a_file": tmp_path / "out.txt" / "day",
-           "out_not_writable": _read_only_folder(tmp_path)}.get(misuse, tmp_path / "out")
-    mapping = {"mapping_is_a_list": ["--mapping", str(tmp_path / "list.yaml")],
-               "mapping_is_not_yaml": ["--mapping", str(tmp_path / "broken.yaml")],
-               "mapping_missing": ["--mapping", str(tmp_path / "missing.yaml")]}.get(misuse, [])
-    done = run_cli("run", "--inbox", str(district / "inbox"), "--reference", str(district / "reference"),
-                   "--out", str(out), *mapping, "--run-date", "2026-11-22")
+    out = {
+        "out_is_a_file": tmp_path / "out.txt",
+        "out_under_a_file": tmp_path / "out.txt" / "day",
+        "out_not_writable": _read_only_folder(tmp_path),
+    }.get(misuse, tmp_path / "out")
+    mapping = {
+        "mapping_is_a_list": ["--mapping", str(tmp_path / "list.yaml")],
+        "mapping_is_not_yaml": ["--mapping", str(tmp_path / "broken.yaml")],
+        "mapping_missing": ["--mapping", str(tmp_path / "missing.yaml")],
+    }.get(misuse, [])
+    done = run_cli(
+        "run",
+        "--inbox",
+        str(district / "inbox"),
+        "--reference",
+        str(district / "reference"),
+        "--out",
+        str(out),
+        *mapping,
+        "--run-date",
+        "2026-11-22",
+    )
     _one_clear_line(done, *words)
     if misuse.startswith("mapping"):
         assert not (tmp_path / "out").exists()  # said before any work, the output folder not even created
@@ -101,13 +119,23 @@ def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_finis
     """Two runs at once on one OUT: the second refuses at once, naming the folder and the first run; the first
     ends with its figures and nothing after them (no Prefect server lines, no leak warnings)."""
     out = tmp_path / "out"
-    arguments = ["run", "--inbox", str(district / "inbox"), "--reference", str(district / "reference"),
-                 "--out", str(out), "--run-date", "2026-11-22"]
+    arguments = [
+        "run",
+        "--inbox",
+        str(district / "inbox"),
+        "--reference",
+        str(district / "reference"),
+        "--out",
+        str(out),
+        "--run-date",
+        "2026-11-22",
+    ]
     # Unbuffered and on one stream, so the order of the lines is the order they were written in; Prefect at its
     # default INFO level, as users have it (the test session sets WARNING).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
-    first = subprocess.Popen([*JINGZHUN, *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=env)
+    first = subprocess.Popen(
+        [*JINGZHUN, *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out / ".lock").is_file() or "pid" not in (out / ".lock").read_text(encoding="utf-8"):
@@ -150,11 +178,26 @@ def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flo
     shutil.copytree(flow_run[0].parent, out)
     before = {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()}
     calls = tmp_path / "calls.txt"
-    arguments = ["run", "--inbox", str(district / "inbox"), "--reference", str(district / "reference"),
-                 "--out", str(out), "--run-date", "2026-11-22"]
+    arguments = [
+        "run",
+        "--inbox",
+        str(district / "inbox"),
+        "--reference",
+        str(district / "reference"),
+        "--out",
+        str(out),
+        "--run-date",
+        "2026-11-22",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
-    done = subprocess.run([sys.executable, "-c", BUGGY_RUN, str(calls), *arguments], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=900, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", BUGGY_RUN, str(calls), *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
     assert last.startswith("jingzhun: unexpected error") and "a bug in the dispatch step" in last
@@ -162,8 +205,13 @@ def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flo
     assert calls.read_text().count("call") == 1
     assert {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()} == before
 
-    debug = subprocess.run([sys.executable, "-c", BUGGY_RUN, str(tmp_path / "again.txt"), *arguments, "--debug"],
-                           capture_output=True, text=True, timeout=900, env=env)
+    debug = subprocess.run(
+        [sys.executable, "-c", BUGGY_RUN, str(tmp_path / "again.txt"), *arguments, "--debug"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "nanobind" not in debug.stderr
     assert debug.stderr.splitlines()[-1].startswith("jingzhun: unexpected error")
 
@@ -172,9 +220,13 @@ def test_every_command_takes_debug():
     from jingzhun.cli import build_parser
 
     parser = build_parser()
-    for command in (["demo"], ["run", "--inbox", "i", "--reference", "r", "--out", "o"],
-                    ["reference", "generate", "--out", "o"], ["evaluate", "--run", "r", "--truth", "t"],
-                    ["address", "parse"]):
+    for command in (
+        ["demo"],
+        ["run", "--inbox", "i", "--reference", "r", "--out", "o"],
+        ["reference", "generate", "--out", "o"],
+        ["evaluate", "--run", "r", "--truth", "t"],
+        ["address", "parse"],
+    ):
         assert parser.parse_args([*command, "--debug"]).debug is True
         assert parser.parse_args(command).debug is False
 
@@ -190,8 +242,14 @@ def test_address_parse_writes_one_json_object_a_line():
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(lines) == 3
     assert all(tuple(obj) == ADDRESS_FIELDS for obj in lines)
-    assert (lines[0]["district"], lines[0]["town"], lines[0]["road"], lines[0]["road_number"],
-            lines[0]["building"], lines[0]["room"]) == ("浦东新区", "张江镇", "碧波路", "455弄", "3", "502")
+    assert (
+        lines[0]["district"],
+        lines[0]["town"],
+        lines[0]["road"],
+        lines[0]["road_number"],
+        lines[0]["building"],
+        lines[0]["room"],
+    ) == ("浦东新区", "张江镇", "碧波路", "455弄", "3", "502")
     assert lines[2]["city"] == "北京市" and lines[2]["road_number"] == "27号"
 
 
@@ -204,10 +262,22 @@ def test_first_run_on_a_machine_with_no_prefect_state(tmp_path):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "empty-prefect-home")}
     env.pop("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", None)
     done = subprocess.run(
-        [*JINGZHUN, "run", "--inbox", str(tmp_path / "district" / "inbox"),
-         "--reference", str(tmp_path / "district" / "reference"), "--out", str(tmp_path / "out"),
-         "--run-date", "2026-11-22"],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            *JINGZHUN,
+            "run",
+            "--inbox",
+            str(tmp_path / "district" / "inbox"),
+            "--reference",
+            str(tmp_path / "district" / "reference"),
+            "--out",
+            str(tmp_path / "out"),
+            "--run-date",
+            "2026-11-22",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
@@ -222,7 +292,12 @@ def test_rules_that_cannot_be_used_end_in_one_line_whether_named_by_option_or_en
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "rules folder not found" in done.stderr
     (tmp_path / "my-rules").mkdir()
     (tmp_path / "my-rules" / "screening.yaml").write_text("rules: []\n", encoding="utf-8")
-    done = subprocess.run([*JINGZHUN, "evaluate", "--run", "r", "--truth", "t"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "JINGZHUN_RULES": str(tmp_path / "my-rules")})
+    done = subprocess.run(
+        [*JINGZHUN, "evaluate", "--run", "r", "--truth", "t"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "JINGZHUN_RULES": str(tmp_path / "my-rules")},
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "lacks cleansing.yaml" in done.stderr
     assert "Traceback" not in done.stderr

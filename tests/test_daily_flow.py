@@ -19,8 +19,19 @@ from tests.conftest import RUN_DATE
 
 KEYS = ["source", "source_file", "source_row"]
 # What a clerk on a visit reads and writes (issue 11), in the order the work list prints them.
-CLERK_COLUMNS = ["居委", "派单编号", "优先级", "截止时间", "姓名", "手机号码", "登记地址", "筛查原因",
-                 "核查结果", "处置时间", "备注"]
+CLERK_COLUMNS = [
+    "居委",
+    "派单编号",
+    "优先级",
+    "截止时间",
+    "姓名",
+    "手机号码",
+    "登记地址",
+    "筛查原因",
+    "核查结果",
+    "处置时间",
+    "备注",
+]
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +86,16 @@ def test_dispatch_workbooks_hold_their_subdistrict_only(flow_run, results):
         sheet = book["派单"]
         headers = [c.value for c in sheet[1]]
         assert headers[:11] == CLERK_COLUMNS
-        assert {"状态", "处置时限(小时)", "证件号码", "触发规则", "来源", "匹配说明", "来源文件及行号",
-                "其他信息"} <= set(headers)
+        assert {
+            "状态",
+            "处置时限(小时)",
+            "证件号码",
+            "触发规则",
+            "来源",
+            "匹配说明",
+            "来源文件及行号",
+            "其他信息",
+        } <= set(headers)
         assert sheet.freeze_panes == "C2" and sheet.auto_filter.ref  # 居委 and 派单编号 stay in view
         rows = [dict(zip(headers, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
         ids = [r["派单编号"] for r in rows]
@@ -164,7 +183,7 @@ def test_empty_and_garbage_rows_are_quarantined_or_never_dispatched(flow_run, di
 def test_report_is_self_contained(flow_run):
     html = (flow_run[0] / "report.html").read_text(encoding="utf-8")
     assert "数据质量" in html and "人员匹配率" in html
-    for external in ("http://", "https://", "<script", "src=\"//"):
+    for external in ("http://", "https://", "<script", 'src="//'):
         assert external not in html
 
 
@@ -181,8 +200,7 @@ def test_report_shows_no_personal_value_unmasked(flow_run, district):
     assert [n for n in full_names if n in text] == []
 
 
-ALL_STEPS = ("prepare", "feedback", "ingest", "cleanse", "validate", "match", "screen", "dispatch", "report",
-             "publish")
+ALL_STEPS = ("prepare", "feedback", "ingest", "cleanse", "validate", "match", "screen", "dispatch", "report", "publish")
 
 
 def _files(day_dir: Path) -> dict[str, bytes]:
@@ -247,9 +265,13 @@ def test_a_killed_rerun_leaves_the_previous_day_whole(flow_run, district, tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert _files(day) == before
     # Nothing of the killed run is left beside the day, the warehouse and the reference checks' cache.
-    assert sorted(p.name for p in out.iterdir()) == [".lock", ".reference-cache", ".reference_checks.parquet",
-                                                     RUN_DATE.isoformat(),
-                                                     "warehouse.duckdb"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".lock",
+        ".reference-cache",
+        ".reference_checks.parquet",
+        RUN_DATE.isoformat(),
+        "warehouse.duckdb",
+    ]
 
 
 def test_a_run_killed_between_the_two_renames_of_publish_gets_its_day_back(district, tmp_path):
@@ -287,8 +309,13 @@ def test_only_file_system_errors_that_may_pass_are_retried():
 
     assert retried(OSError(errno.EIO, "I/O error")) and retried(TimeoutError(errno.ETIMEDOUT, "timed out"))
     assert retried(OSError(errno.ESTALE, "Stale file handle"))
-    for error in (FileNotFoundError(errno.ENOENT, "gone"), PermissionError(errno.EACCES, "refused"),
-                  OSError(errno.ENOSPC, "disk full"), UserError("bad input"), ValueError("a bug")):
+    for error in (
+        FileNotFoundError(errno.ENOENT, "gone"),
+        PermissionError(errno.EACCES, "refused"),
+        OSError(errno.ENOSPC, "disk full"),
+        UserError("bad input"),
+        ValueError("a bug"),
+    ):
         assert not retried(error), error
 
 

@@ -21,10 +21,18 @@ def test_daily_flow_on_a_dask_cluster_gives_the_local_run_row_for_row(district, 
 
     local_dir, _ = flow_run
     out = tmp_path / "out"
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client, get_task_stream(client) as stream:
-        daily(inbox=district / "inbox", reference=district / "reference", out=out, run_date=RUN_DATE,
-              dask_address=cluster.scheduler_address)
+    with (
+        LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        get_task_stream(client) as stream,
+    ):
+        daily(
+            inbox=district / "inbox",
+            reference=district / "reference",
+            out=out,
+            run_date=RUN_DATE,
+            dask_address=cluster.scheduler_address,
+        )
     # The parts ran as tasks on both workers, the address parts and the person parts.
     keys = [task["key"] for task in stream.data]
     assert len({task["worker"] for task in stream.data}) == 2, stream.data
@@ -53,12 +61,30 @@ def messy_day(tmp_path_factory):
     from jingzhun.synthetic.settings import Settings
 
     folder = tmp_path_factory.mktemp("messy")
-    generate(folder / "district", persons=3000, seed=5, day=RUN_DATE, settings=Settings(
-        day_rows=1000, away_from_home=0.4, sparse_hotline=0.3, household_phones=0.5, place_name_communities=0.3,
-        short_town_names=0.3, numberless_addresses=0.1, numberless_places=0.2, empty_columns=0.3))
+    generate(
+        folder / "district",
+        persons=3000,
+        seed=5,
+        day=RUN_DATE,
+        settings=Settings(
+            day_rows=1000,
+            away_from_home=0.4,
+            sparse_hotline=0.3,
+            household_phones=0.5,
+            place_name_communities=0.3,
+            short_town_names=0.3,
+            numberless_addresses=0.1,
+            numberless_places=0.2,
+            empty_columns=0.3,
+        ),
+    )
     _roads_across_subdistricts(folder / "district" / "reference")
-    run = Run(inbox=folder / "district" / "inbox", reference=folder / "district" / "reference",
-              out=folder / "out", run_date=RUN_DATE)
+    run = Run(
+        inbox=folder / "district" / "inbox",
+        reference=folder / "district" / "reference",
+        out=folder / "out",
+        run_date=RUN_DATE,
+    )
     steps.prepare(run)
     steps.ingest(run)
     steps.cleanse(run)
@@ -76,11 +102,20 @@ def _roads_across_subdistricts(reference):
     grids = first_grids["grid_id"].to_list()
     next_grid = {sub: grids[(i + 1) % len(grids)] for i, sub in enumerate(first_grids["subdistrict_code"])}
     subdistrict = dict(grid.select("grid_id", "subdistrict_code").iter_rows())
-    twins = pl.DataFrame([
-        {**house, "house_id": f"T{house['house_id']}", "grid_id": next_grid[subdistrict[house["grid_id"]]],
-         "address": house["address"].replace(town[house["grid_id"]],
-                                             town[next_grid[subdistrict[house["grid_id"]]]])}
-        for house in housing.gather_every(10).iter_rows(named=True)], schema=housing.schema)
+    twins = pl.DataFrame(
+        [
+            {
+                **house,
+                "house_id": f"T{house['house_id']}",
+                "grid_id": next_grid[subdistrict[house["grid_id"]]],
+                "address": house["address"].replace(
+                    town[house["grid_id"]], town[next_grid[subdistrict[house["grid_id"]]]]
+                ),
+            }
+            for house in housing.gather_every(10).iter_rows(named=True)
+        ],
+        schema=housing.schema,
+    )
     pl.concat([housing, twins]).write_csv(reference / "housing.csv")
 
 
@@ -106,15 +141,20 @@ def test_parts_in_process_give_the_one_process_match_on_a_messy_day(messy_day, t
     assert not (tmp_path / "parts").exists()
 
 
-@pytest.mark.parametrize(("rule", "keys"), [
-    ("l.phone = r.phone", [("phone", "phone")]),
-    ("l.name_key = r.name_key AND right(l.id_digits, 4) = right(r.id_digits, 4)",
-     [("name_key", "name_key"), ("right(id_digits, 4)", "right(id_digits, 4)")]),
-    ("l.name_key = r.name_key OR l.phone = r.phone", None),
-    ("levenshtein(l.name, r.name) <= 1", None),
-    ("l.surname = r.surname AND l.house_id <> r.house_id", None),
-    ("l.a = l.b", None),
-])
+@pytest.mark.parametrize(
+    ("rule", "keys"),
+    [
+        ("l.phone = r.phone", [("phone", "phone")]),
+        (
+            "l.name_key = r.name_key AND right(l.id_digits, 4) = right(r.id_digits, 4)",
+            [("name_key", "name_key"), ("right(id_digits, 4)", "right(id_digits, 4)")],
+        ),
+        ("l.name_key = r.name_key OR l.phone = r.phone", None),
+        ("levenshtein(l.name, r.name) <= 1", None),
+        ("l.surname = r.surname AND l.house_id <> r.house_id", None),
+        ("l.a = l.b", None),
+    ],
+)
 def test_a_blocking_rule_is_split_by_hash_only_when_it_is_an_equality_of_keys(rule, keys):
     from jingzhun.matching.partitions import rule_keys
 

@@ -25,8 +25,9 @@ def test_ordinary_text_is_written_unchanged(text):
 
 
 def test_workbook_and_csv_hold_the_same_safe_rows(tmp_path):
-    frame = pl.DataFrame({"姓名": ["王伟", "李娜"], "诉求内容": ['=HYPERLINK("http://x","点我")', "+1 楼道"],
-                          "派单数": [3, 4]})
+    frame = pl.DataFrame(
+        {"姓名": ["王伟", "李娜"], "诉求内容": ['=HYPERLINK("http://x","点我")', "+1 楼道"], "派单数": [3, 4]}
+    )
     created = dt.datetime(2026, 11, 22)
     write_workbook(tmp_path / "a.xlsx", [Sheet("派单", frame)], created)
     write_csv(tmp_path / "a.csv", frame)
@@ -56,8 +57,9 @@ def test_same_inputs_give_byte_identical_workbooks(tmp_path):
 
 def test_a_printed_sheet_grows_rows_for_long_text_and_hides_the_rest(tmp_path):
     long_reason = "来沪人员落地核实：核实是否在居住地，登记健康状况" * 2  # 48 characters, 96 columns wide
-    frame = pl.DataFrame({"姓名": ["王伟", "李娜"], "筛查原因": ["红码", long_reason],
-                          "来源文件及行号": ["a.csv 第2行"] * 2})
+    frame = pl.DataFrame(
+        {"姓名": ["王伟", "李娜"], "筛查原因": ["红码", long_reason], "来源文件及行号": ["a.csv 第2行"] * 2}
+    )
     printout = Printout("A&B街道", "运行日期 2026-11-22", {"姓名": 8, "筛查原因": 20})
     write_workbook(tmp_path / "a.xlsx", [Sheet("派单", frame, printout=printout)], dt.datetime(2026, 11, 22))
 
@@ -89,8 +91,7 @@ def test_report_records_mask_everything_not_known_to_be_harmless():
     from jingzhun.core.masking import mask_record
 
     record = {"name": "王伟", "phone": "13812345678", "plate": "沪A12345", "category": "疫情防控", "content": "长文本"}
-    assert mask_record(record) == {"name": "王*", "phone": "138****5678", "plate": "沪******",
-                                   "category": "疫情防控"}
+    assert mask_record(record) == {"name": "王*", "phone": "138****5678", "plate": "沪******", "category": "疫情防控"}
     # A ragged row: the phone sits under 车牌号码, so no header says what a value is.
     shifted = {"checkpoint": "G15", "plate": "13812345678", "origin": "沪A12345"}
     masked = mask_record(shifted, columns_trusted=False)

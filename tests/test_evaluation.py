@@ -11,22 +11,26 @@ from jingzhun.evaluation.metrics import evaluate_run, format_evaluation, target_
 
 def test_precision_recall_and_routing_from_hand_counted_rows(tmp_path):
     keys = {"source": ["health"] * 5, "source_file": ["a.csv"] * 5, "source_row": [1, 2, 3, 4, 5]}
-    pl.DataFrame({
-        **keys,
-        "outcome": ["dispatched", "no_action", "review", "no_action", "quarantined"],
-        "person_id": ["P1", "P9", None, None, None],       # one right, one wrong, three not linked
-        "house_id": ["H1", None, None, "H4", None],
-        "committee_code": ["C1", "C2", None, "C9", None],  # right, right, none, wrong
-        "subdistrict_code": ["S", "S", None, "T", None],   # the wrong committee is in another subdistrict
-    }).write_parquet(tmp_path / "match_results.parquet")
-    pl.DataFrame({
-        **keys,
-        "person_id": ["P1", "P2", "P3", None, None],
-        "house_id": ["H1", "H2", "H3", "H4", None],
-        "committee_code": ["C1", "C2", "C3", "C4", None],
-        "subdistrict_code": ["S"] * 4 + [None],
-        "defects": [""] * 4 + ["empty_row"],
-    }).write_csv(tmp_path / "truth.csv")
+    pl.DataFrame(
+        {
+            **keys,
+            "outcome": ["dispatched", "no_action", "review", "no_action", "quarantined"],
+            "person_id": ["P1", "P9", None, None, None],  # one right, one wrong, three not linked
+            "house_id": ["H1", None, None, "H4", None],
+            "committee_code": ["C1", "C2", None, "C9", None],  # right, right, none, wrong
+            "subdistrict_code": ["S", "S", None, "T", None],  # the wrong committee is in another subdistrict
+        }
+    ).write_parquet(tmp_path / "match_results.parquet")
+    pl.DataFrame(
+        {
+            **keys,
+            "person_id": ["P1", "P2", "P3", None, None],
+            "house_id": ["H1", "H2", "H3", "H4", None],
+            "committee_code": ["C1", "C2", "C3", "C4", None],
+            "subdistrict_code": ["S"] * 4 + [None],
+            "defects": [""] * 4 + ["empty_row"],
+        }
+    ).write_csv(tmp_path / "truth.csv")
     figures = evaluate_run(tmp_path, tmp_path / "truth.csv")
     assert figures["person_precision"] == pytest.approx(1 / 2)
     assert figures["person_recall"] == pytest.approx(1 / 3)
@@ -40,25 +44,36 @@ def test_precision_recall_and_routing_from_hand_counted_rows(tmp_path):
 
 def test_recall_counts_rows_that_name_one_person_and_figures_split_by_phenomenon(tmp_path):
     keys = {"source": ["hotline"] * 6, "source_file": ["h.csv"] * 6, "source_row": [1, 2, 3, 4, 5, 6]}
-    pl.DataFrame({
-        **keys,
-        "outcome": ["dispatched", "dispatched", "no_action", "review", "dispatched", "no_action"],
-        "person_id": ["P1", None, None, None, "P5", "P9"],
-        "house_id": ["H1", "H2", "H8", None, "H5", "H6"],
-        "committee_code": ["C1", "C2", "C8", None, "C5", "C6"],
-        "subdistrict_code": ["S1", "S1", "S8", None, "S1", "S1"],
-    }).write_parquet(tmp_path / "match_results.parquet")
-    pl.DataFrame({
-        **keys,
-        "person_id": ["P1", "P2", "P3", "P4", "P5", "P6"],
-        "house_id": ["H1", "H2", "H3", "H4", "H5", "H6"],
-        "committee_code": ["C1", "C2", "C3", "C4", "C5", "C6"],
-        "subdistrict_code": ["S1"] * 6,
-        "defects": [None] * 6,
-        # row 2: a shared phone and no name names nobody; row 3 was away from home and routed to another town
-        "phenomena": ["away_from_home", "sparse_hotline|shared_phone", "away_from_home", None, None, "shared_phone"],
-        "names_one_person": ["true", "false", "true", "true", "true", "true"],
-    }).write_csv(tmp_path / "truth.csv")
+    pl.DataFrame(
+        {
+            **keys,
+            "outcome": ["dispatched", "dispatched", "no_action", "review", "dispatched", "no_action"],
+            "person_id": ["P1", None, None, None, "P5", "P9"],
+            "house_id": ["H1", "H2", "H8", None, "H5", "H6"],
+            "committee_code": ["C1", "C2", "C8", None, "C5", "C6"],
+            "subdistrict_code": ["S1", "S1", "S8", None, "S1", "S1"],
+        }
+    ).write_parquet(tmp_path / "match_results.parquet")
+    pl.DataFrame(
+        {
+            **keys,
+            "person_id": ["P1", "P2", "P3", "P4", "P5", "P6"],
+            "house_id": ["H1", "H2", "H3", "H4", "H5", "H6"],
+            "committee_code": ["C1", "C2", "C3", "C4", "C5", "C6"],
+            "subdistrict_code": ["S1"] * 6,
+            "defects": [None] * 6,
+            # row 2: a shared phone and no name names nobody; row 3 was away from home and routed to another town
+            "phenomena": [
+                "away_from_home",
+                "sparse_hotline|shared_phone",
+                "away_from_home",
+                None,
+                None,
+                "shared_phone",
+            ],
+            "names_one_person": ["true", "false", "true", "true", "true", "true"],
+        }
+    ).write_csv(tmp_path / "truth.csv")
     figures = evaluate_run(tmp_path, tmp_path / "truth.csv")
     assert figures["persons_named"] == 5
     assert figures["person_recall"] == pytest.approx(2 / 5)  # P1 and P5 of the five named rows

@@ -18,8 +18,7 @@ from jingzhun.flows import steps
 from tests.conftest import RUN_DATE
 
 DAY2 = RUN_DATE + dt.timedelta(days=1)
-STEPS = ("prepare", "feedback", "ingest", "cleanse", "validate", "match", "screen", "dispatch", "report",
-         "reconcile")
+STEPS = ("prepare", "feedback", "ingest", "cleanse", "validate", "match", "screen", "dispatch", "report", "reconcile")
 
 
 def _run_day(run: Run) -> dict:
@@ -32,9 +31,12 @@ def _run_day(run: Run) -> dict:
 
 def _new_rows(sheet, headers: list[str], hours: int) -> list[int]:
     """Sheet rows of new cases with the given deadline."""
-    return [r for r in range(2, sheet.max_row + 1)
-            if sheet.cell(r, headers.index("处置时限(小时)") + 1).value == hours
-            and sheet.cell(r, headers.index("状态") + 1).value == "新派"]
+    return [
+        r
+        for r in range(2, sheet.max_row + 1)
+        if sheet.cell(r, headers.index("处置时限(小时)") + 1).value == hours
+        and sheet.cell(r, headers.index("状态") + 1).value == "新派"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +78,12 @@ def day2(flow_run, district, tmp_path_factory):
     # answer goes to a 12-hour case, so it is late.
     late = _new_rows(sheet, headers, 12)[0]
     rows = [r for r in range(2, 6) if r != late][:2] + [late] + [r for r in range(2, 7) if r != late][2:3]
-    answers = [("已核实-已落实措施", "2026-11-22 13:30"),       # 6 h after the 07:30 dispatch
-               ("查无此人", dt.datetime(2026, 11, 22, 19, 30)),  # 12 h, typed as an Excel date
-               ("已核实-无异常", "2026/11/23 07:30"),            # 24 h, past the 12-hour deadline
-               ("已核实-无异常", "明天上午")]                     # not a time: reported, case stays open
+    answers = [
+        ("已核实-已落实措施", "2026-11-22 13:30"),  # 6 h after the 07:30 dispatch
+        ("查无此人", dt.datetime(2026, 11, 22, 19, 30)),  # 12 h, typed as an Excel date
+        ("已核实-无异常", "2026/11/23 07:30"),  # 24 h, past the 12-hour deadline
+        ("已核实-无异常", "明天上午"),
+    ]  # not a time: reported, case stays open
     ids = {}
     for row, (result, when) in zip(rows, answers, strict=False):
         sheet.cell(row, col["核查结果"], result)
@@ -94,8 +98,11 @@ def day2(flow_run, district, tmp_path_factory):
     # Subdistrict B returns the CSV, saved again by Excel as GBK: one case closed in 22 hours (deadline 24).
     with open(pick["b"].with_suffix(".csv"), encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
-    b_row = next(i for i, r in enumerate(table) if i and r[table[0].index("处置时限(小时)")] == "24"
-                 and r[table[0].index("状态")] == "新派")
+    b_row = next(
+        i
+        for i, r in enumerate(table)
+        if i and r[table[0].index("处置时限(小时)")] == "24" and r[table[0].index("状态")] == "新派"
+    )
     table[b_row][table[0].index("核查结果")] = "已核实-已落实措施"
     table[b_row][table[0].index("处置时间")] = "2026-11-23 05:30"
     ids["b"] = table[b_row][table[0].index("派单编号")]
@@ -148,8 +155,10 @@ def test_closed_cases_are_not_continued_and_open_ones_keep_their_first_id(day2):
 
     sheet = openpyxl.load_workbook(run.dir / "dispatch" / day2["pick"]["a"].name)["派单"]
     headers = [c.value for c in sheet[1]]
-    status = {row[headers.index("派单编号")]: row[headers.index("状态")]
-              for row in sheet.iter_rows(min_row=2, values_only=True)}
+    status = {
+        row[headers.index("派单编号")]: row[headers.index("状态")]
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
     assert status[ids["unreadable"]] == "延续（已于11-22派发，未办结）"
 
 

@@ -42,8 +42,9 @@ def test_an_all_null_column_has_typed_columns(kind):
 @FUZZ
 @given(column=st.lists(values, max_size=12))
 def test_one_output_per_input_in_order_with_the_same_types_whatever_the_values(kind, column):
-    frame = pl.DataFrame({"v": column, "position": list(range(len(column)))},
-                         schema={"v": pl.Utf8, "position": pl.Int64})
+    frame = pl.DataFrame(
+        {"v": column, "position": list(range(len(column)))}, schema={"v": pl.Utf8, "position": pl.Int64}
+    )
     out = normalize_column(frame, "v", kind)
     assert out["position"].to_list() == list(range(len(column)))
     assert out["v_raw"].to_list() == column
@@ -99,11 +100,18 @@ def test_a_standard_time_is_a_fixed_point(value):
 # path of `normalize_column` (`SETTLED`) must give exactly what the scalar normalizer gives.
 id_like = st.builds(
     lambda area, year, month, day, seq, last: f"{area}{year:04d}{month:02d}{day:02d}{seq}{last}",
-    st.sampled_from(["310115", "110101", "000000"]), st.integers(1860, 2105), st.integers(0, 13),
-    st.integers(0, 32), st.from_regex(r"[0-9]{3}", fullmatch=True), st.sampled_from([*"0123456789Xx", "", "12"]))
-phone_like = st.one_of(st.from_regex(r"1[0-9][0-9]{9}", fullmatch=True),
-                       st.from_regex(r"0[0-9]{2}[0-9]{8}", fullmatch=True), st.from_regex(r"[0-9]{10,12}",
-                                                                                          fullmatch=True))
+    st.sampled_from(["310115", "110101", "000000"]),
+    st.integers(1860, 2105),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.from_regex(r"[0-9]{3}", fullmatch=True),
+    st.sampled_from([*"0123456789Xx", "", "12"]),
+)
+phone_like = st.one_of(
+    st.from_regex(r"1[0-9][0-9]{9}", fullmatch=True),
+    st.from_regex(r"0[0-9]{2}[0-9]{8}", fullmatch=True),
+    st.from_regex(r"[0-9]{10,12}", fullmatch=True),
+)
 
 
 PLACEHOLDERS = {str(p).casefold() for p in rules.load("cleansing")["placeholders"]}

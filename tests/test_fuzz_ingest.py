@@ -54,6 +54,7 @@ def _read(files: dict[str, bytes]):
 def _written(rows: list[list[str]], end: str) -> str:
     """Rows as a CSV writer writes them, ending in `end`. (Python's writer quotes a cell holding CR or LF only
     when its line terminator holds that character: each row is written with CRLF, then given its end.)"""
+
     def line(row: list[str]) -> str:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\r\n").writerow(row)
@@ -151,8 +152,22 @@ def test_damaged_files_are_read_or_listed_never_a_crash(rows, encoding, end, dat
     content = bytearray(_written(rows, end).encode(encoding))
     for _ in range(data.draw(st.integers(1, 5))):
         at = data.draw(st.integers(0, len(content)))
-        damage = data.draw(st.sampled_from([b'"', b"\r", b"\n", b"\x00", b"\xff", b"\x80", b",", "王".encode(),
-                                            "王".encode("gb18030"), b"\xef\xbb\xbf"]))
+        damage = data.draw(
+            st.sampled_from(
+                [
+                    b'"',
+                    b"\r",
+                    b"\n",
+                    b"\x00",
+                    b"\xff",
+                    b"\x80",
+                    b",",
+                    "王".encode(),
+                    "王".encode("gb18030"),
+                    b"\xef\xbb\xbf",
+                ]
+            )
+        )
         content[at:at] = damage
     cut = data.draw(st.integers(0, len(content)))
     inbox = _read({"damaged.csv": bytes(content[:cut]), "whole.csv": bytes(content)})

@@ -49,11 +49,20 @@ def test_csv_in_every_encoding_reads_the_same_values(tmp_path, mapping, encoding
 
 def test_aliases_map_to_standard_fields(tmp_path, mapping):
     header = ["通行时间", "道口", "驾乘人员姓名", "身份证号码", "联系电话", "车牌号", "来自", "在沪居住地址"]
-    write_csv(tmp_path / "checkpoint" / "a.csv", [header, ["t", "S20道口", "李娜", "x", "1", "沪A1", "武汉", "addr"]],
-              "utf-8")
+    write_csv(
+        tmp_path / "checkpoint" / "a.csv", [header, ["t", "S20道口", "李娜", "x", "1", "沪A1", "武汉", "addr"]], "utf-8"
+    )
     row = read_inbox(tmp_path, mapping).records.row(0, named=True)
-    assert (row["registered_at"], row["checkpoint"], row["name"], row["id_number"], row["phone"], row["plate"],
-            row["origin"], row["address"]) == ("t", "S20道口", "李娜", "x", "1", "沪A1", "武汉", "addr")
+    assert (
+        row["registered_at"],
+        row["checkpoint"],
+        row["name"],
+        row["id_number"],
+        row["phone"],
+        row["plate"],
+        row["origin"],
+        row["address"],
+    ) == ("t", "S20道口", "李娜", "x", "1", "沪A1", "武汉", "addr")
 
 
 def test_extra_columns_are_kept_not_dropped(tmp_path, mapping):
@@ -80,8 +89,7 @@ def test_bad_rows_are_kept_with_their_issue_and_position(tmp_path, mapping):
 
 
 def test_title_row_above_the_header_is_not_data(tmp_path, mapping):
-    write_xlsx(tmp_path / "health" / "a.xlsx", [["健康云申报导出 2026-11-22"], HEALTH_HEADER, ROW],
-               merge="A1:H1")
+    write_xlsx(tmp_path / "health" / "a.xlsx", [["健康云申报导出 2026-11-22"], HEALTH_HEADER, ROW], merge="A1:H1")
     records = read_inbox(tmp_path, mapping).records
     assert records.height == 1 and records["name"].to_list() == ["王伟"]
 

@@ -27,12 +27,22 @@ def people(rows: list[dict], id_column: str, population: list[dict] | None = Non
     """Standardized person rows as the cleanse stage would make them (names and ID numbers through the same
     normalizers), with the holders of their phone and name counted in `population` (default: these rows)."""
     frame = pl.DataFrame(
-        [{"name": normalize_name(normalize_text(r.get("name"))), "id_number": r.get("id_number"),
-          "id_number_status": parse_id_number(r.get("id_number")).status,
-          "phone": r.get("phone"), "house_id": r.get("house_id"), "building_id": r.get("building_id"),
-          "committee_code": r.get("committee_code"), id_column: r[id_column]} for r in rows],
-        schema_overrides={c: pl.Utf8 for c in ("name", "id_number", "phone", "house_id", "building_id",
-                                                "committee_code")},
+        [
+            {
+                "name": normalize_name(normalize_text(r.get("name"))),
+                "id_number": r.get("id_number"),
+                "id_number_status": parse_id_number(r.get("id_number")).status,
+                "phone": r.get("phone"),
+                "house_id": r.get("house_id"),
+                "building_id": r.get("building_id"),
+                "committee_code": r.get("committee_code"),
+                id_column: r[id_column],
+            }
+            for r in rows
+        ],
+        schema_overrides={
+            c: pl.Utf8 for c in ("name", "id_number", "phone", "house_id", "building_id", "committee_code")
+        },
     )
     frame = frame.with_columns(
         name_pinyin=pl.col("name").map_elements(name_pinyin, return_dtype=pl.Utf8),
@@ -43,15 +53,43 @@ def people(rows: list[dict], id_column: str, population: list[dict] | None = Non
     return with_holders(features, features if holders is None else holders)
 
 
-ZHANG = {"person_id": "P1", "name": "张伟", "id_number": an_id("31011519800101123"), "phone": "13800000001",
-         "house_id": "H1", "building_id": "B1", "committee_code": "C1"}
-LI = {"person_id": "P2", "name": "李娜", "id_number": an_id("31011519851212456"), "phone": "13800000002",
-      "house_id": "H2", "building_id": "B1", "committee_code": "C1"}
+ZHANG = {
+    "person_id": "P1",
+    "name": "张伟",
+    "id_number": an_id("31011519800101123"),
+    "phone": "13800000001",
+    "house_id": "H1",
+    "building_id": "B1",
+    "committee_code": "C1",
+}
+LI = {
+    "person_id": "P2",
+    "name": "李娜",
+    "id_number": an_id("31011519851212456"),
+    "phone": "13800000002",
+    "house_id": "H2",
+    "building_id": "B1",
+    "committee_code": "C1",
+}
 # Twins at one address and one phone: only their ID numbers and given names tell them apart.
-WANG_A = {"person_id": "P3", "name": "王建国", "id_number": an_id("31011520100505111"), "phone": "13800000003",
-          "house_id": "H3", "building_id": "B2", "committee_code": "C1"}
-WANG_B = {"person_id": "P4", "name": "王建军", "id_number": an_id("31011520100505131"), "phone": "13800000003",
-          "house_id": "H3", "building_id": "B2", "committee_code": "C1"}
+WANG_A = {
+    "person_id": "P3",
+    "name": "王建国",
+    "id_number": an_id("31011520100505111"),
+    "phone": "13800000003",
+    "house_id": "H3",
+    "building_id": "B2",
+    "committee_code": "C1",
+}
+WANG_B = {
+    "person_id": "P4",
+    "name": "王建军",
+    "id_number": an_id("31011520100505131"),
+    "phone": "13800000003",
+    "house_id": "H3",
+    "building_id": "B2",
+    "committee_code": "C1",
+}
 POPULATION = [ZHANG, LI, WANG_A, WANG_B]
 
 
@@ -72,15 +110,36 @@ def test_committed_model_loads_and_predicts_the_same_twice():
 
 def test_a_transposed_id_and_a_traditional_name_still_find_the_person():
     transposed = ZHANG["id_number"][:10] + ZHANG["id_number"][11] + ZHANG["id_number"][10] + ZHANG["id_number"][12:]
-    got = decide([{"record_id": 1, "name": "張偉", "id_number": transposed, "phone": None, "house_id": "H1",
-                   "building_id": "B1", "committee_code": "C1"}])
+    got = decide(
+        [
+            {
+                "record_id": 1,
+                "name": "張偉",
+                "id_number": transposed,
+                "phone": None,
+                "house_id": "H1",
+                "building_id": "B1",
+                "committee_code": "C1",
+            }
+        ]
+    )
     assert got["person_id"].to_list() == ["P1"]
     assert "身份证号相差一位" in got["person_explanation"][0]
 
 
 def test_a_homophone_typo_in_the_name_is_the_same_sound():
-    got = decide([{"record_id": 1, "name": "李那", "phone": "13800000002", "house_id": "H2", "building_id": "B1",
-                   "committee_code": "C1"}])
+    got = decide(
+        [
+            {
+                "record_id": 1,
+                "name": "李那",
+                "phone": "13800000002",
+                "house_id": "H2",
+                "building_id": "B1",
+                "committee_code": "C1",
+            }
+        ]
+    )
     assert got["person_id"].to_list() == ["P2"]
     assert "姓名同音" in got["person_explanation"][0]
 
@@ -88,8 +147,18 @@ def test_a_homophone_typo_in_the_name_is_the_same_sound():
 def test_a_household_phone_with_a_surname_names_no_one_and_is_no_review_item():
     # A hotline caller written as 王先生 with the twins' shared phone and home: either twin fits equally, and
     # nothing an analyst could see tells them apart.
-    got = decide([{"record_id": 1, "name": "王先生", "phone": "13800000003", "house_id": "H3", "building_id": "B2",
-                   "committee_code": "C1"}])
+    got = decide(
+        [
+            {
+                "record_id": 1,
+                "name": "王先生",
+                "phone": "13800000003",
+                "house_id": "H3",
+                "building_id": "B2",
+                "committee_code": "C1",
+            }
+        ]
+    )
     assert got["person_id"].to_list() == [None]
     assert got["person_review"].to_list() == [False]
 
@@ -97,9 +166,13 @@ def test_a_household_phone_with_a_surname_names_no_one_and_is_no_review_item():
 def test_a_valid_id_with_the_name_links_a_person_living_away_from_home():
     # 人户分离: another house, another committee, a new phone; the ID number passes its check and the name agrees.
     away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9", "phone": "13999999999"}
-    got = decide([{"record_id": 1, "name": "张伟", "id_number": ZHANG["id_number"], **away},
-                  {"record_id": 2, "name": "张先生", "id_number": ZHANG["id_number"], **away},
-                  {"record_id": 3, "name": "李伟", "id_number": ZHANG["id_number"], **away}])
+    got = decide(
+        [
+            {"record_id": 1, "name": "张伟", "id_number": ZHANG["id_number"], **away},
+            {"record_id": 2, "name": "张先生", "id_number": ZHANG["id_number"], **away},
+            {"record_id": 3, "name": "李伟", "id_number": ZHANG["id_number"], **away},
+        ]
+    )
     assert got["person_id"].to_list() == ["P1", "P1", None]  # another given name: the exact stage says nothing
     assert got["person_method"].to_list()[:2] == ["exact", "exact"]
     assert "身份证号一致" in got["person_explanation"][0]
@@ -108,9 +181,13 @@ def test_a_valid_id_with_the_name_links_a_person_living_away_from_home():
 def test_an_id_one_typo_away_with_the_full_name_links_a_person_away_from_home_unless_the_phone_differs():
     typo = ZHANG["id_number"][:15] + "9" + ZHANG["id_number"][16:]  # one digit wrong: the check digit fails
     away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
-    got = decide([{"record_id": 1, "name": "张伟", "id_number": typo, "phone": None, **away},
-                  {"record_id": 2, "name": "张伟", "id_number": typo, "phone": "13999999999", **away},
-                  {"record_id": 3, "name": "张先生", "id_number": typo, "phone": None, **away}])
+    got = decide(
+        [
+            {"record_id": 1, "name": "张伟", "id_number": typo, "phone": None, **away},
+            {"record_id": 2, "name": "张伟", "id_number": typo, "phone": "13999999999", **away},
+            {"record_id": 3, "name": "张先生", "id_number": typo, "phone": None, **away},
+        ]
+    )
     assert got["record_key"].to_list() == ["1", "2", "3"]
     assert got["person_method"].to_list() == ["exact", None, None]
     assert got["person_id"].to_list()[0] == "P1"
@@ -119,19 +196,36 @@ def test_an_id_one_typo_away_with_the_full_name_links_a_person_away_from_home_un
 def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
     # Hotline rows: 陈先生 and a phone; Li's phone is hers alone, the twins' is shared.
     elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
-    got = decide([{"record_id": 1, "name": "李女士", "phone": LI["phone"], **elsewhere},
-                  {"record_id": 2, "name": "王先生", "phone": WANG_A["phone"], **elsewhere},
-                  {"record_id": 3, "name": None, "phone": LI["phone"], "house_id": "H2", "building_id": "B1",
-                   "committee_code": "C1"},
-                  {"record_id": 4, "name": None, "phone": LI["phone"], **elsewhere}])
+    got = decide(
+        [
+            {"record_id": 1, "name": "李女士", "phone": LI["phone"], **elsewhere},
+            {"record_id": 2, "name": "王先生", "phone": WANG_A["phone"], **elsewhere},
+            {
+                "record_id": 3,
+                "name": None,
+                "phone": LI["phone"],
+                "house_id": "H2",
+                "building_id": "B1",
+                "committee_code": "C1",
+            },
+            {"record_id": 4, "name": None, "phone": LI["phone"], **elsewhere},
+        ]
+    )
     assert got["person_id"].to_list() == ["P2", None, "P2", None]
     assert got["person_review"].to_list()[1] is False
     assert "手机号一致（人口库中仅此一人）" in got["person_explanation"][0]
 
 
 # A household of three on one phone, registered at H5: 陈 father and son, 刘 mother.
-CHEN_FATHER = {"person_id": "P5", "name": "陈建华", "id_number": None, "phone": "13800000005", "house_id": "H5",
-               "building_id": "B5", "committee_code": "C5"}
+CHEN_FATHER = {
+    "person_id": "P5",
+    "name": "陈建华",
+    "id_number": None,
+    "phone": "13800000005",
+    "house_id": "H5",
+    "building_id": "B5",
+    "committee_code": "C5",
+}
 CHEN_SON = {**CHEN_FATHER, "person_id": "P6", "name": "陈浩然"}
 LIU_MOTHER = {**CHEN_FATHER, "person_id": "P7", "name": "刘秀英"}
 HOUSEHOLD = [*POPULATION, CHEN_FATHER, CHEN_SON, LIU_MOTHER]
@@ -140,13 +234,17 @@ HOUSEHOLD = [*POPULATION, CHEN_FATHER, CHEN_SON, LIU_MOTHER]
 def test_a_household_phone_with_a_name_only_one_holder_has_names_that_one_away_from_home():
     # 人户分离 without an ID number: the son's name and the household's phone, written at another house.
     elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
-    got = decide([{"record_id": 1, "name": "陈浩然", "phone": "13800000005", **elsewhere},
-                  {"record_id": 2, "name": "陈皓然", "phone": "13800000005", **elsewhere},  # same pinyin
-                  {"record_id": 3, "name": "刘女士", "phone": "13800000005", **elsewhere},  # the only 刘
-                  {"record_id": 4, "name": "陈先生", "phone": "13800000005", **elsewhere},  # two 陈: no one
-                  {"record_id": 5, "name": "王建国", "phone": "13800000003", **elsewhere},  # twins: 王建国 alone
-                  {"record_id": 6, "name": "赵强", "phone": "13800000005", **elsewhere}],  # no holder's name
-                 HOUSEHOLD)
+    got = decide(
+        [
+            {"record_id": 1, "name": "陈浩然", "phone": "13800000005", **elsewhere},
+            {"record_id": 2, "name": "陈皓然", "phone": "13800000005", **elsewhere},  # same pinyin
+            {"record_id": 3, "name": "刘女士", "phone": "13800000005", **elsewhere},  # the only 刘
+            {"record_id": 4, "name": "陈先生", "phone": "13800000005", **elsewhere},  # two 陈: no one
+            {"record_id": 5, "name": "王建国", "phone": "13800000003", **elsewhere},  # twins: 王建国 alone
+            {"record_id": 6, "name": "赵强", "phone": "13800000005", **elsewhere},
+        ],  # no holder's name
+        HOUSEHOLD,
+    )
     assert got["person_id"].to_list() == ["P6", "P6", "P7", None, "P3", None]
     assert got["person_method"].to_list()[:3] == ["exact", "exact", "exact"]
     assert got["person_review"].to_list()[3] is False
@@ -157,8 +255,20 @@ def test_two_holders_of_a_household_phone_with_one_pinyin_are_not_told_apart_by_
     # 张伟 and 章伟 share the phone: the name written agrees with both, so the phone names neither.
     twin = {**ZHANG, "person_id": "P8", "name": "章伟", "id_number": None}
     population = [{**ZHANG, "id_number": None}, twin]
-    records = people([{"record_id": 1, "name": "张伟", "phone": ZHANG["phone"], "house_id": "H9",
-                       "building_id": "B9", "committee_code": "C9"}], "record_id", population)
+    records = people(
+        [
+            {
+                "record_id": 1,
+                "name": "张伟",
+                "phone": ZHANG["phone"],
+                "house_id": "H9",
+                "building_id": "B9",
+                "committee_code": "C9",
+            }
+        ],
+        "record_id",
+        population,
+    )
     assert records["phone_named_holders"].to_list() == [2]
     pairs = score_pairs(records, people(population, "person_id"))
     assert "sole_named" not in pairs["level_phone"].to_list()
@@ -167,10 +277,20 @@ def test_two_holders_of_a_household_phone_with_one_pinyin_are_not_told_apart_by_
 def test_a_phone_only_one_person_has_with_the_committee_the_text_names_names_that_person_unless_the_name_differs():
     # Sparse hotline rows: no name, only the community (no numbers) of Li's home; or Li's phone with another name.
     committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
-    got = decide([{"record_id": 1, "name": None, "phone": LI["phone"], **committee_only},
-                  {"record_id": 2, "name": None, "phone": LI["phone"], "house_id": None, "building_id": "B1",
-                   "committee_code": "C1"},
-                  {"record_id": 3, "name": "赵强", "phone": LI["phone"], **committee_only}])
+    got = decide(
+        [
+            {"record_id": 1, "name": None, "phone": LI["phone"], **committee_only},
+            {
+                "record_id": 2,
+                "name": None,
+                "phone": LI["phone"],
+                "house_id": None,
+                "building_id": "B1",
+                "committee_code": "C1",
+            },
+            {"record_id": 3, "name": "赵强", "phone": LI["phone"], **committee_only},
+        ]
+    )
     assert got["person_id"].to_list() == ["P2", "P2", None]
     assert got["person_method"].to_list()[:2] == ["exact", "exact"]
 
@@ -178,16 +298,27 @@ def test_a_phone_only_one_person_has_with_the_committee_the_text_names_names_tha
 def test_a_full_name_at_the_community_or_building_the_text_names_is_the_one_person_of_that_name_there():
     # Hotline rows without a phone: 东泰花园 without numbers (the committee only) or a building without a room.
     committee_only = {"house_id": None, "building_id": None, "committee_code": "C1"}
-    got = decide([{"record_id": 1, "name": "张伟", **committee_only},
-                  {"record_id": 2, "name": "李娜", "house_id": None, "building_id": "B1", "committee_code": "C1"},
-                  {"record_id": 3, "name": "张伟", "phone": "13999999999", **committee_only},  # a phone against
-                  {"record_id": 4, "name": "张玮", **committee_only}])  # the sound only: maybe another's neighbour
+    got = decide(
+        [
+            {"record_id": 1, "name": "张伟", **committee_only},
+            {"record_id": 2, "name": "李娜", "house_id": None, "building_id": "B1", "committee_code": "C1"},
+            {"record_id": 3, "name": "张伟", "phone": "13999999999", **committee_only},  # a phone against
+            {"record_id": 4, "name": "张玮", **committee_only},
+        ]
+    )  # the sound only: maybe another's neighbour
     assert got["person_id"].to_list() == ["P1", "P2", None, None]
     assert got["person_method"].to_list()[:2] == ["exact", "exact"]
     assert "地址所写楼栋或小区中仅此一人同名" in got["person_explanation"][0]
     # A second 张伟 registered in the committee: the community no longer tells which.
-    namesake = {"person_id": "P9", "name": "张伟", "id_number": None, "phone": None, "house_id": "H8",
-                "building_id": "B8", "committee_code": "C1"}
+    namesake = {
+        "person_id": "P9",
+        "name": "张伟",
+        "id_number": None,
+        "phone": None,
+        "house_id": "H8",
+        "building_id": "B8",
+        "committee_code": "C1",
+    }
     got = decide([{"record_id": 1, "name": "张伟", **committee_only}], [*POPULATION, namesake])
     assert got["person_id"].to_list() == [None]
 
@@ -195,25 +326,35 @@ def test_a_full_name_at_the_community_or_building_the_text_names_is_the_one_pers
 def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phone_may_name():
     from jingzhun.matching.link import phone_households
 
-    homes = pl.DataFrame({"person_id": ["P5", "P6", "P7", "P1", "P2"],
-                          "home_grid_id": ["G5", "G5", "G5", "G1", "G2"],
-                          "home_committee_code": ["C5", "C5", "C5", "C1", "C2"],
-                          "home_subdistrict_code": ["S5", "S5", "S5", "S1", "S2"]})
-    got = phone_households(_pairs([
-        # 1: 陈先生 on the household's phone: both 陈 live at home G5 (刘 does not fit the name, but lives there too).
-        ("1", "P5", -3.0, "missing", "surname_title", "shared", "missing"),
-        ("1", "P6", -3.0, "missing", "surname_title", "shared", "missing"),
-        ("1", "P7", -9.0, "missing", "else", "shared", "missing"),
-        # 2: only a phone one person has.
-        ("2", "P1", 0.3, "missing", "missing", "sole", "missing"),
-        # 3: a phone two persons of different homes share: nowhere.
-        ("3", "P1", -3.0, "missing", "missing", "shared", "missing"),
-        ("3", "P2", -3.0, "missing", "missing", "shared", "missing"),
-        # 4: the name written is nobody's of the phone: the caller is someone else, nowhere.
-        ("4", "P1", -5.0, "missing", "else", "sole", "missing"),
-        # 5: found by name alone, the phone differs: not the phone's household.
-        ("5", "P2", 1.0, "missing", "exact", "else", "missing"),
-    ]), homes).sort("record_id")
+    homes = pl.DataFrame(
+        {
+            "person_id": ["P5", "P6", "P7", "P1", "P2"],
+            "home_grid_id": ["G5", "G5", "G5", "G1", "G2"],
+            "home_committee_code": ["C5", "C5", "C5", "C1", "C2"],
+            "home_subdistrict_code": ["S5", "S5", "S5", "S1", "S2"],
+        }
+    )
+    got = phone_households(
+        _pairs(
+            [
+                # 1: 陈先生 on the household's phone: both 陈 live at home G5
+                # (刘 does not fit the name, but lives there too).
+                ("1", "P5", -3.0, "missing", "surname_title", "shared", "missing"),
+                ("1", "P6", -3.0, "missing", "surname_title", "shared", "missing"),
+                ("1", "P7", -9.0, "missing", "else", "shared", "missing"),
+                # 2: only a phone one person has.
+                ("2", "P1", 0.3, "missing", "missing", "sole", "missing"),
+                # 3: a phone two persons of different homes share: nowhere.
+                ("3", "P1", -3.0, "missing", "missing", "shared", "missing"),
+                ("3", "P2", -3.0, "missing", "missing", "shared", "missing"),
+                # 4: the name written is nobody's of the phone: the caller is someone else, nowhere.
+                ("4", "P1", -5.0, "missing", "else", "sole", "missing"),
+                # 5: found by name alone, the phone differs: not the phone's household.
+                ("5", "P2", 1.0, "missing", "exact", "else", "missing"),
+            ]
+        ),
+        homes,
+    ).sort("record_id")
     assert got["record_id"].to_list() == [1, 2]
     assert got["household_committee_code"].to_list() == ["C5", "C1"]
     assert got["household_grid_id"].to_list() == ["G5", "G1"]
@@ -222,26 +363,44 @@ def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phon
 def _pairs(rows: list[tuple]) -> pl.DataFrame:
     """Scored pairs as score_pairs gives them: (record, person, weight, levels of id, name, phone, address)."""
     return pl.DataFrame(
-        [{"unique_id_l": r, "unique_id_r": p, "match_weight": w, "match_probability": 2**w / (1 + 2**w),
-          "level_id_digits": i, "level_name": n, "level_phone": ph, "level_address": a}
-         for r, p, w, i, n, ph, a in rows], orient="row")
+        [
+            {
+                "unique_id_l": r,
+                "unique_id_r": p,
+                "match_weight": w,
+                "match_probability": 2**w / (1 + 2**w),
+                "level_id_digits": i,
+                "level_name": n,
+                "level_phone": ph,
+                "level_address": a,
+            }
+            for r, p, w, i, n, ph, a in rows
+        ],
+        orient="row",
+    )
 
 
 def test_the_exact_stage_comes_first_and_the_model_never_picks_between_alike_candidates():
-    got = decide_persons(_pairs([
-        # 1: P1's valid ID and name, away from home; P2 shares the house and phone the record gave: the ID decides.
-        ("1", "P1", 3.0, "exact", "exact", "else", "else"),
-        ("1", "P2", 9.0, "else", "surname_title", "shared", "house"),
-        # 2: two persons meet an exact rule (a register holding one ID twice): the model weighs them, too close.
-        ("2", "P3", 20.0, "exact", "exact", "sole", "house"),
-        ("2", "P4", 19.0, "exact", "pinyin", "sole", "house"),
-        # 3: alike on every level: nobody can tell them apart, no review.
-        ("3", "P5", 12.0, "missing", "surname_title", "shared", "house"),
-        ("3", "P6", 12.0, "missing", "surname_title", "shared", "house"),
-        # 4: different evidence, alike weights: an analyst can look.
-        ("4", "P7", 12.0, "missing", "exact", "else", "house"),
-        ("4", "P8", 11.0, "missing", "pinyin", "shared", "building"),
-    ]), Thresholds.load()).sort("record_key")
+    got = decide_persons(
+        _pairs(
+            [
+                # 1: P1's valid ID and name, away from home; P2 shares the house and phone the record gave:
+                # the ID decides.
+                ("1", "P1", 3.0, "exact", "exact", "else", "else"),
+                ("1", "P2", 9.0, "else", "surname_title", "shared", "house"),
+                # 2: two persons meet an exact rule (a register holding one ID twice): the model weighs them, too close.
+                ("2", "P3", 20.0, "exact", "exact", "sole", "house"),
+                ("2", "P4", 19.0, "exact", "pinyin", "sole", "house"),
+                # 3: alike on every level: nobody can tell them apart, no review.
+                ("3", "P5", 12.0, "missing", "surname_title", "shared", "house"),
+                ("3", "P6", 12.0, "missing", "surname_title", "shared", "house"),
+                # 4: different evidence, alike weights: an analyst can look.
+                ("4", "P7", 12.0, "missing", "exact", "else", "house"),
+                ("4", "P8", 11.0, "missing", "pinyin", "shared", "building"),
+            ]
+        ),
+        Thresholds.load(),
+    ).sort("record_key")
     assert got["person_id"].to_list() == ["P1", None, None, None]
     assert got["person_method"].to_list() == ["exact", None, None, None]
     assert got["person_review"].to_list() == [False, True, False, True]
@@ -255,36 +414,77 @@ def test_an_exact_rule_naming_a_level_that_does_not_exist_is_refused():
 
 
 def test_a_common_name_counts_for_less_than_a_rare_one():
-    population = [*POPULATION, *({"person_id": f"X{i}", "name": "张伟", "id_number": None, "phone": None,
-                                  "house_id": f"HX{i}", "building_id": f"BX{i}", "committee_code": "C9"}
-                                 for i in range(50))]
-    records = people([{"record_id": 1, "name": "张伟", "committee_code": "C1", "house_id": "H1", "building_id": "B1"},
-                      {"record_id": 2, "name": "李娜", "committee_code": "C1", "house_id": "H2", "building_id": "B1"}],
-                     "record_id")
+    population = [
+        *POPULATION,
+        *(
+            {
+                "person_id": f"X{i}",
+                "name": "张伟",
+                "id_number": None,
+                "phone": None,
+                "house_id": f"HX{i}",
+                "building_id": f"BX{i}",
+                "committee_code": "C9",
+            }
+            for i in range(50)
+        ),
+    ]
+    records = people(
+        [
+            {"record_id": 1, "name": "张伟", "committee_code": "C1", "house_id": "H1", "building_id": "B1"},
+            {"record_id": 2, "name": "李娜", "committee_code": "C1", "house_id": "H2", "building_id": "B1"},
+        ],
+        "record_id",
+    )
     pairs = score_pairs(records, people(population, "person_id"))
-    weight = {r["unique_id_l"]: r["match_weight"] for r in pairs.filter(pl.col("unique_id_r").is_in(["P1", "P2"]))
-              .iter_rows(named=True)}
+    weight = {
+        r["unique_id_l"]: r["match_weight"]
+        for r in pairs.filter(pl.col("unique_id_r").is_in(["P1", "P2"])).iter_rows(named=True)
+    }
     assert weight["1"] < weight["2"]
 
 
 def test_address_levels_resolve_to_one_candidate_or_refuse():
     def address(record_id, road=None, number=None, building=None, room=None, community=None):
-        return {"record_id": record_id, "house_id": f"H{record_id}", "addr_road": road, "addr_road_number": number,
-                "addr_building": building, "addr_room": room, "addr_community": community}
+        return {
+            "record_id": record_id,
+            "house_id": f"H{record_id}",
+            "addr_road": road,
+            "addr_road_number": number,
+            "addr_building": building,
+            "addr_room": room,
+            "addr_community": community,
+        }
 
-    houses = with_building_id(with_address_keys(pl.DataFrame([
-        address(1, "碧波路", "455弄", "3", "502", "锦绣苑"),
-        address(2, "碧波路", "455弄", "3", "602", "锦绣苑"),
-        address(3, "祖冲之路", "88号", "5", "1201", "汤臣豪园"),
-        address(4, "高科路", "10号", "1", "101", "汤臣豪园"),  # the same community name in another committee
-    ]))).with_columns(grid_id=pl.Series(["G1", "G1", "G2", "G3"]),
-                      committee_code=pl.Series(["C1", "C1", "C2", "C3"]), house_id=pl.Series(["H1", "H2", "H3", "H4"]))
-    records = with_address_keys(pl.DataFrame([
-        address(10, "碧波路", "455弄", "3", "502"),
-        address(11, "碧波路", "455弄", "3"),
-        address(12, community="汤臣豪园", building="5", room="1201"),
-        address(13, community="汤臣豪园"),
-    ], schema_overrides={f"addr_{f}": pl.Utf8 for f in ("road", "road_number", "building", "room", "community")}))
+    houses = with_building_id(
+        with_address_keys(
+            pl.DataFrame(
+                [
+                    address(1, "碧波路", "455弄", "3", "502", "锦绣苑"),
+                    address(2, "碧波路", "455弄", "3", "602", "锦绣苑"),
+                    address(3, "祖冲之路", "88号", "5", "1201", "汤臣豪园"),
+                    address(
+                        4, "高科路", "10号", "1", "101", "汤臣豪园"
+                    ),  # the same community name in another committee
+                ]
+            )
+        )
+    ).with_columns(
+        grid_id=pl.Series(["G1", "G1", "G2", "G3"]),
+        committee_code=pl.Series(["C1", "C1", "C2", "C3"]),
+        house_id=pl.Series(["H1", "H2", "H3", "H4"]),
+    )
+    records = with_address_keys(
+        pl.DataFrame(
+            [
+                address(10, "碧波路", "455弄", "3", "502"),
+                address(11, "碧波路", "455弄", "3"),
+                address(12, community="汤臣豪园", building="5", room="1201"),
+                address(13, community="汤臣豪园"),
+            ],
+            schema_overrides={f"addr_{f}": pl.Utf8 for f in ("road", "road_number", "building", "room", "community")},
+        )
+    )
     got = resolve_addresses(duckdb.connect(), records, houses).sort("record_id")
     assert got["address_level"].to_list() == ["house", "building", "house", None]
     assert got["house_id"].to_list() == ["H1", None, "H3", None]
@@ -293,14 +493,16 @@ def test_address_levels_resolve_to_one_candidate_or_refuse():
 
 
 def test_one_case_per_person_across_sources():
-    features = pl.DataFrame({
-        "unique_id": ["1", "2", "3", "4", "5", "6"],
-        "id_digits": [ZHANG["id_number"], None, "44010119900101002X", "44010119900101002X", None, None],
-        "phone": ["13800000001", "13800000001", None, "13900000009", "13900000009", None],
-        "surname": ["张", "张", "陈", "陈", "陈", "刘"],
-        "name": ["张伟", None, "陈静", "陈静", None, "刘洋"],
-        "building_id": ["B1", "B1", None, None, None, "B7"],
-    })
+    features = pl.DataFrame(
+        {
+            "unique_id": ["1", "2", "3", "4", "5", "6"],
+            "id_digits": [ZHANG["id_number"], None, "44010119900101002X", "44010119900101002X", None, None],
+            "phone": ["13800000001", "13800000001", None, "13900000009", "13900000009", None],
+            "surname": ["张", "张", "陈", "陈", "陈", "刘"],
+            "name": ["张伟", None, "陈静", "陈静", None, "刘洋"],
+            "building_id": ["B1", "B1", None, None, None, "B7"],
+        }
+    )
     matched = pl.DataFrame({"record_id": [1, 2, 3, 4, 5, 6], "person_id": ["P1", None, None, None, None, None]})
     keys = dict(case_keys(matched, features).iter_rows())
     assert keys[1] == keys[2] == "P:P1"  # the hotline call without a name joins the checkpoint record by phone
@@ -320,21 +522,29 @@ def test_a_misspelt_road_finds_the_house_when_numbers_agree_and_refuses_a_tie():
     from jingzhun.core import rules
     from jingzhun.matching.address import resolve_fuzzy
 
-    houses = pl.DataFrame({
-        "house_id": ["H1", "H2", "H3", "H4"],
-        "addr_road": ["碧波路", "张杨路", "金科路", "金柯路"],
-        "addr_road_number": ["455弄", "455弄", "88号", "88号"],
-        "addr_building": ["3", "3", "5", "5"], "addr_room": ["502", "502", "1201", "1201"],
-        "addr_community": [None, None, None, None],
-    }, schema_overrides={"addr_community": pl.Utf8})
-    records = pl.DataFrame({
-        "record_id": [1, 2, 3, 4],
-        # Pinyin keyboard slips (homophones), a name that sounds like two roads, and a different-sounding name.
-        "addr_road": ["璧波路", "张扬路", "金珂路", "碧坡路"],
-        "addr_road_number": ["455弄", "455弄", "88号", "455弄"],
-        "addr_building": ["3", "3", "5", "3"], "addr_room": ["502", "502", "1201", "502"],
-        "addr_community": [None, None, None, None],
-    }, schema_overrides={"addr_community": pl.Utf8})
+    houses = pl.DataFrame(
+        {
+            "house_id": ["H1", "H2", "H3", "H4"],
+            "addr_road": ["碧波路", "张杨路", "金科路", "金柯路"],
+            "addr_road_number": ["455弄", "455弄", "88号", "88号"],
+            "addr_building": ["3", "3", "5", "5"],
+            "addr_room": ["502", "502", "1201", "1201"],
+            "addr_community": [None, None, None, None],
+        },
+        schema_overrides={"addr_community": pl.Utf8},
+    )
+    records = pl.DataFrame(
+        {
+            "record_id": [1, 2, 3, 4],
+            # Pinyin keyboard slips (homophones), a name that sounds like two roads, and a different-sounding name.
+            "addr_road": ["璧波路", "张扬路", "金珂路", "碧坡路"],
+            "addr_road_number": ["455弄", "455弄", "88号", "455弄"],
+            "addr_building": ["3", "3", "5", "3"],
+            "addr_room": ["502", "502", "1201", "502"],
+            "addr_community": [None, None, None, None],
+        },
+        schema_overrides={"addr_community": pl.Utf8},
+    )
     config = rules.load("thresholds")["address"]
     got = resolve_fuzzy(records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"]).sort("record_id")
     assert got["house_id"].to_list() == ["H1", "H2", None]  # 碧坡路 (po, not bo) reaches no candidate at all
@@ -345,21 +555,39 @@ def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_add
     from jingzhun.core import rules
     from jingzhun.matching.address import resolve_fuzzy
 
-    houses = pl.DataFrame({
-        "house_id": ["H1", "H2"], "addr_road": ["碧波路", "碧波路"], "addr_road_number": ["455弄", "455弄"],
-        "addr_building": ["3", "3"], "addr_room": ["502", "502"], "addr_community": [None, None],
-        "subdistrict_code": ["S-north", "S-south"],
-    }, schema_overrides={"addr_community": pl.Utf8})
-    records = pl.DataFrame({
-        "record_id": [1, 2, 3], "addr_road": ["璧波路", "璧波路", "璧波路"],
-        "addr_road_number": ["455弄"] * 3, "addr_building": ["3"] * 3, "addr_room": ["502"] * 3,
-        "addr_community": [None] * 3,
-        # the south named in the text; the north; nothing (two equal candidates: no choice)
-        "written_subdistrict_code": ["S-south", "S-north", None],
-    }, schema_overrides={"addr_community": pl.Utf8, "written_subdistrict_code": pl.Utf8})
+    houses = pl.DataFrame(
+        {
+            "house_id": ["H1", "H2"],
+            "addr_road": ["碧波路", "碧波路"],
+            "addr_road_number": ["455弄", "455弄"],
+            "addr_building": ["3", "3"],
+            "addr_room": ["502", "502"],
+            "addr_community": [None, None],
+            "subdistrict_code": ["S-north", "S-south"],
+        },
+        schema_overrides={"addr_community": pl.Utf8},
+    )
+    records = pl.DataFrame(
+        {
+            "record_id": [1, 2, 3],
+            "addr_road": ["璧波路", "璧波路", "璧波路"],
+            "addr_road_number": ["455弄"] * 3,
+            "addr_building": ["3"] * 3,
+            "addr_room": ["502"] * 3,
+            "addr_community": [None] * 3,
+            # the south named in the text; the north; nothing (two equal candidates: no choice)
+            "written_subdistrict_code": ["S-south", "S-north", None],
+        },
+        schema_overrides={"addr_community": pl.Utf8, "written_subdistrict_code": pl.Utf8},
+    )
     config = rules.load("thresholds")["address"]
-    got = resolve_fuzzy(records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"],
-                        same=("written_subdistrict_code", "subdistrict_code")).sort("record_id")
+    got = resolve_fuzzy(
+        records,
+        houses,
+        config["fuzzy_min_score"],
+        config["fuzzy_min_gap"],
+        same=("written_subdistrict_code", "subdistrict_code"),
+    ).sort("record_id")
     assert got["house_id"].to_list() == ["H2", "H1", None]
     assert got["fuzzy_ambiguous"].to_list() == [False, False, True]
 
@@ -367,21 +595,28 @@ def test_the_fuzzy_stage_never_takes_a_house_in_another_subdistrict_than_the_add
 def test_the_written_town_or_a_community_or_road_of_one_subdistrict_names_the_subdistrict():
     from jingzhun.matching.link import written_subdistricts
 
-    grid = pl.DataFrame({"subdistrict_name": ["张江镇", "金桥镇"], "subdistrict_code": ["S1", "S2"],
-                         "committee_code": ["C1", "C2"]})
-    houses = pl.DataFrame({"addr_community": ["汤臣豪园", "阳光花园", "阳光花园", None, None, None],
-                           "addr_road": [None, None, None, "栖明路", "金高路", "金高路"],
-                           "committee_code": ["C1", "C1", "C2", "C2", "C1", "C2"]})
-    usable = pl.DataFrame({
-        "record_id": [1, 2, 3, 4, 5, 6],
-        "addr_town": ["金桥镇", None, None, None, None, None],
-        "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None, None, None],  # 阳光花园 lies in both
-        # A road of one subdistrict names it (a crossing, 栖明路潍川路口); 金高路 runs through both.
-        "addr_road": [None, "栖明路", None, None, "栖明路", "金高路"],
-    }, schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8, "addr_road": pl.Utf8})
+    grid = pl.DataFrame(
+        {"subdistrict_name": ["张江镇", "金桥镇"], "subdistrict_code": ["S1", "S2"], "committee_code": ["C1", "C2"]}
+    )
+    houses = pl.DataFrame(
+        {
+            "addr_community": ["汤臣豪园", "阳光花园", "阳光花园", None, None, None],
+            "addr_road": [None, None, None, "栖明路", "金高路", "金高路"],
+            "committee_code": ["C1", "C1", "C2", "C2", "C1", "C2"],
+        }
+    )
+    usable = pl.DataFrame(
+        {
+            "record_id": [1, 2, 3, 4, 5, 6],
+            "addr_town": ["金桥镇", None, None, None, None, None],
+            "addr_community": ["汤臣豪园", "汤臣豪园", "阳光花园", None, None, None],  # 阳光花园 lies in both
+            # A road of one subdistrict names it (a crossing, 栖明路潍川路口); 金高路 runs through both.
+            "addr_road": [None, "栖明路", None, None, "栖明路", "金高路"],
+        },
+        schema_overrides={"addr_town": pl.Utf8, "addr_community": pl.Utf8, "addr_road": pl.Utf8},
+    )
     got = written_subdistricts(usable, houses, grid).sort("record_id")
     assert got["written_subdistrict_code"].to_list() == ["S2", "S1", None, None, "S2", None]
-
 
 
 def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
@@ -391,37 +626,54 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     from jingzhun.core import rules
     from jingzhun.matching.address import decide_address_tokens
 
-    houses = pl.DataFrame({
-        "house_id": ["H1", "H2", "H3", "H4", "H5", "H6", "H7"],
-        "building_id": ["B1", "B1", "B2", "B3", "B4", "B5", "B6"],
-        "grid_id": ["G1", "G1", "G1", "G2", "G2", "G3", "G3"],
-        "committee_code": ["C1", "C1", "C1", "C2", "C2", "C3", "C3"],
-        "subdistrict_code": ["S1", "S1", "S1", "S2", "S2", "S1", "S1"],
-    })
-    same = {"level_numbers": "same", "level_tokens_unwritten": "none", "level_tokens_extra": "none",
-            "level_relative": "neither"}
-    pairs = pl.DataFrame([
-        {"record_id": 1, "house_id": "H1", "match_weight": 20.0, **same},  # stands out
-        {"record_id": 1, "house_id": "H4", "match_weight": 5.0, **same},
-        {"record_id": 2, "house_id": "H1", "match_weight": 12.0, **same},  # two rooms of one building, alike
-        {"record_id": 2, "house_id": "H2", "match_weight": 11.0, **same},
-        {"record_id": 3, "house_id": "H1", "match_weight": 12.0, **same},  # one committee, two buildings
-        {"record_id": 3, "house_id": "H3", "match_weight": 12.0, **same},
-        {"record_id": 4, "house_id": "H1", "match_weight": 12.0, **same},  # two committees: nothing
-        {"record_id": 4, "house_id": "H6", "match_weight": 11.5, **same},
-        {"record_id": 5, "house_id": "H4", "match_weight": 20.0, **same},  # the text names S1: H4 lies in S2
-        {"record_id": 6, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "else"},  # 9号 ≠ 5号
-        {"record_id": 7, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "written_all"},  # finer
-        {"record_id": 8, "house_id": "H1", "match_weight": 20.0, **same},  # an exact stage found C3
-        {"record_id": 9, "house_id": "H7", "match_weight": 3.0, **same},  # too weak to accept
-        {"record_id": 10, "house_id": "H6", "match_weight": 20.0, **same, "level_relative": "else"},  # 银行对面
-        {"record_id": 11, "house_id": "H7", "match_weight": 20.0, **same, "level_numbers": "inner"},  # its room 1406
-    ]).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
-    records = pl.DataFrame({
-        "record_id": range(1, 12),
-        "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None],
-        "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None],
-    }, schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8})
+    houses = pl.DataFrame(
+        {
+            "house_id": ["H1", "H2", "H3", "H4", "H5", "H6", "H7"],
+            "building_id": ["B1", "B1", "B2", "B3", "B4", "B5", "B6"],
+            "grid_id": ["G1", "G1", "G1", "G2", "G2", "G3", "G3"],
+            "committee_code": ["C1", "C1", "C1", "C2", "C2", "C3", "C3"],
+            "subdistrict_code": ["S1", "S1", "S1", "S2", "S2", "S1", "S1"],
+        }
+    )
+    same = {
+        "level_numbers": "same",
+        "level_tokens_unwritten": "none",
+        "level_tokens_extra": "none",
+        "level_relative": "neither",
+    }
+    pairs = pl.DataFrame(
+        [
+            {"record_id": 1, "house_id": "H1", "match_weight": 20.0, **same},  # stands out
+            {"record_id": 1, "house_id": "H4", "match_weight": 5.0, **same},
+            {"record_id": 2, "house_id": "H1", "match_weight": 12.0, **same},  # two rooms of one building, alike
+            {"record_id": 2, "house_id": "H2", "match_weight": 11.0, **same},
+            {"record_id": 3, "house_id": "H1", "match_weight": 12.0, **same},  # one committee, two buildings
+            {"record_id": 3, "house_id": "H3", "match_weight": 12.0, **same},
+            {"record_id": 4, "house_id": "H1", "match_weight": 12.0, **same},  # two committees: nothing
+            {"record_id": 4, "house_id": "H6", "match_weight": 11.5, **same},
+            {"record_id": 5, "house_id": "H4", "match_weight": 20.0, **same},  # the text names S1: H4 lies in S2
+            {"record_id": 6, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "else"},  # 9号 ≠ 5号
+            {"record_id": 7, "house_id": "H6", "match_weight": 20.0, **same, "level_numbers": "written_all"},  # finer
+            {"record_id": 8, "house_id": "H1", "match_weight": 20.0, **same},  # an exact stage found C3
+            {"record_id": 9, "house_id": "H7", "match_weight": 3.0, **same},  # too weak to accept
+            {"record_id": 10, "house_id": "H6", "match_weight": 20.0, **same, "level_relative": "else"},  # 银行对面
+            {
+                "record_id": 11,
+                "house_id": "H7",
+                "match_weight": 20.0,
+                **same,
+                "level_numbers": "inner",
+            },  # its room 1406
+        ]
+    ).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
+    records = pl.DataFrame(
+        {
+            "record_id": range(1, 12),
+            "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None],
+            "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None],
+        },
+        schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8},
+    )
     config = rules.load("thresholds")["address"]["tokens"]
     got = {r["record_id"]: r for r in decide_address_tokens(pairs, records, houses, config).iter_rows(named=True)}
     assert (got[1]["token_level"], got[1]["house_id"], got[1]["committee_code"]) == ("house", "H1", "C1")
@@ -445,35 +697,53 @@ def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
     from jingzhun.matching.address import token_tables
     from jingzhun.matching.comparisons import address_comparisons
 
-    records = normalize_column(pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _ in pairs]}),
-                               "address", "address")
-    houses = normalize_column(pl.DataFrame({"house_id": [str(i) for i in range(len(pairs))],
-                                            "address": [h for _, h in pairs]}), "address", "address")
+    records = normalize_column(
+        pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _ in pairs]}), "address", "address"
+    )
+    houses = normalize_column(
+        pl.DataFrame({"house_id": [str(i) for i in range(len(pairs))], "address": [h for _, h in pairs]}),
+        "address",
+        "address",
+    )
     frames = token_tables(records, houses, {**rules.load("thresholds")["address"]["tokens"], "block_max_houses": 100})
     con = duckdb.connect()
     con.register("r", frames["record"])
     con.register("h", frames["house"])
     sides = ", ".join(f"r.{c} AS {c}_l, h.{c} AS {c}_r" for c in frames["record"].columns)
     levels = ", ".join(
-        "CASE " + " ".join(f"WHEN {lvl['sql_condition']} THEN '{lvl['label_for_charts']}'"
-                           for lvl in c["comparison_levels"] if lvl["sql_condition"] != "ELSE")
-        + f" ELSE 'else' END AS {c['output_column_name']}" for c in address_comparisons())
-    return con.sql(f"SELECT {levels} FROM (SELECT {sides} FROM r JOIN h USING (unique_id)) "
-                   "ORDER BY CAST(unique_id_l AS INTEGER)").pl().to_dicts()
+        "CASE "
+        + " ".join(
+            f"WHEN {lvl['sql_condition']} THEN '{lvl['label_for_charts']}'"
+            for lvl in c["comparison_levels"]
+            if lvl["sql_condition"] != "ELSE"
+        )
+        + f" ELSE 'else' END AS {c['output_column_name']}"
+        for c in address_comparisons()
+    )
+    return (
+        con.sql(
+            f"SELECT {levels} FROM (SELECT {sides} FROM r JOIN h USING (unique_id)) "
+            "ORDER BY CAST(unique_id_l AS INTEGER)"
+        )
+        .pl()
+        .to_dicts()
+    )
 
 
 def test_the_token_model_compares_names_without_divisions_and_numbers_as_written():
     """Made-up pairs: the divisions a text writes are not a place the register lacks; numbers written in Chinese
     are numbers; a unit or room beyond the house's own numbers is the house written finely, another building is
     not; a text by or at a gate of a place is relative."""
-    got = token_levels([
-        ("浙江省杭州市余杭区明珠苑", "明珠苑"),
-        ("宏达路5号宏达大厦三单元", "宏达路5号宏达大厦"),
-        ("宏达大厦五号楼", "宏达大厦5号楼"),
-        ("宏达路5号宏达大厦2号楼", "宏达路5号宏达大厦"),
-        ("东泰花园", "东泰花园(东门)"),
-        ("宏达大厦对面", "宏达大厦"),
-    ])
+    got = token_levels(
+        [
+            ("浙江省杭州市余杭区明珠苑", "明珠苑"),
+            ("宏达路5号宏达大厦三单元", "宏达路5号宏达大厦"),
+            ("宏达大厦五号楼", "宏达大厦5号楼"),
+            ("宏达路5号宏达大厦2号楼", "宏达路5号宏达大厦"),
+            ("东泰花园", "东泰花园(东门)"),
+            ("宏达大厦对面", "宏达大厦"),
+        ]
+    )
     assert (got[0]["tokens_extra"], got[0]["tokens_unwritten"]) == ("none", "none")
     assert got[1]["numbers"] == "inner"
     assert got[2]["numbers"] == "same"
@@ -506,13 +776,22 @@ def test_addresses_without_numbers_resolve_to_their_committee_and_never_to_anoth
     from jingzhun.evaluation.metrics import read_truth
     from jingzhun.synthetic.settings import Settings
 
-    standard, matches = _generated_day_matched(tmp_path, 11, Settings(numberless_addresses=0.3,
-                                                                      numberless_places=0.3))
+    standard, matches = _generated_day_matched(tmp_path, 11, Settings(numberless_addresses=0.3, numberless_places=0.3))
     truth = read_truth(tmp_path / "truth.csv").filter(pl.col("phenomena").fill_null("").str.contains("no_number"))
-    rows = (standard.select("record_id", "source", "source_file", "source_row")
-            .join(matches.select("record_id", "address_method", "committee_code", "subdistrict_code"), on="record_id")
-            .join(truth.select("source", "source_file", "source_row", true_committee="committee_code",
-                               true_subdistrict="subdistrict_code"), on=["source", "source_file", "source_row"]))
+    rows = (
+        standard.select("record_id", "source", "source_file", "source_row")
+        .join(matches.select("record_id", "address_method", "committee_code", "subdistrict_code"), on="record_id")
+        .join(
+            truth.select(
+                "source",
+                "source_file",
+                "source_row",
+                true_committee="committee_code",
+                true_subdistrict="subdistrict_code",
+            ),
+            on=["source", "source_file", "source_row"],
+        )
+    )
     by_tokens = rows.filter(pl.col("address_method").str.ends_with("_tokens").fill_null(False))
     # What the exact stages left (a crossing before the community, a place by a road): the token stage routes it.
     assert by_tokens.height >= 10
@@ -531,20 +810,36 @@ def test_household_phones_away_from_home_link_and_sparse_rows_route_to_the_phone
     from jingzhun.synthetic.settings import Settings
 
     standard, matches = _generated_day_matched(
-        tmp_path, 12, Settings(day_rows=1500, away_from_home=0.4, household_phones=0.9, sparse_hotline=0.6,
-                               empty_columns=0.5))
-    rows = (standard.select("record_id", "source", "source_file", "source_row")
-            .join(matches.select("record_id", "person_id", "address_method", "committee_code", "subdistrict_code"),
-                  on="record_id")
-            .join(read_truth(tmp_path / "truth.csv").select(
-                "source", "source_file", "source_row", "names_one_person", "phenomena", true_person="person_id",
-                true_committee="committee_code", true_subdistrict="subdistrict_code"),
-                on=["source", "source_file", "source_row"]))
+        tmp_path,
+        12,
+        Settings(day_rows=1500, away_from_home=0.4, household_phones=0.9, sparse_hotline=0.6, empty_columns=0.5),
+    )
+    rows = (
+        standard.select("record_id", "source", "source_file", "source_row")
+        .join(
+            matches.select("record_id", "person_id", "address_method", "committee_code", "subdistrict_code"),
+            on="record_id",
+        )
+        .join(
+            read_truth(tmp_path / "truth.csv").select(
+                "source",
+                "source_file",
+                "source_row",
+                "names_one_person",
+                "phenomena",
+                true_person="person_id",
+                true_committee="committee_code",
+                true_subdistrict="subdistrict_code",
+            ),
+            on=["source", "source_file", "source_row"],
+        )
+    )
     linked = rows.filter(pl.col("person_id").is_not_null())
     assert (linked["person_id"] == linked["true_person"]).all()
     phenomena = pl.col("phenomena").fill_null("")
-    away_on_household_phone = rows.filter(pl.col("names_one_person") & phenomena.str.contains("away_from_home")
-                                          & phenomena.str.contains("shared_phone"))
+    away_on_household_phone = rows.filter(
+        pl.col("names_one_person") & phenomena.str.contains("away_from_home") & phenomena.str.contains("shared_phone")
+    )
     assert away_on_household_phone.height >= 50
     assert (away_on_household_phone["person_id"] == away_on_household_phone["true_person"]).mean() >= 0.98
     by_phone = rows.filter(pl.col("address_method") == "phone_home")
@@ -569,8 +864,9 @@ def test_the_token_model_is_trained_once_per_register_and_a_later_day_only_score
     from jingzhun.synthetic.settings import Settings
 
     day = dt.date(2026, 11, 22)
-    generate(tmp_path, persons=3000, seed=11, day=day,
-             settings=Settings(numberless_addresses=0.3, numberless_places=0.3))
+    generate(
+        tmp_path, persons=3000, seed=11, day=day, settings=Settings(numberless_addresses=0.3, numberless_places=0.3)
+    )
     run = Run(inbox=tmp_path / "inbox", reference=tmp_path / "reference", out=tmp_path / "out", run_date=day)
     for step in (steps.prepare, steps.ingest, steps.cleanse):
         step(run)
@@ -601,7 +897,8 @@ def test_the_token_model_is_trained_once_per_register_and_a_later_day_only_score
 
 
 def test_the_houses_are_standardized_without_the_population_and_kept_when_only_the_population_changes(
-        district, tmp_path):
+    district, tmp_path
+):
     import shutil
 
     from jingzhun.core.warehouse import connect
@@ -614,8 +911,12 @@ def test_the_houses_are_standardized_without_the_population_and_kept_when_only_t
     assert houses_only.population.is_empty() and set(houses_only.files) == {"grid", "housing"}
     with connect(tmp_path / "warehouse.duckdb") as con:
         houses = standardize_houses(con, houses_only)
-        assert con.execute("SELECT count(*) FROM information_schema.tables "
-                           "WHERE table_name = 'reference_population'").fetchall()[0][0] == 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'reference_population'"
+            ).fetchall()[0][0]
+            == 0
+        )
         first = load_reference(folder)
         # The fingerprints read the files when asked: taken now, before the population file changes.
         before, houses_before = first.fingerprint(), first.fingerprint(("grid", "housing"))
@@ -629,11 +930,15 @@ def test_the_houses_are_standardized_without_the_population_and_kept_when_only_t
         assert standardize_reference(con, deferred)[1].equals(population)
 
         # A person moves in: the population is standardized again, the houses come from the warehouse as they were.
-        newcomer = first.population.head(1).with_columns(person_id=pl.lit("P-NEW"), id_number=pl.lit(None),
-                                                         name=pl.lit("欧阳娜娜"))
-        pl.concat([pl.read_csv(folder / "population.csv", infer_schema=False), newcomer.select(
-            pl.read_csv(folder / "population.csv", infer_schema=False, n_rows=0).columns)]).write_csv(
-            folder / "population.csv")
+        newcomer = first.population.head(1).with_columns(
+            person_id=pl.lit("P-NEW"), id_number=pl.lit(None), name=pl.lit("欧阳娜娜")
+        )
+        pl.concat(
+            [
+                pl.read_csv(folder / "population.csv", infer_schema=False),
+                newcomer.select(pl.read_csv(folder / "population.csv", infer_schema=False, n_rows=0).columns),
+            ]
+        ).write_csv(folder / "population.csv")
         second = load_reference(folder)
         assert second.fingerprint() != before and second.fingerprint(("grid", "housing")) == houses_before
         cached_houses, moved = standardize_reference(con, second)
@@ -660,8 +965,10 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
         assert not copies.exists()
         from_warehouse = standardize_reference(con, reference)  # read from the warehouse, copied beside it
         names = sorted(p.name for p in copies.iterdir())
-        assert names == [f"reference_houses-{reference.fingerprint(('grid', 'housing'))}.parquet",
-                         f"reference_population-{reference.fingerprint()}.parquet"]
+        assert names == [
+            f"reference_houses-{reference.fingerprint(('grid', 'housing'))}.parquet",
+            f"reference_population-{reference.fingerprint()}.parquet",
+        ]
         from_copy = standardize_reference(con, reference)
         for table, copied in zip(from_warehouse, from_copy, strict=True):
             assert copied.schema == table.schema and copied.equals(table)
@@ -677,12 +984,13 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
         changed = load_reference(folder)
         standardize_reference(con, changed)
         standardize_reference(con, changed)
-    assert sorted(p.name for p in copies.iterdir()) == [names[0],
-                                                        f"reference_population-{changed.fingerprint()}.parquet"]
+    assert sorted(p.name for p in copies.iterdir()) == [
+        names[0],
+        f"reference_population-{changed.fingerprint()}.parquet",
+    ]
 
 
-def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_gives(district, tmp_path,
-                                                                                       monkeypatch):
+def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_gives(district, tmp_path, monkeypatch):
     """The person features a day reads by SQL of the stored population (the persons its blocking rules pair with
     its records, the holders of its values, their term frequencies, its candidates' homes) are those counted over
     the whole population; a second day does not read the population out of the warehouse."""
@@ -707,8 +1015,10 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
         whole = person_features(population, "person_id")
         whole = with_holders(whole, whole)
         addresses, records, stored = link.linkage_inputs(con, standard, load_reference(folder))
-        day_records = person_features(link.usable_records(standard, houses, load_reference(folder).grid)
-                                      .join(addresses, on="record_id"), "record_id")
+        day_records = person_features(
+            link.usable_records(standard, houses, load_reference(folder).grid).join(addresses, on="record_id"),
+            "record_id",
+        )
         assert records.equals(with_holders(day_records, whole))
         assert stored.all().equals(whole)
         # Persons as records that name only a committee, only a building, only a phone: every count counted whole.
@@ -727,8 +1037,11 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
             assert frequencies.sort(column).equals(expected.sort(column)), column
         assert set(TF_COLUMNS) == set(stored.frequencies(records))
         homes = stored.homes(blocked["unique_id"])
-        assert homes.sort("person_id").equals(population.filter(pl.col("person_id").is_in(
-            blocked["unique_id"].implode())).select(homes.columns).sort("person_id"))
+        assert homes.sort("person_id").equals(
+            population.filter(pl.col("person_id").is_in(blocked["unique_id"].implode()))
+            .select(homes.columns)
+            .sort("person_id")
+        )
 
         # A later day with the reference unchanged: the population is kept, never read back.
         calls = []
@@ -748,18 +1061,23 @@ def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_r
     roads = ["明珠路", "宏达路", "金桥路", "栖霞路", "碧波路", "松涛路", "望江路", "云栖路"]
     names = [a + b for a in "星锦翠景天丹桂银芙海金玉春秋松竹" for b in "河绣苑湖鹅枫花杏蓉棠山泉晖岚溪"]
     # 240 houses, 30 on each road, each of its own name (星河大厦, 星绣公寓, …)
-    texts = [f"{road}{n}号{names[r * 30 + n - 1]}{('大厦', '公寓', '商城')[n % 3]}"
-             for r, road in enumerate(roads) for n in range(1, 31)]
-    houses = normalize_column(pl.DataFrame({"house_id": [f"H{i:03d}" for i in range(len(texts))],
-                                            "address": texts}), "address", "address").with_columns(
-        building_id=pl.col("house_id"), grid_id=pl.lit("G1"), committee_code=pl.lit("C1"),
-        subdistrict_code=pl.lit("S1"))
+    texts = [
+        f"{road}{n}号{names[r * 30 + n - 1]}{('大厦', '公寓', '商城')[n % 3]}"
+        for r, road in enumerate(roads)
+        for n in range(1, 31)
+    ]
+    houses = normalize_column(
+        pl.DataFrame({"house_id": [f"H{i:03d}" for i in range(len(texts))], "address": texts}), "address", "address"
+    ).with_columns(
+        building_id=pl.col("house_id"), grid_id=pl.lit("G1"), committee_code=pl.lit("C1"), subdistrict_code=pl.lit("S1")
+    )
     # Every third house written as the register writes it, every other one with only its place's name.
-    written = [(i, t) for i, t in enumerate(texts) if i % 3 == 0] + [(i, t.split("号")[1]) for i, t in
-                                                                     enumerate(texts) if i % 3 == 1]
-    records = normalize_column(pl.DataFrame({"record_id": range(len(written)), "address": [t for _, t in written]}),
-                               "address", "address").with_columns(
-        written_subdistrict_code=pl.lit(None, pl.Utf8), committee_code=pl.lit(None, pl.Utf8))
+    written = [(i, t) for i, t in enumerate(texts) if i % 3 == 0] + [
+        (i, t.split("号")[1]) for i, t in enumerate(texts) if i % 3 == 1
+    ]
+    records = normalize_column(
+        pl.DataFrame({"record_id": range(len(written)), "address": [t for _, t in written]}), "address", "address"
+    ).with_columns(written_subdistrict_code=pl.lit(None, pl.Utf8), committee_code=pl.lit(None, pl.Utf8))
     config = {**rules.load("thresholds")["address"]["tokens"], "train_max_houses": 100, "train_max_records": 60}
 
     trained: list[tuple[int, int, int | None]] = []
@@ -781,8 +1099,12 @@ def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_r
     assert models[0] == models[1]  # the same sample, the same model
     assert models[0]["probability_two_random_records_match"] == pytest.approx(1 / 240)
     # The house written whole: that house; its name alone (no numbers): its building, as far as the text tells.
-    got = {r: (level, house, building) for r, level, house, building
-           in found.select("record_id", "token_level", "house_id", "building_id").iter_rows()}
-    want = {r: ("house", f"H{i:03d}", f"H{i:03d}") if "号" in t else ("building", None, f"H{i:03d}")
-            for r, (i, t) in enumerate(written)}
+    got = {
+        r: (level, house, building)
+        for r, level, house, building in found.select("record_id", "token_level", "house_id", "building_id").iter_rows()
+    }
+    want = {
+        r: ("house", f"H{i:03d}", f"H{i:03d}") if "号" in t else ("building", None, f"H{i:03d}")
+        for r, (i, t) in enumerate(written)
+    }
     assert got == want

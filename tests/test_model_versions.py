@@ -17,9 +17,16 @@ JINGZHUN = [sys.executable, "-m", "jingzhun.cli"]
 
 def trained(folder, recall: float) -> versions.Model:
     """A version as the retrain saves it: the builtin model's parameters with notes of its own."""
-    return versions.save(folder, versions.builtin().settings,
-                         {"trained_at": "2026-11-23T02:00:00", "m_from": "em", "labelled_pairs": 0,
-                          "figures": {"holdout": {"precision": 1.0, "recall": recall}, "labels": {}}})
+    return versions.save(
+        folder,
+        versions.builtin().settings,
+        {
+            "trained_at": "2026-11-23T02:00:00",
+            "m_from": "em",
+            "labelled_pairs": 0,
+            "figures": {"holdout": {"precision": 1.0, "recall": recall}, "labels": {}},
+        },
+    )
 
 
 def test_versions_are_written_once_and_activated_and_rolled_back_on_purpose(tmp_path):
@@ -43,8 +50,12 @@ def test_versions_are_written_once_and_activated_and_rolled_back_on_purpose(tmp_
     with pytest.raises(UserError, match="no model version v7"):
         versions.activate(folder, "v7", "promote", "typo")
     log = [json.loads(line) for line in (folder / "activations.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert [(e["version"], e["action"]) for e in log] == [("v1", "retrain"), ("v2", "promote"),
-                                                          ("v1", "rollback"), ("builtin", "rollback")]
+    assert [(e["version"], e["action"]) for e in log] == [
+        ("v1", "retrain"),
+        ("v2", "promote"),
+        ("v1", "rollback"),
+        ("builtin", "rollback"),
+    ]
     assert (folder / "v1.json").read_bytes() == written, "a version file is never rewritten"
 
 
@@ -65,8 +76,11 @@ def test_model_command_lists_promotes_and_rolls_back(tmp_path):
     assert versions.active(versions.models_dir(out)).version == "v1"
     assert run_cli("model", "rollback", "--out", str(out)).stdout.strip() == "model builtin is active"
 
-    for args, message in ((("promote", "v5"), "no model version v5"), (("rollback",), "nothing to roll back"),
-                          (("train",), "no warehouse")):
+    for args, message in (
+        (("promote", "v5"), "no model version v5"),
+        (("rollback",), "nothing to roll back"),
+        (("train",), "no warehouse"),
+    ):
         done = run_cli("model", *args, "--out", str(out))
         assert done.returncode == 2 and message in done.stderr
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -17,7 +17,6 @@ def test_notebook_runs_without_error(flow_run, name, monkeypatch):
     monkeypatch.setenv("JINGZHUN_HOME", str(NOTEBOOKS.parent))
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     # The kernel inherits this process's environment, so it sees the variables set above.
-    NotebookClient(book, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(book, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     errors = [o for cell in book.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []

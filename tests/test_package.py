@@ -46,8 +46,19 @@ def wheel(tmp_path_factory) -> Path:
 def venv(wheel, tmp_path_factory) -> Path:
     """A new virtual environment: the locked dependencies (not the dev group), then the wheel."""
     venv = tmp_path_factory.mktemp("venv")
-    _run(UV, "sync", "--frozen", "--offline", "--no-dev", "--no-install-project", "--project", ROOT,
-         "--python", sys.executable, env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)})
+    _run(
+        UV,
+        "sync",
+        "--frozen",
+        "--offline",
+        "--no-dev",
+        "--no-install-project",
+        "--project",
+        ROOT,
+        "--python",
+        sys.executable,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
+    )
     _run(UV, "pip", "install", "--offline", "--no-deps", "--python", venv / "bin" / "python", wheel)
     _run(UV, "pip", "check", "--python", venv / "bin" / "python")  # the wheel's requirements are all met
     return venv
@@ -55,16 +66,19 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_every_package_rule_table_and_model(wheel):
     listed = _run("git", "-C", ROOT, "ls-files", "--cached", "--others", "--exclude-standard").stdout.split()
-    product = {path for path in listed if "/" in path and not path.startswith(NOT_SHIPPED)
-               and (ROOT / path).is_file()}
+    product = {path for path in listed if "/" in path and not path.startswith(NOT_SHIPPED) and (ROOT / path).is_file()}
     # The rules and the division tables go inside the one import name.
     expected = {f"jingzhun/{p}" if p.startswith(("rules/", "reference_data/")) else p for p in product}
     with zipfile.ZipFile(wheel) as archive:
         shipped = {name for name in archive.namelist() if ".dist-info/" not in name}
         entry_points = archive.read(next(n for n in archive.namelist() if n.endswith("entry_points.txt"))).decode()
     assert shipped == expected
-    for needed in ("jingzhun/rules/screening.yaml", "jingzhun/reference_data/admin_divisions/areas.csv",
-                   "jingzhun/feedback/cases.py", "jingzhun/evaluation/metrics.py"):
+    for needed in (
+        "jingzhun/rules/screening.yaml",
+        "jingzhun/reference_data/admin_divisions/areas.csv",
+        "jingzhun/feedback/cases.py",
+        "jingzhun/evaluation/metrics.py",
+    ):
         assert any(name.endswith(needed) for name in shipped), needed
     assert any(name.endswith("jingzhun/matching/model/person_linkage.json") for name in shipped)
     assert "jingzhun = jingzhun.cli:main" in entry_points
@@ -73,16 +87,28 @@ def test_the_wheel_holds_every_package_rule_table_and_model(wheel):
 def test_the_installed_demo_runs_outside_the_checkout_on_ones_own_rules(venv, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JINGZHUN_", "PYTHON", "VIRTUAL_ENV", "UV_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JINGZHUN_", "PYTHON", "VIRTUAL_ENV", "UV_"))}
     python = venv / "bin" / "python"
 
     # The code that runs is the installed one: nothing of the checkout is on the path.
-    modules = ["jingzhun.cli", "jingzhun.core.rules", "jingzhun.flows.daily",
-               "jingzhun.matching.link", "jingzhun.feedback.cases", "jingzhun.evaluation.metrics"]
-    where = json.loads(_run(python, "-c", "import importlib, json, sys; print(json.dumps({'path': sys.path, "
-                            f"'files': {{n: importlib.import_module(n).__file__ for n in {modules}}}}}))",
-                            cwd=elsewhere, env=env).stdout)
+    modules = [
+        "jingzhun.cli",
+        "jingzhun.core.rules",
+        "jingzhun.flows.daily",
+        "jingzhun.matching.link",
+        "jingzhun.feedback.cases",
+        "jingzhun.evaluation.metrics",
+    ]
+    where = json.loads(
+        _run(
+            python,
+            "-c",
+            "import importlib, json, sys; print(json.dumps({'path': sys.path, "
+            f"'files': {{n: importlib.import_module(n).__file__ for n in {modules}}}}}))",
+            cwd=elsewhere,
+            env=env,
+        ).stdout
+    )
     site = next(venv.glob("lib/python3*/site-packages"))
     assert all(Path(file).is_relative_to(site) for file in where["files"].values()), where["files"]
     assert not any(entry and Path(entry).resolve().is_relative_to(ROOT) for entry in where["path"]), where["path"]
@@ -96,10 +122,15 @@ def test_the_installed_demo_runs_outside_the_checkout_on_ones_own_rules(venv, tm
             rule["deadline_hours"] = 5
     (own_rules / "screening.yaml").write_text(yaml.safe_dump(screening, allow_unicode=True), encoding="utf-8")
 
-    done = subprocess.run([venv / "bin" / "jingzhun", "demo", "--persons", "300", "--out", "out",
-                           "--rules", "my-rules"], cwd=elsewhere, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=900,
-                          env={**env, "PREFECT_LOGGING_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    done = subprocess.run(
+        [venv / "bin" / "jingzhun", "demo", "--persons", "300", "--out", "out", "--rules", "my-rules"],
+        cwd=elsewhere,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+        env={**env, "PREFECT_LOGGING_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"},
+    )
     assert done.returncode == 0, done.stdout
     (run_dir,) = (elsewhere / "out").glob("20*-*-*")
     assert (run_dir / "report.html").is_file() and list((run_dir / "dispatch").glob("*.xlsx"))
@@ -115,6 +146,8 @@ def test_the_installed_demo_runs_outside_the_checkout_on_ones_own_rules(venv, tm
     hotline = results.filter(pl.col("rule_ids") == "HL01")
     assert hotline.height > 0 and hotline["deadline_hours"].to_list() == [5] * hotline.height
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["rule_versions"]["screening.yaml"] == hashlib.sha256(
-        (own_rules / "screening.yaml").read_bytes()).hexdigest()
+    assert (
+        manifest["rule_versions"]["screening.yaml"]
+        == hashlib.sha256((own_rules / "screening.yaml").read_bytes()).hexdigest()
+    )
     assert manifest["code_version"] == f"jingzhun {version('jingzhun')}"  # no commit: not run from a checkout

@@ -85,8 +85,10 @@ def test_each_subdistrict_gets_one_package_only_its_password_opens(sealed):
         code = package.name.split("_")[0]
         members = _unseal(package, sealed["passwords"][code])
         # Inside: the very files an unencrypted run writes, byte for byte.
-        assert members == {workbook.name: workbook.read_bytes(),
-                           workbook.with_suffix(".csv").name: workbook.with_suffix(".csv").read_bytes()}
+        assert members == {
+            workbook.name: workbook.read_bytes(),
+            workbook.with_suffix(".csv").name: workbook.with_suffix(".csv").read_bytes(),
+        }
         assert openpyxl.load_workbook(io.BytesIO(members[workbook.name]))["派单"].max_row > 1
         with pytest.raises(RuntimeError, match="Bad password"):
             other = next(p for c, p in sealed["passwords"].items() if c != code)
@@ -105,11 +107,11 @@ def test_the_manifest_lets_a_recipient_verify_the_package_and_each_file_in_it(se
         assert hashlib.sha256(package.read_bytes()).hexdigest() == entry["sha256"]
         members = _unseal(package, sealed["passwords"][package.name.split("_")[0]])
         assert {c["path"]: c["sha256"] for c in entry["contents"]} == {
-            name: hashlib.sha256(content).hexdigest() for name, content in members.items()}
+            name: hashlib.sha256(content).hexdigest() for name, content in members.items()
+        }
         csv_rows = next(c["rows"] for c in entry["contents"] if c["path"].endswith(".csv"))
         assert csv_rows == members[next(n for n in members if n.endswith(".csv"))].decode("utf-8-sig").count("\n") - 1
-    assert not any(p in (run_dir / "manifest.json").read_text(encoding="utf-8")
-                   for p in sealed["passwords"].values())
+    assert not any(p in (run_dir / "manifest.json").read_text(encoding="utf-8") for p in sealed["passwords"].values())
 
 
 def test_a_returned_package_is_read_with_its_password_and_a_wrong_one_is_an_issue(sealed):
@@ -129,15 +131,19 @@ def test_a_returned_package_is_read_with_its_password_and_a_wrong_one_is_an_issu
     returned.mkdir(parents=True)
 
     def seal_as(zip_name: str, password: str | None) -> None:
-        with pyzipper.AESZipFile(returned / zip_name, "w", compression=pyzipper.ZIP_DEFLATED,
-                                 encryption=pyzipper.WZ_AES if password else None) as zf:
+        with pyzipper.AESZipFile(
+            returned / zip_name,
+            "w",
+            compression=pyzipper.ZIP_DEFLATED,
+            encryption=pyzipper.WZ_AES if password else None,
+        ) as zf:
             if password:
                 zf.setpassword(password.encode())
             zf.writestr(name, filled.getvalue())
 
-    seal_as(package.name, sealed["passwords"][code])                 # as staff send it back
-    seal_as("回传.zip", sealed["passwords"][code])                   # renamed: the password that fits opens it
-    seal_as(f"{code}_错误密码.zip", "not-the-password")               # sealed with another password
+    seal_as(package.name, sealed["passwords"][code])  # as staff send it back
+    seal_as("回传.zip", sealed["passwords"][code])  # renamed: the password that fits opens it
+    seal_as(f"{code}_错误密码.zip", "not-the-password")  # sealed with another password
     (returned / "损坏.zip").write_bytes(package.read_bytes()[:200])  # cut off on the way
     lines = read_returned(sealed["tmp"] / "inbox", passwords)
     by_file = {r["feedback_file"]: r for r in lines.iter_rows(named=True)}
@@ -152,8 +158,9 @@ def test_a_returned_package_is_read_with_its_password_and_a_wrong_one_is_an_issu
     assert unopened.filter(unopened["issue"].str.contains("未配置密码文件")).height == 3
 
 
-def test_encryption_without_a_password_for_every_subdistrict_stops_before_any_work(district, tmp_path, monkeypatch,
-                                                                                   encrypt):
+def test_encryption_without_a_password_for_every_subdistrict_stops_before_any_work(
+    district, tmp_path, monkeypatch, encrypt
+):
     run = Run(inbox=district / "inbox", reference=district / "reference", out=tmp_path / "out", run_date=RUN_DATE)
     monkeypatch.delenv(PASSWORDS_ENV, raising=False)
     with pytest.raises(UserError, match=PASSWORDS_ENV):

@@ -32,21 +32,25 @@ FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 def _spaced(value: str, groups: tuple[int, ...]) -> str:
     parts, at = [], 0
     for size in groups:
-        parts.append(value[at: at + size])
+        parts.append(value[at : at + size])
         at += size
     return " ".join(p for p in [*parts, value[at:]] if p)
 
 
 # ---- the masking of free text ---------------------------------------------------------------------------------
 
+
 def _id_number(area: str, birth: str, sequence: str) -> str:
     first17 = area + birth + sequence
     return first17 + check_digit(first17)
 
 
-ids = st.builds(_id_number, st.sampled_from(["310115", "310104", "320211", "520521"]),
-                st.dates().map(lambda d: f"{d.year:04d}{d.month:02d}{d.day:02d}").filter(lambda s: s[0] in "12"),
-                st.from_regex(r"[0-9]{3}", fullmatch=True))
+ids = st.builds(
+    _id_number,
+    st.sampled_from(["310115", "310104", "320211", "520521"]),
+    st.dates().map(lambda d: f"{d.year:04d}{d.month:02d}{d.day:02d}").filter(lambda s: s[0] in "12"),
+    st.from_regex(r"[0-9]{3}", fullmatch=True),
+)
 mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
 writings = st.sampled_from(["plain", "spaced", "fullwidth", "hyphens", "lower_x"])
 texts = st.text(alphabet=st.characters(categories=("Lo", "P", "Zs")), max_size=8)
@@ -75,10 +79,19 @@ def test_no_id_number_or_phone_survives_in_free_text_however_written(value, how,
     assert len(masked) == len(text)
 
 
-@pytest.mark.parametrize("text", [
-    "2026-11-22 07:30:00", "2026年11月22日", "20261122073015", "健康云申报_20261122_1.csv 第267行",
-    "工单号HL20261122000004", "序号：264，数据来源：健康云", "沪A12345", "诉求：小区3号楼停水两天",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-22 07:30:00",
+        "2026年11月22日",
+        "20261122073015",
+        "健康云申报_20261122_1.csv 第267行",
+        "工单号HL20261122000004",
+        "序号：264，数据来源：健康云",
+        "沪A12345",
+        "诉求：小区3号楼停水两天",
+    ],
+)
 def test_dates_codes_and_house_numbers_stay_readable(text):
     assert scrub_text(text) == text
 
@@ -98,20 +111,35 @@ def test_review_shows_what_an_analyst_needs_to_tell_people_apart():
 
 
 def test_quarantined_values_are_shown_masked_with_free_text_scrubbed():
-    record = {"name": "王伟", "id_number": "310115198005011234", "phone": "13812345678", "address": "碧波路1号",
-              "content": "我的电话１３８ １２３４ ５６７８", "extras": {"联系人身份证": "310115 19800501 1234"}}
+    record = {
+        "name": "王伟",
+        "id_number": "310115198005011234",
+        "phone": "13812345678",
+        "address": "碧波路1号",
+        "content": "我的电话１３８ １２３４ ５６７８",
+        "extras": {"联系人身份证": "310115 19800501 1234"},
+    }
     assert mask_record(record, "quarantine") == {
-        "name": "王*", "id_number": "310115********1234", "phone": "138****5678", "address": "碧波路1号",
-        "content": "我的电话１３８ **** ５６７８", "extras": {"联系人身份证": "310115 ******** 1234"}}
+        "name": "王*",
+        "id_number": "310115********1234",
+        "phone": "138****5678",
+        "address": "碧波路1号",
+        "content": "我的电话１３８ **** ５６７８",
+        "extras": {"联系人身份证": "310115 ******** 1234"},
+    }
     # The report drops free text altogether.
     assert set(mask_record(record, "report")) == {"name", "id_number", "phone", "address"}
 
 
 # ---- the whole run, scanned -----------------------------------------------------------------------------------
 
+
 def _person_rows(population: pl.DataFrame, housing: pl.DataFrame, start: int, count: int) -> list[dict]:
-    persons = (population.join(housing.select("house_id", "address"), on="house_id")
-               .unique("phone", keep="first", maintain_order=True).sort("person_id"))
+    persons = (
+        population.join(housing.select("house_id", "address"), on="house_id")
+        .unique("phone", keep="first", maintain_order=True)
+        .sort("person_id")
+    )
     return persons.slice(start, count).to_dicts()
 
 
@@ -138,14 +166,25 @@ def planted_run(district, tmp_path_factory):
     population = pl.read_csv(reference / "population.csv", infer_schema=False)
     housing = pl.read_csv(reference / "housing.csv", infer_schema=False)
     # The reference has a few problems, under the limits of jingzhun/rules/reference_checks.yaml: the run goes on.
-    pl.concat([housing, housing.head(1).with_columns(address=pl.lit("碧波路1号重复")),
-               housing.head(1).with_columns(house_id=pl.lit("H-UNKNOWN-GRID"), grid_id=pl.lit("G-NONE"))]
-              ).write_csv(reference / "housing.csv")
-    pl.concat([population, population.head(1).with_columns(name=pl.lit("重复者"), id_number=pl.lit(None),
-                                                             phone=pl.lit(None)),
-               population.head(1).with_columns(person_id=pl.lit("P-UNKNOWN-HOUSE"), house_id=pl.lit("H-NONE"),
-                                               id_number=pl.lit(None), phone=pl.lit(None))]
-              ).write_csv(reference / "population.csv")
+    pl.concat(
+        [
+            housing,
+            housing.head(1).with_columns(address=pl.lit("碧波路1号重复")),
+            housing.head(1).with_columns(house_id=pl.lit("H-UNKNOWN-GRID"), grid_id=pl.lit("G-NONE")),
+        ]
+    ).write_csv(reference / "housing.csv")
+    pl.concat(
+        [
+            population,
+            population.head(1).with_columns(name=pl.lit("重复者"), id_number=pl.lit(None), phone=pl.lit(None)),
+            population.head(1).with_columns(
+                person_id=pl.lit("P-UNKNOWN-HOUSE"),
+                house_id=pl.lit("H-NONE"),
+                id_number=pl.lit(None),
+                phone=pl.lit(None),
+            ),
+        ]
+    ).write_csv(reference / "population.csv")
     people = _person_rows(population, housing, 0, 40)
     planted: list[str] = []
 
@@ -157,15 +196,27 @@ def planted_run(district, tmp_path_factory):
     # Checkpoint: an ID and a phone under headers no mapping knows, and a remark with a phone in it; a ragged row.
     with open(inbox / "checkpoint" / "道口登记_补录.csv", "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["登记时间", "道口", "姓名", "身份证号", "联系电话", "在沪居住地址", "紧急联系人身份证",
-                         "备用电话", "备注"])
+        writer.writerow(
+            ["登记时间", "道口", "姓名", "身份证号", "联系电话", "在沪居住地址", "紧急联系人身份证", "备用电话", "备注"]
+        )
         for i, p in enumerate(people[:5]):
             contact = other(i)
-            writer.writerow(["2026-11-22 08:00", "G15道口", p["name"], p["id_number"], p["phone"], p["address"],
-                             _spaced(contact["id_number"], (6, 8)), contact["phone"].translate(FULLWIDTH),
-                             f"家属电话{_written(other(i + 5)['phone'], 'hyphens')}"])
-        writer.writerow(["2026-11-22 09:00", "G15道口", "某某", "", "", "碧波路1号", "", "", "", "多出",
-                         other(11)["id_number"]])
+            writer.writerow(
+                [
+                    "2026-11-22 08:00",
+                    "G15道口",
+                    p["name"],
+                    p["id_number"],
+                    p["phone"],
+                    p["address"],
+                    _spaced(contact["id_number"], (6, 8)),
+                    contact["phone"].translate(FULLWIDTH),
+                    f"家属电话{_written(other(i + 5)['phone'], 'hyphens')}",
+                ]
+            )
+        writer.writerow(
+            ["2026-11-22 09:00", "G15道口", "某某", "", "", "碧波路1号", "", "", "", "多出", other(11)["id_number"]]
+        )
     # Health: a merged header over two columns holding a contact's ID number and phone; fever, so dispatched.
     book = openpyxl.Workbook()
     sheet = book.active
@@ -173,8 +224,19 @@ def planted_run(district, tmp_path_factory):
     sheet.merge_cells("H1:I1")
     for i, p in enumerate(people[12:16]):
         contact = other(i + 12)
-        sheet.append(["2026-11-22 10:00", p["name"], p["id_number"], p["phone"], p["address"], "是",
-                      "红码" if i == 0 else "绿码", contact["id_number"], contact["phone"]])
+        sheet.append(
+            [
+                "2026-11-22 10:00",
+                p["name"],
+                p["id_number"],
+                p["phone"],
+                p["address"],
+                "是",
+                "红码" if i == 0 else "绿码",
+                contact["id_number"],
+                contact["phone"],
+            ]
+        )
     book.save(inbox / "health" / "健康云申报_合并表头.xlsx")
     # Health: a file whose headers nobody mapped: every row quarantined, its values in unknown columns.
     with open(inbox / "health" / "健康云_另一系统.csv", "w", encoding="utf-8-sig", newline="") as f:
@@ -191,19 +253,38 @@ def planted_run(district, tmp_path_factory):
         for i, p in enumerate(people[20:26]):
             number = _written(other(i + 20)["id_number"], ("spaced", "fullwidth", "hyphens")[i % 3])
             # No phone: a surname at a home is what the model sends to an analyst rather than decides.
-            writer.writerow([f"HL2026112290{i:04d}", "2026-11-22 11:00", p["name"][0] + "先生", "",
-                             p["address"], "疫情防控-来沪人员报备", f"我的身份证号{number}，请回电"])
+            writer.writerow(
+                [
+                    f"HL2026112290{i:04d}",
+                    "2026-11-22 11:00",
+                    p["name"][0] + "先生",
+                    "",
+                    p["address"],
+                    "疫情防控-来沪人员报备",
+                    f"我的身份证号{number}，请回电",
+                ]
+            )
         contact = other(26)
-        writer.writerow(["HL20261122990000", "2026-11-22 12:00", "", "", "", "其他",
-                         f"身份证{contact['id_number']}，电话{contact['phone']}"])
+        writer.writerow(
+            [
+                "HL20261122990000",
+                "2026-11-22 12:00",
+                "",
+                "",
+                "",
+                "其他",
+                f"身份证{contact['id_number']}，电话{contact['phone']}",
+            ]
+        )
     # Checkpoint: a person the population does not know, at an address no house has: review.
     stranger_id, stranger_phone = _id_number("310115", "19800501", "123"), "13900001234"
     planted.extend([stranger_id, stranger_phone])
     with open(inbox / "checkpoint" / "道口登记_无法定位.csv", "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["登记时间", "道口", "姓名", "身份证号", "联系电话", "出发地", "在沪居住地址"])
-        writer.writerow(["2026-11-22 13:00", "G15道口", "欧阳某某", stranger_id, stranger_phone, "武汉市",
-                         "火星基地1号"])
+        writer.writerow(
+            ["2026-11-22 13:00", "G15道口", "欧阳某某", stranger_id, stranger_phone, "武汉市", "火星基地1号"]
+        )
 
     out = tmp / "out"
     logged, printed = _Logged(), io.StringIO()
@@ -220,8 +301,13 @@ def planted_run(district, tmp_path_factory):
             logger.removeHandler(logged)
             logger.setLevel(level)
     secrets = set(population["id_number"].drop_nulls()) | set(population["phone"].drop_nulls()) | set(planted)
-    return {"dir": out / RUN_DATE.isoformat(), "head": head, "printed": printed.getvalue() + "\n".join(logged.lines),
-            "secrets": secrets, "planted": planted}
+    return {
+        "dir": out / RUN_DATE.isoformat(),
+        "head": head,
+        "printed": printed.getvalue() + "\n".join(logged.lines),
+        "secrets": secrets,
+        "planted": planted,
+    }
 
 
 def _found(text: str, secrets: set[str]) -> set[str]:
@@ -229,7 +315,7 @@ def _found(text: str, secrets: set[str]) -> set[str]:
     found = set()
     for run in re.findall(r"[\dX]{11,}", _normalized(text)):
         for size in (11, 18):
-            found |= {run[i: i + size] for i in range(len(run) - size + 1)} & secrets
+            found |= {run[i : i + size] for i in range(len(run) - size + 1)} & secrets
     return found
 
 
@@ -240,16 +326,22 @@ def _cells(path: Path) -> list[tuple[str, str, dict[str, str]]]:
         found = []
         for sheet in book.worksheets:
             rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            found += [(h, v, dict(zip(rows[0], row, strict=False)))
-                      for row in rows[1:] for h, v in zip(rows[0], row, strict=False)]
+            found += [
+                (h, v, dict(zip(rows[0], row, strict=False)))
+                for row in rows[1:]
+                for h, v in zip(rows[0], row, strict=False)
+            ]
             found += [("表头", h, {}) for h in rows[0]] if rows else []
         book.close()
         return found
     if path.suffix == ".csv":
         with open(path, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
-        return [(h, v, dict(zip(rows[0], row, strict=False))) for row in rows[1:]
-                for h, v in zip(rows[0], row, strict=False)] + [("表头", h, {}) for h in rows[0]]
+        return [
+            (h, v, dict(zip(rows[0], row, strict=False)))
+            for row in rows[1:]
+            for h, v in zip(rows[0], row, strict=False)
+        ] + [("表头", h, {}) for h in rows[0]]
     if path.suffix == ".parquet":
         frame = pl.read_parquet(path)
         return [(c, str(v), {}) for c in frame.columns for v in frame[c].drop_nulls().to_list()]
@@ -312,7 +404,11 @@ def test_planted_values_reached_every_kind_of_file_masked(planted_run):
     review = pl.read_csv(run_dir / "review" / "review.csv", infer_schema=False)
     stranger = review.filter(pl.col("姓名") == "欧阳某某").row(0, named=True)
     assert (stranger["证件号码"], stranger["出生日期"], stranger["地区"], stranger["手机号码"]) == (
-        "310115********" + planted_run["planted"][-2][-4:], "1980-05-01", "上海市浦东新区", "*******1234")
+        "310115********" + planted_run["planted"][-2][-4:],
+        "1980-05-01",
+        "上海市浦东新区",
+        "*******1234",
+    )
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["reconciliation"]["balanced"] is True
 
@@ -321,10 +417,16 @@ def test_reference_problems_under_the_limits_are_counted_in_report_and_manifest(
     run_dir = planted_run["dir"]
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     counted = {c["check"]: c["rows"] for c in manifest["reference_checks"]}
-    assert counted == {"duplicate_grid_id": 0, "committee_without_subdistrict": 0, "duplicate_house_id": 1,
-                       "house_on_unknown_grid": 1, "duplicate_person_id": 1, "duplicate_id_number": 0,
-                       "person_on_unknown_house": 1}
+    assert counted == {
+        "duplicate_grid_id": 0,
+        "committee_without_subdistrict": 0,
+        "duplicate_house_id": 1,
+        "house_on_unknown_grid": 1,
+        "duplicate_person_id": 1,
+        "duplicate_id_number": 0,
+        "person_on_unknown_house": 1,
+    }
     assert not any(c["over"] for c in manifest["reference_checks"])
     html = (run_dir / "report.html").read_text(encoding="utf-8")
-    section = html[html.index("参考数据检查"):]
+    section = html[html.index("参考数据检查") :]
     assert "房屋编号重复" in section and "人员所在房屋不在房屋表中" in section

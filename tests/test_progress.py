@@ -57,8 +57,10 @@ def test_a_step_without_counts_is_estimated_from_the_last_run(caplog, tmp_path):
     assert 120 <= expected < 121  # twice the rows, twice the time
 
     early = progress.Step("match", rows=2000, expected=expected, started=time.monotonic() - 30)
-    assert "2,000 rows, 30 s so far, about 1 min 30 s left at the last run's pace (about 25% done)" in \
-        early.progress_line()
+    assert (
+        "2,000 rows, 30 s so far, about 1 min 30 s left at the last run's pace (about 25% done)"
+        in early.progress_line()
+    )
     late = progress.Step("match", rows=2000, expected=expected, started=time.monotonic() - 200)
     assert late.progress_line().endswith("longer than the last run's 2 min 0 s")
     first = progress.Step("ingest", rows=None, expected=None, started=time.monotonic() - 12)
@@ -78,8 +80,10 @@ def test_a_step_counted_in_pieces_says_what_it_does_how_many_are_done_and_the_ti
 
     step = progress.Step("match", rows=2000, expected=None, started=time.monotonic() - 30)
     step.doing = "scoring candidate persons (Splink)"
-    assert step.progress_line() == ("match: 2,000 rows, 30 s so far (no earlier run to estimate the time left "
-                                    "from); now: scoring candidate persons (Splink)")
+    assert step.progress_line() == (
+        "match: 2,000 rows, 30 s so far (no earlier run to estimate the time left "
+        "from); now: scoring candidate persons (Splink)"
+    )
     # Pieces are forgotten when the step moves on to work it does not count.
     step.pieces = (3, 16)
     token = progress._current.set(step)

@@ -18,31 +18,39 @@ from jingzhun.core import rules
 from jingzhun.core.errors import UserError
 from jingzhun.matching.reference import check_reference, failed_checks_message, load_reference
 
-GRID = pl.DataFrame({
-    "grid_id": ["G1", "G2", "G2", "G3"],
-    "grid_name": ["一", "二", "二（重复）", "三"],
-    "committee_code": ["C1", "C2", "C2", "C3"],
-    "committee_name": ["甲居委", "乙居委", "乙居委", "丙居委"],
-    "subdistrict_code": ["S1", "S1", "S1", " "],  # C3 has no subdistrict (a blank is none)
-    "subdistrict_name": ["东街道", "东街道", "东街道", ""],
-    "district_code": ["D"] * 4, "district_name": ["区"] * 4,
-})
-HOUSING = pl.DataFrame({
-    "house_id": ["H1", "H2", "H2", "H3", "H4"],
-    "address": ["碧波路1号101室", "碧波路1号102室", "碧波路9号", "碧波路1号103室", "碧波路1号104室"],
-    "grid_id": ["G1", "G1", "G2", "G3", "G9"],  # G3 is set aside with C3, G9 is no grid at all
-})
-POPULATION = pl.DataFrame({
-    "person_id": ["P1", "P2", "P2", "P3", "P4"],
-    "name": ["张伟", "王芳", "王芳芳", "李强", "赵敏"],
-    "id_number": ["310115198005011234", "310115198005011234", "310115199001011235", None, None],
-    "phone": ["13800000001", "13800000002", None, None, None],
-    "house_id": ["H1", "H2", "H2", "H7", None],  # H7 is unknown; no house at all is no unknown house
-})
+GRID = pl.DataFrame(
+    {
+        "grid_id": ["G1", "G2", "G2", "G3"],
+        "grid_name": ["一", "二", "二（重复）", "三"],
+        "committee_code": ["C1", "C2", "C2", "C3"],
+        "committee_name": ["甲居委", "乙居委", "乙居委", "丙居委"],
+        "subdistrict_code": ["S1", "S1", "S1", " "],  # C3 has no subdistrict (a blank is none)
+        "subdistrict_name": ["东街道", "东街道", "东街道", ""],
+        "district_code": ["D"] * 4,
+        "district_name": ["区"] * 4,
+    }
+)
+HOUSING = pl.DataFrame(
+    {
+        "house_id": ["H1", "H2", "H2", "H3", "H4"],
+        "address": ["碧波路1号101室", "碧波路1号102室", "碧波路9号", "碧波路1号103室", "碧波路1号104室"],
+        "grid_id": ["G1", "G1", "G2", "G3", "G9"],  # G3 is set aside with C3, G9 is no grid at all
+    }
+)
+POPULATION = pl.DataFrame(
+    {
+        "person_id": ["P1", "P2", "P2", "P3", "P4"],
+        "name": ["张伟", "王芳", "王芳芳", "李强", "赵敏"],
+        "id_number": ["310115198005011234", "310115198005011234", "310115199001011235", None, None],
+        "phone": ["13800000001", "13800000002", None, None, None],
+        "house_id": ["H1", "H2", "H2", "H7", None],  # H7 is unknown; no house at all is no unknown house
+    }
+)
 
 
-def _write(folder: Path, grid: pl.DataFrame = GRID, housing: pl.DataFrame = HOUSING,
-           population: pl.DataFrame = POPULATION) -> Path:
+def _write(
+    folder: Path, grid: pl.DataFrame = GRID, housing: pl.DataFrame = HOUSING, population: pl.DataFrame = POPULATION
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     grid.write_csv(folder / "grid.csv")
     housing.write_parquet(folder / "housing.parquet")  # either format, as the contract allows
@@ -53,9 +61,15 @@ def _write(folder: Path, grid: pl.DataFrame = GRID, housing: pl.DataFrame = HOUS
 def test_each_problem_is_counted_as_by_hand(tmp_path):
     checks = check_reference(_write(tmp_path / "ref"))
     counted = dict(checks.select("check", "rows").iter_rows())
-    assert counted == {"duplicate_grid_id": 1, "committee_without_subdistrict": 1, "duplicate_house_id": 1,
-                       "house_on_unknown_grid": 2, "duplicate_person_id": 1, "duplicate_id_number": 1,
-                       "person_on_unknown_house": 1}
+    assert counted == {
+        "duplicate_grid_id": 1,
+        "committee_without_subdistrict": 1,
+        "duplicate_house_id": 1,
+        "house_on_unknown_grid": 2,
+        "duplicate_person_id": 1,
+        "duplicate_id_number": 1,
+        "person_on_unknown_house": 1,
+    }
     assert dict(checks.select("check", "table_rows").iter_rows())["house_on_unknown_grid"] == 5
     assert checks.filter(pl.col("check") == "duplicate_house_id")["file"].item() == "housing.parquet"
     # Limits from the rules: one grid key twice is above `max_rows: 0`; 1 of 5 houses is above 0.1 %.
@@ -72,8 +86,12 @@ def test_the_run_uses_the_first_row_of_a_key_and_sets_aside_grids_without_a_subd
 
 
 def test_a_clean_reference_passes_and_says_nothing(tmp_path):
-    clean = _write(tmp_path / "ref", GRID.head(2), HOUSING.head(2), POPULATION.head(2).with_columns(
-        id_number=pl.Series(["310115198005011234", None])))
+    clean = _write(
+        tmp_path / "ref",
+        GRID.head(2),
+        HOUSING.head(2),
+        POPULATION.head(2).with_columns(id_number=pl.Series(["310115198005011234", None])),
+    )
     checks = check_reference(clean)
     assert checks["rows"].sum() == 0 and failed_checks_message(checks) is None
 
@@ -97,12 +115,28 @@ def test_above_a_limit_the_run_stops_before_any_work_with_one_line(district, tmp
     reference = tmp_path / "reference"
     shutil.copytree(district / "reference", reference)
     grid = pl.read_csv(reference / "grid.csv", infer_schema=False)
-    grid.with_columns(subdistrict_code=pl.when(pl.int_range(pl.len()) == 0).then(None)
-                      .otherwise("subdistrict_code")).write_csv(reference / "grid.csv")
+    grid.with_columns(
+        subdistrict_code=pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise("subdistrict_code")
+    ).write_csv(reference / "grid.csv")
     done = subprocess.run(
-        [sys.executable, "-m", "jingzhun.cli", "run", "--inbox", str(district / "inbox"), "--reference",
-         str(reference), "--out", str(tmp_path / "out"), "--run-date", "2026-11-22"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "jingzhun.cli",
+            "run",
+            "--inbox",
+            str(district / "inbox"),
+            "--reference",
+            str(reference),
+            "--out",
+            str(tmp_path / "out"),
+            "--run-date",
+            "2026-11-22",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "参考数据检查未通过" in done.stderr and "grid.csv 居委没有所属街镇 1 行" in done.stderr
@@ -130,7 +164,8 @@ def test_the_checks_are_counted_once_per_content_of_the_reference_and_the_rules(
 
     # Another person on an unknown house: the file's content changed, so it is counted again.
     POPULATION.vstack(POPULATION.tail(1).with_columns(person_id=pl.lit("P9"), house_id=pl.lit("H8"))).write_csv(
-        folder / "population.csv")
+        folder / "population.csv"
+    )
     counted = dict(steps.reference_checks(run).select("check", "rows").iter_rows())
     assert counted["person_on_unknown_house"] == 2 and counted["duplicate_person_id"] == 1
 

@@ -54,9 +54,28 @@ def days(tmp_path_factory) -> dict[dt.date, tuple[Path, dict]]:
     for source in ("hotline", "health"):
         shutil.copytree(full / source, empty / source)
     edit_source(empty, "hotline", cells={h: (lambda _: None) for h in ("当事人", "当事人姓名")})
-    edit_source(empty, "health", cells={h: (lambda _: None) for h in (
-        "申报时间", "填报时间", "姓名", "证件号码", "身份证号", "手机号码", "手机号", "近14天旅居地", "旅居史",
-        "是否发热", "发热", "健康码", "健康码颜色")})
+    edit_source(
+        empty,
+        "health",
+        cells={
+            h: (lambda _: None)
+            for h in (
+                "申报时间",
+                "填报时间",
+                "姓名",
+                "证件号码",
+                "身份证号",
+                "手机号码",
+                "手机号",
+                "近14天旅居地",
+                "旅居史",
+                "是否发热",
+                "发热",
+                "健康码",
+                "健康码颜色",
+            )
+        },
+    )
 
     # Each day's exports are new files (a file delivered again is read once): the next day's re-export of the same
     # records lacks one row, the day after another.
@@ -83,17 +102,17 @@ def _html(days, day: dt.date) -> str:
 
 
 def _alerts(html: str) -> str:
-    return html[html.index('id="alerts"'):html.index("<h2>一、总览</h2>")]
+    return html[html.index('id="alerts"') : html.index("<h2>一、总览</h2>")]
 
 
 def test_a_day_with_whole_columns_empty_is_reported_as_empty_not_a_crash(days):
     run_dir, head = days[DAYS[0]]
     assert head["input_rows"] == head["result_rows"] > 0
     with duckdb.connect(str(run_dir.parent / "warehouse.duckdb"), read_only=True) as con:
-        fields = con.sql("SELECT source, field, rows, filled FROM field_daily WHERE run_date = ?",
-                         params=[DAYS[0]]).pl()
-        volumes = dict(con.sql("SELECT source, rows FROM source_daily WHERE run_date = ?",
-                               params=[DAYS[0]]).fetchall())
+        fields = con.sql(
+            "SELECT source, field, rows, filled FROM field_daily WHERE run_date = ?", params=[DAYS[0]]
+        ).pl()
+        volumes = dict(con.sql("SELECT source, rows FROM source_daily WHERE run_date = ?", params=[DAYS[0]]).fetchall())
     filled = {(r["source"], r["field"]): r["filled"] for r in fields.iter_rows(named=True)}
     assert filled[("hotline", "name")] == 0 and filled[("hotline", "address")] > 0
     assert filled[("health", "id_number")] == filled[("health", "name")] == filled[("health", "phone")] == 0
@@ -108,8 +127,9 @@ def test_the_next_day_names_the_source_that_arrived_and_the_fields_that_filled(d
     assert re.search(r"健康云申报 [^<]*证件号码 完整率 0\.0% → 9\d\.\d%", alerts)
     # The hotline's names arrived too, but from fewer rows than a rate needs to be compared: no alert for it.
     with duckdb.connect(str(run_dir.parent / "warehouse.duckdb"), read_only=True) as con:
-        hotline = con.sql("SELECT rows FROM source_daily WHERE source = 'hotline' AND run_date = ?",
-                          params=[DAYS[1]]).fetchall()[0][0]
+        hotline = con.sql(
+            "SELECT rows FROM source_daily WHERE source = 'hotline' AND run_date = ?", params=[DAYS[1]]
+        ).fetchall()[0][0]
     assert hotline < rules.load("report")["alerts"]["min_rows"]
     assert "12345工单" not in alerts
 
@@ -241,7 +261,7 @@ class _Page(HTMLParser):
         elif tag == "div" and "card" in a.get("class", "").split():
             self.cards.append({"link": False})
         elif tag == "a" and a.get("href", "").startswith("#def-"):
-            self.links.append(a["href"][len("#def-"):])
+            self.links.append(a["href"][len("#def-") :])
             for open_tag, open_attrs in reversed(self._stack):
                 if open_tag in ("th", "h4") or "card" in open_attrs.get("class", "").split():
                     (self.cards[-1] if open_tag == "div" else open_attrs)["link"] = True
@@ -251,7 +271,7 @@ class _Page(HTMLParser):
         elif tag == "g" and "data-series" in a:
             self.svgs[-1]["series"][a["data-series"]] = []
         elif tag == "dt":
-            self._term = a["id"][len("def-"):]
+            self._term = a["id"][len("def-") :]
 
     def handle_endtag(self, tag):
         while self._stack:
@@ -289,11 +309,25 @@ def test_day_over_day_compares_rates_only_past_the_threshold_and_over_enough_row
     thresholds = {"rate_points": 10, "min_rows": 50, "volume_change": 0.5}
 
     def sources(rows: int, rate: float | None) -> pl.DataFrame:
-        return pl.DataFrame([{"source": "checkpoint", "rows": rows, "usable": rows, "person_match_rate": rate,
-                              "routing_rate": 1.0, "quarantine_share": 0.0, "review_share": 0.0}],
-                            schema={k: v for k, v in SOURCE_DAILY.items() if k in (
-                                "source", "rows", "usable", "person_match_rate", "routing_rate",
-                                "quarantine_share", "review_share")})
+        return pl.DataFrame(
+            [
+                {
+                    "source": "checkpoint",
+                    "rows": rows,
+                    "usable": rows,
+                    "person_match_rate": rate,
+                    "routing_rate": 1.0,
+                    "quarantine_share": 0.0,
+                    "review_share": 0.0,
+                }
+            ],
+            schema={
+                k: v
+                for k, v in SOURCE_DAILY.items()
+                if k
+                in ("source", "rows", "usable", "person_match_rate", "routing_rate", "quarantine_share", "review_share")
+            },
+        )
 
     no_fields = pl.DataFrame(schema=FIELD_DAILY)
     assert day_over_day(sources(100, 0.95), sources(100, 0.85), no_fields, no_fields, thresholds) == []  # 10 points

@@ -18,19 +18,40 @@ DAY = dt.date(2026, 11, 22)
 
 
 def test_candidates_go_out_with_both_sides_and_decisions_come_back(tmp_path):
-    candidates = pl.DataFrame({
-        "record_id": [7, 7, 8], "person_id": ["P3", "P4", "P1"],
-        "match_weight": [12.0, 11.5, 30.0], "match_probability": [0.93, 0.91, 0.999],
-        "level_id_digits": ["missing", "missing", "exact"], "level_name": ["surname_title", "surname_title", "exact"],
-        "level_phone": ["shared", "shared", "sole"], "level_address": ["house", "house", "house"],
-    })
+    candidates = pl.DataFrame(
+        {
+            "record_id": [7, 7, 8],
+            "person_id": ["P3", "P4", "P1"],
+            "match_weight": [12.0, 11.5, 30.0],
+            "match_probability": [0.93, 0.91, 0.999],
+            "level_id_digits": ["missing", "missing", "exact"],
+            "level_name": ["surname_title", "surname_title", "exact"],
+            "level_phone": ["shared", "shared", "sole"],
+            "level_address": ["house", "house", "house"],
+        }
+    )
     matched = pl.DataFrame({"record_id": [7, 8], "person_id": [None, "P1"]}, schema_overrides={"person_id": pl.Utf8})
-    standard = pl.DataFrame({"record_id": [7, 8], "source": ["hotline", "health"], "source_file": ["a.csv", "b.csv"],
-                             "source_row": [3, 4], "name": ["王先生", "张伟"], "id_number": [None, "x"],
-                             "phone": ["13800000003", "13800000001"], "address": ["碧波路1号", "碧波路2号"]})
-    population = pl.DataFrame({"person_id": ["P1", "P3", "P4"], "name": ["张伟", "王建国", "王建军"],
-                               "id_number": ["a", "b", "c"], "phone": ["1", "13800000003", "13800000003"],
-                               "address": ["x", "碧波路1号", "碧波路1号"]})
+    standard = pl.DataFrame(
+        {
+            "record_id": [7, 8],
+            "source": ["hotline", "health"],
+            "source_file": ["a.csv", "b.csv"],
+            "source_row": [3, 4],
+            "name": ["王先生", "张伟"],
+            "id_number": [None, "x"],
+            "phone": ["13800000003", "13800000001"],
+            "address": ["碧波路1号", "碧波路2号"],
+        }
+    )
+    population = pl.DataFrame(
+        {
+            "person_id": ["P1", "P3", "P4"],
+            "name": ["张伟", "王建国", "王建军"],
+            "id_number": ["a", "b", "c"],
+            "phone": ["1", "13800000003", "13800000003"],
+            "address": ["x", "碧波路1号", "碧波路1号"],
+        }
+    )
     rows = candidate_rows(candidates, matched, standard, population, DAY)
     # Only the undecided record's candidates, best first, with both sides side by side.
     assert rows["候选人员编号"].to_list() == ["P3", "P4"]
@@ -38,8 +59,11 @@ def test_candidates_go_out_with_both_sides_and_decisions_come_back(tmp_path):
     assert rows["一致的证据"][0] == "姓氏一致（只登记了称呼）；手机号一致（人口库中多人共用）；同一房屋"
     # Candidates at the same weight (a household's phone) come in one order, whatever order they were given in.
     tied = candidates.with_columns(match_weight=pl.lit(11.5))
-    assert (candidate_rows(tied.reverse(), matched, standard, population, DAY)["候选人员编号"].to_list()
-            == candidate_rows(tied, matched, standard, population, DAY)["候选人员编号"].to_list() == ["P3", "P4"])
+    assert (
+        candidate_rows(tied.reverse(), matched, standard, population, DAY)["候选人员编号"].to_list()
+        == candidate_rows(tied, matched, standard, population, DAY)["候选人员编号"].to_list()
+        == ["P3", "P4"]
+    )
 
     workbook = write_person_candidates(tmp_path / "out", rows, DAY)[0]
     book = openpyxl.load_workbook(workbook)
@@ -73,15 +97,19 @@ def test_weekly_retrain_makes_a_version_with_the_data_that_the_next_run_uses(flo
     builtin_bytes = versions.BUILTIN_PATH.read_bytes()
     con = duckdb.connect(str(warehouse))
     truth = pl.read_csv(district / "truth.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))
-    records = con.sql("SELECT record_id, source, source_file, source_row FROM standard_records "
-                      "WHERE quarantine_code IS NULL").pl()
+    records = con.sql(
+        "SELECT record_id, source, source_file, source_row FROM standard_records WHERE quarantine_code IS NULL"
+    ).pl()
     known = records.join(truth.filter(pl.col("person_id").is_not_null()), on=["source", "source_file", "source_row"])
     # Analysts' decisions: 200 pairs are the same person, 20 (a record with someone else) are not.
-    labels = pl.concat([
-        known.head(200).select("record_id", "person_id", is_match=pl.lit(True)),
-        known.tail(20).select("record_id", person_id=pl.col("person_id").shift(1, fill_value="P00000001"),
-                              is_match=pl.lit(False)),
-    ]).with_columns(label_run_date=pl.lit(RUN_DATE), review_file=pl.lit("decided.xlsx"), review_row=pl.lit(2))
+    labels = pl.concat(
+        [
+            known.head(200).select("record_id", "person_id", is_match=pl.lit(True)),
+            known.tail(20).select(
+                "record_id", person_id=pl.col("person_id").shift(1, fill_value="P00000001"), is_match=pl.lit(False)
+            ),
+        ]
+    ).with_columns(label_run_date=pl.lit(RUN_DATE), review_file=pl.lit("decided.xlsx"), review_row=pl.lit(2))
     con.register("labels", labels)
     con.execute("INSERT INTO person_labels BY NAME SELECT *, label_run_date AS run_date FROM labels")
     # 40% of the people of the day live in another house than their registered one.
@@ -116,6 +144,8 @@ def test_weekly_retrain_makes_a_version_with_the_data_that_the_next_run_uses(flo
     run = Run(inbox=district / "inbox", reference=district / "reference", out=out, run_date=RUN_DATE)
     steps.match(run)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        used = con.sql("SELECT DISTINCT model_version FROM matches WHERE run_date = ? AND model_version IS NOT NULL",
-                       params=[RUN_DATE]).fetchall()
+        used = con.sql(
+            "SELECT DISTINCT model_version FROM matches WHERE run_date = ? AND model_version IS NOT NULL",
+            params=[RUN_DATE],
+        ).fetchall()
     assert used == [("v1",)]

@@ -19,12 +19,14 @@ def matching_ids(frame: pl.DataFrame, when: dict, key_areas: list[str] | None = 
     return [row[0] for row in con.execute(sql).fetchall()]
 
 
-FRAME = pl.DataFrame({
-    "id": [1, 2, 3, 4],
-    "origin": ["湖北省武汉市", "浙江省杭州市", None, "河南省郑州市金水区"],
-    "category": ["疫情防控-来沪人员报备", "市容环境", None, "疫情防控-居家隔离"],
-    "fever": ["是", "否", None, "是"],
-})
+FRAME = pl.DataFrame(
+    {
+        "id": [1, 2, 3, 4],
+        "origin": ["湖北省武汉市", "浙江省杭州市", None, "河南省郑州市金水区"],
+        "category": ["疫情防控-来沪人员报备", "市容环境", None, "疫情防控-居家隔离"],
+        "fever": ["是", "否", None, "是"],
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -78,14 +80,25 @@ def test_changing_the_yaml_changes_the_outcome_without_code(tmp_path, monkeypatc
 
     def outcome_of(row: dict) -> dict:
         fields = {f: None for f in HeaderMapping.load().all_fields()}
-        record = {**fields, "record_id": 0, "source": "health", "source_file": "f.csv", "source_row": 1,
-                  "quarantine_code": None, **row}
-        standard = pl.DataFrame([record], schema={k: pl.Int64 if k in ("record_id", "source_row") else pl.Utf8
-                                                  for k in record})
-        matched = pl.DataFrame({"record_id": [0], "committee_code": ["c1"], "ambiguous": [False],
-                                "review_reason": [None]}, schema_overrides={"review_reason": pl.Utf8})
-        decided = decide(standard, matched, screen(duckdb.connect(), standard, dt.date(2026, 11, 22)),
-                         dt.date(2026, 11, 22))
+        record = {
+            **fields,
+            "record_id": 0,
+            "source": "health",
+            "source_file": "f.csv",
+            "source_row": 1,
+            "quarantine_code": None,
+            **row,
+        }
+        standard = pl.DataFrame(
+            [record], schema={k: pl.Int64 if k in ("record_id", "source_row") else pl.Utf8 for k in record}
+        )
+        matched = pl.DataFrame(
+            {"record_id": [0], "committee_code": ["c1"], "ambiguous": [False], "review_reason": [None]},
+            schema_overrides={"review_reason": pl.Utf8},
+        )
+        decided = decide(
+            standard, matched, screen(duckdb.connect(), standard, dt.date(2026, 11, 22)), dt.date(2026, 11, 22)
+        )
         return decided.row(0, named=True)
 
     fever = {"fever": "是"}

@@ -497,9 +497,27 @@ def varied(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("varied")
     options = [f"--{name.replace('_', '-')}={rate}" for name, rate in RATES.items()]
     done = subprocess.run(
-        [sys.executable, "-m", "jingzhun.cli", "reference", "generate", "--out", str(path), "--persons",
-         str(PHENOMENA_PERSONS), "--seed", "3", "--day", "2026-11-22", "--day-rows", str(PHENOMENA_DAY_ROWS), *options],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "jingzhun.cli",
+            "reference",
+            "generate",
+            "--out",
+            str(path),
+            "--persons",
+            str(PHENOMENA_PERSONS),
+            "--seed",
+            "3",
+            "--day",
+            "2026-11-22",
+            "--day-rows",
+            str(PHENOMENA_DAY_ROWS),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     return path
@@ -507,10 +525,13 @@ def varied(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def varied_tables(varied: Path) -> dict[str, pl.DataFrame]:
-    tables = {name: pl.read_csv(varied / "reference" / f"{name}.csv", infer_schema=False)
-              for name in ("grid", "housing", "population")}
+    tables = {
+        name: pl.read_csv(varied / "reference" / f"{name}.csv", infer_schema=False)
+        for name in ("grid", "housing", "population")
+    }
     tables["truth"] = pl.read_csv(varied / "truth.csv", infer_schema=False).with_columns(
-        pl.col("source_row").cast(pl.Int64), pl.col("defects").fill_null(""), pl.col("phenomena").fill_null(""))
+        pl.col("source_row").cast(pl.Int64), pl.col("defects").fill_null(""), pl.col("phenomena").fill_null("")
+    )
     return tables
 
 
@@ -520,18 +541,40 @@ def varied_rows(varied: Path, varied_tables) -> pl.DataFrame:
     records = []
     for path in sorted((varied / "inbox").glob("*/*")):
         _, header, data = read_inbox_file(path)
-        field = {key: i for i, h in enumerate(header) for key, spellings in (
-            ("name", NAME_HEADERS), ("id", ID_HEADERS), ("phone", PHONE_HEADERS), ("address", ADDRESS_HEADERS))
-            if h in spellings}
-        records += [{"source_file": path.name, "source_row": r} | {k: row[i] for k, i in field.items()}
-                    for r, row in enumerate(data, start=1)]
-    cells = pl.DataFrame(records, schema={"source_file": pl.Utf8, "source_row": pl.Int64, "name": pl.Utf8,
-                                          "id": pl.Utf8, "phone": pl.Utf8, "address": pl.Utf8})
-    homes = varied_tables["population"].select("person_id", home_house_id="house_id", true_name="name",
-                                               true_phone="phone")
-    return (cells.join(varied_tables["truth"], on=["source_file", "source_row"], validate="1:1")
-            .filter(~pl.col("defects").is_in(["empty_row", "garbage_row"]))
-            .join(homes, on="person_id", how="left"))
+        field = {
+            key: i
+            for i, h in enumerate(header)
+            for key, spellings in (
+                ("name", NAME_HEADERS),
+                ("id", ID_HEADERS),
+                ("phone", PHONE_HEADERS),
+                ("address", ADDRESS_HEADERS),
+            )
+            if h in spellings
+        }
+        records += [
+            {"source_file": path.name, "source_row": r} | {k: row[i] for k, i in field.items()}
+            for r, row in enumerate(data, start=1)
+        ]
+    cells = pl.DataFrame(
+        records,
+        schema={
+            "source_file": pl.Utf8,
+            "source_row": pl.Int64,
+            "name": pl.Utf8,
+            "id": pl.Utf8,
+            "phone": pl.Utf8,
+            "address": pl.Utf8,
+        },
+    )
+    homes = varied_tables["population"].select(
+        "person_id", home_house_id="house_id", true_name="name", true_phone="phone"
+    )
+    return (
+        cells.join(varied_tables["truth"], on=["source_file", "source_row"], validate="1:1")
+        .filter(~pl.col("defects").is_in(["empty_row", "garbage_row"]))
+        .join(homes, on="person_id", how="left")
+    )
 
 
 def showing(rows: pl.DataFrame, phenomenon: str) -> pl.DataFrame:
@@ -575,8 +618,7 @@ def test_away_from_home_rows_give_another_house_and_the_truth_routes_there(varie
     assert (at_home["house_id"] == at_home["home_house_id"]).all()
     # The truth's committee and subdistrict are those of the house written, not of the registered home.
     houses = varied_tables["housing"].join(varied_tables["grid"], on="grid_id")
-    written = away.join(houses.select("house_id", "address", c="committee_code", s="subdistrict_code"),
-                        on="house_id")
+    written = away.join(houses.select("house_id", "address", c="committee_code", s="subdistrict_code"), on="house_id")
     assert (written["committee_code"] == written["c"]).all() and (written["subdistrict_code"] == written["s"]).all()
     clean = written.filter(pl.col("defects") == "")
     assert clean.height > 20 and (clean["address"] == clean["address_right"]).all()
@@ -611,16 +653,40 @@ def test_households_share_one_phone_at_the_rate_asked(varied_tables) -> None:
 
 
 def test_place_name_communities_start_with_a_real_division_name(varied_tables, varied_rows) -> None:
-    divisions = pl.concat([pl.read_csv(DIVISIONS_DIR / f"{name}.csv", infer_schema=False).select("name", "code")
-                           for name in ("areas", "cities")])
+    divisions = pl.concat(
+        [
+            pl.read_csv(DIVISIONS_DIR / f"{name}.csv", infer_schema=False).select("name", "code")
+            for name in ("areas", "cities")
+        ]
+    )
     stems = set(phenomena.place_stems(load_divisions()))
     assert {"滨江", "东方", "望江", "黄山", "南京"} <= stems
     real = set(divisions["name"])
-    assert all(any(stem + suffix in real for suffix in ("区", "县", "市", "自治县", "旗", "新区", "地区", "盟",
-                                                        "林区", "矿区", "特区", "自治州", "自治旗")) for stem in stems)
+    assert all(
+        any(
+            stem + suffix in real
+            for suffix in (
+                "区",
+                "县",
+                "市",
+                "自治县",
+                "旗",
+                "新区",
+                "地区",
+                "盟",
+                "林区",
+                "矿区",
+                "特区",
+                "自治州",
+                "自治旗",
+            )
+        )
+        for stem in stems
+    )
     communities = varied_tables["housing"]["community"].drop_nulls().unique()
-    place_named = communities.filter(communities.map_elements(lambda c: c[:2] in stems or c[:3] in stems,
-                                                              return_dtype=pl.Boolean))
+    place_named = communities.filter(
+        communities.map_elements(lambda c: c[:2] in stems or c[:3] in stems, return_dtype=pl.Boolean)
+    )
     assert place_named.len() / communities.len() >= RATES["place_name_communities"] - 0.1
     tagged_rows = showing(varied_rows, "place_name_community")
     assert tagged_rows.height > 20
@@ -653,8 +719,11 @@ def test_addresses_without_numbers_and_the_places_the_reference_holds(varied_row
     # Hotline rows about such a place write the place (宏贸路南150米), with or without the district and town.
     towns = varied_tables["grid"].select("grid_id", "subdistrict_name")
     place_text = places.join(towns, on="grid_id").select(
-        "house_id", text=pl.col("address").str.slice(pl.lit("上海市浦东新区").str.len_chars()
-                                                     + pl.col("subdistrict_name").str.len_chars()))
+        "house_id",
+        text=pl.col("address").str.slice(
+            pl.lit("上海市浦东新区").str.len_chars() + pl.col("subdistrict_name").str.len_chars()
+        ),
+    )
     about_place = showing(varied_rows, "no_number").join(place_text, on="house_id")
     assert about_place.height > 10 and (about_place["source"] == "hotline").all()
     for written, text in about_place.select("address", "text").iter_rows():
@@ -674,8 +743,9 @@ def test_empty_columns_are_empty_in_the_whole_file(varied: Path, varied_tables) 
         assert (path.name in emptied) == bool(empty), path.name
         assert any(row[addresses[0]] for row in data)  # the address always stays
         if path.name in emptied:
-            lines = truth.filter((pl.col("source_file") == path.name) & ~pl.col("defects").is_in(
-                ["empty_row", "garbage_row"]))
+            lines = truth.filter(
+                (pl.col("source_file") == path.name) & ~pl.col("defects").is_in(["empty_row", "garbage_row"])
+            )
             prefixes = {"姓名": "name_", "驾乘人员姓名": "name_", "当事人": "name_", "当事人姓名": "name_"}
             for i in empty:
                 prefix = prefixes.get(header[i], "id_" if header[i] in ID_HEADERS else "phone_")
@@ -692,13 +762,22 @@ def test_a_row_with_only_an_address_names_nobody(varied_rows) -> None:
 def test_a_row_without_address_phone_or_evidence_of_its_person_is_routed_nowhere() -> None:
     # Hotline rows of residents at home, in a file whose phone column is emptied: 陈先生 alone leads nowhere; a
     # row with an address goes there; an ID number names the person, whose home the truth keeps.
-    part = pl.DataFrame({
-        "name": ["陈先生", "陈先生", "陈建华"], "id_number": ["", "", "310115198001011234"],
-        "phone": ["13800000001"] * 3, "address": ["", "金高路1号101室", ""],
-        "house_id": ["H1", "H2", "H3"], "committee_code": ["C1", "C2", "C3"], "subdistrict_code": ["S1", "S2", "S3"],
-        "defects": ["name_surname_title", "name_surname_title", None], "phenomena": [["sparse_hotline"]] * 3,
-        "resident": [True] * 3, "at_home": [True] * 3, "phone_shared": [True] * 3,
-    })
+    part = pl.DataFrame(
+        {
+            "name": ["陈先生", "陈先生", "陈建华"],
+            "id_number": ["", "", "310115198001011234"],
+            "phone": ["13800000001"] * 3,
+            "address": ["", "金高路1号101室", ""],
+            "house_id": ["H1", "H2", "H3"],
+            "committee_code": ["C1", "C2", "C3"],
+            "subdistrict_code": ["S1", "S2", "S3"],
+            "defects": ["name_surname_title", "name_surname_title", None],
+            "phenomena": [["sparse_hotline"]] * 3,
+            "resident": [True] * 3,
+            "at_home": [True] * 3,
+            "phone_shared": [True] * 3,
+        }
+    )
     got = phenomena.finish_file(part, ("phone",))
     assert got["house_id"].to_list() == [None, "H2", "H3"]
     assert got["committee_code"].to_list() == [None, "C2", "C3"]
@@ -722,9 +801,24 @@ def test_rates_that_cannot_go_together_are_refused_before_anything_is_written(tm
         Settings(short_town_names=0.5, numberless_addresses=0.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
         Settings(away_from_home=1.5)
-    done = subprocess.run([sys.executable, "-m", "jingzhun.cli", "reference", "generate", "--out",
-                           str(tmp_path / "x"), "--short-town-names", "0.6", "--numberless-addresses", "0.6"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jingzhun.cli",
+            "reference",
+            "generate",
+            "--out",
+            str(tmp_path / "x"),
+            "--short-town-names",
+            "0.6",
+            "--numberless-addresses",
+            "0.6",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
 
 

@@ -14,8 +14,9 @@ DAY1, DAY2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 def test_a_column_empty_on_the_first_day_takes_the_type_of_the_first_day_with_values(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     empty = pl.DataFrame({"name": [None, None], "name_traditional": [None, None], "seen_at": [None, None]})
-    filled = pl.DataFrame({"name": ["王伟", "張三"], "name_traditional": [False, True],
-                           "seen_at": [dt.datetime(2026, 11, 23, 8), None]})
+    filled = pl.DataFrame(
+        {"name": ["王伟", "張三"], "name_traditional": [False, True], "seen_at": [dt.datetime(2026, 11, 23, 8), None]}
+    )
     with connect(path) as con:
         replace_run(con, "standard_records", DAY1, empty)
         replace_run(con, "standard_records", DAY2, filled)
@@ -39,8 +40,9 @@ def test_a_text_column_with_values_is_never_retyped(tmp_path):
 def test_every_duckdb_connection_is_bounded_in_memory_and_spills_beside_its_file(tmp_path, monkeypatch):
     monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
     with connect(tmp_path / "warehouse.duckdb") as con:
-        limit, spill = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')"
-                                   ).fetchall()[0]
+        limit, spill = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()[0]
     assert limit == "3.7 GiB"  # 4GB, as DuckDB says it
     assert spill == str(tmp_path / "warehouse.duckdb.tmp")
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "1GB")
@@ -49,8 +51,10 @@ def test_every_duckdb_connection_is_bounded_in_memory_and_spills_beside_its_file
         assert in_memory.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "953.6 MiB"
         # A sort larger than the limit spills to the temporary folder rather than failing.
         in_memory.execute("SET memory_limit = '50MB'")
-        rows = in_memory.execute("SELECT count(*) FROM (SELECT range % 1000003 AS k, repeat('x', 40) AS pad "
-                                 "FROM range(3000000) ORDER BY k, pad)").fetchall()[0][0]
+        rows = in_memory.execute(
+            "SELECT count(*) FROM (SELECT range % 1000003 AS k, repeat('x', 40) AS pad "
+            "FROM range(3000000) ORDER BY k, pad)"
+        ).fetchall()[0][0]
     finally:
         in_memory.close()
     assert rows == 3_000_000
@@ -63,14 +67,21 @@ def test_the_latest_rows_are_stored_once_and_only_redated_while_they_do_not_chan
     persons = pl.DataFrame({"person_id": ["P1", "P2", "P3"], "name_pinyin": ["wang wei", None, "li qiang"]})
     day3 = dt.date(2026, 11, 24)
     stored = []
-    for day, frame in ((DAY1, persons), (DAY2, persons), (day3, persons.with_columns(name_pinyin=pl.lit("x"))),
-                       (dt.date(2026, 11, 25), persons.with_columns(pl.col("person_id").str.slice(1)
-                                                                    .cast(pl.Int64)))):
+    for day, frame in (
+        (DAY1, persons),
+        (DAY2, persons),
+        (day3, persons.with_columns(name_pinyin=pl.lit("x"))),
+        (dt.date(2026, 11, 25), persons.with_columns(pl.col("person_id").str.slice(1).cast(pl.Int64))),
+    ):
         with connect(path) as con:
             replace_latest(con, "person_features_population", day, frame)
         with connect(path) as con:
-            stored.append((con.execute("SELECT DISTINCT run_date FROM person_features_population").fetchall(),
-                           read_run(con, "person_features_population", day)))
+            stored.append(
+                (
+                    con.execute("SELECT DISTINCT run_date FROM person_features_population").fetchall(),
+                    read_run(con, "person_features_population", day),
+                )
+            )
     assert [dates for dates, _ in stored] == [[(DAY1,)], [(DAY2,)], [(day3,)], [(dt.date(2026, 11, 25),)]]
     assert stored[0][1].equals(persons) and stored[1][1].equals(persons)
     assert stored[2][1]["name_pinyin"].to_list() == ["x", "x", "x"]

@@ -76,8 +76,11 @@ def main() -> None:
     render(report, ROOT / "docs" / "screenshots" / "report.png", height=2600)
     # The history section: the report in a frame scrolled to it (the report itself stays script-free).
     frame = work / "history.html"
-    frame.write_text(f'<html><body style="margin:0"><iframe src="{report.as_uri()}#history" scrolling="no" '
-                     f'style="border:0;width:1200px;height:2000px"></iframe></body></html>', encoding="utf-8")
+    frame.write_text(
+        f'<html><body style="margin:0"><iframe src="{report.as_uri()}#history" scrolling="no" '
+        f'style="border:0;width:1200px;height:2000px"></iframe></body></html>',
+        encoding="utf-8",
+    )
     render(frame, ROOT / "docs" / "screenshots" / "report_history.png", height=2000)
     print(f"report: {report}")
 

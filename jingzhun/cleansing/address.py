@@ -33,7 +33,11 @@ from jingzhun.cleansing.text import normalize_text
 from jingzhun.core.rules import DIVISIONS_DIR
 
 __all__ = [
-    "ADDRESS_FIELDS", "address_parse_cli", "chinese_numeral_to_arabic", "division_name", "has_chinese_numerals",
+    "ADDRESS_FIELDS",
+    "address_parse_cli",
+    "chinese_numeral_to_arabic",
+    "division_name",
+    "has_chinese_numerals",
     "parse_address",
 ]
 
@@ -191,8 +195,10 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
 # shop), or a second named place inside the first (盛世嘉园盛美苑: an estate, then its part). The first place is
 # the community; what follows goes to `rest`.
 # A one-character suffix that starts or ends a common word of a business's name is none (园林, 园艺, 家居, 城市).
-_COMMUNITY_SUFFIX = (r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
-                     r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)")
+_COMMUNITY_SUFFIX = (
+    r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
+    r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)"
+)
 _POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
@@ -481,7 +487,11 @@ def _alias_allowed(text: str, end: int) -> bool:
 
 
 def _lookup(
-    text: str, pos: int, index: _NameIndex, state: _AdminState, unique_alias: bool,
+    text: str,
+    pos: int,
+    index: _NameIndex,
+    state: _AdminState,
+    unique_alias: bool,
     gazetteer: Gazetteer | None = None,
 ) -> tuple[int, list[_Division]] | None:
     """Longest name in `index` starting at pos whose candidates fit the state."""
@@ -490,8 +500,13 @@ def _lookup(
         if not fitting:
             continue
         is_alias = all(alias for div, alias in entries if div in fitting)
-        if (is_alias and len(fitting) == 1 and fitting[0].level == 2 and _FORMER_SUFFIX.match(text, end)
-                and not _NAME_GOES_ON.match(text, end + 1)):
+        if (
+            is_alias
+            and len(fitting) == 1
+            and fitting[0].level == 2
+            and _FORMER_SUFFIX.match(text, end)
+            and not _NAME_GOES_ON.match(text, end + 1)
+        ):
             return end + 1 - pos, fitting  # 奉化市, 临安市, 玉环县: a county or city since made a district, or back
         if is_alias and unique_alias and len(fitting) > 1:
             continue
@@ -510,8 +525,9 @@ def _child_at(text: str, end: int, cands: list[_Division]) -> bool:
         if cand.level > 1:
             continue
         for _, entries in divs.global_index[cand.level + 1].at(text, end):
-            if any(not alias and (div.province if cand.level == 0 else div.city) == cand.code
-                   for div, alias in entries):
+            if any(
+                not alias and (div.province if cand.level == 0 else div.city) == cand.code for div, alias in entries
+            ):
                 return True
     return False
 
@@ -541,8 +557,9 @@ def _more_address_at(text: str, end: int, cands: list[_Division], gazetteer: Gaz
     for lower in range(level + 1, 3):
         if any(True for _ in divs.global_index[lower].at(text, end)):
             return True
-    return any(any(True for _ in divs.towns_by_district[d].at(text, end))
-               for d in districts if d in divs.towns_by_district)
+    return any(
+        any(True for _ in divs.towns_by_district[d].at(text, end)) for d in districts if d in divs.towns_by_district
+    )
 
 
 def _town_candidates(
@@ -596,7 +613,7 @@ def _town_of_sibling_district(
     # A short name only before a road (乔司鑫业路): 江南豪园, 西溪山庄 are places named after a town, 余杭塘路 a road,
     # 西塘桥镇 another town.
     length, cands = found[0]
-    if text[pos:pos + length] != cands[0].name and not _ROAD_AFTER_TOWN.match(text, pos + length):
+    if text[pos : pos + length] != cands[0].name and not _ROAD_AFTER_TOWN.match(text, pos + length):
         return None
     return found[0]
 
@@ -636,8 +653,7 @@ def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
     return state.admits(context) and (not state.districts or context.code in state.districts)
 
 
-def _match_admin(text: str, context: _Division | None,
-                 gazetteer: Gazetteer | None = None) -> tuple[_AdminState, int]:
+def _match_admin(text: str, context: _Division | None, gazetteer: Gazetteer | None = None) -> tuple[_AdminState, int]:
     divs = _divisions()
     state = _AdminState()
     pos = 0
@@ -717,8 +733,12 @@ def _admin_fields(state: _AdminState, divs: _Divisions) -> dict[str, str | None]
         city = name(divs.by_code[state.districts[0]].city)
     if city is None and state.province in divs.municipalities:
         city = name(state.province)  # 上海市 written alone: its city level is itself
-    return {"province": name(state.province), "city": city, "district": state.district_name or district,
-            "town": state.town_name or name(state.town)}
+    return {
+        "province": name(state.province),
+        "city": city,
+        "district": state.district_name or district,
+        "town": state.town_name or name(state.town),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -800,7 +820,7 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], area
             areas.append(unit)
         else:
             rest.append(unit)
-        text = text[m.end():]
+        text = text[m.end() :]
     return text
 
 
@@ -820,7 +840,7 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
         and not _division_across(road, m.start("road"))
     ):
         if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
-            rest.append(road[first.end():])
+            rest.append(road[first.end() :])
             return first["road"]
         rest.append(m["place"])  # a village or an area: no community of its own (a long road name split wrong)
         road = m["road"]
@@ -841,8 +861,8 @@ def _first_place(segment: str, rest: list[str]) -> str:
         segment = segment[:mark]
     segment = segment.replace(_POSITION_MARK, "")
     if position := _POSITION.search(segment):
-        rest.append(segment[position.start():])
-        segment = segment[:position.start()]
+        rest.append(segment[position.start() :])
+        segment = segment[: position.start()]
     inner = _PLACE_IN_PLACE.match(segment)
     if inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
         rest.append(inner["part"])
@@ -864,7 +884,7 @@ def _known_place(segment: str, gazetteer: Gazetteer | None) -> tuple[str, str] |
             best = (start, end)
     if best is None or best[1] - best[0] == len(segment):
         return None
-    return segment[best[0]:best[1]], segment[:best[0]] + segment[best[1]:]
+    return segment[best[0] : best[1]], segment[: best[0]] + segment[best[1] :]
 
 
 def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazetteer | None = None) -> None:
@@ -895,10 +915,10 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["road"], segment = _road_after_area(m["road"], fields, rest, areas), m["after"]
                 if part := _ROAD_PART.match(segment):  # 环城西路南段1729弄: a part of the road, not a place
                     rest.append(part.group())
-                    segment = segment[part.end():]
+                    segment = segment[part.end() :]
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
-                    segment = segment[crossing.end():]
+                    segment = segment[crossing.end() :]
                 if not segment:
                     previous = "road"
                     continue
@@ -910,8 +930,10 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
                 # 青松工业园宏达有限公司: the park is the place, the company in it is not
                 and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
-                and ((fields["building"] is None and fields["room"] is None)
-                     or (fields["room"] is None and not areas and _NAMED_PLACE.search(segment)))
+                and (
+                    (fields["building"] is None and fields["room"] is None)
+                    or (fields["room"] is None and not areas and _NAMED_PLACE.search(segment))
+                )
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
             ):
@@ -960,8 +982,13 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         elif kind == "number":
             if fields["road_number"] is None and previous == "road":
                 fields["road_number"] = f"{_number(match['number'])}号"
-            elif (fields["building"] and fields["unit"] is None and fields["floor"] is None and fields["room"] is None
-                  and any(k in ("room", "digits") for k, _ in tokens[i + 1 : i + 2])):
+            elif (
+                fields["building"]
+                and fields["unit"] is None
+                and fields["floor"] is None
+                and fields["room"] is None
+                and any(k in ("room", "digits") for k, _ in tokens[i + 1 : i + 2])
+            ):
                 fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
@@ -1037,8 +1064,9 @@ def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fi
 
 
 @lru_cache(maxsize=1 << 16)
-def _admin_prefix(prefix: str, context_code: str | None,
-                  gazetteer: Gazetteer | None) -> tuple[dict[str, str | None], int]:
+def _admin_prefix(
+    prefix: str, context_code: str | None, gazetteer: Gazetteer | None
+) -> tuple[dict[str, str | None], int]:
     """The administrative fields of an address starting with `prefix`, and where they end (callers copy)."""
     divs = _divisions()
     context = divs.by_code.get(context_code) if context_code is not None else None
@@ -1054,8 +1082,9 @@ def has_chinese_numerals(text: str | None) -> bool:
     return normalized is not None and _CN_NUMBER_POSITION.search(_prepare(normalized)) is not None
 
 
-def parse_address(s: str | None, context_district_code: str | None = None,
-                  gazetteer: Gazetteer | None = None) -> dict[str, str | None]:
+def parse_address(
+    s: str | None, context_district_code: str | None = None, gazetteer: Gazetteer | None = None
+) -> dict[str, str | None]:
     """Split one address into ADDRESS_FIELDS (all None when nothing usable); never raises.
 
     `context_district_code` is the district the data comes from (it resolves town names); `gazetteer` holds that
@@ -1077,10 +1106,12 @@ def parse_address(s: str | None, context_district_code: str | None = None,
         # The chain written twice (浙江省杭州市余杭区浙江省杭州市余杭区塘栖…, 宁波宁波市慈溪市): read the repeat as
         # the same divisions when it names no other one, and go on after it.
         digit = _FIRST_DIGIT.search(text, pos)
-        again, length = _admin_prefix(text[pos:] if digit is None else text[pos: digit.end()], context_code,
-                                      gazetteer)
-        if (length == 0 or _NAME_GOES_ON.match(text, pos + length)
-                or any(again[f] and fields[f] and again[f] != fields[f] for f in _ADMIN_FIELDS)):
+        again, length = _admin_prefix(text[pos:] if digit is None else text[pos : digit.end()], context_code, gazetteer)
+        if (
+            length == 0
+            or _NAME_GOES_ON.match(text, pos + length)
+            or any(again[f] and fields[f] and again[f] != fields[f] for f in _ADMIN_FIELDS)
+        ):
             break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
         fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
         pos += length
@@ -1088,9 +1119,7 @@ def parse_address(s: str | None, context_district_code: str | None = None,
     return fields
 
 
-def address_parse_cli(
-    stdin: IO[str] | Iterable[str], stdout: IO[str], context_district_code: str | None = None
-) -> int:
+def address_parse_cli(stdin: IO[str] | Iterable[str], stdout: IO[str], context_district_code: str | None = None) -> int:
     """`jingzhun address parse`: one address per input line → one JSON object per output line."""
     count = 0
     for line in stdin:

@@ -47,9 +47,7 @@ def _build(groups: dict[str, str | None]) -> dt.datetime | None:
     frac = groups.get("frac")
     micro = round(float(frac) * 1_000_000) if frac else 0
     try:
-        value = dt.datetime(
-            year, number("m"), number("d"), number("H"), number("M"), number("S"), min(micro, 999_999)
-        )
+        value = dt.datetime(year, number("m"), number("d"), number("H"), number("M"), number("S"), min(micro, 999_999))
     except ValueError:
         return None
     tz = groups.get("tz")

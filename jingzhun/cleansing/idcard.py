@@ -124,15 +124,20 @@ def settled_id_numbers(values: pl.Series) -> pl.DataFrame:
     digit = [raw.str.slice(i, 1).cast(pl.Int32) for i in range(17)]
     year, month, day = (raw.str.slice(start, length).cast(pl.Int32) for start, length in ((6, 4), (10, 2), (12, 2)))
     # One filter after the other (eagerly): each step's casts and dates hold only for what the step before kept.
-    candidates = pl.DataFrame({"raw": values}, schema={"raw": pl.Utf8}).filter(
-        raw.str.contains(r"^[0-9]{17}[0-9X]$")).filter(
-        year.is_between(MIN_BIRTH_YEAR, MAX_BIRTH_YEAR) & month.is_between(1, 12) & (day >= 1))
+    candidates = (
+        pl.DataFrame({"raw": values}, schema={"raw": pl.Utf8})
+        .filter(raw.str.contains(r"^[0-9]{17}[0-9X]$"))
+        .filter(year.is_between(MIN_BIRTH_YEAR, MAX_BIRTH_YEAR) & month.is_between(1, 12) & (day >= 1))
+    )
     month_days = pl.date(year, month, 1).dt.month_end().dt.day().cast(pl.Int32)
     check = (pl.sum_horizontal(d * w for d, w in zip(digit, _WEIGHTS, strict=True)) % 11).replace_strict(
-        dict(enumerate(_CHECK_CHARS)), return_dtype=pl.Utf8)
+        dict(enumerate(_CHECK_CHARS)), return_dtype=pl.Utf8
+    )
     return candidates.filter(day <= month_days).select(
-        "raw", value=raw,
-        status=pl.when(raw.str.slice(17, 1) == check).then(pl.lit("valid")).otherwise(pl.lit("bad_check_digit")))
+        "raw",
+        value=raw,
+        status=pl.when(raw.str.slice(17, 1) == check).then(pl.lit("valid")).otherwise(pl.lit("bad_check_digit")),
+    )
 
 
 def id_birth_and_area(value: str | None) -> tuple[str | None, str | None]:
@@ -145,6 +150,8 @@ def id_birth_and_area(value: str | None) -> tuple[str | None, str | None]:
 
 def id_details(column: str, prefix: str = "") -> list[pl.Expr]:
     """`<prefix>出生日期` and `<prefix>地区` of the ID numbers in `column`, to stand beside the masked number."""
-    facts = pl.col(column).map_elements(lambda v: dict(zip(("birth", "area"), id_birth_and_area(v), strict=True)),
-                                        return_dtype=pl.Struct({"birth": pl.Utf8, "area": pl.Utf8}))
+    facts = pl.col(column).map_elements(
+        lambda v: dict(zip(("birth", "area"), id_birth_and_area(v), strict=True)),
+        return_dtype=pl.Struct({"birth": pl.Utf8, "area": pl.Utf8}),
+    )
     return [facts.struct.field("birth").alias(f"{prefix}出生日期"), facts.struct.field("area").alias(f"{prefix}地区")]

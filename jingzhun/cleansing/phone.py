@@ -78,5 +78,6 @@ def settled_phones(values: pl.Series) -> pl.DataFrame:
     landline written as its bare ASCII digits, valid as it is. Columns `raw` and `value`; every other value is left
     out, for `normalize_phone` to read."""
     written_right = pl.col("raw").str.contains(r"^(1[3-9][0-9]{9}|021[2-9][0-9]{7})$")
-    return pl.DataFrame({"raw": values}, schema={"raw": pl.Utf8}).filter(written_right).select(
-        "raw", value=pl.col("raw"))
+    return (
+        pl.DataFrame({"raw": values}, schema={"raw": pl.Utf8}).filter(written_right).select("raw", value=pl.col("raw"))
+    )

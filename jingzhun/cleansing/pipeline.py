@@ -40,8 +40,12 @@ def _name(value: str) -> dict[str, Any]:
 def _id_number(value: str) -> dict[str, Any]:
     parsed = parse_id_number(value)
     # A near-miss (bad_length, bad_date) has no value but its digits: matching may still compare them.
-    return {"": parsed.value, "status": parsed.status, "repairs": "|".join(parsed.repairs) or None,
-            "candidate": parsed.candidate_digits}
+    return {
+        "": parsed.value,
+        "status": parsed.status,
+        "repairs": "|".join(parsed.repairs) or None,
+        "candidate": parsed.candidate_digits,
+    }
 
 
 def _phone(value: str) -> dict[str, Any]:
@@ -52,12 +56,15 @@ def _phone(value: str) -> dict[str, Any]:
 def _address(value: str, district_code: str | None = None, gazetteer: Gazetteer | None = None) -> dict[str, Any]:
     text, traditional = normalize_text_flagged(value)
     parsed = parse_address(text, context_district_code=district_code, gazetteer=gazetteer)
-    return {"": text, "traditional": traditional,
-            **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
+    return {"": text, "traditional": traditional, **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
 
 
 NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "text": _text, "datetime": _datetime, "name": _name, "id_number": _id_number, "phone": _phone,
+    "text": _text,
+    "datetime": _datetime,
+    "name": _name,
+    "id_number": _id_number,
+    "phone": _phone,
     "address": _address,
 }
 
@@ -66,10 +73,11 @@ NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
 # values it settles; the others go through the normalizer.
 SETTLED: dict[str, Callable[[pl.Series], pl.DataFrame]] = {
     "id_number": lambda values: settled_id_numbers(values).select(
-        "raw", pl.col("value").alias(""), "status", repairs=pl.lit(None, pl.Utf8),
-        candidate=pl.lit(None, pl.Utf8)),
+        "raw", pl.col("value").alias(""), "status", repairs=pl.lit(None, pl.Utf8), candidate=pl.lit(None, pl.Utf8)
+    ),
     "phone": lambda values: settled_phones(values).select(
-        "raw", pl.col("value").alias(""), status=pl.lit("valid"), repairs=pl.lit(None, pl.Utf8)),
+        "raw", pl.col("value").alias(""), status=pl.lit("valid"), repairs=pl.lit(None, pl.Utf8)
+    ),
 }
 
 
@@ -97,8 +105,9 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
     distinct = frame.get_column(field).drop_nulls().unique()
     settled = None
     if kind in SETTLED:
-        settled = SETTLED[kind](distinct.filter(~distinct.str.to_lowercase().is_in(pl.Series(list(placeholders),
-                                                                                       dtype=pl.Utf8).implode())))
+        settled = SETTLED[kind](
+            distinct.filter(~distinct.str.to_lowercase().is_in(pl.Series(list(placeholders), dtype=pl.Utf8).implode()))
+        )
         distinct = distinct.filter(~distinct.is_in(settled["raw"].implode()))
     # In chunks: a register of four million houses is four million addresses, and their parsed fields as Python
     # objects all at once took gigabytes; a chunk's objects are gone once its rows are in a frame.
@@ -110,8 +119,14 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
     lookup = pl.concat(chunks, how="vertical_relaxed")
     names = _names(normalize, field)
     if settled is not None:
-        lookup = pl.concat([lookup, settled.select(pl.col("raw").alias("__raw"), *(
-            pl.col(key).alias(name) for key, name in names.items())).cast(dict(lookup.schema))])
+        lookup = pl.concat(
+            [
+                lookup,
+                settled.select(
+                    pl.col("raw").alias("__raw"), *(pl.col(key).alias(name) for key, name in names.items())
+                ).cast(dict(lookup.schema)),
+            ]
+        )
     return frame.rename({field: f"{field}_raw"}).join(
         lookup, left_on=f"{field}_raw", right_on="__raw", how="left", maintain_order="left"
     )
@@ -125,15 +140,17 @@ def _names(normalize: Callable[[str], dict[str, Any]], field: str) -> dict[str, 
     return {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field) for key in normalize("")}
 
 
-def _lookup(values: list[str], normalize: Callable[[str], dict[str, Any]], placeholders: set[str], field: str,
-            kind: str) -> pl.DataFrame:
+def _lookup(
+    values: list[str], normalize: Callable[[str], dict[str, Any]], placeholders: set[str], field: str, kind: str
+) -> pl.DataFrame:
     """`__raw` (each of `values`) and the columns of its normalized result."""
     results = [normalize("" if value.strip().casefold() in placeholders else value) for value in values]
     names = _names(normalize, field)
     types = {"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}}
     return pl.DataFrame(
         {"__raw": values, **{name: [r[key] for r in results] for key, name in names.items()}},
-        schema_overrides=types, strict=False,
+        schema_overrides=types,
+        strict=False,
     ).with_columns(pl.col(pl.Null).cast(pl.Utf8))  # a column with no value at all is still text, not `null`
 
 
@@ -149,7 +166,11 @@ def _output_type(kind: str, key: str) -> pl.DataType:
 
 def _quarantine_code() -> pl.Expr:
     place = pl.coalesce("addr_road", "addr_community", "addr_town")
-    unusable = (pl.col("name").is_null() & pl.col("id_number").is_null() & pl.col("phone").is_null()
-                & place.is_null())
-    return pl.when(pl.col("ingest_issue").is_not_null()).then(pl.col("ingest_issue")) \
-        .when(unusable).then(pl.lit("no_usable_field")).otherwise(pl.lit(None, pl.Utf8))
+    unusable = pl.col("name").is_null() & pl.col("id_number").is_null() & pl.col("phone").is_null() & place.is_null()
+    return (
+        pl.when(pl.col("ingest_issue").is_not_null())
+        .then(pl.col("ingest_issue"))
+        .when(unusable)
+        .then(pl.lit("no_usable_field"))
+        .otherwise(pl.lit(None, pl.Utf8))
+    )

@@ -115,11 +115,11 @@ def _mask_number(match: re.Match[str]) -> str:
     if _is_date(digits):
         return run  # 20261122 in a file name, 20261122073015 as a health export writes its times
     text, start, end = match.string, match.start(), match.end()
-    glued = bool(_GLUE.match(text[start - 1: start]) or _GLUE.match(text[end: end + 1]))
+    glued = bool(_GLUE.match(text[start - 1 : start]) or _GLUE.match(text[end : end + 1]))
     if glued and len(at) < ID_MIN_DIGITS and not _MOBILE.fullmatch(digits):
         return run
     head = 6 if len(at) >= ID_MIN_DIGITS else 3 if len(at) >= 11 else 0
-    hidden = set(at[head: len(at) - 4])
+    hidden = set(at[head : len(at) - 4])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(run))
 
 
@@ -143,8 +143,9 @@ def scrub_frame(frame: pl.DataFrame, keep: Iterable[str] = ()) -> pl.DataFrame:
         if dtype == pl.Utf8:
             scrubbed.append(pl.col(name).map_elements(scrub_text, return_dtype=pl.Utf8))
         elif dtype == pl.List(pl.Utf8):
-            scrubbed.append(pl.col(name).map_elements(lambda values: [scrub_text(v) for v in values],
-                                                      return_dtype=dtype))
+            scrubbed.append(
+                pl.col(name).map_elements(lambda values: [scrub_text(v) for v in values], return_dtype=dtype)
+            )
     return frame.with_columns(scrubbed) if scrubbed else frame
 
 
@@ -186,8 +187,11 @@ def mask_record(values: dict[str, object], output: str = "report", columns_trust
         if value is None:
             masked[field] = None
         elif isinstance(value, dict):  # the extra columns of a row, by header
-            masked[field] = mask_record(value, output, columns_trusted=False) if not columns_trusted else {
-                k: scrub_text(v) for k, v in value.items()}
+            masked[field] = (
+                mask_record(value, output, columns_trusted=False)
+                if not columns_trusted
+                else {k: scrub_text(v) for k, v in value.items()}
+            )
         elif not columns_trusted:
             masked[field] = mask_unknown(str(value))
         elif free_text or field in harmless:
@@ -201,9 +205,11 @@ def mask_record(values: dict[str, object], output: str = "report", columns_trust
 
 def mask_raw_values(frame: pl.DataFrame, output: str) -> pl.DataFrame:
     """Quarantined rows (`raw_values` as JSON, `reason_code`) with their values as `output` may show them."""
+
     def masked(row: dict[str, Any]) -> str:
         values = json.loads(row["raw_values"])
         return json.dumps(mask_record(values, output, row["reason_code"] not in COLUMNS_UNTRUSTED), ensure_ascii=False)
 
-    return frame.with_columns(raw_values=pl.struct("raw_values", "reason_code").map_elements(
-        masked, return_dtype=pl.Utf8))
+    return frame.with_columns(
+        raw_values=pl.struct("raw_values", "reason_code").map_elements(masked, return_dtype=pl.Utf8)
+    )

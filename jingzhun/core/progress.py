@@ -70,8 +70,11 @@ class Step:
                 return f"{head}, about {_duration(elapsed / done * (of - done))} left"
         elif self.done:  # measured: rows done and the rate so far
             rate = self.done / elapsed
-            head = (f"{self.name}: {self.done:,} of {self.rows:,} rows ({self.done / self.rows:.0%})"
-                    if self.rows else f"{self.name}: {self.done:,} rows")
+            head = (
+                f"{self.name}: {self.done:,} of {self.rows:,} rows ({self.done / self.rows:.0%})"
+                if self.rows
+                else f"{self.name}: {self.done:,} rows"
+            )
             head += f" in {_duration(elapsed)}, {rate:,.0f} rows/s"
             if self.rows and self.done < self.rows:
                 return f"{head}, about {_duration((self.rows - self.done) / rate)} left"
@@ -95,8 +98,14 @@ _current: contextvars.ContextVar[Step | None] = contextvars.ContextVar("jingzhun
 
 
 @contextmanager
-def tracked(name: str, rows: int | None = None, expected: float | None = None, logger: Any = None,
-            first_after: float | None = None, every: float | None = None) -> Iterator[Step]:
+def tracked(
+    name: str,
+    rows: int | None = None,
+    expected: float | None = None,
+    logger: Any = None,
+    first_after: float | None = None,
+    every: float | None = None,
+) -> Iterator[Step]:
     """Log the progress of the step `name` while the body runs (first after `first_after` seconds, then every
     `every`), and its end. `rows` the rows it works through, if known; `expected` its seconds at the last run."""
     log = logger or logging.getLogger("jingzhun")
@@ -111,8 +120,9 @@ def tracked(name: str, rows: int | None = None, expected: float | None = None, l
 
     token = _current.set(step)
     # The thread runs in a copy of this context, so that Prefect knows which task run its lines belong to.
-    beating = threading.Thread(target=contextvars.copy_context().run, args=(heartbeat,), daemon=True,
-                               name=f"progress-{name}")
+    beating = threading.Thread(
+        target=contextvars.copy_context().run, args=(heartbeat,), daemon=True, name=f"progress-{name}"
+    )
     beating.start()
     try:
         yield step
@@ -176,8 +186,9 @@ def expected_seconds(con: duckdb.DuckDBPyConnection, step: str, rows: int | None
     """The seconds `step` took at its latest run, scaled to `rows` when both runs know their rows."""
     if not has_table(con, "step_times"):
         return None
-    last = con.execute("SELECT rows, seconds FROM step_times WHERE step = ? ORDER BY run_date DESC LIMIT 1",
-                       [step]).fetchall()
+    last = con.execute(
+        "SELECT rows, seconds FROM step_times WHERE step = ? ORDER BY run_date DESC LIMIT 1", [step]
+    ).fetchall()
     if not last:
         return None
     last_rows, seconds = last[0]
@@ -188,5 +199,4 @@ def record(con: duckdb.DuckDBPyConnection, run_date: date, step: Step) -> None:
     """Keep what `step` took, for the estimates of the next run."""
     con.execute(STEP_TIMES_DDL)
     con.execute("DELETE FROM step_times WHERE run_date = ? AND step = ?", [run_date, step.name])
-    con.execute("INSERT INTO step_times VALUES (?, ?, ?, ?)",
-                [run_date, step.name, step.rows_done, step.seconds])
+    con.execute("INSERT INTO step_times VALUES (?, ?, ?, ?)", [run_date, step.name, step.rows_done, step.seconds])

@@ -75,8 +75,10 @@ def check(folder: Path) -> Path:
         raise UserError(f"rules folder not found: {folder} (规则目录不存在)")
     missing = [path.name for path in sorted(INSTALLED_RULES_DIR.glob("*.yaml")) if not (folder / path.name).is_file()]
     if missing:
-        raise UserError(f"rules folder {folder} lacks {', '.join(missing)}; start from a copy of the installed "
-                        f"rules in {INSTALLED_RULES_DIR} (规则目录缺少文件)")
+        raise UserError(
+            f"rules folder {folder} lacks {', '.join(missing)}; start from a copy of the installed "
+            f"rules in {INSTALLED_RULES_DIR} (规则目录缺少文件)"
+        )
     for path in sorted(folder.glob("*.yaml")):
         try:
             content = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -101,7 +103,4 @@ def _load(folder: Path, name: str) -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     """sha256 of every rules file in force, so a run's manifest says exactly which rules produced it."""
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(rules_dir().glob("*.yaml"))
-    }
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(rules_dir().glob("*.yaml"))}

@@ -61,10 +61,20 @@ def code_version() -> str:
     described = f"jingzhun {version('jingzhun')}"
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return described
     return f"{described} ({commit}{'+dirty' if dirty else ''})"
@@ -102,8 +112,10 @@ def exclusive(out: Path) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-            raise UserError(f"another run is writing to {out} ({holder}); try again when it has finished "
-                            f"(另一个运行正在写入该输出目录，请待其结束后再试): {out / LOCK_NAME}") from None
+            raise UserError(
+                f"another run is writing to {out} ({holder}); try again when it has finished "
+                f"(另一个运行正在写入该输出目录，请待其结束后再试): {out / LOCK_NAME}"
+            ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {os.getpid()}, since {dt.datetime.now():%Y-%m-%d %H:%M:%S}\n".encode(), 0)
         with _held_guard:
@@ -124,5 +136,6 @@ def _open_lock(out: Path) -> int:
         out.mkdir(parents=True, exist_ok=True)
         return os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
-        raise UserError(f"cannot write to the output folder {out}: {error.strerror or error} "
-                        "(输出目录无法创建或写入)") from None
+        raise UserError(
+            f"cannot write to the output folder {out}: {error.strerror or error} (输出目录无法创建或写入)"
+        ) from None

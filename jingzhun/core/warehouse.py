@@ -29,9 +29,10 @@ def open_duckdb(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to the file `path`, or to a database in memory, whose work above the memory limit
     spills to `<path>.tmp` beside the file (for one in memory: the system's temporary folder)."""
     spill = Path(f"{path}.tmp") if path else Path(tempfile.gettempdir()) / "jingzhun-duckdb"
-    return duckdb.connect(str(path) if path else ":memory:",
-                          config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT,
-                                  "temp_directory": str(spill)})
+    return duckdb.connect(
+        str(path) if path else ":memory:",
+        config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT, "temp_directory": str(spill)},
+    )
 
 
 @contextmanager
@@ -80,16 +81,18 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Tables that keep history across days (cases, feedback) do not exist before their first day."""
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
-                .fetchall()[0][0])
+    return bool(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0]
+    )
 
 
 def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.DataFrame:
     return con.sql(f"SELECT * EXCLUDE (run_date) FROM {table} WHERE run_date = ?", params=[run_date]).pl()
 
 
-def replace_latest(con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame | str,
-                   digest: str | None = None) -> None:
+def replace_latest(
+    con: duckdb.DuckDBPyConnection, table: str, run_date: date, frame: pl.DataFrame | str, digest: str | None = None
+) -> None:
     """Store `frame` as the only content of `table`, stamped with `run_date`: for tables as large as the
     population that only the latest run needs (kept per day, they would grow by millions of rows a day). Rows equal
     to those stored (the population did not change) only get the new date: writing a million rows again takes

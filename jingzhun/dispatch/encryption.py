@@ -58,14 +58,17 @@ def load_passwords(out: Path | None = None) -> Passwords | None:
         with open(path, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UserError(f"密码文件无法读取 / the passwords file {path} ({PASSWORDS_ENV}) cannot be read: "
-                        f"{type(error).__name__}") from error
+        raise UserError(
+            f"密码文件无法读取 / the passwords file {path} ({PASSWORDS_ENV}) cannot be read: {type(error).__name__}"
+        ) from error
     passwords: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         code, password = (row.get("subdistrict_code") or "").strip(), row.get("password") or ""
         if not code or not password or code in passwords:
-            raise UserError(f"密码文件第{line}行无效 / the passwords file {path} line {line}: needs columns "
-                            "subdistrict_code,password, a password and a code not named before")
+            raise UserError(
+                f"密码文件第{line}行无效 / the passwords file {path} line {line}: needs columns "
+                "subdistrict_code,password, a password and a code not named before"
+            )
         passwords[code] = password
     return Passwords(path, passwords)
 
@@ -77,13 +80,17 @@ def require_passwords(out: Path, subdistrict_codes: Iterable[str]) -> Passwords 
         return None
     passwords = load_passwords(out)
     if passwords is None:
-        raise UserError(f"jingzhun/rules/packages.yaml 要求加密派单，但未设置 {PASSWORDS_ENV} / packages are to be "
-                        f"encrypted (jingzhun/rules/packages.yaml) but {PASSWORDS_ENV} names no passwords file")
+        raise UserError(
+            f"jingzhun/rules/packages.yaml 要求加密派单，但未设置 {PASSWORDS_ENV} / packages are to be "
+            f"encrypted (jingzhun/rules/packages.yaml) but {PASSWORDS_ENV} names no passwords file"
+        )
     shortest = int(rules.load("packages").get("min_password_length", 10))
     missing = sorted(c for c in set(subdistrict_codes) if len(passwords.by_subdistrict.get(c, "")) < shortest)
     if missing:
-        raise UserError(f"以下街镇没有密码或密码短于{shortest}位 / no password of {shortest} characters or more for "
-                        f"subdistricts {', '.join(missing)} in {passwords.file}")
+        raise UserError(
+            f"以下街镇没有密码或密码短于{shortest}位 / no password of {shortest} characters or more for "
+            f"subdistricts {', '.join(missing)} in {passwords.file}"
+        )
     return passwords
 
 

@@ -82,8 +82,7 @@ def write_workbook(path: Path, sheets: list[Sheet], created: dt.datetime) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     book.set_properties({"created": created, "author": "jingzhun"})
-    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                              "valign": "vcenter"})
+    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"})
     wrap = book.add_format({"text_wrap": True, "valign": "top", "align": "left"})
     for spec in sheets:
         spec = replace(spec, frame=scrub_frame(spec.frame, keep=spec.shown))
@@ -138,8 +137,9 @@ def _lay_out_for_print(sheet, printout: Printout, lines: list[int], columns: lis
     sheet.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.5)
     sheet.center_horizontally()
     sheet.hide_gridlines(0)  # printed gridlines: the lines to write on
-    sheet.set_header(f"&L{_header_text(printout.title)}&C{_header_text(printout.subtitle)}&R第 &P 页 共 &N 页",
-                     {"margin": 0.3})
+    sheet.set_header(
+        f"&L{_header_text(printout.title)}&C{_header_text(printout.subtitle)}&R第 &P 页 共 &N 页", {"margin": 0.3}
+    )
     if set(columns) - set(printout.widths):
         sheet.set_column(len(columns), len(columns), None, None, {"collapsed": True})
     for row_at, needed in enumerate(lines[1:], start=1):

@@ -22,25 +22,55 @@ FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
 # back). Every other cell has ID numbers and phones masked (`jingzhun.dispatch.files`).
 DISPATCH_SHOWN = ("派单编号", "手机号码", "证件号码", "网格")
 # The same for the review workbooks, record and candidate side (审核编号 comes back from analysts).
-REVIEW_SHOWN = ("审核编号", "候选人员编号", "证件号码", "手机号码", "记录证件号码", "记录手机号码", "候选证件号码",
-                "候选手机号码")
+REVIEW_SHOWN = (
+    "审核编号",
+    "候选人员编号",
+    "证件号码",
+    "手机号码",
+    "记录证件号码",
+    "记录手机号码",
+    "候选证件号码",
+    "候选手机号码",
+)
 # What a clerk on a visit reads and writes, in the order it prints, with each column's printed width (Excel
 # character units; a Chinese character counts two). A4 landscape holds about 150 at full size; the rest of a
 # line (status, masked ID, rules, lineage) follows in the sheet, grouped out of the printed view.
 PRINTED_WIDTHS = {
-    "居委": 10, "派单编号": 11, "优先级": 7, "截止时间": 11, "姓名": 8, "手机号码": 12, "登记地址": 28,
-    "筛查原因": 32, "核查结果": 12, "处置时间": 11, "备注": 12,
+    "居委": 10,
+    "派单编号": 11,
+    "优先级": 7,
+    "截止时间": 11,
+    "姓名": 8,
+    "手机号码": 12,
+    "登记地址": 28,
+    "筛查原因": 32,
+    "核查结果": 12,
+    "处置时间": 11,
+    "备注": 12,
 }
 
 
 STATUS_NEW = "新派"
 # Case columns as the warehouse table `cases` keeps them: one row per dispatched case per run date.
 CASES_SCHEMA = {
-    "dispatch_id": pl.Utf8, "case_key": pl.Utf8, "first_dispatched_on": pl.Date, "dispatched_at": pl.Datetime("us"),
-    "deadline_hours": pl.Int64, "deadline_at": pl.Datetime("us"), "priority": pl.Int64,
-    "rule_ids": pl.List(pl.Utf8), "show_id": pl.Boolean, "subdistrict_code": pl.Utf8, "subdistrict_name": pl.Utf8,
-    "committee_code": pl.Utf8, "committee_name": pl.Utf8, "grid_id": pl.Utf8, "house_id": pl.Utf8,
-    "person_id": pl.Utf8, "sources": pl.List(pl.Utf8), "records": pl.Int64,
+    "dispatch_id": pl.Utf8,
+    "case_key": pl.Utf8,
+    "first_dispatched_on": pl.Date,
+    "dispatched_at": pl.Datetime("us"),
+    "deadline_hours": pl.Int64,
+    "deadline_at": pl.Datetime("us"),
+    "priority": pl.Int64,
+    "rule_ids": pl.List(pl.Utf8),
+    "show_id": pl.Boolean,
+    "subdistrict_code": pl.Utf8,
+    "subdistrict_name": pl.Utf8,
+    "committee_code": pl.Utf8,
+    "committee_name": pl.Utf8,
+    "grid_id": pl.Utf8,
+    "house_id": pl.Utf8,
+    "person_id": pl.Utf8,
+    "sources": pl.List(pl.Utf8),
+    "records": pl.Int64,
 }
 
 
@@ -62,11 +92,22 @@ def case_table(decided: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
     first_day = pl.coalesce("continued_from", pl.lit(run_date))
     at = issued_at(run_date).time()
     cases = (
-        records.group_by("dispatch_id", maintain_order=True).agg(
-            pl.col("case_key", "continued_from", "subdistrict_code", "subdistrict_name", "committee_code",
-                   "committee_name", "grid_id", "house_id").first(),
+        records.group_by("dispatch_id", maintain_order=True)
+        .agg(
+            pl.col(
+                "case_key",
+                "continued_from",
+                "subdistrict_code",
+                "subdistrict_name",
+                "committee_code",
+                "committee_name",
+                "grid_id",
+                "house_id",
+            ).first(),
             pl.col("person_id").drop_nulls().first(),
-            pl.col("priority").min(), pl.col("deadline_hours").min(), pl.col("show_id").fill_null(False).any(),
+            pl.col("priority").min(),
+            pl.col("deadline_hours").min(),
+            pl.col("show_id").fill_null(False).any(),
             pl.col("rule_ids").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True),
             pl.col("source").unique(maintain_order=True).alias("sources"),
             pl.len().alias("records"),
@@ -84,8 +125,9 @@ def _distinct(column: str | pl.Expr, separator: str = "、") -> pl.Expr:
     return pl.when(joined != "").then(joined)  # nothing known stays an empty cell
 
 
-def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame, houses: pl.DataFrame,
-              run_date: dt.date) -> pl.DataFrame:
+def work_list(
+    cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame, houses: pl.DataFrame, run_date: dt.date
+) -> pl.DataFrame:
     """A careful clerk's work list: one line per case, every source and record of it listed, Chinese headers,
     sorted by committee, priority and deadline. Personal fields as `jingzhun/rules/privacy.yaml` shows them to dispatch:
     the ID number masked unless a fired rule declares `show_id`, ID numbers and phones in the extra columns masked
@@ -93,13 +135,15 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
     back."""
     records = (
         decided.filter(pl.col("outcome") == "dispatched")
-        .join(standard.select("record_id", "name", "id_number", "phone", "address", "event_at", "extras"),
-              on="record_id")
+        .join(
+            standard.select("record_id", "name", "id_number", "phone", "address", "event_at", "extras"), on="record_id"
+        )
         # `show_id` of the case, not of the record: a rule that needs the ID for one record needs it for the person.
         .join(cases.select("dispatch_id", case_show_id="show_id"), on="dispatch_id")
         .sort(_lead_first())
         .with_columns(
-            id_shown=pl.when(pl.col("case_show_id")).then("id_number")
+            id_shown=pl.when(pl.col("case_show_id"))
+            .then("id_number")
             .otherwise(shown("dispatch", "id_number", "id_number")),
             name=shown("dispatch", "name", "name"),
             phone=shown("dispatch", "phone", "phone"),
@@ -111,10 +155,14 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
         )
     )
     per_case = records.group_by("dispatch_id", maintain_order=True).agg(
-        _distinct("name"), _distinct("id_shown"), _distinct("phone"), _distinct("address", "；"),
+        _distinct("name"),
+        _distinct("id_shown"),
+        _distinct("phone"),
+        _distinct("address", "；"),
         _distinct(pl.col("reason").list.explode(keep_nulls=False, empty_as_null=False), "；").alias("reasons"),
-        _distinct(pl.col("explanation").list.explode(keep_nulls=False, empty_as_null=False), "；")
-        .alias("match_explanation"),
+        _distinct(pl.col("explanation").list.explode(keep_nulls=False, empty_as_null=False), "；").alias(
+            "match_explanation"
+        ),
         pl.col("event_at").min(),
         pl.col("position").str.join("；"),
         # Extra columns of the exports stay with the record they came from, in the same order as the positions.
@@ -125,10 +173,11 @@ def work_list(cases: pl.DataFrame, decided: pl.DataFrame, standard: pl.DataFrame
         .join(houses.select("house_id", house_address="address"), on="house_id", how="left")
         .sort("subdistrict_code", "committee_name", "priority", "deadline_at", "dispatch_id")
     )
-    status = (pl.when(pl.col("first_dispatched_on") < run_date)
-              .then(pl.lit("延续（已于") + pl.col("first_dispatched_on").dt.strftime("%m-%d")
-                    + pl.lit("派发，未办结）"))
-              .otherwise(pl.lit(STATUS_NEW)))
+    status = (
+        pl.when(pl.col("first_dispatched_on") < run_date)
+        .then(pl.lit("延续（已于") + pl.col("first_dispatched_on").dt.strftime("%m-%d") + pl.lit("派发，未办结）"))
+        .otherwise(pl.lit(STATUS_NEW))
+    )
     return rows.select(
         pl.col("subdistrict_code").alias("__subdistrict_code"),
         pl.col("subdistrict_name").alias("__subdistrict_name"),
@@ -170,8 +219,10 @@ def _summary(work: pl.DataFrame) -> pl.DataFrame:
     counts = [
         pl.len().alias("派单数"),
         (pl.col("状态") != STATUS_NEW).sum().alias("其中延续"),
-        *[(pl.col("优先级") == p).sum().alias(f"{label}") for p, label in
-          ((1, "一级(最紧急)"), (2, "二级"), (3, "三级"))],
+        *[
+            (pl.col("优先级") == p).sum().alias(f"{label}")
+            for p, label in ((1, "一级(最紧急)"), (2, "二级"), (3, "三级"))
+        ],
         pl.col("截止时间").min().alias("最早截止"),
     ]
     per_committee = work.group_by("居委").agg(counts).sort("居委")
@@ -179,8 +230,9 @@ def _summary(work: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([per_committee, total], how="vertical_relaxed")
 
 
-def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
-                   passwords: Passwords | None = None) -> list[Path]:
+def write_dispatch(
+    run_dir: Path, rows: pl.DataFrame, run_date: dt.date, passwords: Passwords | None = None
+) -> list[Path]:
     """One `.xlsx` and one `.csv` per subdistrict with work: `dispatch/<code>_<name>.*`; with `passwords` (packages
     encrypted, `jingzhun/rules/packages.yaml`) the two sealed in `dispatch/<code>_<name>.zip` with the subdistrict's
     password.
@@ -191,8 +243,13 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
     written = []
     results = rules.load("feedback")["results"]
     validations = {
-        "核查结果": {"validate": "list", "source": results, "error_type": "information",
-                 "input_title": "核查结果", "input_message": "可从列表选择，也可填写其他情况"},
+        "核查结果": {
+            "validate": "list",
+            "source": results,
+            "error_type": "information",
+            "input_title": "核查结果",
+            "input_message": "可从列表选择，也可填写其他情况",
+        },
         "处置时间": {"validate": "any", "input_title": "处置时间", "input_message": "如 2026-11-22 14:30"},
     }
     subdistricts = rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True)
@@ -200,11 +257,21 @@ def write_dispatch(run_dir: Path, rows: pl.DataFrame, run_date: dt.date,
     for done, ((code, name), group) in enumerate(subdistricts):
         progress.doing("the subdistricts' work lists", done, count)
         work = group.drop("__subdistrict_code", "__subdistrict_name")
-        files = write_table(run_dir / "dispatch" / f"{code}_{name}", [
-            Sheet("派单", work, freeze_columns=2, validations=validations, shown=DISPATCH_SHOWN,
-                  printout=Printout(f"{name}（{code}）派单", f"运行日期 {run_date.isoformat()}", PRINTED_WIDTHS)),
-            Sheet("汇总", _summary(work)),
-        ], run_date)
+        files = write_table(
+            run_dir / "dispatch" / f"{code}_{name}",
+            [
+                Sheet(
+                    "派单",
+                    work,
+                    freeze_columns=2,
+                    validations=validations,
+                    shown=DISPATCH_SHOWN,
+                    printout=Printout(f"{name}（{code}）派单", f"运行日期 {run_date.isoformat()}", PRINTED_WIDTHS),
+                ),
+                Sheet("汇总", _summary(work)),
+            ],
+            run_date,
+        )
         written += [seal(files, passwords.by_subdistrict[code], run_date)] if passwords else files
     return written
 
@@ -216,13 +283,18 @@ def write_review(run_dir: Path, decided: pl.DataFrame, standard: pl.DataFrame, r
         .sort("record_id")
         .select(
             pl.col("source").replace_strict(SOURCE_NAMES).alias("来源"),
-            pl.col("source_file").alias("来源文件"), pl.col("source_row").alias("来源行号"),
+            pl.col("source_file").alias("来源文件"),
+            pl.col("source_row").alias("来源行号"),
             pl.col("reasons").alias("需判断的问题"),
-            shown("review", "name", "name").alias("姓名"), shown("review", "id_number", "id_number").alias("证件号码"),
-            *id_details("id_number"), shown("review", "phone", "phone").alias("手机号码"),
+            shown("review", "name", "name").alias("姓名"),
+            shown("review", "id_number", "id_number").alias("证件号码"),
+            *id_details("id_number"),
+            shown("review", "phone", "phone").alias("手机号码"),
             shown("review", "address", "address").alias("登记地址"),
-            pl.col("committee_name").alias("系统建议居委"), pl.col("match_explanation").alias("匹配说明"),
-            pl.lit(None, pl.Utf8).alias("分析员决定(居委编码)"), pl.lit(None, pl.Utf8).alias("备注"),
+            pl.col("committee_name").alias("系统建议居委"),
+            pl.col("match_explanation").alias("匹配说明"),
+            pl.lit(None, pl.Utf8).alias("分析员决定(居委编码)"),
+            pl.lit(None, pl.Utf8).alias("备注"),
         )
     )
     return write_table(run_dir / "review" / "review", [Sheet("待人工判断", rows, shown=REVIEW_SHOWN)], run_date)
@@ -231,8 +303,9 @@ def write_review(run_dir: Path, decided: pl.DataFrame, standard: pl.DataFrame, r
 def write_person_candidates(run_dir: Path, rows: pl.DataFrame, run_date: dt.date) -> list[Path]:
     """The person pairs the model would not decide (`jingzhun.matching.review`), for analysts to mark
     是同一人/不是同一人 and put back in `INBOX/review/`."""
-    return write_table(run_dir / "review" / "person_candidates", [Sheet("人员候选", rows, shown=REVIEW_SHOWN)],
-                       run_date)
+    return write_table(
+        run_dir / "review" / "person_candidates", [Sheet("人员候选", rows, shown=REVIEW_SHOWN)], run_date
+    )
 
 
 def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
@@ -241,19 +314,29 @@ def quarantine_rows(decided: pl.DataFrame, raw: pl.DataFrame, fields: tuple[str,
     quarantined = decided.filter(pl.col("outcome") == "quarantined")
     # Only the quarantined rows' values are turned into text: a day has millions of raw rows.
     raw_values = raw.join(quarantined.select("record_id"), on="record_id").select(
-        "record_id", "source_line",
-        pl.struct([*fields, "extras"]).map_elements(
-            lambda r: json.dumps({k: json.loads(v) if k == "extras" else v for k, v in r.items() if v is not None},
-                                 ensure_ascii=False),
+        "record_id",
+        "source_line",
+        pl.struct([*fields, "extras"])
+        .map_elements(
+            lambda r: json.dumps(
+                {k: json.loads(v) if k == "extras" else v for k, v in r.items() if v is not None}, ensure_ascii=False
+            ),
             return_dtype=pl.Utf8,
-        ).alias("raw_values"),
+        )
+        .alias("raw_values"),
     )
     return (
-        quarantined
-        .join(raw_values, on="record_id")
+        quarantined.join(raw_values, on="record_id")
         .sort("record_id")
-        .select("source", "source_file", "source_row", "source_line", reason_code="quarantine_code", reason="reasons",
-                raw_values="raw_values")
+        .select(
+            "source",
+            "source_file",
+            "source_row",
+            "source_line",
+            reason_code="quarantine_code",
+            reason="reasons",
+            raw_values="raw_values",
+        )
     )
 
 
@@ -268,9 +351,26 @@ def unreadable_files(files: list) -> pl.DataFrame:
     """Every file and sheet that was not read, with its rows where they can be counted, and why."""
     reasons = rules.load("quarantine")["files"]
     return pl.DataFrame(
-        [{"source": f.source, "source_file": f.name, "path": f.path, "sheet": f.sheet, "rows": f.unread_rows,
-          "reason_code": f.error_code, "reason": reasons.get(f.error_code, f.error_code), "detail": f.error_detail}
-         for f in files if f.error_code],
-        schema={"source": pl.Utf8, "source_file": pl.Utf8, "path": pl.Utf8, "sheet": pl.Utf8, "rows": pl.Int64,
-                **{c: pl.Utf8 for c in ("reason_code", "reason", "detail")}},
+        [
+            {
+                "source": f.source,
+                "source_file": f.name,
+                "path": f.path,
+                "sheet": f.sheet,
+                "rows": f.unread_rows,
+                "reason_code": f.error_code,
+                "reason": reasons.get(f.error_code, f.error_code),
+                "detail": f.error_detail,
+            }
+            for f in files
+            if f.error_code
+        ],
+        schema={
+            "source": pl.Utf8,
+            "source_file": pl.Utf8,
+            "path": pl.Utf8,
+            "sheet": pl.Utf8,
+            "rows": pl.Int64,
+            **{c: pl.Utf8 for c in ("reason_code", "reason", "detail")},
+        },
     )

@@ -19,8 +19,16 @@ from jingzhun.cleansing.text import normalize_text
 
 # NAACL label → the parser's field.
 LABEL_FIELDS = {
-    "prov": "province", "city": "city", "district": "district", "town": "town", "road": "road",
-    "roadno": "road_number", "poi": "community", "houseno": "building", "cellno": "unit", "floorno": "floor",
+    "prov": "province",
+    "city": "city",
+    "district": "district",
+    "town": "town",
+    "road": "road",
+    "roadno": "road_number",
+    "poi": "community",
+    "houseno": "building",
+    "cellno": "unit",
+    "floorno": "floor",
     "roomno": "room",
 }
 SCORED_FIELDS = tuple(LABEL_FIELDS.values())
@@ -143,8 +151,7 @@ class ParsingScore:
         return total
 
 
-def score_parser(addresses: Iterable[LabelledAddress],
-                 parse: Callable[[str], dict[str, str | None]]) -> ParsingScore:
+def score_parser(addresses: Iterable[LabelledAddress], parse: Callable[[str], dict[str, str | None]]) -> ParsingScore:
     score = ParsingScore()
     for _address, got, gold in _compared(addresses, parse):
         score.addresses += 1
@@ -160,8 +167,9 @@ def score_parser(addresses: Iterable[LabelledAddress],
     return score
 
 
-def errors(addresses: Iterable[LabelledAddress], parse: Callable[[str], dict[str, str | None]],
-           field_name: str) -> Iterator[tuple[str, str | None, str | None]]:
+def errors(
+    addresses: Iterable[LabelledAddress], parse: Callable[[str], dict[str, str | None]], field_name: str
+) -> Iterator[tuple[str, str | None, str | None]]:
     """(text, labelled, parsed) for every address where `field_name` is scored wrong: for development."""
     for address, got, gold in _compared(addresses, parse):
         if got[field_name] != gold[field_name]:

@@ -56,8 +56,11 @@ def read_truth(truth_file: Path) -> pl.DataFrame:
     missing = [c for c in (*KEYS, *TRUTH_COLUMNS) if c not in truth.columns]
     if missing:
         raise UserError(f"truth file {truth_file} lacks columns: {', '.join(missing)}")
-    named = (pl.col(NAMES_ONE_PERSON).str.to_lowercase() == "true") if NAMES_ONE_PERSON in truth.columns \
+    named = (
+        (pl.col(NAMES_ONE_PERSON).str.to_lowercase() == "true")
+        if NAMES_ONE_PERSON in truth.columns
         else pl.col("person_id").is_not_null()
+    )
     return truth.with_columns(named.fill_null(False).alias(NAMES_ONE_PERSON))
 
 
@@ -66,9 +69,12 @@ def evaluate(results: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
     match_results does; `truth` is what `read_truth` returns. The figures of all rows, and in `by_phenomenon`
     the same figures for the rows showing each phenomenon (and for those showing none)."""
     both = truth.select(
-        *KEYS, *(pl.col(c).alias(f"true_{c}") for c in TRUTH_COLUMNS), NAMES_ONE_PERSON,
+        *KEYS,
+        *(pl.col(c).alias(f"true_{c}") for c in TRUTH_COLUMNS),
+        NAMES_ONE_PERSON,
         pl.col(PHENOMENA).fill_null("").str.split("|").list.eval(pl.element().filter(pl.element() != ""))
-        if PHENOMENA in truth.columns else pl.lit([], pl.List(pl.Utf8)).alias(PHENOMENA),
+        if PHENOMENA in truth.columns
+        else pl.lit([], pl.List(pl.Utf8)).alias(PHENOMENA),
     ).join(results, on=KEYS, how="full", coalesce=True)
     figures = _figures(both)
     shown = sorted(set(both[PHENOMENA].explode().drop_nulls()))
@@ -85,21 +91,24 @@ def _figures(both: pl.DataFrame) -> dict[str, Any]:
     named = both.filter(pl.col(NAMES_ONE_PERSON).fill_null(False))
     with_house = both.filter(pl.col("true_committee_code").is_not_null())
     routed = both.filter(pl.col("committee_code").is_not_null())
-    wrong_subdistrict = both.filter(pl.col("subdistrict_code").is_not_null()
-                                    & pl.col("true_subdistrict_code").is_not_null()
-                                    & (pl.col("subdistrict_code") != pl.col("true_subdistrict_code")))
+    wrong_subdistrict = both.filter(
+        pl.col("subdistrict_code").is_not_null()
+        & pl.col("true_subdistrict_code").is_not_null()
+        & (pl.col("subdistrict_code") != pl.col("true_subdistrict_code"))
+    )
     return {
         "rows": both.height,
         "rows_without_result": both.filter(pl.col("outcome").is_null()).height,
-        "rows_without_truth": both.filter(pl.col("true_committee_code").is_null()
-                                          & pl.col("true_person_id").is_null()).height,
+        "rows_without_truth": both.filter(
+            pl.col("true_committee_code").is_null() & pl.col("true_person_id").is_null()
+        ).height,
         "person_precision": _share((predicted["person_id"] == predicted["true_person_id"]).sum(), predicted.height),
         "person_recall": _share((named["person_id"] == named["true_person_id"]).sum(), named.height),
         "persons_named": named.height,
-        "routing_accuracy": _share((with_house["committee_code"] == with_house["true_committee_code"]).sum(),
-                                   with_house.height),
-        "routing_precision": _share((routed["committee_code"] == routed["true_committee_code"]).sum(),
-                                    routed.height),
+        "routing_accuracy": _share(
+            (with_house["committee_code"] == with_house["true_committee_code"]).sum(), with_house.height
+        ),
+        "routing_precision": _share((routed["committee_code"] == routed["true_committee_code"]).sum(), routed.height),
         "house_accuracy": _share((with_house["house_id"] == with_house["true_house_id"]).sum(), with_house.height),
         "wrong_subdistrict": wrong_subdistrict.height,
         "wrong_subdistrict_dispatched": (wrong_subdistrict["outcome"] == "dispatched").sum(),
@@ -133,9 +142,13 @@ def format_evaluation(figures: dict[str, Any]) -> str:
 
 
 def _phenomenon_table(by_phenomenon: dict[str, dict[str, Any]]) -> str:
-    lines = [f"  {'phenomenon':22} {'rows':>7} {'precision':>10} {'recall':>8} {'routing':>8} "
-             f"{'wrong sub.':>10} {'review':>7}"]
+    lines = [
+        f"  {'phenomenon':22} {'rows':>7} {'precision':>10} {'recall':>8} {'routing':>8} "
+        f"{'wrong sub.':>10} {'review':>7}"
+    ]
     for name, f in by_phenomenon.items():
-        lines.append(f"  {name:22} {f['rows']:>7} {pct(f['person_precision']):>10} {pct(f['person_recall']):>8} "
-                     f"{pct(f['routing_accuracy']):>8} {f['wrong_subdistrict']:>10} {pct(f['review_share']):>7}")
+        lines.append(
+            f"  {name:22} {f['rows']:>7} {pct(f['person_precision']):>10} {pct(f['person_recall']):>8} "
+            f"{pct(f['routing_accuracy']):>8} {f['wrong_subdistrict']:>10} {pct(f['review_share']):>7}"
+        )
     return "\n".join(lines)

@@ -26,8 +26,14 @@ QUARANTINE_FILE_REASONS: dict[str, str] = rules.load("quarantine")["files"]
 ID_HEADER = "派单编号"
 WORK_SHEET = "派单"
 RETURNED_SCHEMA = {
-    "feedback_file": pl.Utf8, "feedback_row": pl.Int64, "file_subdistrict_code": pl.Utf8, "dispatch_id": pl.Utf8,
-    "result": pl.Utf8, "disposed_at_raw": pl.Utf8, "disposed_at": pl.Datetime("us"), "note": pl.Utf8,
+    "feedback_file": pl.Utf8,
+    "feedback_row": pl.Int64,
+    "file_subdistrict_code": pl.Utf8,
+    "dispatch_id": pl.Utf8,
+    "result": pl.Utf8,
+    "disposed_at_raw": pl.Utf8,
+    "disposed_at": pl.Datetime("us"),
+    "note": pl.Utf8,
     "issue": pl.Utf8,
 }
 
@@ -36,8 +42,11 @@ def read_returned(inbox: Path, passwords: Passwords | None = None) -> pl.DataFra
     """Every filled line of every returned `.xlsx` / `.csv`, and of those in a returned package (`.zip`, opened with
     its subdistrict's password), in file order; lines nobody touched are skipped."""
     folder = inbox / FEEDBACK_FOLDER
-    packages = [p for p in sorted(folder.rglob(f"*{PACKAGE_SUFFIX}")) if not p.name.startswith(("~$", "."))
-                ] if folder.is_dir() else []
+    packages = (
+        [p for p in sorted(folder.rglob(f"*{PACKAGE_SUFFIX}")) if not p.name.startswith(("~$", "."))]
+        if folder.is_dir()
+        else []
+    )
     rows: list[dict[str, Any]] = []
     for path in sorted([*returned_files(folder), *packages]):
         name = str(path.relative_to(folder))
@@ -68,8 +77,7 @@ def _code(path: Path) -> str | None:
 
 
 def _file_issue(name: str, code: str | None, issue: str) -> list[dict[str, Any]]:
-    return [{**dict.fromkeys(RETURNED_SCHEMA), "feedback_file": name, "file_subdistrict_code": code,
-             "issue": issue}]
+    return [{**dict.fromkeys(RETURNED_SCHEMA), "feedback_file": name, "file_subdistrict_code": code, "issue": issue}]
 
 
 def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
@@ -97,9 +105,19 @@ def _read_file(path: Path, name: str) -> list[dict[str, Any]]:
         if result is None and note is None and _text(when) is None:
             continue
         disposed = parse_datetime(_text(when))
-        rows.append({"feedback_file": name, "feedback_row": number, "file_subdistrict_code": code,
-                     "dispatch_id": _text(value[ID_HEADER]), "result": result,
-                     "disposed_at_raw": _text(when), "disposed_at": disposed, "note": note, "issue": None})
+        rows.append(
+            {
+                "feedback_file": name,
+                "feedback_row": number,
+                "file_subdistrict_code": code,
+                "dispatch_id": _text(value[ID_HEADER]),
+                "result": result,
+                "disposed_at_raw": _text(when),
+                "disposed_at": disposed,
+                "note": note,
+                "issue": None,
+            }
+        )
     return rows
 
 
@@ -117,6 +135,8 @@ def _text(value: Any) -> str | None:
 def issues_table(checked: pl.DataFrame) -> pl.DataFrame:
     """The lines that closed nothing, in words, for the staff who returned them."""
     return checked.filter(pl.col("issue").is_not_null()).select(
-        pl.col("feedback_file").alias("回流文件"), pl.col("feedback_row").alias("行号"),
-        pl.col("dispatch_id").alias("派单编号"), pl.col("issue").alias("问题"),
+        pl.col("feedback_file").alias("回流文件"),
+        pl.col("feedback_row").alias("行号"),
+        pl.col("dispatch_id").alias("派单编号"),
+        pl.col("issue").alias("问题"),
     )

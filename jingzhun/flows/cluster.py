@@ -37,8 +37,9 @@ def worker_threads(address: str) -> int:
         with Client(address, timeout=15, set_as_default=False) as client:
             threads = sum(client.nthreads().values())
     except (OSError, TimeoutError, ValueError) as error:
-        raise UserError(f"Dask scheduler {address} cannot be reached ({DASK_ADDRESS_ENV}): {error} "
-                        "(无法连接 Dask 集群)") from error
+        raise UserError(
+            f"Dask scheduler {address} cannot be reached ({DASK_ADDRESS_ENV}): {error} (无法连接 Dask 集群)"
+        ) from error
     if threads == 0:
         raise UserError(f"Dask scheduler {address} has no workers ({DASK_ADDRESS_ENV}) (Dask 集群没有工作进程)")
     return threads
@@ -64,9 +65,13 @@ def on_dask(address: str, folder: Path) -> Partitions:
         def match_parts() -> list[Any]:
             futures = [part_task.with_options(task_run_name=str(part)).submit(part) for part in parts]
             done = [future.result() for future in futures]
-            get_run_logger().info("%d parts on %d worker threads at %s: %s", len(parts), width, address,
-                                  "; ".join(f"{part} {seconds:.1f} s" for part, (_, seconds) in zip(parts, done,
-                                                                                                   strict=True)))
+            get_run_logger().info(
+                "%d parts on %d worker threads at %s: %s",
+                len(parts),
+                width,
+                address,
+                "; ".join(f"{part} {seconds:.1f} s" for part, (_, seconds) in zip(parts, done, strict=True)),
+            )
             return [result for result, _ in done]
 
         # The workers report to this run's Prefect server, also when it is the flow's temporary one.

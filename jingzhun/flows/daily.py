@@ -50,8 +50,14 @@ def _step(fn: Any, retries: int = 0, counted: bool = True) -> Any:
         return result
 
     # Steps pass a small Run and keep their data in the warehouse; nothing is worth caching between runs.
-    return task(step, name=fn.__name__, retries=retries, retry_delay_seconds=5, retry_condition_fn=_transient,
-                cache_policy=NO_CACHE)
+    return task(
+        step,
+        name=fn.__name__,
+        retries=retries,
+        retry_delay_seconds=5,
+        retry_condition_fn=_transient,
+        cache_policy=NO_CACHE,
+    )
 
 
 # The day's rows are known once ingest has stored them: the steps before are timed, not counted.
@@ -69,16 +75,27 @@ publish = _step(steps.publish, retries=2, counted=False)  # a rename: timed, not
 
 
 @flow(name="jingzhun-daily", log_prints=True)
-def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
-          run_date: dt.date | None = None, rules: Path | None = None,
-          dask_address: str | None = None) -> dict[str, Any]:
+def daily(
+    inbox: Path,
+    reference: Path,
+    out: Path,
+    mapping: Path | None = None,
+    run_date: dt.date | None = None,
+    rules: Path | None = None,
+    dask_address: str | None = None,
+) -> dict[str, Any]:
     """`rules`: a folder of one's own rules; without it, those of JINGZHUN_RULES or else the installed ones.
     `dask_address`: a Dask scheduler (tcp://host:8786) that runs the match stage's parts; without it, that of
     JINGZHUN_DASK_ADDRESS, or else the stage runs in this process."""
-    run = Run(inbox=Path(inbox), reference=Path(reference), out=Path(out),
-              run_date=run_date or dt.date.today(), mapping=Path(mapping) if mapping else None,
-              rules=Path(rules).resolve() if rules else rulebook.chosen(),
-              dask_address=cluster.dask_address(dask_address))
+    run = Run(
+        inbox=Path(inbox),
+        reference=Path(reference),
+        out=Path(out),
+        run_date=run_date or dt.date.today(),
+        mapping=Path(mapping) if mapping else None,
+        rules=Path(rules).resolve() if rules else rulebook.chosen(),
+        dask_address=cluster.dask_address(dask_address),
+    )
     with exclusive(run.out):  # one run at a time on an output folder
         prepare(run)
         feedback(run)  # first: the cases it closes are not continued by today's screening
@@ -97,6 +114,7 @@ def daily(inbox: Path, reference: Path, out: Path, mapping: Path | None = None,
 
 def _artifacts(run: Run, head: dict[str, Any]) -> None:
     """The headline figures in the Prefect UI, per run: the same numbers as report.html."""
+
     def hours(value: float | None) -> str:
         return "—" if value is None else f"{value:.1f} h"
 
@@ -107,9 +125,18 @@ def _artifacts(run: Run, head: dict[str, Any]) -> None:
     )
     create_table_artifact(
         key="jingzhun-disposal",
-        table=[{"街镇": r["subdistrict_name"], "已办结": r["closed"], "中位数(小时)": r["median_hours"],
-                "P90(小时)": r["p90_hours"], "时限内办结占比": r["within_deadline"], "未办结": r["open"],
-                "其中已超时": r["overdue"]} for r in head["disposal_by_subdistrict"]],
+        table=[
+            {
+                "街镇": r["subdistrict_name"],
+                "已办结": r["closed"],
+                "中位数(小时)": r["median_hours"],
+                "P90(小时)": r["p90_hours"],
+                "时限内办结占比": r["within_deadline"],
+                "未办结": r["open"],
+                "其中已超时": r["overdue"],
+            }
+            for r in head["disposal_by_subdistrict"]
+        ],
         description=f"Disposal time from dispatch to 处置时间, per subdistrict, as of {run.run_date}",
     )
     create_markdown_artifact(

@@ -20,9 +20,13 @@ def _retrain(warehouse: Path, models: Path | None, holdout_persons: int | None) 
     from jingzhun.matching.training import retrain_model
 
     done = retrain_model(warehouse, models, holdout_persons=holdout_persons)
-    return {"version": done.model.version, "activated": done.activated, "reason": done.reason,
-            "figures": done.model.training["figures"],
-            "compared_with": done.model.training["compared_with"]}
+    return {
+        "version": done.model.version,
+        "activated": done.activated,
+        "reason": done.reason,
+        "figures": done.model.training["figures"],
+        "compared_with": done.model.training["compared_with"],
+    }
 
 
 @flow(name="jingzhun-retrain", log_prints=True)
@@ -31,8 +35,9 @@ def retrain(warehouse: Path, models: Path | None = None, holdout_persons: int | 
     `feedback_labels`) into `models` (default: `models/` beside the warehouse); the held-out synthetic day has
     `holdout_persons` (default: `jingzhun/rules/thresholds.yaml`)."""
     done = _retrain(Path(warehouse), Path(models) if models else None, holdout_persons)
-    create_markdown_artifact(key="jingzhun-model", markdown=_summary(done),
-                             description="Retrained person-linkage model")
+    create_markdown_artifact(
+        key="jingzhun-model", markdown=_summary(done), description="Retrained person-linkage model"
+    )
     print(f"model {done['version']}: {done['reason']}")
     return done
 
@@ -45,7 +50,10 @@ def _summary(done: dict[str, Any]) -> str:
     rows = "".join(
         f"| {name} | {pct(figures['precision'])} / {pct(figures['recall'])} | "
         f"{pct(baseline['figures'][name]['precision'])} / {pct(baseline['figures'][name]['recall'])} |\n"
-        for name, figures in done["figures"].items())
+        for name, figures in done["figures"].items()
+    )
     state = "已启用" if done["activated"] else "未启用（可由分析人员 `jingzhun model promote` 启用）"
-    return (f"# 人员匹配模型 {done['version']}：{state}\n\n{done['reason']}\n\n"
-            f"| 评估集 | 新模型 精确率 / 召回率 | 原模型 {baseline['version']} |\n|---|---|---|\n{rows}")
+    return (
+        f"# 人员匹配模型 {done['version']}：{state}\n\n{done['reason']}\n\n"
+        f"| 评估集 | 新模型 精确率 / 召回率 | 原模型 {baseline['version']} |\n|---|---|---|\n{rows}"
+    )

@@ -90,8 +90,7 @@ def _checks_key(folder: Any) -> str:
     states = tuple((name, str(path.resolve()), *_state(path)) for name, path in sorted(reference.files.items()))
     checks_rules = json.dumps(rules.load("reference_checks"), sort_keys=True, default=str)
     if (states, checks_rules) not in _keys:
-        _keys[states, checks_rules] = hashlib.sha256(
-            f"{reference.fingerprint()}:{checks_rules}".encode()).hexdigest()
+        _keys[states, checks_rules] = hashlib.sha256(f"{reference.fingerprint()}:{checks_rules}".encode()).hexdigest()
     return _keys[states, checks_rules]
 
 
@@ -147,8 +146,12 @@ def feedback(run: Run) -> dict[str, int]:
         replace_run(con, "person_labels", run.run_date, person_labels)
     if not checked.is_empty():
         write_csv(run.dir / "feedback" / "issues.csv", issues_table(checked))
-    return {"returned_lines": checked.height, "issues": checked["issue"].is_not_null().sum(),
-            "person_labels": person_labels.height, "unreadable_decisions": unreadable_decisions}
+    return {
+        "returned_lines": checked.height,
+        "issues": checked["issue"].is_not_null().sum(),
+        "person_labels": person_labels.height,
+        "unreadable_decisions": unreadable_decisions,
+    }
 
 
 def ingest(run: Run) -> dict[str, int]:
@@ -156,14 +159,23 @@ def ingest(run: Run) -> dict[str, int]:
     with connect(run.warehouse) as con:
         delivered = _earlier_deliveries(con, run)
     inbox = read_inbox(run.inbox, HeaderMapping.load(run.mapping), delivered)
-    files = pl.DataFrame([asdict(f) for f in inbox.files],
-                         schema={**{k: pl.Utf8 for k in InputFile.__dataclass_fields__}, "bytes": pl.Int64,
-                                 "data_rows": pl.Int64, "unread_rows": pl.Int64})
+    files = pl.DataFrame(
+        [asdict(f) for f in inbox.files],
+        schema={
+            **{k: pl.Utf8 for k in InputFile.__dataclass_fields__},
+            "bytes": pl.Int64,
+            "data_rows": pl.Int64,
+            "unread_rows": pl.Int64,
+        },
+    )
     with connect(run.warehouse) as con:
         replace_run(con, "raw_records", run.run_date, inbox.records)
         replace_run(con, "input_files", run.run_date, files)
-    return {"files": len(inbox.files), "rows": inbox.records.height,
-            "not_read": sum(f.error_code is not None for f in inbox.files)}
+    return {
+        "files": len(inbox.files),
+        "rows": inbox.records.height,
+        "not_read": sum(f.error_code is not None for f in inbox.files),
+    }
 
 
 def _earlier_deliveries(con: Any, run: Run) -> dict[str, Delivery]:
@@ -173,7 +185,9 @@ def _earlier_deliveries(con: Any, run: Run) -> dict[str, Delivery]:
     read = con.execute(
         "SELECT sha256, run_date, min(source || '/' || name), sum(data_rows) FROM input_files "
         "WHERE run_date < ? AND sha256 IS NOT NULL AND error_code IS NULL "
-        "GROUP BY sha256, run_date ORDER BY run_date DESC", [run.run_date]).fetchall()
+        "GROUP BY sha256, run_date ORDER BY run_date DESC",
+        [run.run_date],
+    ).fetchall()
     return {sha256: Delivery(f"{day.isoformat()} {where}", rows) for sha256, day, where, rows in read}
 
 
@@ -188,8 +202,9 @@ def cleanse(run: Run) -> dict[str, int]:
         # The reference's own names read the day's addresses first; standardized once and cached for matching.
         progress.doing("the standardized houses (parsed and cached when the grid or housing file changed)")
         houses = standardize_houses(con, reference)
-        standard = cleanse_records(read_run(con, "raw_records", run.run_date), fields,
-                                   gazetteer(houses, reference.grid))
+        standard = cleanse_records(
+            read_run(con, "raw_records", run.run_date), fields, gazetteer(houses, reference.grid)
+        )
         replace_run(con, "standard_records", run.run_date, standard)
     return {"rows": standard.height, "quarantined": standard["quarantine_code"].is_not_null().sum()}
 
@@ -214,18 +229,24 @@ def match(run: Run) -> dict[str, int]:
     if run.dask_address:  # the parts on a Dask cluster, their files where its workers see the output folder
         partitions = on_dask(run.dask_address, run.out / f".{run.run_date.isoformat()}.match-parts")
     with connect(run.warehouse) as con:
-        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model,
-                                 partitions)
+        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model, partitions)
         matched = matching.matched
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.
         replace_run(con, "person_features_records", run.run_date, matching.record_features)
         population = matching.population_features  # in the warehouse already: copied there, once per reference
-        replace_latest(con, "person_features_population", run.run_date, population.sql(),
-                       digest=f"reference:{population.fingerprint}")
+        replace_latest(
+            con,
+            "person_features_population",
+            run.run_date,
+            population.sql(),
+            digest=f"reference:{population.fingerprint}",
+        )
         replace_run(con, "person_candidates", run.run_date, matching.candidates)
-    return {"person_matched": matched["person_id"].is_not_null().sum(),
-            "routed": matched["committee_code"].is_not_null().sum()}
+    return {
+        "person_matched": matched["person_id"].is_not_null().sum(),
+        "routed": matched["committee_code"].is_not_null().sum(),
+    }
 
 
 def screen(run: Run) -> dict[str, int]:
@@ -236,8 +257,9 @@ def screen(run: Run) -> dict[str, int]:
     with connect(run.warehouse) as con:
         standard = read_run(con, "standard_records", run.run_date)
         screened = screen_records(con, standard, run.run_date)
-        decided = decide(standard, read_run(con, "matches", run.run_date), screened, run.run_date,
-                         open_cases(con, run.run_date))
+        decided = decide(
+            standard, read_run(con, "matches", run.run_date), screened, run.run_date, open_cases(con, run.run_date)
+        )
         replace_run(con, "match_results", run.run_date, decided)
     return dict(decided.group_by("outcome").len().iter_rows())
 
@@ -271,10 +293,12 @@ def dispatch(run: Run) -> dict[str, int]:
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
     # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
-    persons = (reference.persons().join(candidates.select("person_id").unique(), on="person_id", how="semi")
-               .join(reference.housing.select("house_id", "address"), on="house_id", how="left"))
-    write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date),
-                            run.run_date)
+    persons = (
+        reference.persons()
+        .join(candidates.select("person_id").unique(), on="person_id", how="semi")
+        .join(reference.housing.select("house_id", "address"), on="house_id", how="left")
+    )
+    write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date), run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))
     return {"dispatch_files": len(written), "cases": rows.height}
 
@@ -298,34 +322,58 @@ def report(run: Run) -> dict[str, Any]:
         still_open = open_cases(con, run.run_date, before=False)
         disposal = figures.disposal_by_subdistrict(closed, still_open, issued_at(run.run_date))
         returned = read_run(con, "feedback", run.run_date)
-        head = {**figures.headline(decided, files),
-                "reference_checks": read_run(con, "reference_checks", run.run_date).to_dicts(),
-                **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
-                "disposal_by_subdistrict": disposal.to_dicts(),
-                # Which person-linkage model version decided the day's matches (`jingzhun model list`).
-                "model_version": ", ".join(sorted(decided["model_version"].drop_nulls().unique())) or None}
-        summary = pl.DataFrame([{
-            "input_rows": head["input_rows"], **head["outcomes"],
-            "person_match_rate": head["person_match_rate"], "routing_rate": head["routing_rate"],
-            **{k: head[k] for k in ("cases", "continued_cases", "closed_cases", "disposal_median_hours",
-                                    "within_deadline")},
-        }], schema_overrides={"disposal_median_hours": pl.Float64, "within_deadline": pl.Float64})
+        head = {
+            **figures.headline(decided, files),
+            "reference_checks": read_run(con, "reference_checks", run.run_date).to_dicts(),
+            **figures.case_figures(read_run(con, "cases", run.run_date), run.run_date, closed),
+            "disposal_by_subdistrict": disposal.to_dicts(),
+            # Which person-linkage model version decided the day's matches (`jingzhun model list`).
+            "model_version": ", ".join(sorted(decided["model_version"].drop_nulls().unique())) or None,
+        }
+        summary = pl.DataFrame(
+            [
+                {
+                    "input_rows": head["input_rows"],
+                    **head["outcomes"],
+                    "person_match_rate": head["person_match_rate"],
+                    "routing_rate": head["routing_rate"],
+                    **{
+                        k: head[k]
+                        for k in (
+                            "cases",
+                            "continued_cases",
+                            "closed_cases",
+                            "disposal_median_hours",
+                            "within_deadline",
+                        )
+                    },
+                }
+            ],
+            schema_overrides={"disposal_median_hours": pl.Float64, "within_deadline": pl.Float64},
+        )
         replace_run(con, "run_summary", run.run_date, summary)
         by_source = figures.by_group(decided, "source")
         # The cases the feedback read today closed: the disposal time of the day, for the trend.
         closed_before = closed_cases(con, run.run_date - dt.timedelta(days=1)).select("dispatch_id")
-        history.store_day(con, run.run_date, by_source=by_source,
-                          fields=figures.field_quality(standard, mapping.fields),
-                          disposal=figures.disposal_by_subdistrict(
-                              closed.join(closed_before, on="dispatch_id", how="anti"), still_open,
-                              issued_at(run.run_date)))
+        history.store_day(
+            con,
+            run.run_date,
+            by_source=by_source,
+            fields=figures.field_quality(standard, mapping.fields),
+            disposal=figures.disposal_by_subdistrict(
+                closed.join(closed_before, on="dispatch_id", how="anti"), still_open, issued_at(run.run_date)
+            ),
+        )
         past = history.load(con, run.run_date)
     head["alerts"] = [str(alert) for alert in past.alerts]
     quality = quality_section(standard, mapping.fields)
     write_findings(run.dir, quality)
     render_report(
-        run.dir / "report.html", run_date=run.run_date, inputs_fingerprint=inputs_fingerprint(files),
-        code_version=code_version(), head=head,
+        run.dir / "report.html",
+        run_date=run.run_date,
+        inputs_fingerprint=inputs_fingerprint(files),
+        code_version=code_version(),
+        head=head,
         by_source=by_source,
         by_method=figures.by_group(decided, "match_method"),
         by_subdistrict=figures.by_group(decided, "subdistrict_name"),
@@ -358,9 +406,12 @@ def reconcile(run: Run) -> dict[str, int]:
 
     with connect(run.warehouse) as con:
         files = _input_files(con, run)
-        results = con.sql("SELECT source, source_file, count(*) AS rows, count(DISTINCT source_row) AS distinct_rows, "
-                          "min(source_row) AS first, max(source_row) AS last, count(outcome) AS decided "
-                          "FROM match_results WHERE run_date = ? GROUP BY ALL", params=[run.run_date]).fetchall()
+        results = con.sql(
+            "SELECT source, source_file, count(*) AS rows, count(DISTINCT source_row) AS distinct_rows, "
+            "min(source_row) AS first, max(source_row) AS last, count(outcome) AS decided "
+            "FROM match_results WHERE run_date = ? GROUP BY ALL",
+            params=[run.run_date],
+        ).fetchall()
     problems = []
     read = {(f.source, f.name): f.data_rows for f in files if f.error_code is None}
     for source, name, rows, distinct_rows, first, last, decided in results:
@@ -368,8 +419,10 @@ def reconcile(run: Run) -> dict[str, int]:
         if expected is None:
             problems.append(f"{source}/{name}: {rows} results for a file that was not read")
         elif not rows == distinct_rows == decided == expected == last or first != 1:
-            problems.append(f"{source}/{name}: {expected} rows read, {rows} results ({distinct_rows} distinct "
-                            f"rows {first}–{last}, {decided} with an outcome)")
+            problems.append(
+                f"{source}/{name}: {expected} rows read, {rows} results ({distinct_rows} distinct "
+                f"rows {first}–{last}, {decided} with an outcome)"
+            )
     problems += [f"{source}/{name}: {rows} rows read, no result" for (source, name), rows in read.items() if rows]
 
     input_rows = sum(f.data_rows for f in files)
@@ -380,19 +433,24 @@ def reconcile(run: Run) -> dict[str, int]:
     manifest = json.loads((run.dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     account = manifest["reconciliation"]
     if (account["input_rows"], account["result_rows"], sum(account["outcomes"].values())) != (input_rows,) * 3:
-        problems.append(f"manifest.json counts {account['input_rows']} input rows, {account['result_rows']} "
-                        f"results, {sum(account['outcomes'].values())} outcomes; {input_rows} were read")
+        problems.append(
+            f"manifest.json counts {account['input_rows']} input rows, {account['result_rows']} "
+            f"results, {sum(account['outcomes'].values())} outcomes; {input_rows} were read"
+        )
     listed = [i for i in manifest["inputs"] if i["error_code"] is not None]
     if len(listed) != sum(f.error_code is not None for f in files) or account.get("unread_rows") != unread_rows:
         problems.append("manifest.json does not list every file and sheet that was not read")
     quarantined = count_rows(run.dir / "quarantine" / "rows.csv")
     if quarantined != account["outcomes"]["quarantined"]:
-        problems.append(f"quarantine/rows.csv has {quarantined} rows, {account['outcomes']['quarantined']} "
-                        "were quarantined")
+        problems.append(
+            f"quarantine/rows.csv has {quarantined} rows, {account['outcomes']['quarantined']} were quarantined"
+        )
     if problems:
         raise ReconciliationError(
-            f"核对失败：输入行与处理结果不一致 / reconciliation failed for {run.run_date}: " + "; ".join(problems[:5])
-            + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+            f"核对失败：输入行与处理结果不一致 / reconciliation failed for {run.run_date}: "
+            + "; ".join(problems[:5])
+            + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
     return {"input_rows": input_rows, "not_read": len(listed), "unread_rows": unread_rows}
 
 

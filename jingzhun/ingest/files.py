@@ -61,8 +61,11 @@ def returned_files(folder: Path) -> list[Path]:
     name order; Excel's lock files (~$name.xlsx, beside a workbook still open) and hidden files are not theirs."""
     if not folder.is_dir():
         return []
-    return [p for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(("~$", "."))]
+    return [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(("~$", "."))
+    ]
 
 
 def read_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
@@ -92,6 +95,7 @@ def read_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
 
 
 # CSV --------------------------------------------------------------------------------------------------------------
+
 
 def _read_csv(data: bytes) -> Sheet:
     lines, encoding, line_issues = _decode_lines(data)
@@ -143,15 +147,20 @@ def _decode_lines(data: bytes) -> tuple[list[str], str, dict[int, str]]:
     # character (U+DC80 + byte).
     as_utf8 = payload.decode("utf-8", errors="surrogateescape")
     _check_text(as_utf8)
-    readings = {"utf-8": _split_lines(as_utf8),
-                "gb18030": _split_lines(payload.decode("gb18030", errors="surrogateescape"))}
+    readings = {
+        "utf-8": _split_lines(as_utf8),
+        "gb18030": _split_lines(payload.decode("gb18030", errors="surrogateescape")),
+    }
     for lines in readings.values():
         # A file cut off inside its last character (an interrupted copy) loses it; its row keeps the rest.
         lines[-1] = _CUT_CHARACTER.sub("", lines[-1])
     not_utf8 = [i for i, found in enumerate(map(_ESCAPED.search, readings["utf-8"])) if found]
     bad = [i for i in not_utf8 if _ESCAPED.search(readings["gb18030"][i])]
-    utf8 = [i for i, (line, found) in enumerate(zip(readings["utf-8"], map(_ESCAPED.search, readings["utf-8"]),
-                                                     strict=True)) if not found and not line.isascii()]
+    utf8 = [
+        i
+        for i, (line, found) in enumerate(zip(readings["utf-8"], map(_ESCAPED.search, readings["utf-8"]), strict=True))
+        if not found and not line.isascii()
+    ]
     if len(bad) > len(not_utf8) - len(bad) + len(utf8):
         raise UnreadableFile("unreadable_encoding", f"{len(bad)} of {len(readings['utf-8'])} lines")
     encoding = "utf-8" if bom or len(utf8) >= len(not_utf8) - len(bad) else "gb18030"
@@ -248,6 +257,7 @@ def _cells_of_line(line: str) -> list[str]:
 
 # XLSX -------------------------------------------------------------------------------------------------------------
 
+
 def _read_xlsx(data: bytes) -> list[Sheet]:
     import openpyxl
 
@@ -267,8 +277,15 @@ def _read_xlsx(data: bytes) -> list[Sheet]:
             rows = [[_excel_cell_text(value) for value in row] for row in worksheet.iter_rows(values_only=True)]
             while rows and is_empty(rows[-1]):
                 rows.pop()
-            sheets.append(Sheet(rows, "xlsx", name=name, lines=list(range(1, len(rows) + 1)),
-                                problem=None if rows else "empty_sheet"))
+            sheets.append(
+                Sheet(
+                    rows,
+                    "xlsx",
+                    name=name,
+                    lines=list(range(1, len(rows) + 1)),
+                    problem=None if rows else "empty_sheet",
+                )
+            )
         return sheets
     except Exception as error:  # noqa: BLE001 - as above, for the parts read sheet by sheet
         raise UnreadableFile("not_a_table", f"{type(error).__name__}: {error}") from error

@@ -103,8 +103,15 @@ def read_inbox(inbox: Path, mapping: HeaderMapping, delivered: dict[str, Deliver
 
 
 def _schema(fields: tuple[str, ...]) -> dict[str, pl.DataType]:
-    return {"source": pl.Utf8, "source_file": pl.Utf8, "source_row": pl.Int64, "source_line": pl.Int64,
-            "ingest_issue": pl.Utf8, **{f: pl.Utf8 for f in fields}, "extras": pl.Utf8}
+    return {
+        "source": pl.Utf8,
+        "source_file": pl.Utf8,
+        "source_row": pl.Int64,
+        "source_line": pl.Int64,
+        "ingest_issue": pl.Utf8,
+        **{f: pl.Utf8 for f in fields},
+        "extras": pl.Utf8,
+    }
 
 
 def _walk(folder: Path) -> Iterator[tuple[Path, str | None]]:
@@ -139,8 +146,16 @@ def _is_data_file(path: Path) -> bool:
     return not path.name.startswith((".", "~$"))
 
 
-def _read_file(source: str, inbox: Path, folder: Path, path: Path, problem: str | None, mapping: HeaderMapping,
-               columns: dict[str, list], seen: dict[str, Delivery]) -> list[InputFile]:
+def _read_file(
+    source: str,
+    inbox: Path,
+    folder: Path,
+    path: Path,
+    problem: str | None,
+    mapping: HeaderMapping,
+    columns: dict[str, list],
+    seen: dict[str, Delivery],
+) -> list[InputFile]:
     name, where = _display(path, folder), _display(path, inbox)
     listed = {"source": source, "name": name, "path": where, "encoding": None, "data_rows": 0}
     if problem is not None:
@@ -154,13 +169,18 @@ def _read_file(source: str, inbox: Path, folder: Path, path: Path, problem: str 
     facts = {**listed, "sha256": sha256, "bytes": len(data)}
     if sha256 in seen:
         earlier = seen[sha256]
-        return [InputFile(**facts, error_code="duplicate_file", error_detail=earlier.where,
-                          unread_rows=earlier.rows)]
+        return [InputFile(**facts, error_code="duplicate_file", error_detail=earlier.where, unread_rows=earlier.rows)]
     try:
         sheets = read_sheets(path, data)
     except UnreadableFile as error:
-        return [InputFile(**facts, error_code=error.code, error_detail=error.detail or None,
-                          unread_rows=0 if error.code == "empty_file" else None)]
+        return [
+            InputFile(
+                **facts,
+                error_code=error.code,
+                error_detail=error.detail or None,
+                unread_rows=0 if error.code == "empty_file" else None,
+            )
+        ]
 
     parts = []
     headers = [_header(sheet, source, mapping) for sheet in sheets]
@@ -169,14 +189,19 @@ def _read_file(source: str, inbox: Path, folder: Path, path: Path, problem: str 
     # read all the same, its first table: its rows are quarantined one by one with the reason.
     read = [i for i in tables if _maps(headers[i][1])] or tables[:1]
     for i, sheet in enumerate(sheets):
-        part = {**facts, "name": name if i == 0 else f"{name}[{sheet.name}]", "sheet": sheet.name,
-                "encoding": sheet.encoding}
+        part = {
+            **facts,
+            "name": name if i == 0 else f"{name}[{sheet.name}]",
+            "sheet": sheet.name,
+            "encoding": sheet.encoding,
+        }
         if i in read:
             rows = _add_records(source, part["name"], sheet, *headers[i], mapping, columns)
             parts.append(InputFile(**{**part, "data_rows": rows}))
         elif sheet.problem is not None:
-            parts.append(InputFile(**part, error_code=sheet.problem,
-                                   unread_rows=0 if sheet.problem == "empty_sheet" else None))
+            parts.append(
+                InputFile(**part, error_code=sheet.problem, unread_rows=0 if sheet.problem == "empty_sheet" else None)
+            )
         else:
             parts.append(InputFile(**part, error_code="unmapped_sheet", unread_rows=_count_rows(sheet)))
     seen[sha256] = Delivery(where, sum(p.data_rows for p in parts))
@@ -197,8 +222,13 @@ def _outside(inbox: Path, path: Path, problem: str | None) -> InputFile:
         rows: int | None = sum(_count_rows(s) for s in read_sheets(path, data) if s.problem is None)
     except UnreadableFile:
         rows = None
-    return InputFile(**listed, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data),
-                     error_code="outside_source_folder", unread_rows=rows)
+    return InputFile(
+        **listed,
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        error_code="outside_source_folder",
+        unread_rows=rows,
+    )
 
 
 def _content(path: Path) -> tuple[bytes | None, str | None]:
@@ -220,8 +250,14 @@ def _count_rows(sheet: Sheet) -> int:
 def _header(sheet: Sheet, source: str, mapping: HeaderMapping) -> tuple[int, dict[int, str]]:
     """The header row (the first of the leading rows that names at least two fields; title rows above it are not
     data) and the field under each of its columns."""
-    at = next((i for i, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS])
-               if len({mapping.field_of(source, c) for c in row if c} - {None}) >= 2), 0)
+    at = next(
+        (
+            i
+            for i, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS])
+            if len({mapping.field_of(source, c) for c in row if c} - {None}) >= 2
+        ),
+        0,
+    )
     fields: dict[int, str] = {}
     for position, cell in enumerate(sheet.rows[at] if sheet.rows else []):
         field = mapping.field_of(source, cell)
@@ -234,8 +270,15 @@ def _maps(fields: dict[int, str]) -> bool:
     return bool(set(fields.values()) & set(IDENTIFYING_FIELDS))
 
 
-def _add_records(source: str, name: str, sheet: Sheet, header_at: int, field_at: dict[int, str],
-                 mapping: HeaderMapping, columns: dict[str, list]) -> int:
+def _add_records(
+    source: str,
+    name: str,
+    sheet: Sheet,
+    header_at: int,
+    field_at: dict[int, str],
+    mapping: HeaderMapping,
+    columns: dict[str, list],
+) -> int:
     header = sheet.rows[header_at]
     extra_at: dict[int, str] = {}
     for p, h in enumerate(header):
@@ -254,8 +297,9 @@ def _add_records(source: str, name: str, sheet: Sheet, header_at: int, field_at:
         columns["source_file"].append(name)
         columns["source_row"].append(number)
         columns["source_line"].append(sheet.lines[first + number - 1])
-        columns["ingest_issue"].append(file_issue or sheet.issues.get(first + number - 1)
-                                       or _row_issue(cells, len(header), names_header))
+        columns["ingest_issue"].append(
+            file_issue or sheet.issues.get(first + number - 1) or _row_issue(cells, len(header), names_header)
+        )
         for field in all_fields:
             columns[field].append(None)
         for position, field in field_at.items():

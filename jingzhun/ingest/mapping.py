@@ -37,8 +37,10 @@ class HeaderMapping:
 
     @classmethod
     def load(cls, override: Path | None = None) -> HeaderMapping:
-        declared = {source: {f: list(h) for f, h in fields.items()}
-                    for source, fields in rules.load("mappings")["sources"].items()}
+        declared = {
+            source: {f: list(h) for f, h in fields.items()}
+            for source, fields in rules.load("mappings")["sources"].items()
+        }
         if override is not None:
             for source, fields in _read_override(override).items():
                 for field, headers in fields.items():

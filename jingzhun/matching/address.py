@@ -46,8 +46,9 @@ def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float, min_gap: float,
-                  same: tuple[str, str] | None = None) -> pl.DataFrame:
+def resolve_fuzzy(
+    records: pl.DataFrame, houses: pl.DataFrame, min_score: float, min_gap: float, same: tuple[str, str] | None = None
+) -> pl.DataFrame:
     """Houses for records whose road or community name is misspelt but whose numbers are exact.
 
     Candidates are the houses with the same lane, building and room numbers (by road, or by community when the
@@ -61,8 +62,11 @@ def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float,
 
     def keyed(frame: pl.DataFrame, by_road: bool, constraint: str | None) -> pl.DataFrame:
         number = pl.col("addr_road_number").str.extract(r"(\d+)")
-        parts = [number, pl.col("addr_building"), pl.col("addr_room")] if by_road else \
-            [pl.col("addr_building"), pl.col("addr_room")]
+        parts = (
+            [number, pl.col("addr_building"), pl.col("addr_room")]
+            if by_road
+            else [pl.col("addr_building"), pl.col("addr_room")]
+        )
         return frame.select(
             "record_id" if "record_id" in frame.columns else "house_id",
             kind=pl.lit("road" if by_road else "community"),
@@ -72,20 +76,33 @@ def resolve_fuzzy(records: pl.DataFrame, houses: pl.DataFrame, min_score: float,
         ).drop_nulls(["place", "numbers"])
 
     mine, theirs = same or (None, None)
-    wanted = pl.concat([keyed(records.filter(pl.col("addr_road").is_not_null()), True, mine),
-                        keyed(records.filter(pl.col("addr_road").is_null()), False, mine)])
+    wanted = pl.concat(
+        [
+            keyed(records.filter(pl.col("addr_road").is_not_null()), True, mine),
+            keyed(records.filter(pl.col("addr_road").is_null()), False, mine),
+        ]
+    )
     offered = pl.concat([keyed(houses, True, theirs), keyed(houses, False, theirs)])
     pairs = wanted.join(offered, on=["kind", "numbers"], suffix="_house").filter(
-        pl.col("constraint").is_null() | pl.col("constraint_house").is_null()
-        | (pl.col("constraint") == pl.col("constraint_house")))
-    pairs = pairs.with_columns(fuzzy_score=pl.Series(
-        [max(fuzz.ratio(a, b), fuzz.ratio(_pinyin(a), _pinyin(b)))
-         for a, b in zip(pairs["place"], pairs["place_house"], strict=True)], dtype=pl.Float64))
+        pl.col("constraint").is_null()
+        | pl.col("constraint_house").is_null()
+        | (pl.col("constraint") == pl.col("constraint_house"))
+    )
+    pairs = pairs.with_columns(
+        fuzzy_score=pl.Series(
+            [
+                max(fuzz.ratio(a, b), fuzz.ratio(_pinyin(a), _pinyin(b)))
+                for a, b in zip(pairs["place"], pairs["place_house"], strict=True)
+            ],
+            dtype=pl.Float64,
+        )
+    )
     ranked = pairs.filter(pl.col("fuzzy_score") >= min_score).sort(
-        ["record_id", "fuzzy_score", "house_id"], descending=[False, True, False])
+        ["record_id", "fuzzy_score", "house_id"], descending=[False, True, False]
+    )
     best = ranked.group_by("record_id", maintain_order=True).agg(
-        pl.col("house_id").first(), pl.col("fuzzy_score").first(),
-        second=pl.col("fuzzy_score").get(1, null_on_oob=True))
+        pl.col("house_id").first(), pl.col("fuzzy_score").first(), second=pl.col("fuzzy_score").get(1, null_on_oob=True)
+    )
     distinct = pl.col("second").is_null() | (pl.col("fuzzy_score") - pl.col("second") >= min_gap)
     return best.select(
         "record_id",
@@ -117,8 +134,9 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
     con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
     # Only the houses holding a key of the day's records: the day's cost follows its rows, not the register.
     held = pl.any_horizontal(pl.col(key).is_in(records[key].drop_nulls().unique()) for key in KEY_COLUMNS)
-    con.register("house_keys", houses.filter(held).select("house_id", "building_id", "grid_id", "committee_code",
-                                                          *KEY_COLUMNS))
+    con.register(
+        "house_keys", houses.filter(held).select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS)
+    )
     ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
     building_cases = []
     for i, (level, key) in enumerate(LEVELS):
@@ -212,8 +230,19 @@ SELECT a.unique_id, a.is_house, a.numbers,
        coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
 FROM {table} a LEFT JOIN per_address p USING (unique_id)
 """
-_TOKEN_COLUMNS = ("address", "addr_province", "addr_city", "addr_district", "addr_town", "addr_road",
-                  "addr_road_number", "addr_building", "addr_unit", "addr_floor", "addr_room")
+_TOKEN_COLUMNS = (
+    "address",
+    "addr_province",
+    "addr_city",
+    "addr_district",
+    "addr_town",
+    "addr_road",
+    "addr_road_number",
+    "addr_building",
+    "addr_unit",
+    "addr_floor",
+    "addr_room",
+)
 
 
 def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
@@ -221,61 +250,83 @@ def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
     stage's settings, and the code that makes words and compares them. A change to any of them trains anew."""
     from jingzhun.matching.comparisons import address_settings
 
-    return hashlib.sha256(json.dumps(
-        [houses_fingerprint, config, address_settings(), _WORDS_SQL, _TOKENS_SQL, _NUMBER_WITH_UNIT],
-        sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(
+            [houses_fingerprint, config, address_settings(), _WORDS_SQL, _TOKENS_SQL, _NUMBER_WITH_UNIT],
+            sort_keys=True,
+            default=str,
+        ).encode("utf-8")
+    ).hexdigest()
 
 
-def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, config: dict[str, Any],
-                       key: str) -> None:
+def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, config: dict[str, Any], key: str) -> None:
     """The houses' side of the token stage, in the warehouse `con` under `key` unless it is there already: every
     house's words with their bits, numbers and blocking words (`token_houses`) and how many houses hold each word
     (`token_words`). They depend on the houses alone, so they are made once per register, not once a day."""
-    if has_table(con, "token_words") and con.execute(
-            "SELECT count(*) FROM token_words WHERE register_key = ?", [key]).fetchall()[0][0]:
+    if (
+        has_table(con, "token_words")
+        and con.execute("SELECT count(*) FROM token_words WHERE register_key = ?", [key]).fetchall()[0][0]
+    ):
         return
     con.register("house_frame", houses.select("house_id", *_TOKEN_COLUMNS))
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE house_words AS "
-                    + _WORDS_SQL.format(id="house_id", is_house="true", table="house_frame", number=_NUMBER_WITH_UNIT),
-                    [config["relative"]])
-        con.execute("CREATE OR REPLACE TEMP TABLE word_houses AS SELECT w, count(*) AS houses "
-                    "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w")
-        con.execute("CREATE OR REPLACE TABLE token_houses AS SELECT *, $key AS register_key FROM ("
-                    + _TOKENS_SQL.format(table="house_words", houses=float(max(houses.height, 1)),
-                                         block_max=config["block_max_houses"]) + ")", {"key": key})
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE house_words AS "
+            + _WORDS_SQL.format(id="house_id", is_house="true", table="house_frame", number=_NUMBER_WITH_UNIT),
+            [config["relative"]],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE word_houses AS SELECT w, count(*) AS houses "
+            "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w"
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE token_houses AS SELECT *, $key AS register_key FROM ("
+            + _TOKENS_SQL.format(
+                table="house_words", houses=float(max(houses.height, 1)), block_max=config["block_max_houses"]
+            )
+            + ")",
+            {"key": key},
+        )
         # Written last: a register whose words are stored is complete.
-        con.execute("CREATE OR REPLACE TABLE token_words AS SELECT *, $key AS register_key FROM word_houses",
-                    {"key": key})
+        con.execute(
+            "CREATE OR REPLACE TABLE token_words AS SELECT *, $key AS register_key FROM word_houses", {"key": key}
+        )
     finally:
         con.execute("DROP TABLE IF EXISTS temp.house_words")
         con.execute("DROP TABLE IF EXISTS temp.word_houses")
         con.unregister("house_frame")
 
 
-def record_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: int, config: dict[str, Any],
-                  key: str) -> pl.DataFrame:
+def record_tokens(
+    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: int, config: dict[str, Any], key: str
+) -> pl.DataFrame:
     """The token table of `records` (record_id, address, addr_*), their words weighed by the register of `key`
     (`store_house_tokens`) of `houses` houses."""
     con.register("record_frame", records.select("record_id", *_TOKEN_COLUMNS))
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE record_words AS "
-                    + _WORDS_SQL.format(id="CAST(record_id AS VARCHAR)", is_house="false", table="record_frame",
-                                        number=_NUMBER_WITH_UNIT),
-                    [config["relative"]])
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE record_words AS "
+            + _WORDS_SQL.format(
+                id="CAST(record_id AS VARCHAR)", is_house="false", table="record_frame", number=_NUMBER_WITH_UNIT
+            ),
+            [config["relative"]],
+        )
         # (A view takes no parameters; the key is a hex digest.)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW word_houses AS "
-                    f"SELECT w, houses FROM token_words WHERE register_key = '{key}'")
-        return con.sql(_TOKENS_SQL.format(table="record_words", houses=float(max(houses, 1)),
-                                          block_max=config["block_max_houses"])).pl()
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW word_houses AS SELECT w, houses FROM token_words WHERE register_key = '{key}'"
+        )
+        return con.sql(
+            _TOKENS_SQL.format(table="record_words", houses=float(max(houses, 1)), block_max=config["block_max_houses"])
+        ).pl()
     finally:
         con.execute("DROP VIEW IF EXISTS temp.word_houses")
         con.execute("DROP TABLE IF EXISTS temp.record_words")
         con.unregister("record_frame")
 
 
-def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame | None = None,
-                 sample: tuple[int, int] | None = None) -> pl.DataFrame:
+def house_tokens(
+    con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame | None = None, sample: tuple[int, int] | None = None
+) -> pl.DataFrame:
     """The houses' token tables of the register `key`; with `records` (their token tables), only the houses that
     share a blocking word with one of them: the only candidates there can be, so a day's cost follows its rows.
     With `sample` = (at most, seed), a register of more houses gives that many, drawn by `_SAMPLE_ORDER` in the
@@ -283,20 +334,25 @@ def house_tokens(con: duckdb.DuckDBPyConnection, key: str, records: pl.DataFrame
     if records is None:
         register = "FROM token_houses WHERE register_key = $key"
         if sample is not None and con.execute(f"SELECT count(*) {register}", {"key": key}).fetchall()[0][0] > sample[0]:
-            return con.sql(f"SELECT * EXCLUDE (register_key) {register} AND unique_id IN ("
-                           f"SELECT unique_id {register} ORDER BY {_SAMPLE_ORDER.format(id='unique_id')} "
-                           f"LIMIT $most) ORDER BY unique_id",
-                           params={"key": key, "most": sample[0], "seed": str(sample[1])}).pl()
+            return con.sql(
+                f"SELECT * EXCLUDE (register_key) {register} AND unique_id IN ("
+                f"SELECT unique_id {register} ORDER BY {_SAMPLE_ORDER.format(id='unique_id')} "
+                f"LIMIT $most) ORDER BY unique_id",
+                params={"key": key, "most": sample[0], "seed": str(sample[1])},
+            ).pl()
         return con.sql(f"SELECT * EXCLUDE (register_key) {register}", params={"key": key}).pl()
     con.register("record_table", records.select("block_tokens"))
     try:
-        return con.sql("""
+        return con.sql(
+            """
             SELECT * EXCLUDE (register_key) FROM token_houses
             WHERE register_key = $key AND unique_id IN (
                 SELECT unique_id FROM (SELECT unique_id, unnest(block_tokens) AS w FROM token_houses
                                        WHERE register_key = $key)
                 WHERE w IN (SELECT unnest(block_tokens) FROM record_table))
-            ORDER BY unique_id""", params={"key": key}).pl()
+            ORDER BY unique_id""",
+            params={"key": key},
+        ).pl()
     finally:
         con.unregister("record_table")
 
@@ -314,8 +370,10 @@ def sampled(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, most: int, seed
         return frame
     con.register("sample_frame", frame.select("unique_id"))
     try:
-        chosen = con.sql(f"SELECT unique_id FROM sample_frame ORDER BY {_SAMPLE_ORDER.format(id='unique_id')} "
-                         f"LIMIT $most", params={"most": most, "seed": str(seed)}).pl()
+        chosen = con.sql(
+            f"SELECT unique_id FROM sample_frame ORDER BY {_SAMPLE_ORDER.format(id='unique_id')} LIMIT $most",
+            params={"most": most, "seed": str(seed)},
+        ).pl()
     finally:
         con.unregister("sample_frame")
     return frame.filter(pl.col("unique_id").is_in(chosen["unique_id"].implode()))
@@ -328,12 +386,19 @@ def token_tables(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, 
     throwaway DuckDB), to look at on their own."""
     with open_duckdb() as con:
         store_house_tokens(con, houses, config, "tables")
-        return {"record": record_tokens(con, records, houses.height, config, "tables"),
-                "house": house_tokens(con, "tables")}
+        return {
+            "record": record_tokens(con, records, houses.height, config, "tables"),
+            "house": house_tokens(con, "tables"),
+        }
 
 
-def score_address_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame,
-                         config: dict[str, Any], houses_fingerprint: str) -> pl.DataFrame:
+def score_address_tokens(
+    con: duckdb.DuckDBPyConnection,
+    records: pl.DataFrame,
+    houses: pl.DataFrame,
+    config: dict[str, Any],
+    houses_fingerprint: str,
+) -> pl.DataFrame:
     """Every record–house pair sharing a rare word, scored by the token address model (`matching/comparisons.py`).
     record_id, house_id, match_weight, match_probability and the level of each comparison.
 
@@ -361,13 +426,17 @@ def score_address_tokens(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, 
     if settings is None:
         if records.height < config["min_records"]:
             return empty  # too few records to learn what agreement means: the stage decides nothing
-        settings = train_address_tokens(sampled(con, left, config["train_max_records"], config["seed"]),
-                                        house_tokens(con, key, sample=(config["train_max_houses"], config["seed"])),
-                                        config, register_houses=houses.height)
+        settings = train_address_tokens(
+            sampled(con, left, config["train_max_records"], config["seed"]),
+            house_tokens(con, key, sample=(config["train_max_houses"], config["seed"])),
+            config,
+            register_houses=houses.height,
+        )
         if settings is None:
             return empty  # nothing learnt to decide on: the records stay with the exact stages' result
-        con.execute("CREATE TABLE IF NOT EXISTS token_model (register_key VARCHAR, trained_records BIGINT, "
-                    "settings VARCHAR)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS token_model (register_key VARCHAR, trained_records BIGINT, settings VARCHAR)"
+        )
         con.execute("DELETE FROM token_model")
         con.execute("INSERT INTO token_model VALUES (?, ?, ?)", [key, records.height, json.dumps(settings)])
     pairs = predict_address_tokens(left, house_tokens(con, key, left), settings)
@@ -381,8 +450,9 @@ def _token_model(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] | N
     return json.loads(stored[0][0]) if stored else None
 
 
-def train_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any],
-                         register_houses: int | None = None) -> dict[str, Any] | None:
+def train_address_tokens(
+    records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any], register_houses: int | None = None
+) -> dict[str, Any] | None:
     """The token address model trained by Splink on these records and houses (their token tables): u by random
     sampling of record–house pairs (nearly all are different places), m by EM on pairs on one road and pairs
     sharing the record's rarest word. `register_houses`: how many houses the register holds, when `houses` is a
@@ -410,16 +480,20 @@ def train_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, config: di
         except (ValueError, SplinkException) as error:
             # EM whose match class lost every pair at some level (Splink refuses an m of 0) learnt nothing from
             # this block; the other block may still teach the model.
-            logging.getLogger(__name__).info("token address stage learnt nothing on %s: %s", block,
-                                             str(error).splitlines()[0])
+            logging.getLogger(__name__).info(
+                "token address stage learnt nothing on %s: %s", block, str(error).splitlines()[0]
+            )
     if not learnt:
         return None
     # A day may never show a level among matches (no bare community name on a road the EM blocks saw); real
     # addresses do: every level keeps a floor of m, so one level lowers the odds instead of vetoing.
     trained = linker.misc.save_model_to_json()
     # A comparison no sampled pair showed at any level (no district written anywhere) says nothing: left out.
-    trained["comparisons"] = [c for c in trained["comparisons"] if any(
-        lvl.get("u_probability") for lvl in c["comparison_levels"] if not lvl.get("is_null_level"))]
+    trained["comparisons"] = [
+        c
+        for c in trained["comparisons"]
+        if any(lvl.get("u_probability") for lvl in c["comparison_levels"] if not lvl.get("is_null_level"))
+    ]
     return with_m_floor(trained, config["m_floor"])
 
 

@@ -38,10 +38,12 @@ class _UnionFind:
 def case_keys(matched: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
     """record_id → case_key for every usable record (`features.unique_id` is the record_id as text)."""
     records = features.with_columns(record_id=pl.col("unique_id").cast(pl.Int64)).join(
-        matched.select("record_id", "person_id"), on="record_id", how="left")
+        matched.select("record_id", "person_id"), on="record_id", how="left"
+    )
     groups = _same_person_groups(records)
-    keyed = records.with_columns(group=pl.Series([groups.find(r) for r in records["record_id"].to_list()],
-                                                 dtype=pl.Int64))
+    keyed = records.with_columns(
+        group=pl.Series([groups.find(r) for r in records["record_id"].to_list()], dtype=pl.Int64)
+    )
     per_group = keyed.group_by("group").agg(
         persons=pl.col("person_id").drop_nulls().unique(),
         first_id=pl.col("id_digits").drop_nulls().sort().first(),
@@ -50,11 +52,16 @@ def case_keys(matched: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
     keyed = keyed.join(per_group, on="group")
     return keyed.select(
         "record_id",
-        case_key=pl.when(pl.col("person_id").is_not_null()).then(pl.lit("P:") + pl.col("person_id"))
-        .when(pl.col("persons").list.len() == 1).then(pl.lit("P:") + pl.col("persons").list.first())
-        .when(pl.col("persons").list.len() > 1).then(pl.lit("R:") + pl.col("record_id").cast(pl.Utf8))
-        .when(pl.col("first_id").is_not_null()).then(pl.lit("ID:") + _pseudonym("first_id"))
-        .when(pl.col("first_phone").is_not_null()).then(pl.lit("PH:") + _pseudonym("first_phone"))
+        case_key=pl.when(pl.col("person_id").is_not_null())
+        .then(pl.lit("P:") + pl.col("person_id"))
+        .when(pl.col("persons").list.len() == 1)
+        .then(pl.lit("P:") + pl.col("persons").list.first())
+        .when(pl.col("persons").list.len() > 1)
+        .then(pl.lit("R:") + pl.col("record_id").cast(pl.Utf8))
+        .when(pl.col("first_id").is_not_null())
+        .then(pl.lit("ID:") + _pseudonym("first_id"))
+        .when(pl.col("first_phone").is_not_null())
+        .then(pl.lit("PH:") + _pseudonym("first_phone"))
         .otherwise(pl.lit("R:") + pl.col("group").cast(pl.Utf8)),
     )
 
@@ -66,8 +73,12 @@ def _pseudonym(column: str) -> pl.Expr:
 def _same_person_groups(records: pl.DataFrame) -> _UnionFind:
     groups = _UnionFind()
     for columns in SAME_PERSON:
-        linked = (records.drop_nulls(list(columns)).group_by(list(columns))
-                  .agg(pl.col("record_id")).filter(pl.col("record_id").list.len() > 1))
+        linked = (
+            records.drop_nulls(list(columns))
+            .group_by(list(columns))
+            .agg(pl.col("record_id"))
+            .filter(pl.col("record_id").list.len() > 1)
+        )
         for ids in linked["record_id"].to_list():
             for other in ids[1:]:
                 groups.union(ids[0], other)

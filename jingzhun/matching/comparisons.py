@@ -10,19 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 
-def _comparison(name: str, levels: list[tuple[str, str]], null: str | None = None,
-                tf_level: str | None = None) -> dict[str, Any]:
+def _comparison(
+    name: str, levels: list[tuple[str, str]], null: str | None = None, tf_level: str | None = None
+) -> dict[str, Any]:
     """A comparison as Splink's JSON: a null level, the (label, condition) levels, then an else level.
     `tf_level` names the level whose weight is adjusted by how common the value is (王伟 counts for less)."""
     return {
         "output_column_name": name,
         "comparison_description": name,
         "comparison_levels": [
-            {"sql_condition": null or f'"{name}_l" IS NULL OR "{name}_r" IS NULL', "label_for_charts": "missing",
-             "is_null_level": True},
+            {
+                "sql_condition": null or f'"{name}_l" IS NULL OR "{name}_r" IS NULL',
+                "label_for_charts": "missing",
+                "is_null_level": True,
+            },
             *[
-                {"sql_condition": condition, "label_for_charts": label,
-                 **({"tf_adjustment_column": name, "tf_adjustment_weight": 1.0} if label == tf_level else {})}
+                {
+                    "sql_condition": condition,
+                    "label_for_charts": label,
+                    **({"tf_adjustment_column": name, "tf_adjustment_weight": 1.0} if label == tf_level else {}),
+                }
                 for label, condition in levels
             ],
             {"sql_condition": "ELSE", "label_for_charts": "else"},
@@ -32,66 +39,105 @@ def _comparison(name: str, levels: list[tuple[str, str]], null: str | None = Non
 
 # The wording staff read for each level (dispatch files, review workbook).
 EXPLANATIONS = {
-    "id_digits": {"exact": "身份证号一致", "exact_unchecked": "身份证号一致（15位旧号或校验位不符）",
-                  "one_edit": "身份证号相差一位（录入错误）", "area_birth": "身份证号的地区和出生日期一致"},
-    "name": {"exact": "姓名一致", "pinyin": "姓名同音", "fuzzy_pinyin": "姓名近音（方言易混）",
-             "similar": "姓名相似", "surname_title": "姓氏一致（只登记了称呼）"},
-    "phone": {"sole": "手机号一致（人口库中仅此一人）", "sole_named": "手机号一致（共用此号的人中仅此一人同名）",
-              "shared": "手机号一致（人口库中多人共用）",
-              "tail8": "手机号后8位一致"},
-    "address": {"house": "同一房屋", "place_named": "地址所写楼栋或小区中仅此一人同名", "building": "同一楼栋",
-                "committee": "同一居委"},
+    "id_digits": {
+        "exact": "身份证号一致",
+        "exact_unchecked": "身份证号一致（15位旧号或校验位不符）",
+        "one_edit": "身份证号相差一位（录入错误）",
+        "area_birth": "身份证号的地区和出生日期一致",
+    },
+    "name": {
+        "exact": "姓名一致",
+        "pinyin": "姓名同音",
+        "fuzzy_pinyin": "姓名近音（方言易混）",
+        "similar": "姓名相似",
+        "surname_title": "姓氏一致（只登记了称呼）",
+    },
+    "phone": {
+        "sole": "手机号一致（人口库中仅此一人）",
+        "sole_named": "手机号一致（共用此号的人中仅此一人同名）",
+        "shared": "手机号一致（人口库中多人共用）",
+        "tail8": "手机号后8位一致",
+    },
+    "address": {
+        "house": "同一房屋",
+        "place_named": "地址所写楼栋或小区中仅此一人同名",
+        "building": "同一楼栋",
+        "committee": "同一居委",
+    },
 }
 
 
 def _PLACE_NAMED_SIDE(side: str, other: str) -> str:  # noqa: N802 (reads as the condition it is)
     """`side` names no house, and the one person of the name at its building, or committee without a building."""
-    return (f"(house_id_{side} IS NULL AND place_named_holders_{side} = 1 AND coalesce(building_id_{side} = "
-            f"building_id_{other}, building_id_{side} IS NULL AND committee_code_{side} = committee_code_{other}))")
+    return (
+        f"(house_id_{side} IS NULL AND place_named_holders_{side} = 1 AND coalesce(building_id_{side} = "
+        f"building_id_{other}, building_id_{side} IS NULL AND committee_code_{side} = committee_code_{other}))"
+    )
 
 
 def comparisons() -> list[dict[str, Any]]:
     return [
-        _comparison("id_digits", [
-            # Checksum-valid: a typo of one number never gives another valid number, so equal means the same card.
-            # (Conditions are symmetric: in training Splink may put either side on the left.)
-            ("exact", "id_digits_l = id_digits_r AND id_valid_l AND id_valid_r"),
-            ("exact_unchecked", "id_digits_l = id_digits_r"),
-            # A typo, a transposition or a lost digit: one Damerau-Levenshtein edit.
-            ("one_edit", "damerau_levenshtein(id_digits_l, id_digits_r) <= 1"),
-            ("area_birth", "id_area_birth_l = id_area_birth_r"),
-        ]),
-        _comparison("name", [
-            ("exact", "name_l = name_r"),
-            ("pinyin", "name_pinyin_l = name_pinyin_r"),
-            ("fuzzy_pinyin", "name_key_l = name_key_r"),
-            ("similar", "length(name_l) = length(name_r) AND jaro_winkler_similarity(name_l, name_r) >= 0.75"),
-            # Only a surname and a title were written down (王先生): weak evidence, but not none.
-            ("surname_title", "(titled_l OR titled_r) AND surname_l = surname_r"),
-        ], null="(name_l IS NULL AND NOT titled_l) OR (name_r IS NULL AND NOT titled_r)", tf_level="exact"),
-        _comparison("phone", [
-            # A phone only one person of the population has names that person.
-            # (`phone_holders` counts the population's holders of the phone on both sides.)
-            ("sole", "phone_l = phone_r AND phone_holders_l = 1"),
-            # A phone a household shares, and the name written agrees with one of its holders only (the same
-            # pinyin; 陈先生: the only 陈 among them): it names that one. (`phone_named_holders` counts the
-            # holders the side's own name agrees with.)
-            ("sole_named", "phone_l = phone_r AND phone_named_holders_l = 1 AND phone_named_holders_r = 1 "
-                           "AND (name_pinyin_l = name_pinyin_r OR ((titled_l OR titled_r) AND surname_l = surname_r))"),
-            # A phone a household shares: weighed by how many share it (term frequencies), it names no one alone.
-            ("shared", "phone_l = phone_r"),
-            ("tail8", "phone_tail8_l = phone_tail8_r"),
-        ], tf_level="shared"),
-        _comparison("address", [
-            ("house", "house_id_l = house_id_r"),
-            # The text names no house, only a building or (no numbers: 东泰花园) a committee, where the one person
-            # of this name lives: the same characters, and no other of the same sound (`place_named_holders` counts
-            # them on the side that names no house). A homophone (王佳妍 for 王嘉燕) may be a neighbour of another.
-            ("place_named", f"name_l = name_r AND ({_PLACE_NAMED_SIDE('l', 'r')} "
-                            f"OR {_PLACE_NAMED_SIDE('r', 'l')})"),
-            ("building", "building_id_l = building_id_r"),
-            ("committee", "committee_code_l = committee_code_r"),
-        ], null="committee_code_l IS NULL OR committee_code_r IS NULL"),
+        _comparison(
+            "id_digits",
+            [
+                # Checksum-valid: a typo of one number never gives another valid number, so equal means the same card.
+                # (Conditions are symmetric: in training Splink may put either side on the left.)
+                ("exact", "id_digits_l = id_digits_r AND id_valid_l AND id_valid_r"),
+                ("exact_unchecked", "id_digits_l = id_digits_r"),
+                # A typo, a transposition or a lost digit: one Damerau-Levenshtein edit.
+                ("one_edit", "damerau_levenshtein(id_digits_l, id_digits_r) <= 1"),
+                ("area_birth", "id_area_birth_l = id_area_birth_r"),
+            ],
+        ),
+        _comparison(
+            "name",
+            [
+                ("exact", "name_l = name_r"),
+                ("pinyin", "name_pinyin_l = name_pinyin_r"),
+                ("fuzzy_pinyin", "name_key_l = name_key_r"),
+                ("similar", "length(name_l) = length(name_r) AND jaro_winkler_similarity(name_l, name_r) >= 0.75"),
+                # Only a surname and a title were written down (王先生): weak evidence, but not none.
+                ("surname_title", "(titled_l OR titled_r) AND surname_l = surname_r"),
+            ],
+            null="(name_l IS NULL AND NOT titled_l) OR (name_r IS NULL AND NOT titled_r)",
+            tf_level="exact",
+        ),
+        _comparison(
+            "phone",
+            [
+                # A phone only one person of the population has names that person.
+                # (`phone_holders` counts the population's holders of the phone on both sides.)
+                ("sole", "phone_l = phone_r AND phone_holders_l = 1"),
+                # A phone a household shares, and the name written agrees with one of its holders only (the same
+                # pinyin; 陈先生: the only 陈 among them): it names that one. (`phone_named_holders` counts the
+                # holders the side's own name agrees with.)
+                (
+                    "sole_named",
+                    "phone_l = phone_r AND phone_named_holders_l = 1 AND phone_named_holders_r = 1 "
+                    "AND (name_pinyin_l = name_pinyin_r OR ((titled_l OR titled_r) AND surname_l = surname_r))",
+                ),
+                # A phone a household shares: weighed by how many share it (term frequencies), it names no one alone.
+                ("shared", "phone_l = phone_r"),
+                ("tail8", "phone_tail8_l = phone_tail8_r"),
+            ],
+            tf_level="shared",
+        ),
+        _comparison(
+            "address",
+            [
+                ("house", "house_id_l = house_id_r"),
+                # The text names no house, only a building or (no numbers: 东泰花园) a committee, where the one person
+                # of this name lives: the same characters, and no other of the same sound (`place_named_holders` counts
+                # them on the side that names no house). A homophone (王佳妍 for 王嘉燕) may be a neighbour of another.
+                (
+                    "place_named",
+                    f"name_l = name_r AND ({_PLACE_NAMED_SIDE('l', 'r')} OR {_PLACE_NAMED_SIDE('r', 'l')})",
+                ),
+                ("building", "building_id_l = building_id_r"),
+                ("committee", "committee_code_l = committee_code_r"),
+            ],
+            null="committee_code_l IS NULL OR committee_code_r IS NULL",
+        ),
     ]
 
 
@@ -129,8 +175,10 @@ def settings() -> dict[str, Any]:
 # `register_bits` is log2(houses), the bits of a word only one house holds, so that levels mean the same in a
 # register of a thousand houses and of a million.
 def _shared_bits(left: str, right: str) -> str:
-    return (f"coalesce(list_sum(list_transform(list_filter({left}, lambda x: list_contains({right}, x.t)), "
-            f"lambda x: x.b)), 0)")
+    return (
+        f"coalesce(list_sum(list_transform(list_filter({left}, lambda x: list_contains({right}, x.t)), "
+        f"lambda x: x.b)), 0)"
+    )
 
 
 def HOUSE_SIDE(column: str) -> str:  # noqa: N802 (reads like the column it names)
@@ -146,19 +194,21 @@ SHARED_BITS = _shared_bits("tokens_l", "words_r")
 
 def _unshared_name_bits(side: str, other: str) -> str:
     """The bits of `side`'s words that are not a division's (浙江, 余杭: `a`) and that `other` does not write."""
-    return (f"coalesce(list_sum(list_transform(list_filter({side}, lambda x: NOT x.a AND NOT list_contains({other}, "
-            f"x.t)), lambda x: x.b)), 0)")
+    return (
+        f"coalesce(list_sum(list_transform(list_filter({side}, lambda x: NOT x.a AND NOT list_contains({other}, "
+        f"x.t)), lambda x: x.b)), 0)"
+    )
 
 
 # The share of the house's name words (in bits) the record does not write: a shop, a building or a gate of the place
 # that the record does not name is evidence of another place nearby. (Divisions are no name: a record need not
 # write the district or town the register writes, nor the register those of the record.)
-UNWRITTEN = (f"{_unshared_name_bits(HOUSE_SIDE('tokens'), RECORD_SIDE('words'))} "
-             f"/ greatest({HOUSE_SIDE('name_bits')}, 1)")
+UNWRITTEN = (
+    f"{_unshared_name_bits(HOUSE_SIDE('tokens'), RECORD_SIDE('words'))} / greatest({HOUSE_SIDE('name_bits')}, 1)"
+)
 # The share of the record's name words known to the register (in bits) the house does not hold: the text names a
 # place of the register that this house is not, a finer or another one.
-EXTRA = (f"{_unshared_name_bits(RECORD_SIDE('tokens'), HOUSE_SIDE('words'))} "
-         f"/ greatest({RECORD_SIDE('name_bits')}, 1)")
+EXTRA = f"{_unshared_name_bits(RECORD_SIDE('tokens'), HOUSE_SIDE('words'))} / greatest({RECORD_SIDE('name_bits')}, 1)"
 # (The null levels name `words_l` and `words_r`: Splink reads the columns a comparison needs from its SQL, and
 # does not look inside the lambdas.)
 NO_WORDS = "len(words_l) = 0 OR len(words_r) = 0"
@@ -167,37 +217,62 @@ NO_WORDS = "len(words_l) = 0 OR len(words_r) = 0"
 def address_comparisons() -> list[dict[str, Any]]:
     return [
         # As rare as three, two, one, half a word that only one house of the register holds.
-        _comparison("tokens_shared", [
-            ("unique_3", f"{SHARED_BITS} >= 3 * register_bits_l"),
-            ("unique_2", f"{SHARED_BITS} >= 2 * register_bits_l"),
-            ("unique_1", f"{SHARED_BITS} >= register_bits_l"),
-            ("unique_half", f"{SHARED_BITS} >= 0.5 * register_bits_l"),
-        ], null=NO_WORDS),
-        _comparison("tokens_unwritten", [
-            ("none", f"{UNWRITTEN} <= 0.05"),
-            ("quarter", f"{UNWRITTEN} <= 0.25"),
-            ("half", f"{UNWRITTEN} <= 0.5"),
-        ], null=NO_WORDS),
-        _comparison("tokens_extra", [
-            ("none", f"{EXTRA} <= 0.05"),
-            ("quarter", f"{EXTRA} <= 0.25"),
-            ("half", f"{EXTRA} <= 0.5"),
-        ], null=NO_WORDS),
+        _comparison(
+            "tokens_shared",
+            [
+                ("unique_3", f"{SHARED_BITS} >= 3 * register_bits_l"),
+                ("unique_2", f"{SHARED_BITS} >= 2 * register_bits_l"),
+                ("unique_1", f"{SHARED_BITS} >= register_bits_l"),
+                ("unique_half", f"{SHARED_BITS} >= 0.5 * register_bits_l"),
+            ],
+            null=NO_WORDS,
+        ),
+        _comparison(
+            "tokens_unwritten",
+            [
+                ("none", f"{UNWRITTEN} <= 0.05"),
+                ("quarter", f"{UNWRITTEN} <= 0.25"),
+                ("half", f"{UNWRITTEN} <= 0.5"),
+            ],
+            null=NO_WORDS,
+        ),
+        _comparison(
+            "tokens_extra",
+            [
+                ("none", f"{EXTRA} <= 0.05"),
+                ("quarter", f"{EXTRA} <= 0.25"),
+                ("half", f"{EXTRA} <= 0.5"),
+            ],
+            null=NO_WORDS,
+        ),
         # Numbers compared as numbers (0455 = 455), as a set: the lane, the building, the room, a letter (C座).
-        _comparison("numbers", [
-            ("same", "list_sort(numbers_l) = list_sort(numbers_r)"),
-            # The text writes the house's numbers and, beyond them, only a unit or room (丰利大厦1406室, a
-            # building the register holds as one entry): the house, written more finely.
-            ("inner", f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
-                      f"AND list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('outer_numbers')})"),
-            ("written_all", f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
-                            f"AND len({HOUSE_SIDE('numbers')}) > 0"),
-            ("house_more", f"list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('numbers')}) "
-                           f"AND len({RECORD_SIDE('numbers')}) > 0"),
-            ("house_none", f"len({HOUSE_SIDE('numbers')}) = 0"),
-            ("record_none", f"len({RECORD_SIDE('numbers')}) = 0"),
-            ("shares", "list_has_any(numbers_l, numbers_r)"),
-        ], null="len(numbers_l) = 0 AND len(numbers_r) = 0"),
+        _comparison(
+            "numbers",
+            [
+                ("same", "list_sort(numbers_l) = list_sort(numbers_r)"),
+                # The text writes the house's numbers and, beyond them, only a unit or room (丰利大厦1406室, a
+                # building the register holds as one entry): the house, written more finely.
+                (
+                    "inner",
+                    f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
+                    f"AND list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('outer_numbers')})",
+                ),
+                (
+                    "written_all",
+                    f"list_has_all({RECORD_SIDE('numbers')}, {HOUSE_SIDE('numbers')}) "
+                    f"AND len({HOUSE_SIDE('numbers')}) > 0",
+                ),
+                (
+                    "house_more",
+                    f"list_has_all({HOUSE_SIDE('numbers')}, {RECORD_SIDE('numbers')}) "
+                    f"AND len({RECORD_SIDE('numbers')}) > 0",
+                ),
+                ("house_none", f"len({HOUSE_SIDE('numbers')}) = 0"),
+                ("record_none", f"len({RECORD_SIDE('numbers')}) = 0"),
+                ("shares", "list_has_any(numbers_l, numbers_r)"),
+            ],
+            null="len(numbers_l) = 0 AND len(numbers_r) = 0",
+        ),
         # A text that places itself by another place (旁边, 对面, 附近) or names a gate of one (东门) names no house
         # of the register exactly: the place near it, or a part of it.
         _comparison("relative", [("neither", "NOT relative_l AND NOT relative_r")]),
@@ -219,7 +294,8 @@ def address_settings() -> dict[str, Any]:
         "comparisons": address_comparisons(),
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": f"l.{column} = r.{column}", "arrays_to_explode": [column]}
-            for column in ADDRESS_BLOCKING_RULES],
+            for column in ADDRESS_BLOCKING_RULES
+        ],
         "retain_intermediate_calculation_columns": True,  # the levels, for the rules of the decision
         "retain_matching_columns": True,
     }

@@ -59,10 +59,12 @@ def with_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFra
     there when there is one."""
     with_phone = population.filter(pl.col("phone").is_not_null())
     holders = with_phone.group_by("phone").agg(phone_holders=pl.len().cast(pl.Int64))
-    by_pinyin = with_phone.filter(~pl.col("titled")).group_by("phone", "name_pinyin").agg(
-        by_pinyin=pl.len().cast(pl.Int64))
-    by_surname = with_phone.filter(~pl.col("titled")).group_by("phone", "surname").agg(
-        by_surname=pl.len().cast(pl.Int64))
+    by_pinyin = (
+        with_phone.filter(~pl.col("titled")).group_by("phone", "name_pinyin").agg(by_pinyin=pl.len().cast(pl.Int64))
+    )
+    by_surname = (
+        with_phone.filter(~pl.col("titled")).group_by("phone", "surname").agg(by_surname=pl.len().cast(pl.Int64))
+    )
     named = population.filter(pl.col("name_pinyin").is_not_null())
     in_building = named.group_by("building_id", "name_pinyin").agg(in_building=pl.len().cast(pl.Int64))
     in_committee = named.group_by("committee_code", "name_pinyin").agg(in_committee=pl.len().cast(pl.Int64))
@@ -76,7 +78,10 @@ def with_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFra
         .with_columns(
             pl.col("phone_holders").fill_null(0),
             phone_named_holders=pl.when(pl.col("titled")).then("by_surname").otherwise("by_pinyin").fill_null(0),
-            place_named_holders=pl.when(pl.col("building_id").is_not_null()).then("in_building")
-            .otherwise("in_committee").fill_null(0))
+            place_named_holders=pl.when(pl.col("building_id").is_not_null())
+            .then("in_building")
+            .otherwise("in_committee")
+            .fill_null(0),
+        )
         .drop("by_pinyin", "by_surname", "in_building", "in_committee")
     )

@@ -51,12 +51,31 @@ if TYPE_CHECKING:
 HOUSE_TABLES = ("grid", "housing")
 # What linkage reads of the standardized population (`person_features`, the persons' homes): kept and read back
 # without the raw values and the columns no stage compares, which at ten million persons are gigabytes.
-POPULATION_COLUMNS = ("person_id", "name", "name_pinyin", "name_key", "id_number", "id_number_status",
-                      "id_number_candidate", "phone", "house_id", "building_id", "committee_code", "home_grid_id")
+POPULATION_COLUMNS = (
+    "person_id",
+    "name",
+    "name_pinyin",
+    "name_key",
+    "id_number",
+    "id_number_status",
+    "id_number_candidate",
+    "phone",
+    "house_id",
+    "building_id",
+    "committee_code",
+    "home_grid_id",
+)
 # What the address stages read of the standardized houses (the keys, the parsed fields, the words of the text):
 # kept without the raw columns of the housing file.
-HOUSE_COLUMNS = ("house_id", "grid_id", "address", *(f"addr_{f}" for f in ADDRESS_FIELDS), *KEY_COLUMNS,
-                 "building_id", "committee_code")
+HOUSE_COLUMNS = (
+    "house_id",
+    "grid_id",
+    "address",
+    *(f"addr_{f}" for f in ADDRESS_FIELDS),
+    *KEY_COLUMNS,
+    "building_id",
+    "committee_code",
+)
 # What the warehouse keeps of the reference, each table under the fingerprint of the files it is made from:
 # the standardized houses (`standardize_houses`), the standardized population and its person features with
 # their holder counts (`stored_population`).
@@ -91,21 +110,29 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
     return houses, _standardized_population(con, reference, houses)
 
 
-def _standardized_population(con: duckdb.DuckDBPyConnection, reference: Reference,
-                             houses: pl.DataFrame) -> pl.DataFrame:
-    return _cached(con, POPULATION, reference.fingerprint(), lambda: _standardize_population(reference, houses),
-                   POPULATION_COLUMNS)
+def _standardized_population(
+    con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame
+) -> pl.DataFrame:
+    return _cached(
+        con, POPULATION, reference.fingerprint(), lambda: _standardize_population(reference, houses), POPULATION_COLUMNS
+    )
 
 
 def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.DataFrame:
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
     cleanse step is built from them, before the population is read)."""
-    return _cached(con, HOUSES, reference.fingerprint(HOUSE_TABLES),
-                   lambda: _standardize_houses(reference), HOUSE_COLUMNS)
+    return _cached(
+        con, HOUSES, reference.fingerprint(HOUSE_TABLES), lambda: _standardize_houses(reference), HOUSE_COLUMNS
+    )
 
 
-def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, make: Callable[[], pl.DataFrame],
-            columns: tuple[str, ...]) -> pl.DataFrame:
+def _cached(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    fingerprint: str,
+    make: Callable[[], pl.DataFrame],
+    columns: tuple[str, ...],
+) -> pl.DataFrame:
     """The `columns` of `table`'s rows of `fingerprint` from the warehouse, else of `make()`, stored there in their
     place (only those columns: what is read back is what is kept). A table kept without one of them is made
     again. Once read from the warehouse they are also kept as a Parquet file beside it (`_parquet_copy`), which
@@ -117,8 +144,9 @@ def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, make: 
         except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
             pass
     if _kept(con, table, fingerprint, columns):
-        cached = con.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?",
-                         params=[fingerprint]).pl()
+        cached = con.sql(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]
+        ).pl()
         if copy is not None:
             _keep_parquet_copy(cached, copy)
         return cached
@@ -129,9 +157,11 @@ def _cached(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, make: 
 
 def _kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]) -> bool:
     """Whether `table` holds rows of `fingerprint`, with `columns`."""
-    return (has_table(con, table)
-            and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
-            and bool(con.execute(f"SELECT 1 FROM {table} WHERE reference_hash = ? LIMIT 1", [fingerprint]).fetchall()))
+    return (
+        has_table(con, table)
+        and set(columns) <= {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+        and bool(con.execute(f"SELECT 1 FROM {table} WHERE reference_hash = ? LIMIT 1", [fingerprint]).fetchall())
+    )
 
 
 def _store(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, frame: pl.DataFrame) -> None:
@@ -171,7 +201,8 @@ def _standardize_houses(reference: Reference) -> pl.DataFrame:
     if "community" in houses.columns:
         # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
         houses = normalize_column(houses, "community", "text").with_columns(
-            addr_community=pl.coalesce("addr_community", "community"))
+            addr_community=pl.coalesce("addr_community", "community")
+        )
     houses = with_building_id(with_address_keys(houses))
     return houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
 
@@ -180,8 +211,9 @@ def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.Da
     population = reference.persons()
     for field in ("name", "id_number", "phone"):
         population = normalize_column(population, field, field)
-    return population.join(houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"),
-                           on="house_id", how="left")
+    return population.join(
+        houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"), on="house_id", how="left"
+    )
 
 
 def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
@@ -193,30 +225,42 @@ def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.Da
     committees = grid.select("committee_code", "subdistrict_code").unique("committee_code")
 
     def of_one_subdistrict(column: str) -> pl.DataFrame:
-        return (houses.select(column, "committee_code").drop_nulls()
-                .join(committees, on="committee_code")
-                .group_by(column).agg(pl.col("subdistrict_code").unique())
-                .filter(pl.col("subdistrict_code").list.len() == 1)
-                .select(column, pl.col("subdistrict_code").list.first().alias(f"{column}_subdistrict")))
+        return (
+            houses.select(column, "committee_code")
+            .drop_nulls()
+            .join(committees, on="committee_code")
+            .group_by(column)
+            .agg(pl.col("subdistrict_code").unique())
+            .filter(pl.col("subdistrict_code").list.len() == 1)
+            .select(column, pl.col("subdistrict_code").list.first().alias(f"{column}_subdistrict"))
+        )
 
-    return (usable.select("record_id", "addr_town", "addr_community", "addr_road")
-            .join(towns, on="addr_town", how="left")
-            .join(of_one_subdistrict("addr_community"), on="addr_community", how="left")
-            .join(of_one_subdistrict("addr_road"), on="addr_road", how="left")
-            .select("record_id", written_subdistrict_code=pl.coalesce(
-                "town_subdistrict", "addr_community_subdistrict", "addr_road_subdistrict")))
+    return (
+        usable.select("record_id", "addr_town", "addr_community", "addr_road")
+        .join(towns, on="addr_town", how="left")
+        .join(of_one_subdistrict("addr_community"), on="addr_community", how="left")
+        .join(of_one_subdistrict("addr_road"), on="addr_road", how="left")
+        .select(
+            "record_id",
+            written_subdistrict_code=pl.coalesce(
+                "town_subdistrict", "addr_community_subdistrict", "addr_road_subdistrict"
+            ),
+        )
+    )
 
 
-def linkage_inputs(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame,
-                   reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame, Population]:
+def linkage_inputs(
+    con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference
+) -> tuple[pl.DataFrame, pl.DataFrame, Population]:
     """(addresses resolved per record, record features, the population in the warehouse) for one day."""
     progress.doing("the standardized reference (parsed and cached when its files changed)")
     houses = standardize_houses(con, reference)
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     houses = placed_houses(houses, reference.grid)
-    addresses = resolve_day(con, resolve_records(con, usable, houses), usable, houses,
-                            reference.fingerprint(HOUSE_TABLES))
+    addresses = resolve_day(
+        con, resolve_records(con, usable, houses), usable, houses, reference.fingerprint(HOUSE_TABLES)
+    )
     progress.doing("person features")
     return addresses, *person_inputs(con, usable, addresses, reference, houses)
 
@@ -241,8 +285,13 @@ def resolve_records(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses
     return with_fuzzy_houses(resolve_addresses(con, usable, houses), usable, houses)
 
 
-def resolve_day(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable: pl.DataFrame,
-                houses: pl.DataFrame, houses_fingerprint: str) -> pl.DataFrame:
+def resolve_day(
+    con: duckdb.DuckDBPyConnection,
+    addresses: pl.DataFrame,
+    usable: pl.DataFrame,
+    houses: pl.DataFrame,
+    houses_fingerprint: str,
+) -> pl.DataFrame:
     """The address stages that look at the whole day, on what `resolve_records` left open: the token stage, whose
     model is trained on the open records of the first day of a register (so it is never split) and kept in the
     warehouse `con` with the houses' words; and the subdistrict each address names."""
@@ -250,8 +299,13 @@ def resolve_day(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable:
     return addresses.join(usable.select("record_id", "written_subdistrict_code"), on="record_id", how="left")
 
 
-def person_inputs(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, addresses: pl.DataFrame,
-                  reference: Reference, houses: pl.DataFrame) -> tuple[pl.DataFrame, Population]:
+def person_inputs(
+    con: duckdb.DuckDBPyConnection,
+    usable: pl.DataFrame,
+    addresses: pl.DataFrame,
+    reference: Reference,
+    houses: pl.DataFrame,
+) -> tuple[pl.DataFrame, Population]:
     """(record features, the population): what the person stages compare, with the phones' holders. The
     population's features are made once per reference and kept in the warehouse (`Population`)."""
     features = stored_population(con, reference, houses)
@@ -265,8 +319,9 @@ def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, hous
     there yet: they depend on the reference only, and counting holders over ten million persons every day would
     cost a minute and gigabytes. On a day they are there, the population is not read out of the warehouse."""
     fingerprint = reference.fingerprint()
-    if not (_kept(con, POPULATION, fingerprint, POPULATION_COLUMNS)
-            and _kept(con, POPULATION_FEATURES, fingerprint, ())):
+    if not (
+        _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS) and _kept(con, POPULATION_FEATURES, fingerprint, ())
+    ):
         population = _standardized_population(con, reference, houses)
         features = person_features(population, "person_id")
         _store(con, POPULATION_FEATURES, fingerprint, with_holders(features, features))
@@ -279,13 +334,15 @@ class Population:
     (`stored_population`). A day reads of them by SQL only what its records need: the persons a blocking rule pairs
     with them (with their holder counts), the persons sharing what the records' holder counts count, the term
     frequencies of their values, the homes of its candidates."""
+
     con: duckdb.DuckDBPyConnection
     fingerprint: str
 
     def sql(self) -> str:
         """The rows, as SQL on `con` (the fingerprint is hexadecimal: safe to write into it)."""
-        return (f"SELECT * EXCLUDE (reference_hash) FROM {POPULATION_FEATURES} "
-                f"WHERE reference_hash = '{self.fingerprint}'")
+        return (
+            f"SELECT * EXCLUDE (reference_hash) FROM {POPULATION_FEATURES} WHERE reference_hash = '{self.fingerprint}'"
+        )
 
     def all(self) -> pl.DataFrame:
         """The whole population's, for training and the partitioned stage."""
@@ -354,14 +411,24 @@ def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
         & ~pl.col("level_name").is_in(against).fill_null(False)
         & (pl.col("level_id_digits").fill_null("missing") != "else")
     ).select(record_id=pl.col("unique_id_l").cast(pl.Int64), person_id=pl.col("unique_id_r"))
-    return (candidates.join(homes, on="person_id")
-            .group_by("record_id")
-            .agg(pl.col("home_grid_id").n_unique().alias("grids"), pl.col("home_grid_id").first(),
-                 pl.col("home_committee_code").first(), pl.col("home_subdistrict_code").first(),
-                 pl.col("home_grid_id").null_count().alias("unplaced"))
-            .filter((pl.col("grids") == 1) & (pl.col("unplaced") == 0))
-            .select("record_id", household_committee_code="home_committee_code", household_grid_id="home_grid_id",
-                    household_subdistrict_code="home_subdistrict_code"))
+    return (
+        candidates.join(homes, on="person_id")
+        .group_by("record_id")
+        .agg(
+            pl.col("home_grid_id").n_unique().alias("grids"),
+            pl.col("home_grid_id").first(),
+            pl.col("home_committee_code").first(),
+            pl.col("home_subdistrict_code").first(),
+            pl.col("home_grid_id").null_count().alias("unplaced"),
+        )
+        .filter((pl.col("grids") == 1) & (pl.col("unplaced") == 0))
+        .select(
+            "record_id",
+            household_committee_code="home_committee_code",
+            household_grid_id="home_grid_id",
+            household_subdistrict_code="home_subdistrict_code",
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -376,16 +443,30 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
     """The fuzzy stage, after the exact ones: records not resolved to a house may be, if a misspelt road or
     community name is the only difference."""
     config = rules.load("thresholds")["address"]
-    open_records = usable.join(addresses.filter(pl.col("address_level").fill_null("") != "house")
-                               .select("record_id"), on="record_id")
+    open_records = usable.join(
+        addresses.filter(pl.col("address_level").fill_null("") != "house").select("record_id"), on="record_id"
+    )
     # Never a house in another subdistrict than the one the address names.
-    fuzzy = resolve_fuzzy(open_records, houses, config["fuzzy_min_score"], config["fuzzy_min_gap"],
-                          same=("written_subdistrict_code", "subdistrict_code"))
-    found = fuzzy.filter(pl.col("house_id").is_not_null()).join(
-        houses.select("house_id", f_building_id="building_id", f_grid_id="grid_id",
-                      f_committee_code="committee_code"), on="house_id").rename({"house_id": "f_house_id"})
+    fuzzy = resolve_fuzzy(
+        open_records,
+        houses,
+        config["fuzzy_min_score"],
+        config["fuzzy_min_gap"],
+        same=("written_subdistrict_code", "subdistrict_code"),
+    )
+    found = (
+        fuzzy.filter(pl.col("house_id").is_not_null())
+        .join(
+            houses.select(
+                "house_id", f_building_id="building_id", f_grid_id="grid_id", f_committee_code="committee_code"
+            ),
+            on="house_id",
+        )
+        .rename({"house_id": "f_house_id"})
+    )
     merged = addresses.join(found.drop("fuzzy_ambiguous"), on="record_id", how="left").join(
-        fuzzy.select("record_id", "fuzzy_ambiguous"), on="record_id", how="left")
+        fuzzy.select("record_id", "fuzzy_ambiguous"), on="record_id", how="left"
+    )
     hit = pl.col("f_house_id").is_not_null()
     return merged.select(
         "record_id",
@@ -398,35 +479,52 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
     )
 
 
-def with_token_houses(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame, usable: pl.DataFrame,
-                      houses: pl.DataFrame, houses_fingerprint: str) -> pl.DataFrame:
+def with_token_houses(
+    con: duckdb.DuckDBPyConnection,
+    addresses: pl.DataFrame,
+    usable: pl.DataFrame,
+    houses: pl.DataFrame,
+    houses_fingerprint: str,
+) -> pl.DataFrame:
     """The token stage, after the exact and fuzzy ones (as uk_address_matcher: exact, then Splink): a record not
     resolved to a house may be, by the words and numbers of its address, or to the building or committee its
     near-equal candidates share. It refines an exact stage's committee, never contradicts it, and never takes a
     house in another subdistrict than the text names."""
     config = rules.load("thresholds")["address"]["tokens"]
     open_records = usable.filter(pl.col("address").is_not_null()).join(
-        addresses.filter(~pl.col("address_level").fill_null("").str.starts_with("house"))
-        .select("record_id", "committee_code"), on="record_id")
+        addresses.filter(~pl.col("address_level").fill_null("").str.starts_with("house")).select(
+            "record_id", "committee_code"
+        ),
+        on="record_id",
+    )
     pairs = score_address_tokens(con, open_records, houses, config, houses_fingerprint)
     found = decide_address_tokens(pairs, open_records, houses, config)
     merged = addresses.join(found.rename(lambda c: c if c == "record_id" else f"t_{c}"), on="record_id", how="left")
     # A coarser exact level (building, lane, community) gives way to a house only.
-    hit = pl.col("t_token_level").is_not_null() & (pl.col("address_level").is_null()
-                                                   | (pl.col("t_token_level") == "house"))
+    hit = pl.col("t_token_level").is_not_null() & (
+        pl.col("address_level").is_null() | (pl.col("t_token_level") == "house")
+    )
     return merged.select(
         "record_id",
-        address_level=pl.when(hit).then(pl.concat_str([pl.col("t_token_level"), pl.lit("_tokens")]))
+        address_level=pl.when(hit)
+        .then(pl.concat_str([pl.col("t_token_level"), pl.lit("_tokens")]))
         .otherwise("address_level"),
-        **{c: pl.when(hit).then(f"t_{c}").otherwise(c) for c in ("house_id", "building_id", "grid_id",
-                                                                 "committee_code")},
+        **{
+            c: pl.when(hit).then(f"t_{c}").otherwise(c)
+            for c in ("house_id", "building_id", "grid_id", "committee_code")
+        },
         address_ambiguous=pl.col("address_ambiguous")
         | (pl.col("t_token_ambiguous").fill_null(False) & pl.col("address_level").is_null()),
     )
 
 
-def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
-          model: Model | None = None, partitions: Partitions | None = None) -> Matching:
+def match(
+    con: duckdb.DuckDBPyConnection,
+    standard: pl.DataFrame,
+    reference: Reference,
+    model: Model | None = None,
+    partitions: Partitions | None = None,
+) -> Matching:
     """Per record: person_id, house_id, grid_id, committee/subdistrict codes and names, person_method,
     address_method, match_method, match_probability, match_weight, match_explanation, ambiguous, case_key,
     and the version of the person-linkage `model` that decided (default: the builtin one).
@@ -444,43 +542,61 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
         from jingzhun.matching.partitions import linkage_in_partitions
 
         addresses, records, population_features, pairs = linkage_in_partitions(
-            con, standard, reference, model.settings, partitions)
+            con, standard, reference, model.settings, partitions
+        )
     progress.doing("deciding persons and routing")
-    persons = decide_persons(pairs, thresholds).with_columns(
-        pl.col("record_key").cast(pl.Int64).alias("record_id")).drop("record_key")
+    persons = (
+        decide_persons(pairs, thresholds)
+        .with_columns(pl.col("record_key").cast(pl.Int64).alias("record_id"))
+        .drop("record_key")
+    )
 
-    routing = reference.grid.select(
-        "committee_code", "committee_name", "subdistrict_code", "subdistrict_name"
-    ).unique("committee_code")
+    routing = reference.grid.select("committee_code", "committee_name", "subdistrict_code", "subdistrict_name").unique(
+        "committee_code"
+    )
     subdistrict_of = dict(routing.select("committee_code", "subdistrict_code").iter_rows())
     # Only the candidates' homes: a person no pair names is never decided nor anyone's household.
-    homes = population_features.homes(pairs["unique_id_r"]).select(
-        "person_id", home_house_id="house_id", home_building_id="building_id", home_grid_id="home_grid_id",
-        home_committee_code="committee_code",
-    ).with_columns(home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
+    homes = (
+        population_features.homes(pairs["unique_id_r"])
+        .select(
+            "person_id",
+            home_house_id="house_id",
+            home_building_id="building_id",
+            home_grid_id="home_grid_id",
+            home_committee_code="committee_code",
+        )
+        .with_columns(home_subdistrict_code=pl.col("home_committee_code").replace_strict(subdistrict_of, default=None))
+    )
     written = pl.col("written_subdistrict_code")
     # The registered home is a fallback only where the address says nothing against it: the linked person's,
     # else the one home of everyone the phone may be (陈先生 on his household's phone).
     home_against_text = written.is_not_null() & (pl.col("home_subdistrict_code") != written).fill_null(False)
-    from_home = (pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null()
-                 & ~home_against_text)
+    from_home = pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null() & ~home_against_text
     linked_home = pl.col("person_id").is_not_null()
     household = phone_households(pairs, homes)
     decided = (
         addresses.join(persons, on="record_id", how="left")
         .join(homes, on="person_id", how="left")
         .join(household, on="record_id", how="left")
-        .with_columns(**{f"home_{c}": pl.when(linked_home).then(f"home_{c}").otherwise(f"household_{c}")
-                         for c in ("committee_code", "grid_id", "subdistrict_code")})
+        .with_columns(
+            **{
+                f"home_{c}": pl.when(linked_home).then(f"home_{c}").otherwise(f"household_{c}")
+                for c in ("committee_code", "grid_id", "subdistrict_code")
+            }
+        )
         .with_columns(
             model_version=pl.lit(model.version),
-            address_method=pl.when(from_home & linked_home).then(pl.lit("person_home"))
-            .when(from_home).then(pl.lit("phone_home")).otherwise(pl.col("address_level")),
+            address_method=pl.when(from_home & linked_home)
+            .then(pl.lit("person_home"))
+            .when(from_home)
+            .then(pl.lit("phone_home"))
+            .otherwise(pl.col("address_level")),
             committee_code=pl.when(from_home).then("home_committee_code").otherwise("committee_code"),
             grid_id=pl.when(from_home).then("home_grid_id").otherwise("grid_id"),
             # The address named the person's own building but no room: their registered home is the house.
             house_id=pl.coalesce(
-                "house_id", pl.when(pl.col("building_id") == pl.col("home_building_id")).then("home_house_id")),
+                "house_id", pl.when(pl.col("building_id") == pl.col("home_building_id")).then("home_house_id")
+            ),
             ambiguous=(pl.col("address_ambiguous") & pl.col("address_level").is_null())
             | pl.col("person_review").fill_null(False),
             # (Only a linked person's home against the text asks for a person: the household's is only not used.)
@@ -493,20 +609,28 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
         # names goes to a person, with the reason.
         review_reason=pl.when(written.is_not_null() & (routed_subdistrict != written).fill_null(False))
         .then(pl.lit(REVIEW_AGAINST_ADDRESS))
-        .when(pl.col("home_against_text")).then(pl.lit(REVIEW_HOME_AGAINST_ADDRESS)),
+        .when(pl.col("home_against_text"))
+        .then(pl.lit(REVIEW_HOME_AGAINST_ADDRESS)),
     )
     decided = decided.with_columns(
         match_method=pl.concat_str(
-            [pl.col("person_method").replace_strict({"model": "person_model", "exact": "person_exact"},
-                                                    default=None),
-             pl.concat_str([pl.lit("address_"), pl.col("address_method")])],
-            separator="+", ignore_nulls=True,
+            [
+                pl.col("person_method").replace_strict(
+                    {"model": "person_model", "exact": "person_exact"}, default=None
+                ),
+                pl.concat_str([pl.lit("address_"), pl.col("address_method")]),
+            ],
+            separator="+",
+            ignore_nulls=True,
         ).replace("", None),
         match_probability=pl.when(pl.col("person_id").is_not_null()).then(pl.col("match_probability")),
         match_explanation=pl.concat_str(
-            [pl.when(pl.col("person_id").is_not_null()).then(pl.col("person_explanation")),
-             pl.col("address_method").replace_strict(ADDRESS_EXPLANATIONS, default=None)],
-            separator="；", ignore_nulls=True,
+            [
+                pl.when(pl.col("person_id").is_not_null()).then(pl.col("person_explanation")),
+                pl.col("address_method").replace_strict(ADDRESS_EXPLANATIONS, default=None),
+            ],
+            separator="；",
+            ignore_nulls=True,
         ).replace("", None),
     )
     matched = (
@@ -517,17 +641,40 @@ def match(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Ref
     matched = matched.join(case_keys(matched, records), on="record_id", how="left")
     return Matching(
         matched=matched.select(
-            "record_id", "person_id", "candidate_person_id", "house_id", "grid_id", "committee_code",
-            "committee_name", "subdistrict_code", "subdistrict_name", "person_method", "address_method",
-            "match_method", "match_probability", "match_weight", "match_explanation",
-            pl.col("ambiguous").fill_null(False), "review_reason", "case_key", "model_version",
+            "record_id",
+            "person_id",
+            "candidate_person_id",
+            "house_id",
+            "grid_id",
+            "committee_code",
+            "committee_name",
+            "subdistrict_code",
+            "subdistrict_name",
+            "person_method",
+            "address_method",
+            "match_method",
+            "match_probability",
+            "match_weight",
+            "match_explanation",
+            pl.col("ambiguous").fill_null(False),
+            "review_reason",
+            "case_key",
+            "model_version",
         ),
         record_features=records,
         population_features=population_features,
         candidates=pairs.filter(
-            (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)).select(
-            pl.col("unique_id_l").cast(pl.Int64).alias("record_id"), pl.col("unique_id_r").alias("person_id"),
-            "match_weight", "match_probability", pl.col("^gamma_.*$"), pl.col("^level_.*$"), pl.col("^bf_.*$"))
+            (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)
+        )
+        .select(
+            pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),
+            pl.col("unique_id_r").alias("person_id"),
+            "match_weight",
+            "match_probability",
+            pl.col("^gamma_.*$"),
+            pl.col("^level_.*$"),
+            pl.col("^bf_.*$"),
+        )
         # In a stable order: Splink gives the pairs in whatever order its threads found them.
         .sort("record_id", "person_id"),
     )

@@ -60,6 +60,7 @@ Runner = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 class Partitions:
     """Where the parts run: `run` them, `width` of them at once (the cluster's threads), their files in `folder`,
     which every worker must see at the same path."""
+
     run: Runner
     width: int
     folder: Path
@@ -73,6 +74,7 @@ def in_process(folder: Path, width: int = 2) -> Partitions:
 @dataclass(frozen=True)
 class AddressPart:
     """The records of part `part` (whole subdistricts, by the one their address names), against all the houses."""
+
     folder: Path
     part: int
     rules: Path | None  # the rules in force where the stage runs (a worker has only its installed ones)
@@ -84,6 +86,7 @@ class AddressPart:
 @dataclass(frozen=True)
 class PersonPart:
     """The pairs of blocking rule `rule` whose key hashes to `bucket` of `buckets`."""
+
     folder: Path
     rule: int
     bucket: int
@@ -94,9 +97,13 @@ class PersonPart:
         return f"persons rule {self.rule} part {self.bucket + 1}/{self.buckets}"
 
 
-def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame, reference: Reference,
-                          settings: dict[str, Any], partitions: Partitions
-                          ) -> tuple[pl.DataFrame, pl.DataFrame, Population, pl.DataFrame]:
+def linkage_in_partitions(
+    con: duckdb.DuckDBPyConnection,
+    standard: pl.DataFrame,
+    reference: Reference,
+    settings: dict[str, Any],
+    partitions: Partitions,
+) -> tuple[pl.DataFrame, pl.DataFrame, Population, pl.DataFrame]:
     """What `link.linkage_inputs` and `score_pairs` give in one process: (addresses, record features,
     the population in the warehouse, scored pairs), the addresses and the pairs worked out in parts."""
     folder = partitions.folder
@@ -106,8 +113,9 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
         houses = standardize_houses(con, reference)
         usable = usable_records(standard, houses, reference.grid)
         houses = placed_houses(houses, reference.grid)
-        addresses = resolve_day(con, _addresses(con, usable, houses, partitions), usable, houses,
-                                reference.fingerprint(HOUSE_TABLES))
+        addresses = resolve_day(
+            con, _addresses(con, usable, houses, partitions), usable, houses, reference.fingerprint(HOUSE_TABLES)
+        )
         records, population_features = person_inputs(con, usable, addresses, reference, houses)
         pairs = _pairs(records, population_features.all(), settings, partitions)
     finally:
@@ -115,8 +123,9 @@ def linkage_in_partitions(con: duckdb.DuckDBPyConnection, standard: pl.DataFrame
     return addresses, records, population_features, pairs
 
 
-def _addresses(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame,
-               partitions: Partitions) -> pl.DataFrame:
+def _addresses(
+    con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame, partitions: Partitions
+) -> pl.DataFrame:
     """`resolve_records` of all usable records, in parts."""
     folder = partitions.folder
     usable = usable.with_columns(part=_address_parts(usable, partitions.width))
@@ -145,29 +154,37 @@ def _address_parts(usable: pl.DataFrame, width: int) -> pl.Series:
 def resolve_part(part: AddressPart) -> pl.DataFrame:
     """The address stages for one part's records (run on a worker)."""
     with rules.using(part.rules), duckdb.connect() as con:
-        records = con.sql(f"SELECT * EXCLUDE (part) FROM read_parquet('{part.folder / 'records.parquet'}') "
-                          "WHERE part = $part", params={"part": part.part}).pl()
+        records = con.sql(
+            f"SELECT * EXCLUDE (part) FROM read_parquet('{part.folder / 'records.parquet'}') WHERE part = $part",
+            params={"part": part.part},
+        ).pl()
         return resolve_records(con, records, pl.read_parquet(part.folder / "houses.parquet"))
 
 
-def _pairs(records: pl.DataFrame, population: pl.DataFrame, settings: dict[str, Any],
-           partitions: Partitions) -> pl.DataFrame:
+def _pairs(
+    records: pl.DataFrame, population: pl.DataFrame, settings: dict[str, Any], partitions: Partitions
+) -> pl.DataFrame:
     folder = partitions.folder
     records.write_parquet(folder / "record_features.parquet")
     population.write_parquet(folder / "population_features.parquet")
     for column in TF_COLUMNS:
         term_frequencies(population, column).write_parquet(folder / f"tf_{column}.parquet")
     blocking = [_rule_sql(rule) for rule in settings["blocking_rules_to_generate_predictions"]]
-    parts = [PersonPart(folder, i, bucket, buckets, settings)
-             for i, rule in enumerate(blocking)
-             for buckets in [partitions.width if rule_keys(rule) else 1]
-             for bucket in range(buckets)]
+    parts = [
+        PersonPart(folder, i, bucket, buckets, settings)
+        for i, rule in enumerate(blocking)
+        for buckets in [partitions.width if rule_keys(rule) else 1]
+        for bucket in range(buckets)
+    ]
     scored = [pairs for pairs in partitions.run(score_part, parts) if pairs is not None]
     if not scored:  # no part had a record and a person: the one-process answer, with its columns
         return score_pairs(records.head(0), population.head(0), settings)
     # A pair several rules found is kept once, under its first rule, as Splink's own predict keeps it.
-    return (pl.concat(scored).sort("unique_id_l", "unique_id_r", "match_key")
-            .unique(["unique_id_l", "unique_id_r"], keep="first", maintain_order=True))
+    return (
+        pl.concat(scored)
+        .sort("unique_id_l", "unique_id_r", "match_key")
+        .unique(["unique_id_l", "unique_id_r"], keep="first", maintain_order=True)
+    )
 
 
 def score_part(part: PersonPart) -> pl.DataFrame | None:
@@ -175,19 +192,24 @@ def score_part(part: PersonPart) -> pl.DataFrame | None:
     rule = _rule_sql(part.settings["blocking_rules_to_generate_predictions"][part.rule])
     keys = rule_keys(rule)
     with duckdb.connect() as con:
+
         def rows(table: str, side: int) -> pl.DataFrame:
             where = "true"
             if keys:
                 exprs = [pair[side] for pair in keys]
-                where = " AND ".join(f"({e}) IS NOT NULL" for e in exprs) + \
-                    f" AND hash({', '.join(exprs)}) % {part.buckets} = {part.bucket}"
+                where = (
+                    " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
+                    + f" AND hash({', '.join(exprs)}) % {part.buckets} = {part.bucket}"
+                )
             return con.sql(f"SELECT * FROM read_parquet('{part.folder / table}') WHERE {where}").pl()
 
         records, population = rows("record_features.parquet", 0), rows("population_features.parquet", 1)
     if records.is_empty() or population.is_empty():
         return None
-    settings = {**part.settings, "blocking_rules_to_generate_predictions": [
-        part.settings["blocking_rules_to_generate_predictions"][part.rule]]}
+    settings = {
+        **part.settings,
+        "blocking_rules_to_generate_predictions": [part.settings["blocking_rules_to_generate_predictions"][part.rule]],
+    }
     frequencies = {column: pl.read_parquet(part.folder / f"tf_{column}.parquet") for column in TF_COLUMNS}
     pairs = score_pairs(records, population, settings, frequencies)
     return pairs.with_columns(pl.lit(str(part.rule), dtype=pairs.schema["match_key"]).alias("match_key"))

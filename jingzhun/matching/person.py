@@ -52,25 +52,34 @@ class Thresholds:
     @classmethod
     def load(cls) -> Thresholds:
         config = rules.load("thresholds")["person"]
-        exact_rules = tuple({comparison: tuple(levels) for comparison, levels in rule.items()}
-                            for rule in config.get("exact_rules", []))
+        exact_rules = tuple(
+            {comparison: tuple(levels) for comparison, levels in rule.items()} for rule in config.get("exact_rules", [])
+        )
         _check_levels(exact_rules)
-        return cls(accept=float(config["accept"]), review=float(config["review"]),
-                   min_weight_gap=float(config["min_weight_gap"]), exact_rules=exact_rules)
+        return cls(
+            accept=float(config["accept"]),
+            review=float(config["review"]),
+            min_weight_gap=float(config["min_weight_gap"]),
+            exact_rules=exact_rules,
+        )
 
 
 def _check_levels(exact_rules: tuple[dict[str, tuple[str, ...]], ...]) -> None:
     """A rule naming a level that does not exist would silently never hold: refuse it."""
     from jingzhun.matching.comparisons import comparisons
 
-    known = {c["output_column_name"]: {"missing", *(lvl["label_for_charts"] for lvl in c["comparison_levels"])}
-             for c in comparisons()}
+    known = {
+        c["output_column_name"]: {"missing", *(lvl["label_for_charts"] for lvl in c["comparison_levels"])}
+        for c in comparisons()
+    }
     for rule in exact_rules:
         for comparison, levels in rule.items():
             unknown = set(levels) - known.get(comparison, set())
             if comparison not in known or unknown:
-                raise ValueError(f"jingzhun/rules/thresholds.yaml exact_rules: no level {sorted(unknown) or ''} of "
-                                 f"comparison {comparison!r} in jingzhun/matching/comparisons.py")
+                raise ValueError(
+                    f"jingzhun/rules/thresholds.yaml exact_rules: no level {sorted(unknown) or ''} of "
+                    f"comparison {comparison!r} in jingzhun/matching/comparisons.py"
+                )
 
 
 def term_frequencies(population: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -86,8 +95,12 @@ def shares(counts: pl.DataFrame, column: str, total: int) -> pl.DataFrame:
     return counts.select(column, (pl.col("len").cast(pl.UInt32) / pl.lit(total, pl.UInt32)).alias(f"tf_{column}"))
 
 
-def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | dict = MODEL_PATH,
-                frequencies: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+def score_pairs(
+    records: pl.DataFrame,
+    population: pl.DataFrame,
+    model: Path | dict = MODEL_PATH,
+    frequencies: dict[str, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
     """Every candidate pair of the blocking rules (record unique_id_l, person unique_id_r) with match_weight,
     match_probability, the level of each comparison (gamma_*, and its label in level_*) and its Bayes factor.
 
@@ -99,8 +112,8 @@ def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | d
     frequencies = frequencies or {column: term_frequencies(population, column) for column in TF_COLUMNS}
     population = blocked_persons(records, population, settings["blocking_rules_to_generate_predictions"])
     db_api, (left, right, *tfs) = splink_tables(
-        records=records, population=population,
-        **{f"tf_{column}": frequencies[column] for column in TF_COLUMNS})
+        records=records, population=population, **{f"tf_{column}": frequencies[column] for column in TF_COLUMNS}
+    )
     linker = Linker([left, right], settings, log_level=logging.WARNING)
     for column, tf in zip(TF_COLUMNS, tfs, strict=True):
         linker.table_management.register_term_frequency_lookup(tf, column)
@@ -108,8 +121,12 @@ def score_pairs(records: pl.DataFrame, population: pl.DataFrame, model: Path | d
     return with_levels(pl.from_arrow(pairs.as_duckdbpyrelation().to_arrow_table()), settings)
 
 
-def blocked_persons(records: pl.DataFrame, population: pl.DataFrame | str, blocking_rules: list[Any],
-                    con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
+def blocked_persons(
+    records: pl.DataFrame,
+    population: pl.DataFrame | str,
+    blocking_rules: list[Any],
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pl.DataFrame:
     """The persons that some blocking rule pairs with a record: the only candidates there are. Splink then reads
     these instead of the whole population, so a day's cost follows its rows (the term frequencies and phone
     holders, counted over the whole population, come with the rows). `population` is a frame, or the SQL of its
@@ -123,8 +140,9 @@ def blocked_persons(records: pl.DataFrame, population: pl.DataFrame | str, block
         db.register("l_frame", records)
         if isinstance(population, pl.DataFrame):
             db.register("r_frame", population)
-        found = " UNION ".join(f"SELECT r.unique_id FROM l_frame AS l JOIN {source} AS r ON {rule}"
-                               for rule in rules_sql)
+        found = " UNION ".join(
+            f"SELECT r.unique_id FROM l_frame AS l JOIN {source} AS r ON {rule}" for rule in rules_sql
+        )
         try:
             return db.sql(f"SELECT * FROM {source} AS r WHERE unique_id IN ({found})").pl()
         finally:
@@ -178,8 +196,9 @@ def exact_rule_met(exact_rules: tuple[dict[str, tuple[str, ...]], ...]) -> pl.Ex
     """Whether a pair meets one of the exact rules: all its comparisons at one of the levels it names."""
     met = pl.lit(False)
     for rule in exact_rules:
-        met = met | pl.all_horizontal(pl.col(f"level_{c}").is_in(list(levels)).fill_null(False)
-                                      for c, levels in rule.items())
+        met = met | pl.all_horizontal(
+            pl.col(f"level_{c}").is_in(list(levels)).fill_null(False) for c, levels in rule.items()
+        )
     return met
 
 
@@ -195,13 +214,15 @@ def decide_persons(pairs: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
         .with_columns(exact=pl.col("exact") & (pl.col("exact").sum().over("unique_id_l") == 1))
         # The person id last: candidates at the same weight are ranked the same way whatever order they came in.
         .sort(["unique_id_l", "exact", "match_weight", "unique_id_r"], descending=[False, True, True, False])
-        .with_columns(rank=pl.int_range(pl.len()).over("unique_id_l"), evidence=pl.concat_str(
-            [pl.col(c).fill_null("") for c in level_columns], separator="|"))
+        .with_columns(
+            rank=pl.int_range(pl.len()).over("unique_id_l"),
+            evidence=pl.concat_str([pl.col(c).fill_null("") for c in level_columns], separator="|"),
+        )
     )
     best = ranked.filter(pl.col("rank") == 0)
     second = ranked.filter(pl.col("rank") == 1).select(
-        "unique_id_l", second_weight="match_weight", second_probability="match_probability",
-        second_evidence="evidence")
+        "unique_id_l", second_weight="match_weight", second_probability="match_probability", second_evidence="evidence"
+    )
     decided = best.join(second, on="unique_id_l", how="left").with_columns(
         distinct=pl.col("second_weight").is_null()
         | (pl.col("match_weight") - pl.col("second_weight") >= thresholds.min_weight_gap)
@@ -225,5 +246,8 @@ def decide_persons(pairs: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
 
 def explain() -> pl.Expr:
     """The agreeing comparison levels in words, e.g. 「身份证号一致；姓名同音；同一楼栋」."""
-    return pl.concat_str([pl.col(f"level_{c}").replace_strict(EXPLANATIONS[c], default=None) for c in EXPLAINED],
-                         separator="；", ignore_nulls=True)
+    return pl.concat_str(
+        [pl.col(f"level_{c}").replace_strict(EXPLANATIONS[c], default=None) for c in EXPLAINED],
+        separator="；",
+        ignore_nulls=True,
+    )

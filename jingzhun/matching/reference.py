@@ -27,8 +27,16 @@ KEY_COLUMNS = {
     "population": ("person_id", "id_number", "house_id"),
 }
 REQUIRED = {
-    "grid": ("grid_id", "grid_name", "committee_code", "committee_name", "subdistrict_code", "subdistrict_name",
-             "district_code", "district_name"),
+    "grid": (
+        "grid_id",
+        "grid_name",
+        "committee_code",
+        "committee_name",
+        "subdistrict_code",
+        "subdistrict_name",
+        "district_code",
+        "district_name",
+    ),
     "housing": ("house_id", "address", "grid_id"),
     "population": ("person_id", "name", "id_number", "phone", "house_id"),
 }
@@ -72,8 +80,9 @@ def file_digest(path: Path) -> bytes:
 _digests: dict[tuple[object, ...], bytes] = {}  # `file_digest` by the file's path and state
 
 
-def load_reference(folder: Path, header_only: bool = False, read: tuple[str, ...] = tuple(REQUIRED),
-                   later: tuple[str, ...] = ()) -> Reference:
+def load_reference(
+    folder: Path, header_only: bool = False, read: tuple[str, ...] = tuple(REQUIRED), later: tuple[str, ...] = ()
+) -> Reference:
     """The three tables, with the rows the checks set aside left out; with `header_only`, just their columns
     (enough to check them before a run, without reading ten million persons). Only the tables named in `read`
     are read: the others are empty, with their required columns (the houses need no population). Those named in
@@ -89,17 +98,24 @@ def load_reference(folder: Path, header_only: bool = False, read: tuple[str, ...
         tables[name] = _read_table(path, name, 0 if header_only else None)
         files[name] = path
     grid = tables["grid"].filter(_first_of("grid_id") & pl.col("subdistrict_code").is_not_null())
-    return Reference(grid=grid, housing=tables["housing"].filter(_first_of("house_id")),
-                     population=tables["population"].filter(_first_of("person_id")), files=files,
-                     deferred=tuple(name for name in later if name in files))
+    return Reference(
+        grid=grid,
+        housing=tables["housing"].filter(_first_of("house_id")),
+        population=tables["population"].filter(_first_of("person_id")),
+        files=files,
+        deferred=tuple(name for name in later if name in files),
+    )
 
 
 def _read_table(path: Path, name: str, rows: int | None = None) -> pl.DataFrame:
     """The reference table `name` from `path` (all text, blanks null); its required columns must be there."""
     required = REQUIRED[name]
     try:
-        frame = (pl.read_parquet(path, n_rows=rows) if path.suffix == ".parquet"
-                 else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=rows))
+        frame = (
+            pl.read_parquet(path, n_rows=rows)
+            if path.suffix == ".parquet"
+            else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=rows)
+        )
     except (pl.exceptions.PolarsError, OSError) as error:
         raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
     missing = [c for c in required if c not in frame.columns]
@@ -126,6 +142,7 @@ def _first_of(key: str) -> pl.Expr:
 
 def _problems(grid: pl.LazyFrame, housing: pl.LazyFrame, population: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
     """Per check, a one-row frame: how many rows of its table have the problem (`rows`) and of how many (`of`)."""
+
     def surplus(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
         return frame.select(rows=pl.col(key).count() - pl.col(key).drop_nulls().n_unique(), of=pl.len())
 
@@ -137,19 +154,30 @@ def _problems(grid: pl.LazyFrame, housing: pl.LazyFrame, population: pl.LazyFram
     return {
         "duplicate_grid_id": surplus(grid, "grid_id"),
         "committee_without_subdistrict": grid.select(
-            rows=(pl.col("committee_code").is_not_null() & pl.col("subdistrict_code").is_null()).sum(), of=pl.len()),
+            rows=(pl.col("committee_code").is_not_null() & pl.col("subdistrict_code").is_null()).sum(), of=pl.len()
+        ),
         "duplicate_house_id": surplus(housing, "house_id"),
         # A grid without a subdistrict is set aside: its houses are on no grid the run knows.
-        "house_on_unknown_grid": not_in(housing, "grid_id", grid.filter(pl.col("subdistrict_code").is_not_null()),
-                                        "grid_id"),
+        "house_on_unknown_grid": not_in(
+            housing, "grid_id", grid.filter(pl.col("subdistrict_code").is_not_null()), "grid_id"
+        ),
         "duplicate_person_id": surplus(population, "person_id"),
         "duplicate_id_number": surplus(population, "id_number"),
         "person_on_unknown_house": not_in(population, "house_id", housing, "house_id"),
     }
 
 
-CHECKS_SCHEMA = {"check": pl.Utf8, "table": pl.Utf8, "file": pl.Utf8, "title": pl.Utf8, "rows": pl.Int64,
-                 "table_rows": pl.Int64, "share": pl.Float64, "limit": pl.Utf8, "over": pl.Boolean}
+CHECKS_SCHEMA = {
+    "check": pl.Utf8,
+    "table": pl.Utf8,
+    "file": pl.Utf8,
+    "title": pl.Utf8,
+    "rows": pl.Int64,
+    "table_rows": pl.Int64,
+    "share": pl.Float64,
+    "limit": pl.Utf8,
+    "over": pl.Boolean,
+}
 
 
 def check_reference(folder: Path) -> pl.DataFrame:
@@ -160,10 +188,12 @@ def check_reference(folder: Path) -> pl.DataFrame:
     paths = {name: _table_path(folder, name) for name in REQUIRED}
     scans = {}
     for name, path in paths.items():
-        scan = (pl.scan_parquet(path) if path.suffix == ".parquet"
-                else pl.scan_csv(path, infer_schema=False, encoding="utf8"))
-        scans[name] = _blank_is_null(scan.select(pl.col(c).cast(pl.Utf8) for c in KEY_COLUMNS[name]),
-                                     KEY_COLUMNS[name])
+        scan = (
+            pl.scan_parquet(path)
+            if path.suffix == ".parquet"
+            else pl.scan_csv(path, infer_schema=False, encoding="utf8")
+        )
+        scans[name] = _blank_is_null(scan.select(pl.col(c).cast(pl.Utf8) for c in KEY_COLUMNS[name]), KEY_COLUMNS[name])
     problems = _problems(scans["grid"], scans["housing"], scans["population"])
     try:
         counted = dict(zip(problems, pl.collect_all(list(problems.values())), strict=True))
@@ -174,13 +204,24 @@ def check_reference(folder: Path) -> pl.DataFrame:
         found, of = counted[check].row(0)
         share = found / of if of else 0.0
         max_rows, max_share = spec.get("max_rows"), spec.get("max_share")
-        rows.append({
-            "check": check, "table": spec["table"], "file": paths[spec["table"]].name, "title": spec["title"],
-            "rows": found, "table_rows": of, "share": share,
-            "limit": "；".join([*([f"≤{max_rows}行"] if max_rows is not None else []),
-                               *([f"≤{max_share:.2%}"] if max_share is not None else [])]),
-            "over": (max_rows is not None and found > max_rows) or (max_share is not None and share > max_share),
-        })
+        rows.append(
+            {
+                "check": check,
+                "table": spec["table"],
+                "file": paths[spec["table"]].name,
+                "title": spec["title"],
+                "rows": found,
+                "table_rows": of,
+                "share": share,
+                "limit": "；".join(
+                    [
+                        *([f"≤{max_rows}行"] if max_rows is not None else []),
+                        *([f"≤{max_share:.2%}"] if max_share is not None else []),
+                    ]
+                ),
+                "over": (max_rows is not None and found > max_rows) or (max_share is not None and share > max_share),
+            }
+        )
     return pl.DataFrame(rows, schema=CHECKS_SCHEMA)
 
 
@@ -193,8 +234,10 @@ def failed_checks_message(checks: pl.DataFrame) -> str | None:
     over = checks.filter(pl.col("over"))
     if over.is_empty():
         return None
-    said = "; ".join(f"{r['file']} {r['title']} {r['rows']} 行 ({r['check']}: {r['rows']} rows, limit {r['limit']})"
-                     for r in over.iter_rows(named=True))
+    said = "; ".join(
+        f"{r['file']} {r['title']} {r['rows']} 行 ({r['check']}: {r['rows']} rows, limit {r['limit']})"
+        for r in over.iter_rows(named=True)
+    )
     return f"参考数据检查未通过 / reference check failed: {said} — 限值见 jingzhun/rules/reference_checks.yaml"
 
 
@@ -202,8 +245,7 @@ def gazetteer(houses: pl.DataFrame, grid: pl.DataFrame) -> Gazetteer:
     """The district's own names from its standardized houses and its grid: the towns (subdistricts) and the
     communities and roads of the housing register, which the parser reads before the national names."""
     places = [houses.get_column(c).drop_nulls().unique() for c in ("addr_community", "addr_road")]
-    return Gazetteer(grid.get_column("subdistrict_name").drop_nulls().unique().to_list(),
-                     pl.concat(places).to_list())
+    return Gazetteer(grid.get_column("subdistrict_name").drop_nulls().unique().to_list(), pl.concat(places).to_list())
 
 
 def subdistrict_codes(folder: Path) -> list[str]:

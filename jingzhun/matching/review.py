@@ -23,39 +23,57 @@ from jingzhun.matching.person import Thresholds, explain
 PAIR_HEADER = "审核编号"
 DECISION_HEADER = "决定（是同一人/不是同一人）"
 DECISIONS = {"是同一人": True, "是": True, "同一人": True, "不是同一人": False, "否": False, "不是": False}
-LABEL_SCHEMA = {"label_run_date": pl.Date, "record_id": pl.Int64, "person_id": pl.Utf8, "is_match": pl.Boolean,
-                "review_file": pl.Utf8, "review_row": pl.Int64}
+LABEL_SCHEMA = {
+    "label_run_date": pl.Date,
+    "record_id": pl.Int64,
+    "person_id": pl.Utf8,
+    "is_match": pl.Boolean,
+    "review_file": pl.Utf8,
+    "review_row": pl.Int64,
+}
 
 
 def pair_id(run_date: dt.date, record_id: int, person_id: str) -> str:
     return f"{run_date.isoformat()}/{record_id}/{person_id}"
 
 
-def candidate_rows(candidates: pl.DataFrame, matched: pl.DataFrame, standard: pl.DataFrame,
-                   population: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
+def candidate_rows(
+    candidates: pl.DataFrame, matched: pl.DataFrame, standard: pl.DataFrame, population: pl.DataFrame, run_date: dt.date
+) -> pl.DataFrame:
     """Every candidate at or above the review threshold of a record the model did not link: both sides."""
     undecided = matched.filter(pl.col("person_id").is_null()).select("record_id")
-    pairs = candidates.join(undecided, on="record_id").filter(
-        pl.col("match_probability") >= Thresholds.load().review)
+    pairs = candidates.join(undecided, on="record_id").filter(pl.col("match_probability") >= Thresholds.load().review)
     return (
-        pairs.join(standard.select("record_id", "source", "source_file", "source_row", "name", "id_number", "phone",
-                                   "address"), on="record_id")
-        .join(population.select("person_id", p_name="name", p_id_number="id_number", p_phone="phone",
-                                p_address="address"), on="person_id", how="left")
+        pairs.join(
+            standard.select(
+                "record_id", "source", "source_file", "source_row", "name", "id_number", "phone", "address"
+            ),
+            on="record_id",
+        )
+        .join(
+            population.select(
+                "person_id", p_name="name", p_id_number="id_number", p_phone="phone", p_address="address"
+            ),
+            on="person_id",
+            how="left",
+        )
         # The person id last: candidates at the same weight (a household's phone) in one order whatever order the
         # warehouse gave them in, so that a rerun writes the same file.
         .sort("record_id", "match_weight", "person_id", descending=[False, True, False])
         .select(
-            pl.struct("record_id", "person_id").map_elements(
-                lambda p: pair_id(run_date, p["record_id"], p["person_id"]), return_dtype=pl.Utf8).alias(PAIR_HEADER),
+            pl.struct("record_id", "person_id")
+            .map_elements(lambda p: pair_id(run_date, p["record_id"], p["person_id"]), return_dtype=pl.Utf8)
+            .alias(PAIR_HEADER),
             pl.col("source").replace_strict(SOURCE_NAMES).alias("来源"),
-            pl.col("source_file").alias("来源文件"), pl.col("source_row").alias("来源行号"),
+            pl.col("source_file").alias("来源文件"),
+            pl.col("source_row").alias("来源行号"),
             *_person("记录", "name", "id_number", "phone", "address"),
             pl.col("person_id").alias("候选人员编号"),
             *_person("候选", "p_name", "p_id_number", "p_phone", "p_address"),
             pl.col("match_probability").round(4).alias("匹配概率"),
             explain().alias("一致的证据"),
-            pl.lit(None, pl.Utf8).alias(DECISION_HEADER), pl.lit(None, pl.Utf8).alias("备注"),
+            pl.lit(None, pl.Utf8).alias(DECISION_HEADER),
+            pl.lit(None, pl.Utf8).alias("备注"),
         )
     )
 
@@ -63,10 +81,13 @@ def candidate_rows(candidates: pl.DataFrame, matched: pl.DataFrame, standard: pl
 def _person(side: str, name: str, id_number: str, phone: str, address: str) -> list[pl.Expr]:
     """One side of a pair as analysts see it: name, masked ID number with its birth date and area, the phone's last
     four digits, address."""
-    return [shown("review", "name", name).alias(f"{side}姓名"),
-            shown("review", "id_number", id_number).alias(f"{side}证件号码"), *id_details(id_number, side),
-            shown("review", "phone", phone).alias(f"{side}手机号码"),
-            shown("review", "address", address).alias(f"{side}{'地址' if side == '记录' else '住址'}")]
+    return [
+        shown("review", "name", name).alias(f"{side}姓名"),
+        shown("review", "id_number", id_number).alias(f"{side}证件号码"),
+        *id_details(id_number, side),
+        shown("review", "phone", phone).alias(f"{side}手机号码"),
+        shown("review", "address", address).alias(f"{side}{'地址' if side == '记录' else '住址'}"),
+    ]
 
 
 def read_decisions(inbox: Path) -> tuple[pl.DataFrame, int]:

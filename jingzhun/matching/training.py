@@ -73,17 +73,21 @@ class TrainingData:
         return digest.hexdigest()
 
 
-def train(data: TrainingData, start: versions.Model | None = None, seed: int = 1,
-          min_labels: int = MIN_LABELS) -> tuple[dict[str, Any], dict[str, Any]]:
+def train(
+    data: TrainingData, start: versions.Model | None = None, seed: int = 1, min_labels: int = MIN_LABELS
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splink's settings with trained parameters, and the training notes. EM starts from `start`'s m."""
     from splink import Linker
 
     start = start or versions.builtin()
     db_api, (left, right, *tfs) = splink_tables(
-        records=data.records, population=data.population,
-        **{f"tf_{column}": term_frequencies(data.population, column) for column in TF_COLUMNS})
-    linker = Linker([left, right], _with_u(_starting_from(settings(), start.settings), data, seed),
-                    log_level=logging.WARNING)
+        records=data.records,
+        population=data.population,
+        **{f"tf_{column}": term_frequencies(data.population, column) for column in TF_COLUMNS},
+    )
+    linker = Linker(
+        [left, right], _with_u(_starting_from(settings(), start.settings), data, seed), log_level=logging.WARNING
+    )
     for column, tf in zip(TF_COLUMNS, tfs, strict=True):
         linker.table_management.register_term_frequency_lookup(tf, column)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RECALL)
@@ -92,9 +96,15 @@ def train(data: TrainingData, start: versions.Model | None = None, seed: int = 1
     matches = data.labels.filter(pl.col("is_match"))
     if matches.height >= min_labels:
         con = db_api._con  # the backend's own connection: the labels table must live beside the inputs
-        con.register("labels_frame", matches.select(
-            source_dataset_l=pl.lit("records"), unique_id_l="unique_id_l",
-            source_dataset_r=pl.lit("population"), unique_id_r="unique_id_r"))
+        con.register(
+            "labels_frame",
+            matches.select(
+                source_dataset_l=pl.lit("records"),
+                unique_id_l="unique_id_l",
+                source_dataset_r=pl.lit("population"),
+                unique_id_r="unique_id_r",
+            ),
+        )
         con.execute("CREATE TABLE person_labels AS SELECT * FROM labels_frame")
         linker.training.estimate_m_from_pairwise_labels("person_labels")
     trained = with_m_floor(linker.misc.save_model_to_json(), M_FLOOR)
@@ -116,8 +126,11 @@ def _starting_from(fresh: dict[str, Any], start: dict[str, Any]) -> dict[str, An
     """`fresh` settings (the code's comparisons) with the m and u of `start` where a level of the same label exists:
     EM's starting point is what the active model learnt, not Splink's defaults."""
     fresh = copy.deepcopy(fresh)
-    known = {(c["output_column_name"], lvl.get("label_for_charts")): lvl
-             for c in start.get("comparisons", []) for lvl in c["comparison_levels"]}
+    known = {
+        (c["output_column_name"], lvl.get("label_for_charts")): lvl
+        for c in start.get("comparisons", [])
+        for lvl in c["comparison_levels"]
+    }
     for comparison in fresh["comparisons"]:
         for level in comparison["comparison_levels"]:
             learnt = known.get((comparison["output_column_name"], level.get("label_for_charts")), {})
@@ -142,12 +155,17 @@ def _with_u(model: dict[str, Any], data: TrainingData, seed: int) -> dict[str, A
             level.pop("m_probability", None)
             level.pop("u_probability", None)
     estimates = []
-    for link_type, tables in (("link_only", {"records": data.records, "population": data.population}),
-                              ("dedupe_only", {"population": data.population})):
+    for link_type, tables in (
+        ("link_only", {"records": data.records, "population": data.population}),
+        ("dedupe_only", {"population": data.population}),
+    ):
         _, registered = splink_tables(**tables)
         # A level a sampler never sees is expected (the register has no titles): not worth a warning.
-        sampler = Linker(registered if len(registered) > 1 else registered[0], {**unset, "link_type": link_type},
-                         log_level=logging.ERROR)
+        sampler = Linker(
+            registered if len(registered) > 1 else registered[0],
+            {**unset, "link_type": link_type},
+            log_level=logging.ERROR,
+        )
         sampler.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
         estimates.append(_u_by_level(sampler.misc.save_model_to_json()))
     from_pairs, from_register = estimates
@@ -162,8 +180,12 @@ def _with_u(model: dict[str, Any], data: TrainingData, seed: int) -> dict[str, A
 
 
 def _u_by_level(model: dict[str, Any]) -> dict[tuple[str, str], float]:
-    return {(c["output_column_name"], lvl.get("label_for_charts")): lvl["u_probability"]
-            for c in model["comparisons"] for lvl in c["comparison_levels"] if lvl.get("u_probability")}
+    return {
+        (c["output_column_name"], lvl.get("label_for_charts")): lvl["u_probability"]
+        for c in model["comparisons"]
+        for lvl in c["comparison_levels"]
+        if lvl.get("u_probability")
+    }
 
 
 def with_m_floor(model: dict[str, Any], floor: float) -> dict[str, Any]:
@@ -186,6 +208,7 @@ def with_m_floor(model: dict[str, Any], floor: float) -> dict[str, Any]:
 class Benchmark:
     """Records with known persons: `truth` has unique_id (a record) and person_id (null: nobody in the population)
     and, for labelled pairs, is_match (the pair is, or is not, the same person)."""
+
     name: str
     records: pl.DataFrame
     population: pl.DataFrame
@@ -198,25 +221,36 @@ def link(records: pl.DataFrame, population: pl.DataFrame, model: dict[str, Any])
         return pl.DataFrame(schema={"unique_id": pl.Utf8, "linked": pl.Utf8})
     decided = decide_persons(score_pairs(records, population, model), Thresholds.load())
     return records.select("unique_id").join(
-        decided.select(unique_id="record_key", linked="person_id"), on="unique_id", how="left")
+        decided.select(unique_id="record_key", linked="person_id"), on="unique_id", how="left"
+    )
 
 
 def measure(model: dict[str, Any], benchmark: Benchmark) -> dict[str, Any]:
     """Precision (links that are right, of the links whose rightness is known) and recall (records linked to their
     person, of the records whose person is known)."""
     linked = link(benchmark.records, benchmark.population, model)
-    truth = benchmark.truth if "is_match" in benchmark.truth.columns else \
-        benchmark.truth.with_columns(is_match=pl.col("person_id").is_not_null())
+    truth = (
+        benchmark.truth
+        if "is_match" in benchmark.truth.columns
+        else benchmark.truth.with_columns(is_match=pl.col("person_id").is_not_null())
+    )
     known = truth.join(linked, on="unique_id", how="left")
     right = known.filter(pl.col("is_match") & (pl.col("linked") == pl.col("person_id")))["unique_id"].n_unique()
     # A link is wrong when analysts said the pair is not the same person, or named another person for the record.
-    wrong = known.filter(pl.col("linked").is_not_null() & (
-        (~pl.col("is_match") & (pl.col("linked") == pl.col("person_id")))
-        | (pl.col("is_match") & (pl.col("linked") != pl.col("person_id")))
-        | (pl.col("person_id").is_null() & pl.col("linked").is_not_null())))["unique_id"].n_unique()
+    wrong = known.filter(
+        pl.col("linked").is_not_null()
+        & (
+            (~pl.col("is_match") & (pl.col("linked") == pl.col("person_id")))
+            | (pl.col("is_match") & (pl.col("linked") != pl.col("person_id")))
+            | (pl.col("person_id").is_null() & pl.col("linked").is_not_null())
+        )
+    )["unique_id"].n_unique()
     persons = truth.filter(pl.col("is_match") & pl.col("person_id").is_not_null())["unique_id"].n_unique()
-    return {"records": known["unique_id"].n_unique(), "precision": right / (right + wrong) if right + wrong else None,
-            "recall": right / persons if persons else None}
+    return {
+        "records": known["unique_id"].n_unique(),
+        "precision": right / (right + wrong) if right + wrong else None,
+        "recall": right / persons if persons else None,
+    }
 
 
 def holdout_day(folder: Path, persons: int, seed: int) -> Benchmark:
@@ -226,10 +260,15 @@ def holdout_day(folder: Path, persons: int, seed: int) -> Benchmark:
     generate(folder, persons=persons, seed=seed)
     records, population, standard = _linkage_features(folder / "inbox", folder / "reference")
     truth = pl.read_csv(folder / "truth.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))
-    keyed = standard.select(pl.col("record_id").cast(pl.Utf8).alias("unique_id"), "source", "source_file",
-                            "source_row").join(truth, on=["source", "source_file", "source_row"])
-    return Benchmark("holdout", records, population,
-                     records.select("unique_id").join(keyed.select("unique_id", "person_id"), on="unique_id"))
+    keyed = standard.select(
+        pl.col("record_id").cast(pl.Utf8).alias("unique_id"), "source", "source_file", "source_row"
+    ).join(truth, on=["source", "source_file", "source_row"])
+    return Benchmark(
+        "holdout",
+        records,
+        population,
+        records.select("unique_id").join(keyed.select("unique_id", "person_id"), on="unique_id"),
+    )
 
 
 def _linkage_features(inbox: Path, reference: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -248,9 +287,12 @@ def _linkage_features(inbox: Path, reference: Path) -> tuple[pl.DataFrame, pl.Da
 
 
 def labelled_benchmark(data: TrainingData) -> Benchmark:
-    return Benchmark("labels", data.records.join(data.labels.select(unique_id="unique_id_l").unique(), on="unique_id"),
-                     data.population, data.labels.select(unique_id="unique_id_l", person_id="unique_id_r",
-                                                         is_match="is_match"))
+    return Benchmark(
+        "labels",
+        data.records.join(data.labels.select(unique_id="unique_id_l").unique(), on="unique_id"),
+        data.population,
+        data.labels.select(unique_id="unique_id_l", person_id="unique_id_r", is_match="is_match"),
+    )
 
 
 # The retrain -----------------------------------------------------------------------------------------------------
@@ -263,24 +305,34 @@ class Retrained:
     reason: str
 
 
-def offer(data: TrainingData, models: Path, min_labels: int = MIN_LABELS,
-          holdout_persons: int | None = None) -> Retrained:
+def offer(
+    data: TrainingData, models: Path, min_labels: int = MIN_LABELS, holdout_persons: int | None = None
+) -> Retrained:
     """Train a new version from `data`, starting from the active model; measure both on the labelled pairs and on
     the held-out synthetic day; keep the new version, and activate it when it is not worse."""
     config = rules.load("thresholds")["model"]
     current = versions.active(models)
     trained, notes = train(data, current, min_labels=min_labels)
     with tempfile.TemporaryDirectory(prefix="jingzhun-holdout-") as folder:
-        benchmarks = [labelled_benchmark(data), holdout_day(Path(folder), holdout_persons or config["holdout_persons"],
-                                                            config["holdout_seed"])]
+        benchmarks = [
+            labelled_benchmark(data),
+            holdout_day(Path(folder), holdout_persons or config["holdout_persons"], config["holdout_seed"]),
+        ]
         figures = {b.name: measure(trained, b) for b in benchmarks}
         baseline = {b.name: measure(current.settings, b) for b in benchmarks}
-    worse = [f"{name} {figure} {figures[name][figure]:.4f} < {baseline[name][figure]:.4f}"
-             for name in figures for figure in ("precision", "recall")
-             if figures[name][figure] is not None and baseline[name][figure] is not None
-             and figures[name][figure] < baseline[name][figure] - config["max_drop"]]
-    model = versions.save(models, trained, {**notes, "figures": figures,
-                                            "compared_with": {"version": current.version, "figures": baseline}})
+    worse = [
+        f"{name} {figure} {figures[name][figure]:.4f} < {baseline[name][figure]:.4f}"
+        for name in figures
+        for figure in ("precision", "recall")
+        if figures[name][figure] is not None
+        and baseline[name][figure] is not None
+        and figures[name][figure] < baseline[name][figure] - config["max_drop"]
+    ]
+    model = versions.save(
+        models,
+        trained,
+        {**notes, "figures": figures, "compared_with": {"version": current.version, "figures": baseline}},
+    )
     if worse:
         return Retrained(model, False, f"not activated, worse than {current.version}: {'; '.join(worse)}")
     reason = f"not worse than {current.version} on labelled pairs and the held-out day"
@@ -297,8 +349,10 @@ def warehouse_data(warehouse: Path) -> TrainingData:
         latest = con.sql("SELECT max(run_date) FROM person_features_records").fetchall()[0][0]
         sources = []
         if has_table(con, "person_labels"):
-            sources.append("SELECT label_run_date AS run_date, CAST(record_id AS VARCHAR) AS unique_id, person_id, "
-                           "is_match FROM person_labels")
+            sources.append(
+                "SELECT label_run_date AS run_date, CAST(record_id AS VARCHAR) AS unique_id, person_id, "
+                "is_match FROM person_labels"
+            )
         if has_table(con, "feedback_labels"):
             sources.append("""
                 SELECT f.dispatched_on, CAST(s.record_id AS VARCHAR), f.person_id, f.label = 'confirmed'
@@ -306,18 +360,24 @@ def warehouse_data(warehouse: Path) -> TrainingData:
                   ON s.run_date = f.dispatched_on AND s.source = f.source AND s.source_file = f.source_file
                  AND s.source_row = f.source_row
                 WHERE f.person_id IS NOT NULL AND f.label IN ('confirmed', 'wrong_person')""")
-        labelled = " UNION ".join(sources) or \
-            "SELECT NULL::DATE AS run_date, NULL AS unique_id, NULL AS person_id, NULL::BOOLEAN AS is_match WHERE false"
+        no_labels = "SELECT NULL::DATE AS run_date, NULL AS unique_id, NULL AS person_id, NULL::BOOLEAN AS is_match"
+        labelled = " UNION ".join(sources) or f"{no_labels} WHERE false"
         # Records keep their day in their id: record ids restart every day.
-        records = con.sql(f"""
+        records = con.sql(
+            f"""
             SELECT CAST(run_date AS VARCHAR) || ':' || unique_id AS unique_id, * EXCLUDE (run_date, unique_id)
             FROM person_features_records
             WHERE run_date = ? OR (run_date, unique_id) IN (SELECT run_date, unique_id FROM ({labelled}))
-        """, params=[latest]).pl()
-        labels = con.sql(f"SELECT DISTINCT CAST(run_date AS VARCHAR) || ':' || unique_id AS unique_id_l, "
-                         f"person_id AS unique_id_r, is_match FROM ({labelled})").pl()
-        population = con.sql("SELECT * EXCLUDE (run_date) FROM person_features_population WHERE run_date = ?",
-                             params=[latest]).pl()
+        """,
+            params=[latest],
+        ).pl()
+        labels = con.sql(
+            f"SELECT DISTINCT CAST(run_date AS VARCHAR) || ':' || unique_id AS unique_id_l, "
+            f"person_id AS unique_id_r, is_match FROM ({labelled})"
+        ).pl()
+        population = con.sql(
+            "SELECT * EXCLUDE (run_date) FROM person_features_population WHERE run_date = ?", params=[latest]
+        ).pl()
     finally:
         con.close()
     # Records stored before a feature existed get it now: the check of their ID is unknown, holders are counted.
@@ -327,20 +387,25 @@ def warehouse_data(warehouse: Path) -> TrainingData:
     return TrainingData(records, population, labels, f"warehouse {warehouse}, run of {latest}")
 
 
-def retrain_model(warehouse: Path, models: Path | None = None, min_labels: int = MIN_LABELS,
-                  holdout_persons: int | None = None) -> Retrained:
+def retrain_model(
+    warehouse: Path, models: Path | None = None, min_labels: int = MIN_LABELS, holdout_persons: int | None = None
+) -> Retrained:
     """The weekly retrain: a new version from the warehouse's latest run and labels, into `models` (by default
     the `models/` folder beside the warehouse)."""
-    return offer(warehouse_data(warehouse), models or versions.models_dir(Path(warehouse).parent), min_labels,
-                 holdout_persons)
+    return offer(
+        warehouse_data(warehouse), models or versions.models_dir(Path(warehouse).parent), min_labels, holdout_persons
+    )
 
 
 def inbox_data(inbox: Path, reference: Path) -> TrainingData:
     """A day's exports and a reference folder, through the daily run's stages: the first day's training data."""
     records, population, _ = _linkage_features(inbox, reference)
-    return TrainingData(records, population, pl.DataFrame(schema={"unique_id_l": pl.Utf8, "unique_id_r": pl.Utf8,
-                                                                  "is_match": pl.Boolean}),
-                        f"inbox {inbox}, reference {reference}")
+    return TrainingData(
+        records,
+        population,
+        pl.DataFrame(schema={"unique_id_l": pl.Utf8, "unique_id_r": pl.Utf8, "is_match": pl.Boolean}),
+        f"inbox {inbox}, reference {reference}",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -354,8 +419,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     trained, notes = train(inbox_data(args.inbox, args.reference))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({**trained, versions.TRAINING_KEY: notes}, ensure_ascii=False, indent=2,
-                                   sort_keys=True), encoding="utf-8")
+    args.out.write_text(
+        json.dumps({**trained, versions.TRAINING_KEY: notes}, ensure_ascii=False, indent=2, sort_keys=True),
+        encoding="utf-8",
+    )
     print(f"{args.out}: trained on {notes['records']} records, {notes['population']} persons")
 
 

@@ -43,8 +43,7 @@ class Model:
         return cls(version, settings, training, hashlib.sha256(text.encode("utf-8")).hexdigest())
 
     def to_json(self) -> str:
-        return json.dumps({**self.settings, TRAINING_KEY: self.training}, ensure_ascii=False, indent=2,
-                          sort_keys=True)
+        return json.dumps({**self.settings, TRAINING_KEY: self.training}, ensure_ascii=False, indent=2, sort_keys=True)
 
 
 def builtin() -> Model:
@@ -111,8 +110,12 @@ def active(folder: Path) -> Model:
 
 def _log(folder: Path, version: str, action: str, reason: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    entry = {"at": dt.datetime.now().isoformat(timespec="seconds"), "version": version, "action": action,
-             "reason": reason}
+    entry = {
+        "at": dt.datetime.now().isoformat(timespec="seconds"),
+        "version": version,
+        "action": action,
+        "reason": reason,
+    }
     with (folder / ACTIVATIONS).open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
@@ -144,7 +147,8 @@ def listing(folder: Path) -> str:
         lines.append(
             f"{version:<9} {'*' if version == current else ' ':<7} {training.get('trained_at', '-'):<20} "
             f"{training.get('m_from', '-'):<10} {training.get('labelled_pairs', 0):<15} "
-            f"{_pair(figures.get('labels')):<17} {_pair(figures.get('holdout'))}")
+            f"{_pair(figures.get('labels')):<17} {_pair(figures.get('holdout'))}"
+        )
     return "\n".join(lines)
 
 
@@ -157,8 +161,9 @@ def _pair(figures: dict[str, Any] | None) -> str:
     return f"{pct(figures.get('precision'))}/{pct(figures.get('recall'))}"
 
 
-def command(name: str, out: Path, version: str | None = None, inbox: Path | None = None,
-            reference: Path | None = None) -> str:
+def command(
+    name: str, out: Path, version: str | None = None, inbox: Path | None = None, reference: Path | None = None
+) -> str:
     """`jingzhun model list | promote VERSION | rollback | train`, on the output folder `out`."""
     folder = models_dir(out)
     if name == "promote":

@@ -122,33 +122,52 @@ def field_quality(standard: pl.DataFrame, source_fields: dict[str, tuple[str, ..
     and, for a field with a status, a valid status) and repaired (traditional characters converted, ID or phone
     repaired)."""
     has_field = pl.col("source").replace_strict(
-        {source: list(fields) for source, fields in source_fields.items()}, return_dtype=pl.List(pl.Utf8))
+        {source: list(fields) for source, fields in source_fields.items()}, return_dtype=pl.List(pl.Utf8)
+    )
     frames = []
     for field in IDENTIFYING_FIELDS:
-        repaired = [flag(c) if c.endswith("_traditional") else pl.col(c).is_not_null()
-                    for c in (f"{field}_traditional", f"{field}_repairs") if c in standard.columns]
+        repaired = [
+            flag(c) if c.endswith("_traditional") else pl.col(c).is_not_null()
+            for c in (f"{field}_traditional", f"{field}_repairs")
+            if c in standard.columns
+        ]
         frames.append(
-            standard.filter(has_field.list.contains(field)).group_by("source").agg(
+            standard.filter(has_field.list.contains(field))
+            .group_by("source")
+            .agg(
                 field=pl.lit(field),
                 rows=pl.len(),
                 filled=pl.col(f"{field}_raw").is_not_null().sum(),
-                valid=(pl.col(field).is_not_null() & (pl.col(f"{field}_status").is_in(VALID_STATUSES)
-                                                      if f"{field}_status" in standard.columns else True)).sum(),
+                valid=(
+                    pl.col(field).is_not_null()
+                    & (
+                        pl.col(f"{field}_status").is_in(VALID_STATUSES)
+                        if f"{field}_status" in standard.columns
+                        else True
+                    )
+                ).sum(),
                 repaired=pl.any_horizontal(repaired).sum() if repaired else pl.lit(0, pl.UInt32),
             )
         )
-    return pl.concat(frames, how="vertical_relaxed").with_columns(
-        completeness=pl.col("filled") / pl.col("rows"),
-        validity=pl.when(pl.col("filled") > 0).then(pl.col("valid") / pl.col("filled")),
-        repair_rate=pl.col("repaired") / pl.col("rows"),
-    ).sort("source", "field")
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        .with_columns(
+            completeness=pl.col("filled") / pl.col("rows"),
+            validity=pl.when(pl.col("filled") > 0).then(pl.col("valid") / pl.col("filled")),
+            repair_rate=pl.col("repaired") / pl.col("rows"),
+        )
+        .sort("source", "field")
+    )
 
 
 def status_counts(standard: pl.DataFrame, field: str) -> pl.DataFrame:
     """How often each status of a filled field (e.g. ID number: valid, bad_check_digit, upgraded_15) occurs."""
-    return (standard.filter(pl.col(f"{field}_raw").is_not_null())
-            .group_by("source", f"{field}_status").agg(rows=pl.len())
-            .sort("source", "rows", f"{field}_status", descending=[False, True, False]))
+    return (
+        standard.filter(pl.col(f"{field}_raw").is_not_null())
+        .group_by("source", f"{field}_status")
+        .agg(rows=pl.len())
+        .sort("source", "rows", f"{field}_status", descending=[False, True, False])
+    )
 
 
 # Disposal time in hours, binned for the report's distribution: the goal is 12 hours, the old practice 48.
@@ -170,23 +189,33 @@ def disposal_by_subdistrict(closed: pl.DataFrame, still_open: pl.DataFrame, now:
     to 处置时间, the share closed within the deadline, and cases still open (of them overdue at `now`)."""
     waiting = [pl.len().alias("open"), (pl.col("deadline_at") < now).sum().alias("overdue")]
     keys = ["subdistrict_code", "subdistrict_name"]
-    per = (closed.group_by(keys).agg(_disposal(closed))
-           .join(still_open.group_by(keys).agg(waiting), on=keys, how="full", coalesce=True))
-    district = pl.concat([
-        closed.select(pl.lit("").alias("subdistrict_code"), pl.lit("全区").alias("subdistrict_name"),
-                      *_disposal(closed)),
-        still_open.select(*waiting),
-    ], how="horizontal")
-    return (pl.concat([per.sort("subdistrict_code"), district], how="diagonal_relaxed")
-            .with_columns(pl.col("closed", "open", "overdue").fill_null(0).cast(pl.Int64)))
+    per = (
+        closed.group_by(keys)
+        .agg(_disposal(closed))
+        .join(still_open.group_by(keys).agg(waiting), on=keys, how="full", coalesce=True)
+    )
+    district = pl.concat(
+        [
+            closed.select(
+                pl.lit("").alias("subdistrict_code"), pl.lit("全区").alias("subdistrict_name"), *_disposal(closed)
+            ),
+            still_open.select(*waiting),
+        ],
+        how="horizontal",
+    )
+    return pl.concat([per.sort("subdistrict_code"), district], how="diagonal_relaxed").with_columns(
+        pl.col("closed", "open", "overdue").fill_null(0).cast(pl.Int64)
+    )
 
 
 def disposal_distribution(closed: pl.DataFrame) -> list[tuple[str, int]]:
     """How many closed cases took up to 6, 12, 24, 48, 72 hours and more."""
     edges = [0, *DISPOSAL_BINS]
     hours = pl.col("hours")
-    bins = [(f"{lo}–{hi}小时", closed.filter((hours > lo) & (hours <= hi)).height)
-            for lo, hi in zip(edges, edges[1:], strict=False)]
+    bins = [
+        (f"{lo}–{hi}小时", closed.filter((hours > lo) & (hours <= hi)).height)
+        for lo, hi in zip(edges, edges[1:], strict=False)
+    ]
     # Disposal at the minute of dispatch (0 hours) belongs to the first bin.
     bins[0] = (bins[0][0], closed.filter(hours <= edges[1]).height)
     return [*bins, (f">{edges[-1]}小时", closed.filter(hours > edges[-1]).height)]

@@ -24,29 +24,68 @@ from jingzhun.reporting.charts import percent
 from jingzhun.reporting.figures import DEFINITIONS, FIELD_NAMES
 
 _COUNT, _RATE = pl.Int64, pl.Float64
-SOURCE_DAILY = {"source": pl.Utf8, "rows": _COUNT, "usable": _COUNT, "person_matched": _COUNT, "routed": _COUNT,
-                "dispatched": _COUNT, "no_action": _COUNT, "review": _COUNT, "quarantined": _COUNT,
-                "person_match_rate": _RATE, "routing_rate": _RATE, "quarantine_share": _RATE, "review_share": _RATE}
-FIELD_DAILY = {"source": pl.Utf8, "field": pl.Utf8, "rows": _COUNT, "filled": _COUNT, "valid": _COUNT,
-               "repaired": _COUNT, "completeness": _RATE, "validity": _RATE, "repair_rate": _RATE}
-DISPOSAL_DAILY = {"subdistrict_code": pl.Utf8, "subdistrict_name": pl.Utf8, "day_closed": _COUNT,
-                  "day_median_hours": _RATE, "day_p90_hours": _RATE}
+SOURCE_DAILY = {
+    "source": pl.Utf8,
+    "rows": _COUNT,
+    "usable": _COUNT,
+    "person_matched": _COUNT,
+    "routed": _COUNT,
+    "dispatched": _COUNT,
+    "no_action": _COUNT,
+    "review": _COUNT,
+    "quarantined": _COUNT,
+    "person_match_rate": _RATE,
+    "routing_rate": _RATE,
+    "quarantine_share": _RATE,
+    "review_share": _RATE,
+}
+FIELD_DAILY = {
+    "source": pl.Utf8,
+    "field": pl.Utf8,
+    "rows": _COUNT,
+    "filled": _COUNT,
+    "valid": _COUNT,
+    "repaired": _COUNT,
+    "completeness": _RATE,
+    "validity": _RATE,
+    "repair_rate": _RATE,
+}
+DISPOSAL_DAILY = {
+    "subdistrict_code": pl.Utf8,
+    "subdistrict_name": pl.Utf8,
+    "day_closed": _COUNT,
+    "day_median_hours": _RATE,
+    "day_p90_hours": _RATE,
+}
 DISTRICT = "全区"  # the disposal row of the whole district, as `figures.disposal_by_subdistrict` names it
 
 # The rates compared day over day, each with the count it is a share of: a rate is compared only when that
 # count reaches `min_rows` on both days.
-SOURCE_RATES = {"person_match_rate": "usable", "routing_rate": "usable", "quarantine_share": "rows",
-                "review_share": "rows"}
+SOURCE_RATES = {
+    "person_match_rate": "usable",
+    "routing_rate": "usable",
+    "quarantine_share": "rows",
+    "review_share": "rows",
+}
 FIELD_RATES = {"completeness": "rows", "validity": "filled"}
 
 
-def store_day(con: duckdb.DuckDBPyConnection, run_date: dt.date, *, by_source: pl.DataFrame,
-              fields: pl.DataFrame, disposal: pl.DataFrame) -> None:
+def store_day(
+    con: duckdb.DuckDBPyConnection,
+    run_date: dt.date,
+    *,
+    by_source: pl.DataFrame,
+    fields: pl.DataFrame,
+    disposal: pl.DataFrame,
+) -> None:
     """Keep the run's figures for the trend: `by_source` from `figures.by_group`, `fields` from
     `figures.field_quality`, `disposal` from `figures.disposal_by_subdistrict` over the cases closed today."""
     # A source without a file today is a volume of 0, not a gap: that is what the alert must see.
-    sources = pl.DataFrame({"source": SOURCES}).join(by_source, on="source", how="left").with_columns(
-        pl.col(c).fill_null(0) for c, kind in SOURCE_DAILY.items() if kind == _COUNT)
+    sources = (
+        pl.DataFrame({"source": SOURCES})
+        .join(by_source, on="source", how="left")
+        .with_columns(pl.col(c).fill_null(0) for c, kind in SOURCE_DAILY.items() if kind == _COUNT)
+    )
     replace_run(con, "source_daily", run_date, _typed(sources, SOURCE_DAILY))
     replace_run(con, "field_daily", run_date, _typed(fields, FIELD_DAILY))
     day = disposal.rename({"closed": "day_closed", "median_hours": "day_median_hours", "p90_hours": "day_p90_hours"})
@@ -95,8 +134,10 @@ class History:
 
     def series(self, figure: str) -> list[tuple[str, list[float | None]]]:
         """One series per source of `figure` over the window's dates (None where a day has no value)."""
-        return [(SOURCE_NAMES[source], _over(self.dates, self.sources.filter(pl.col("source") == source), figure))
-                for source in SOURCES]
+        return [
+            (SOURCE_NAMES[source], _over(self.dates, self.sources.filter(pl.col("source") == source), figure))
+            for source in SOURCES
+        ]
 
     def district_disposal(self) -> list[tuple[str, list[float | None]]]:
         district = self.disposal.filter(pl.col("subdistrict_name") == DISTRICT)
@@ -120,15 +161,21 @@ def load(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> History:
 
     window = "run_date BETWEEN ? AND ?"
     sources = read("source_daily", SOURCE_DAILY, window, since, run_date)
-    previous = (con.execute("SELECT max(run_date) FROM source_daily WHERE run_date < ?", [run_date]).fetchall()[0][0]
-                if has_table(con, "source_daily") else None)
+    previous = (
+        con.execute("SELECT max(run_date) FROM source_daily WHERE run_date < ?", [run_date]).fetchall()[0][0]
+        if has_table(con, "source_daily")
+        else None
+    )
     alerts = []
     if previous is not None:
         on = "run_date = ?"
-        alerts = day_over_day(read("source_daily", SOURCE_DAILY, on, previous),
-                              read("source_daily", SOURCE_DAILY, on, run_date),
-                              read("field_daily", FIELD_DAILY, on, previous),
-                              read("field_daily", FIELD_DAILY, on, run_date), config["alerts"])
+        alerts = day_over_day(
+            read("source_daily", SOURCE_DAILY, on, previous),
+            read("source_daily", SOURCE_DAILY, on, run_date),
+            read("field_daily", FIELD_DAILY, on, previous),
+            read("field_daily", FIELD_DAILY, on, run_date),
+            config["alerts"],
+        )
     return History(
         dates=sorted(set(sources["run_date"])),
         sources=sources,
@@ -141,29 +188,45 @@ def load(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> History:
     )
 
 
-def day_over_day(sources_before: pl.DataFrame, sources_after: pl.DataFrame, fields_before: pl.DataFrame,
-                 fields_after: pl.DataFrame, thresholds: dict[str, Any]) -> list[Alert]:
+def day_over_day(
+    sources_before: pl.DataFrame,
+    sources_after: pl.DataFrame,
+    fields_before: pl.DataFrame,
+    fields_after: pl.DataFrame,
+    thresholds: dict[str, Any],
+) -> list[Alert]:
     """Per source, the figures that moved past the thresholds since the previous run: input rows, the rates of
     `SOURCE_RATES` and each identity field's completeness and validity."""
     points, min_rows = thresholds["rate_points"] / 100, thresholds["min_rows"]
 
     def rate_moved(before: dict[str, Any], after: dict[str, Any], rate: str, under: str) -> bool:
-        return (before[rate] is not None and after[rate] is not None
-                and min(before[under], after[under]) >= min_rows and abs(after[rate] - before[rate]) > points)
+        return (
+            before[rate] is not None
+            and after[rate] is not None
+            and min(before[under], after[under]) >= min_rows
+            and abs(after[rate] - before[rate]) > points
+        )
 
     alerts = []
     for source in SOURCES:
         before, after = _row(sources_before, source), _row(sources_after, source)
         moves = []
-        if (max(before["rows"], after["rows"]) >= min_rows
-                and abs(after["rows"] - before["rows"]) > thresholds["volume_change"] * max(before["rows"], 1)):
+        if max(before["rows"], after["rows"]) >= min_rows and abs(after["rows"] - before["rows"]) > thresholds[
+            "volume_change"
+        ] * max(before["rows"], 1):
             moves.append(Move("输入行数", before["rows"], after["rows"], is_rate=False))
-        moves += [Move(DEFINITIONS[rate][0], before[rate], after[rate])
-                  for rate, under in SOURCE_RATES.items() if rate_moved(before, after, rate, under)]
+        moves += [
+            Move(DEFINITIONS[rate][0], before[rate], after[rate])
+            for rate, under in SOURCE_RATES.items()
+            if rate_moved(before, after, rate, under)
+        ]
         for name in IDENTIFYING_FIELDS:
             was, now = _row(fields_before, source, name), _row(fields_after, source, name)
-            moves += [Move(f"{FIELD_NAMES[name]} {DEFINITIONS[rate][0]}", was[rate], now[rate])
-                      for rate, under in FIELD_RATES.items() if was and now and rate_moved(was, now, rate, under)]
+            moves += [
+                Move(f"{FIELD_NAMES[name]} {DEFINITIONS[rate][0]}", was[rate], now[rate])
+                for rate, under in FIELD_RATES.items()
+                if was and now and rate_moved(was, now, rate, under)
+            ]
         if moves:
             alerts.append(Alert(source, moves))
     return alerts

@@ -59,18 +59,30 @@ def package_contents(path: Path) -> list[dict[str, Any]] | None:
         for name, content in members:
             copy = Path(unpacked) / Path(name).name
             copy.write_bytes(content)
-            contents.append({"path": name, "rows": count_rows(copy), "sha256": hashlib.sha256(content).hexdigest(),
-                             "bytes": len(content)})
+            contents.append(
+                {
+                    "path": name,
+                    "rows": count_rows(copy),
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                    "bytes": len(content),
+                }
+            )
     return contents
 
 
-def write_manifest(run_dir: Path, *, run_date: str, code_version: str, inputs: list[InputFile],
-                   head: dict[str, Any]) -> Path:
+def write_manifest(
+    run_dir: Path, *, run_date: str, code_version: str, inputs: list[InputFile], head: dict[str, Any]
+) -> Path:
     outputs = [
-        {"path": str(p.relative_to(run_dir)), "rows": count_rows(p),
-         "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size,
-         **({"contents": package_contents(p)} if p.suffix == PACKAGE_SUFFIX else {})}
-        for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
+        {
+            "path": str(p.relative_to(run_dir)),
+            "rows": count_rows(p),
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "bytes": p.stat().st_size,
+            **({"contents": package_contents(p)} if p.suffix == PACKAGE_SUFFIX else {}),
+        }
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_NAME
     ]
     manifest = {
         "run_date": run_date,

@@ -43,16 +43,24 @@ def _status(field: str, status: str) -> pl.Expr:
 
 # The order is the order of the report; each rate is the share of the source's rows where the field is filled.
 FINDINGS = (
-    Finding("id_bad_check_digit", "id_number", "证件号码校验位错误（保留供模糊匹配）",
-            _status("id_number", "bad_check_digit")),
+    Finding(
+        "id_bad_check_digit",
+        "id_number",
+        "证件号码校验位错误（保留供模糊匹配）",
+        _status("id_number", "bad_check_digit"),
+    ),
     Finding("id_bad_length", "id_number", "证件号码位数不对（保留数字供模糊匹配）", _status("id_number", "bad_length")),
     Finding("id_bad_date", "id_number", "证件号码出生日期无效", _status("id_number", "bad_date")),
     Finding("id_malformed", "id_number", "证件号码无法识别", _status("id_number", "malformed")),
     Finding("id_upgraded_15", "id_number", "15位旧证件号已升级为18位", _status("id_number", "upgraded_15")),
     Finding("id_separators", "id_number", "证件号码去除空格/分隔符", _tag("id_number_repairs", "separators")),
     Finding("id_fullwidth", "id_number", "证件号码全角字符已转换", _tag("id_number_repairs", "fullwidth")),
-    Finding("id_x_variant", "id_number", "证件号码末位小写x或形似字符已改为X",
-            _tag("id_number_repairs", "lowercase_x") | _tag("id_number_repairs", "x_variant")),
+    Finding(
+        "id_x_variant",
+        "id_number",
+        "证件号码末位小写x或形似字符已改为X",
+        _tag("id_number_repairs", "lowercase_x") | _tag("id_number_repairs", "x_variant"),
+    ),
     Finding("phone_country_code", "phone", "手机号去除+86/0086国家代码", _tag("phone_repairs", "country_code")),
     Finding("phone_separators", "phone", "手机号去除空格/分隔符", _tag("phone_repairs", "separators")),
     Finding("phone_fullwidth", "phone", "手机号全角数字已转换", _tag("phone_repairs", "fullwidth")),
@@ -60,17 +68,32 @@ FINDINGS = (
     Finding("phone_invalid", "phone", "手机号无法识别（非手机号或上海固话）", _status("phone", "invalid")),
     Finding("name_traditional", "name", "姓名繁体字已转换", flag("name_traditional")),
     Finding("address_traditional", "address", "地址繁体字已转换", flag("address_traditional")),
-    Finding("address_fullwidth", "address", "地址中的全角数字已转换",
-            pl.col("address_raw").str.contains("[０-９]").fill_null(False)),
+    Finding(
+        "address_fullwidth",
+        "address",
+        "地址中的全角数字已转换",
+        pl.col("address_raw").str.contains("[０-９]").fill_null(False),
+    ),
     Finding("address_cn_numerals", "address", "地址中的中文数字已转换", pl.col("address_cn_numerals")),
-    Finding("address_unparsed", "address", "地址无法解析出道路、小区或街镇",
-            pl.col("address_raw").is_not_null() & pl.coalesce("addr_road", "addr_community", "addr_town").is_null()),
+    Finding(
+        "address_unparsed",
+        "address",
+        "地址无法解析出道路、小区或街镇",
+        pl.col("address_raw").is_not_null() & pl.coalesce("addr_road", "addr_community", "addr_town").is_null(),
+    ),
 )
 
 # The columns of a finding's CSV, in Chinese for the auditor who opens it: where the row is and the field's
 # value as it arrived and as standardized, both masked as the report masks them.
-FINDING_COLUMNS = {"source_name": "来源", "source_file": "来源文件", "source_row": "行号", "field_name": "字段",
-                   "finding": "发现", "raw": "原始值（已脱敏）", "standard": "标准值（已脱敏）"}
+FINDING_COLUMNS = {
+    "source_name": "来源",
+    "source_file": "来源文件",
+    "source_row": "行号",
+    "field_name": "字段",
+    "finding": "发现",
+    "raw": "原始值（已脱敏）",
+    "standard": "标准值（已脱敏）",
+}
 
 
 def quality_section(standard: pl.DataFrame, source_fields: dict[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -91,22 +114,40 @@ def quality_section(standard: pl.DataFrame, source_fields: dict[str, tuple[str, 
                 continue
             table = _masked_rows(hits, source, finding)
             examples = table[FINDING_COLUMNS["raw"]].unique(maintain_order=True).head(MAX_EXAMPLES).to_list()
-            items.append({"field": finding.field, "sentence": f"{finding.sentence}：{hits.height / filled.height:.1%}",
-                          "rows": hits.height, "csv": f"findings/{source}_{finding.key}.csv", "table": table,
-                          "examples": examples})
-        findings.append({"source": source, "source_name": SOURCE_NAMES.get(source, source), "rows": rows.height,
-                         "items": items})
-    return {"fields": field_quality(standard, source_fields), "findings": findings,
-            "id_status": status_counts(standard, "id_number")}
+            items.append(
+                {
+                    "field": finding.field,
+                    "sentence": f"{finding.sentence}：{hits.height / filled.height:.1%}",
+                    "rows": hits.height,
+                    "csv": f"findings/{source}_{finding.key}.csv",
+                    "table": table,
+                    "examples": examples,
+                }
+            )
+        findings.append(
+            {"source": source, "source_name": SOURCE_NAMES.get(source, source), "rows": rows.height, "items": items}
+        )
+    return {
+        "fields": field_quality(standard, source_fields),
+        "findings": findings,
+        "id_status": status_counts(standard, "id_number"),
+    }
 
 
 def _masked_rows(hits: pl.DataFrame, source: str, finding: Finding) -> pl.DataFrame:
-    return hits.sort("source_file", "source_row").select(
-        pl.lit(SOURCE_NAMES.get(source, source)).alias("source_name"), "source_file", "source_row",
-        pl.lit(FIELD_NAMES[finding.field]).alias("field_name"), pl.lit(finding.sentence).alias("finding"),
-        shown("report", finding.field, f"{finding.field}_raw").alias("raw"),
-        shown("report", finding.field, pl.col(finding.field).cast(pl.Utf8)).alias("standard"),
-    ).rename(FINDING_COLUMNS)
+    return (
+        hits.sort("source_file", "source_row")
+        .select(
+            pl.lit(SOURCE_NAMES.get(source, source)).alias("source_name"),
+            "source_file",
+            "source_row",
+            pl.lit(FIELD_NAMES[finding.field]).alias("field_name"),
+            pl.lit(finding.sentence).alias("finding"),
+            shown("report", finding.field, f"{finding.field}_raw").alias("raw"),
+            shown("report", finding.field, pl.col(finding.field).cast(pl.Utf8)).alias("standard"),
+        )
+        .rename(FINDING_COLUMNS)
+    )
 
 
 def write_findings(run_dir: Path, quality: dict[str, Any]) -> list[Path]:
@@ -122,12 +163,14 @@ def write_findings(run_dir: Path, quality: dict[str, Any]) -> list[Path]:
 def _with_numerals(standard: pl.DataFrame) -> pl.DataFrame:
     # Chinese numerals are found once per distinct raw address, as cleansing parses them.
     distinct = standard.get_column("address_raw").drop_nulls().unique()
-    flags = pl.DataFrame({"address_raw": distinct,
-                          "address_cn_numerals": [has_chinese_numerals(v) for v in distinct]},
-                         schema={"address_raw": pl.Utf8, "address_cn_numerals": pl.Boolean})
+    flags = pl.DataFrame(
+        {"address_raw": distinct, "address_cn_numerals": [has_chinese_numerals(v) for v in distinct]},
+        schema={"address_raw": pl.Utf8, "address_cn_numerals": pl.Boolean},
+    )
     # In the records' order: the report's examples are the first ones, the same on every rerun.
     return standard.join(flags, on="address_raw", how="left", maintain_order="left").with_columns(
-        pl.col("address_cn_numerals").fill_null(False))
+        pl.col("address_cn_numerals").fill_null(False)
+    )
 
 
 __all__ = ["FINDINGS", "quality_section", "write_findings"]

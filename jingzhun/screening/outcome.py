@@ -26,13 +26,19 @@ OPEN_CASES_SCHEMA = {"case_key": pl.Utf8, "dispatch_id": pl.Utf8, "first_dispatc
 def case_key(columns: list[str]) -> pl.Expr:
     """The case a record belongs to: matching's `case_key` (one person on one day) when it has one, otherwise
     the record alone, named by its position in its source file."""
-    record = pl.lit("record:") + pl.concat_str(["source", "source_file", pl.col("source_row").cast(pl.Utf8)],
-                                               separator="/")
+    record = pl.lit("record:") + pl.concat_str(
+        ["source", "source_file", pl.col("source_row").cast(pl.Utf8)], separator="/"
+    )
     return pl.coalesce(pl.col("case_key"), record) if "case_key" in columns else record
 
 
-def decide(standard: pl.DataFrame, matched: pl.DataFrame, screened: pl.DataFrame, run_date: date,
-           open_cases: pl.DataFrame | None = None) -> pl.DataFrame:
+def decide(
+    standard: pl.DataFrame,
+    matched: pl.DataFrame,
+    screened: pl.DataFrame,
+    run_date: date,
+    open_cases: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Join the stages' results on record_id and decide each record's outcome, case and dispatch id.
 
     A dispatched record's case that an earlier day dispatched and nobody has closed keeps that day's dispatch id
@@ -47,29 +53,48 @@ def decide(standard: pl.DataFrame, matched: pl.DataFrame, screened: pl.DataFrame
         .join(screened, on="record_id", how="left")
     )
     outcome = (
-        pl.when(pl.col("quarantine_code").is_not_null()).then(pl.lit("quarantined"))
-        .when(fired & (pl.col("committee_code").is_null() | pl.col("ambiguous")
-                       | pl.col("review_reason").is_not_null())).then(pl.lit("review"))
-        .when(fired).then(pl.lit("dispatched"))
+        pl.when(pl.col("quarantine_code").is_not_null())
+        .then(pl.lit("quarantined"))
+        .when(
+            fired & (pl.col("committee_code").is_null() | pl.col("ambiguous") | pl.col("review_reason").is_not_null())
+        )
+        .then(pl.lit("review"))
+        .when(fired)
+        .then(pl.lit("dispatched"))
         .otherwise(pl.lit("no_action"))
     )
     table = table.with_columns(outcome=outcome, case_key=case_key(table.columns))
     earlier = open_cases.select("case_key", earlier_id="dispatch_id", continued_from="first_dispatched_on")
-    return table.join(earlier, on="case_key", how="left").with_columns(
-        reasons=pl.when(pl.col("outcome") == "quarantined")
-        .then(pl.col("quarantine_code").replace_strict(reasons, default=pl.col("quarantine_code")))
-        .when(pl.col("outcome") == "review")
-        .then(pl.coalesce(pl.col("review_reason"),
-                          pl.when(pl.col("ambiguous")).then(pl.lit(REVIEW_AMBIGUOUS)),
-                          pl.lit(REVIEW_UNROUTABLE))
-              + pl.lit("规则：") + pl.col("screening_reasons"))
-        .when(pl.col("outcome") == "dispatched").then(pl.col("screening_reasons"))
-        .otherwise(pl.lit(NO_ACTION)),
-        # Stable across reruns of the same inputs: the day and the case (a person, or one record's position).
-        dispatch_id=pl.when(pl.col("outcome") == "dispatched").then(pl.coalesce(
-            "earlier_id",
-            pl.lit(f"{run_date:%Y%m%d}-") + pl.col("case_key").map_elements(
-                lambda key: hashlib.sha256(key.encode()).hexdigest()[:10], return_dtype=pl.Utf8),
-        )),
-        continued_from=pl.when(pl.col("outcome") == "dispatched").then("continued_from"),
-    ).drop("earlier_id").sort("record_id")
+    return (
+        table.join(earlier, on="case_key", how="left")
+        .with_columns(
+            reasons=pl.when(pl.col("outcome") == "quarantined")
+            .then(pl.col("quarantine_code").replace_strict(reasons, default=pl.col("quarantine_code")))
+            .when(pl.col("outcome") == "review")
+            .then(
+                pl.coalesce(
+                    pl.col("review_reason"),
+                    pl.when(pl.col("ambiguous")).then(pl.lit(REVIEW_AMBIGUOUS)),
+                    pl.lit(REVIEW_UNROUTABLE),
+                )
+                + pl.lit("规则：")
+                + pl.col("screening_reasons")
+            )
+            .when(pl.col("outcome") == "dispatched")
+            .then(pl.col("screening_reasons"))
+            .otherwise(pl.lit(NO_ACTION)),
+            # Stable across reruns of the same inputs: the day and the case (a person, or one record's position).
+            dispatch_id=pl.when(pl.col("outcome") == "dispatched").then(
+                pl.coalesce(
+                    "earlier_id",
+                    pl.lit(f"{run_date:%Y%m%d}-")
+                    + pl.col("case_key").map_elements(
+                        lambda key: hashlib.sha256(key.encode()).hexdigest()[:10], return_dtype=pl.Utf8
+                    ),
+                )
+            ),
+            continued_from=pl.when(pl.col("outcome") == "dispatched").then("continued_from"),
+        )
+        .drop("earlier_id")
+        .sort("record_id")
+    )

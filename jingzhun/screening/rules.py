@@ -26,13 +26,19 @@ class Rule:
 
 def load_rules(run_date: date) -> list[Rule]:
     config = rules.load("screening")
-    key_areas = [a["area"] for a in config.get("key_areas", [])
-                 if _as_date(a["from"]) <= run_date <= _as_date(a["to"])]
+    key_areas = [a["area"] for a in config.get("key_areas", []) if _as_date(a["from"]) <= run_date <= _as_date(a["to"])]
     return [
-        Rule(id=r["id"], source=r["source"], title=r["title"], priority=int(r["priority"]),
-             deadline_hours=int(r["deadline_hours"]), action=r["action"], show_id=bool(r.get("show_id", False)),
-             condition=f"source = {_literal(r['source'])} "
-                       f"AND coalesce({compile_condition(r['when'], key_areas)}, false)")
+        Rule(
+            id=r["id"],
+            source=r["source"],
+            title=r["title"],
+            priority=int(r["priority"]),
+            deadline_hours=int(r["deadline_hours"]),
+            action=r["action"],
+            show_id=bool(r.get("show_id", False)),
+            condition=f"source = {_literal(r['source'])} "
+            f"AND coalesce({compile_condition(r['when'], key_areas)}, false)",
+        )
         for r in config["rules"]
     ]
 

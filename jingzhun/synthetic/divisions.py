@@ -91,5 +91,10 @@ def load_divisions() -> Divisions:
         )
         .unique(maintain_order=True)
     )
-    return Divisions(subdistricts, committees, counties,
-                     cities.select(pl.col("code").alias("city_code"), "name", "province_code"), origins)
+    return Divisions(
+        subdistricts,
+        committees,
+        counties,
+        cities.select(pl.col("code").alias("city_code"), "name", "province_code"),
+        origins,
+    )

@@ -65,20 +65,34 @@ def generate(
 
     divisions = load_divisions()
     district = build_district(divisions, persons, np.random.default_rng([seed, _DISTRICT]))
-    district = replace(district, housing=phenomena.name_communities_after_places(
-        district.housing, divisions, streams["place_name_communities"], settings.place_name_communities))
+    district = replace(
+        district,
+        housing=phenomena.name_communities_after_places(
+            district.housing, divisions, streams["place_name_communities"], settings.place_name_communities
+        ),
+    )
     population = build_population(np.random.default_rng([seed, _POPULATION]), persons, district.housing, divisions, day)
     population = phenomena.share_household_phones(population, streams["household_phones"], settings.household_phones)
-    places = (phenomena.numberless_places(district.housing, streams["numberless_places"])
-              if settings.numberless_places > 0 else pl.DataFrame())
+    places = (
+        phenomena.numberless_places(district.housing, streams["numberless_places"])
+        if settings.numberless_places > 0
+        else pl.DataFrame()
+    )
     reference_paths = (reference_dir / "grid.csv", reference_dir / "housing.csv", reference_dir / "population.csv")
     district.grids.select(GRID_COLUMNS).write_csv(reference_paths[0])
     pl.concat([district.housing, places], how="diagonal").select(HOUSING_COLUMNS).write_csv(reference_paths[1])
     population.select(POPULATION_COLUMNS).write_csv(reference_paths[2])
 
     files, truth = build_inbox(
-        out / "inbox", np.random.default_rng([seed, _INBOX]), divisions, district, places, population, day,
-        settings, streams,
+        out / "inbox",
+        np.random.default_rng([seed, _INBOX]),
+        divisions,
+        district,
+        places,
+        population,
+        day,
+        settings,
+        streams,
     )
     truth_path = out / "truth.csv"
     truth.select(TRUTH_COLUMNS).write_csv(truth_path)

@@ -96,8 +96,15 @@ def _subjects(
     # A tiny population may have fewer people than rows; then residents repeat across slots.
     residents = rng.permutation(population.height)[np.arange(n_res) % population.height]
     resident_rows = population.with_columns(phone_shared=pl.col("phone").is_duplicated())[residents].select(
-        "person_id", "name", "surname", (pl.col("gender") == "男").alias("male"), "id_number", "phone", "house_idx",
-        "phone_shared", home_idx="house_idx",
+        "person_id",
+        "name",
+        "surname",
+        (pl.col("gender") == "男").alias("male"),
+        "id_number",
+        "phone",
+        "house_idx",
+        "phone_shared",
+        home_idx="house_idx",
     )
     arrivals = sample_identities(
         rng,
@@ -166,8 +173,18 @@ def _personal_values(
     name, surname, male, ids, phones = (people[c].to_list() for c in ("name", "surname", "male", "id_number", "phone"))
     house = {
         c: houses[c].to_list()
-        for c in ("address", "town", "road", "lane", "number", "community", "building", "room", "committee_code",
-                  "place")
+        for c in (
+            "address",
+            "town",
+            "road",
+            "lane",
+            "number",
+            "community",
+            "building",
+            "room",
+            "committee_code",
+            "place",
+        )
     }
 
     def address_parts(i: int) -> messy.AddressParts:
@@ -234,14 +251,21 @@ def _source_table(
     site = people["house_idx"].to_numpy()
     hotline = source.name == "hotline"
     if hotline:
-        site = phenomena.place_reports(site, day.streams["numberless_places"], day.settings.numberless_places,
-                                       day.houses, day.sites.height - day.houses)
-    values, defects = _personal_values(rng, rnd, source, people, day.sites[site], day.nearby, day.cross,
-                                       day.address_defects)
+        site = phenomena.place_reports(
+            site,
+            day.streams["numberless_places"],
+            day.settings.numberless_places,
+            day.houses,
+            day.sites.height - day.houses,
+        )
+    values, defects = _personal_values(
+        rng, rnd, source, people, day.sites[site], day.nearby, day.cross, day.address_defects
+    )
     sparse = np.zeros(people.height, dtype=bool)
     if hotline:
-        sparse, site = phenomena.sparse_hotline(values, defects, people, site, day.streams["sparse_hotline"],
-                                                day.settings.sparse_hotline)
+        sparse, site = phenomena.sparse_hotline(
+            values, defects, people, site, day.streams["sparse_hotline"], day.settings.sparse_hotline
+        )
     known = site >= 0  # a sparse row without an address, of a person not in the population, is nowhere
     houses = day.sites[np.where(known, site, 0)].with_columns(
         pl.when(pl.Series(known)).then(pl.col(c)).alias(c) for c in ("house_id", "committee_code", "subdistrict_code")
@@ -258,8 +282,9 @@ def _source_table(
         "short_town": address_tags.list.contains("addr_short_town"),
         "no_number": pl.Series(is_place) | address_tags.list.contains("addr_no_number"),
     }
-    shown_phenomena = pl.select(pl.concat_list(pl.when(mask).then(pl.lit(name)) for name, mask in shown.items())
-                                .list.drop_nulls()).to_series()
+    shown_phenomena = pl.select(
+        pl.concat_list(pl.when(mask).then(pl.lit(name)) for name, mask in shown.items()).list.drop_nulls()
+    ).to_series()
     rows = Rows(
         resident=people["person_id"].is_not_null().to_numpy(),
         id_province=people["id_number"].str.slice(0, 2).to_numpy(),
@@ -368,7 +393,8 @@ def _write_file(
         exports.write_csv(path, header, ordered_rows, fmt)
     special_truth = pl.DataFrame({"defects": [tag for _, _, tag in specials]}, schema={"defects": pl.Utf8}).select(
         *(pl.lit(None, pl.Utf8).alias(c) for c in _ENTITY_COLUMNS if c not in ("defects", "names_one_person")),
-        "defects", names_one_person=pl.lit(False),
+        "defects",
+        names_one_person=pl.lit(False),
     )
     return pl.concat([truth.select(_ENTITY_COLUMNS), special_truth.select(_ENTITY_COLUMNS)])[order].select(
         pl.lit(source).alias("source"),
@@ -410,9 +436,17 @@ def build_inbox(
     counts = row_counts(population.height, settings.day_rows)
     houses = district.housing.height
     subjects, who = _subjects(rng, divisions, population, houses, counts)
-    subjects = subjects.with_columns(house_idx=pl.Series(phenomena.away_from_home(
-        subjects["house_idx"].to_numpy(), subjects["home_idx"].to_numpy(), streams["away_from_home"],
-        settings.away_from_home, houses)))
+    subjects = subjects.with_columns(
+        house_idx=pl.Series(
+            phenomena.away_from_home(
+                subjects["house_idx"].to_numpy(),
+                subjects["home_idx"].to_numpy(),
+                streams["away_from_home"],
+                settings.away_from_home,
+                houses,
+            )
+        )
+    )
     context = Day(
         divisions=divisions,
         sites=pl.concat([district.housing.with_columns(place=pl.lit(None, pl.Utf8)), places], how="diagonal"),

@@ -152,15 +152,23 @@ PHONE_DEFECTS = FieldDefects(
     ),
     independent=(("phone_fullwidth", 0.01),),
 )
+
+
 def address_defects(short_town: float = 0.0, numberless: float = 0.0) -> FieldDefects:
     """The address catalogue; ``short_town`` and ``numberless`` are the rates of two written forms real exports
     show (金桥金高路…, 东泰花园 alone) that default to 0. The first group's forms exclude each other."""
-    region_forms = (("addr_no_prefix", 0.15), ("addr_no_town", 0.05), ("addr_community", 0.03),
-                    ("addr_short_town", short_town), ("addr_no_number", numberless))
+    region_forms = (
+        ("addr_no_prefix", 0.15),
+        ("addr_no_town", 0.05),
+        ("addr_community", 0.03),
+        ("addr_short_town", short_town),
+        ("addr_no_number", numberless),
+    )
     if sum(rate for _, rate in region_forms) > 1:
         room = 1 - sum(rate for _, rate in region_forms[:3])
-        raise ValueError(f"short town names and addresses without numbers may take at most {room:.2f} "
-                         "of the addresses together")
+        raise ValueError(
+            f"short town names and addresses without numbers may take at most {room:.2f} of the addresses together"
+        )
     return FieldDefects(
         exclusive=(region_forms, (("addr_dashed", 0.03), ("addr_cn_numerals", 0.02))),
         independent=(

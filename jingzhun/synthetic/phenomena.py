@@ -19,8 +19,21 @@ from jingzhun.synthetic.divisions import CITY_PREFIX, DISTRICT_NAME, SHANGHAI_PR
 from jingzhun.synthetic.messy import crossing
 
 # Division names lose these to give the bare place name a community may start with (滨江区 -> 滨江).
-_DIVISION_SUFFIXES = ("自治县", "自治旗", "自治州", "林区", "新区", "矿区", "特区", "地区",
-                      "区", "县", "市", "旗", "盟")
+_DIVISION_SUFFIXES = (
+    "自治县",
+    "自治旗",
+    "自治州",
+    "林区",
+    "新区",
+    "矿区",
+    "特区",
+    "地区",
+    "区",
+    "县",
+    "市",
+    "旗",
+    "盟",
+)
 _PLACEHOLDER_DIVISIONS = ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
 PLACE_COMMUNITY_SUFFIXES = {
     LANE: ("新村", "小区", "一村", "二村", "新苑"),
@@ -38,23 +51,33 @@ EMPTY_COLUMN_PATTERNS = {
 FIELD_TAG_PREFIX = {"name": "name_", "id_number": "id_", "phone": "phone_", "address": "addr_"}
 
 # The phenomena a truth line may list (its `phenomena` column), in this order.
-PHENOMENA = ("away_from_home", "sparse_hotline", "shared_phone", "place_name_community", "short_town",
-             "no_number", "empty_column")
+PHENOMENA = (
+    "away_from_home",
+    "sparse_hotline",
+    "shared_phone",
+    "place_name_community",
+    "short_town",
+    "no_number",
+    "empty_column",
+)
 
 
 def place_stems(divisions: Divisions) -> list[str]:
     """Place names of China outside Shanghai as they read without their suffix: 滨江, 东方, 望江, 黄山, 南京."""
-    names = pl.concat([divisions.counties.select("name", "province_code"),
-                       divisions.cities.select("name", "province_code")])
-    names = names.filter((pl.col("province_code") != SHANGHAI_PROVINCE)
-                         & ~pl.col("name").is_in(_PLACEHOLDER_DIVISIONS))["name"]
+    names = pl.concat(
+        [divisions.counties.select("name", "province_code"), divisions.cities.select("name", "province_code")]
+    )
+    names = names.filter(
+        (pl.col("province_code") != SHANGHAI_PROVINCE) & ~pl.col("name").is_in(_PLACEHOLDER_DIVISIONS)
+    )["name"]
     stems = names.str.replace(f"(?:{'|'.join(_DIVISION_SUFFIXES)})$", "")
     keep = (stems != names) & stems.str.contains(r"^\p{Han}{2,3}$")
     return sorted(set(stems.filter(keep).to_list()))
 
 
-def name_communities_after_places(housing: pl.DataFrame, divisions: Divisions, rng: np.random.Generator,
-                                  share: float) -> pl.DataFrame:
+def name_communities_after_places(
+    housing: pl.DataFrame, divisions: Divisions, rng: np.random.Generator, share: float
+) -> pl.DataFrame:
     """Rename ``share`` of the communities to a place name and a suffix of their style (滨江花园, 黄山新村), and
     mark their houses ``place_named``; names stay unique, and the addresses are written again."""
     communities = housing.select("community", "style").unique("community", maintain_order=True)
@@ -85,14 +108,16 @@ def share_household_phones(population: pl.DataFrame, rng: np.random.Generator, s
         return population
     head = np.repeat(starts, sizes)
     return population.with_columns(
-        phone=pl.when(pl.Series(np.repeat(chosen, sizes))).then(pl.col("phone").gather(head)).otherwise("phone"))
+        phone=pl.when(pl.Series(np.repeat(chosen, sizes))).then(pl.col("phone").gather(head)).otherwise("phone")
+    )
 
 
 def cross_roads(housing: pl.DataFrame) -> dict[str, str]:
     """Per road, the next road of its town in name order (the last one's is the one before): where it crosses."""
     crossing_of: dict[str, str] = {}
-    for (_,), roads in housing.select("town", "road").unique().sort("town", "road").group_by("town",
-                                                                                             maintain_order=True):
+    for (_,), roads in (
+        housing.select("town", "road").unique().sort("town", "road").group_by("town", maintain_order=True)
+    ):
         names = roads["road"].to_list()
         for i, road in enumerate(names):
             if len(names) > 1:
@@ -106,20 +131,29 @@ def numberless_places(housing: pl.DataFrame, rng: np.random.Generator) -> pl.Dat
     committee and grid of the first house of its community or road. Same columns as ``housing``, plus ``place``,
     the text after the town; house ids continue the houses'."""
     first = housing.with_row_index("order")
-    communities = first.group_by("community").first().select("order", "community", road=pl.lit(None, pl.Utf8),
-                                                              place="community")
+    communities = (
+        first.group_by("community").first().select("order", "community", road=pl.lit(None, pl.Utf8), place="community")
+    )
     roads = first.group_by("road").first()
     spots = roads.select(
-        "order", community=pl.lit(None, pl.Utf8), road="road",
-        place=pl.col("road") + pl.Series(rng.choice(DIRECTIONS, roads.height))
-        + pl.Series(rng.integers(5, 51, roads.height) * 10).cast(pl.Utf8) + pl.lit("米"))
+        "order",
+        community=pl.lit(None, pl.Utf8),
+        road="road",
+        place=pl.col("road")
+        + pl.Series(rng.choice(DIRECTIONS, roads.height))
+        + pl.Series(rng.integers(5, 51, roads.height) * 10).cast(pl.Utf8)
+        + pl.lit("米"),
+    )
     pairs = [(road, crossing(road, other)) for road, other in cross_roads(housing).items() if road < other]
-    crossings = pl.DataFrame(pairs, schema={"road": pl.Utf8, "place": pl.Utf8}, orient="row").join(
-        roads.select("road", "order"), on="road").select("order", community=pl.lit(None, pl.Utf8),
-                                                         road=pl.lit(None, pl.Utf8), place="place")
+    crossings = (
+        pl.DataFrame(pairs, schema={"road": pl.Utf8, "place": pl.Utf8}, orient="row")
+        .join(roads.select("road", "order"), on="road")
+        .select("order", community=pl.lit(None, pl.Utf8), road=pl.lit(None, pl.Utf8), place="place")
+    )
     places = pl.concat([communities, spots, crossings]).sort("order", "place")
-    owners = housing[places["order"].to_numpy()].select("grid_id", "committee_code", "subdistrict_code", "town",
-                                                       "place_named")
+    owners = housing[places["order"].to_numpy()].select(
+        "grid_id", "committee_code", "subdistrict_code", "town", "place_named"
+    )
     return pl.concat([owners, places.drop("order")], how="horizontal").with_columns(
         # Only a community as a whole keeps its name; a spot or a crossing is not the owner's community.
         place_named=pl.col("place_named") & pl.col("community").is_not_null(),
@@ -130,8 +164,9 @@ def numberless_places(housing: pl.DataFrame, rng: np.random.Generator) -> pl.Dat
     )
 
 
-def away_from_home(house: np.ndarray, home: np.ndarray, rng: np.random.Generator, share: float,
-                   houses: int) -> np.ndarray:
+def away_from_home(
+    house: np.ndarray, home: np.ndarray, rng: np.random.Generator, share: float, houses: int
+) -> np.ndarray:
     """The house each subject is at today: for ``share`` of the residents (``home`` >= 0) another house of the
     district, anywhere, so often another subdistrict."""
     away = (home >= 0) & (rng.random(home.size) < share)
@@ -140,8 +175,9 @@ def away_from_home(house: np.ndarray, home: np.ndarray, rng: np.random.Generator
     return np.where(away, other, house)
 
 
-def place_reports(site: np.ndarray, rng: np.random.Generator, share: float, first_place: int,
-                  places: int) -> np.ndarray:
+def place_reports(
+    site: np.ndarray, rng: np.random.Generator, share: float, first_place: int, places: int
+) -> np.ndarray:
     """``share`` of the rows are about a place without a door number instead of the caller's house."""
     site = site.copy()
     if places:
@@ -150,8 +186,14 @@ def place_reports(site: np.ndarray, rng: np.random.Generator, share: float, firs
     return site
 
 
-def sparse_hotline(values: dict[str, list[str]], defects: list[list[str]], people: pl.DataFrame,
-                   site: np.ndarray, rng: np.random.Generator, share: float) -> tuple[np.ndarray, np.ndarray]:
+def sparse_hotline(
+    values: dict[str, list[str]],
+    defects: list[list[str]],
+    people: pl.DataFrame,
+    site: np.ndarray,
+    rng: np.random.Generator,
+    share: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Make ``share`` of the hotline rows sparse, half of them with only a phone and an address (no name), half
     with only 陈先生 and a phone (no address: the truth then routes the row to the person's registered home, or
     nowhere for a person not in the population). Changes ``values`` and ``defects`` in place; returns the
@@ -176,8 +218,9 @@ def sparse_hotline(values: dict[str, list[str]], defects: list[list[str]], peopl
     return sparse, site
 
 
-def empty_column_files(formats: dict[str, list[str]], rng: np.random.Generator,
-                       share: float) -> dict[tuple[str, int], tuple[str, ...]]:
+def empty_column_files(
+    formats: dict[str, list[str]], rng: np.random.Generator, share: float
+) -> dict[tuple[str, int], tuple[str, ...]]:
     """Which files (source, index) get which whole columns emptied: ``share`` of all files, at least one when the
     share is above 0. The files of one source lose the same columns, as one export system's files do; at share 1
     a source has no value at all in them."""
@@ -203,8 +246,7 @@ def finish_file(part: pl.DataFrame, emptied: tuple[str, ...]) -> pl.DataFrame:
     if emptied:
         part = part.with_columns(pl.lit("").alias(column) for column in emptied)
         dropped = [FIELD_TAG_PREFIX[column] for column in emptied]
-        tags = tags.list.eval(pl.element().filter(~pl.any_horizontal(pl.element().str.starts_with(p)
-                                                                     for p in dropped)))
+        tags = tags.list.eval(pl.element().filter(~pl.any_horizontal(pl.element().str.starts_with(p) for p in dropped)))
         phenomena = phenomena.list.concat(pl.lit(["empty_column"]))
 
     def written(column: str) -> pl.Expr:
@@ -216,14 +258,18 @@ def finish_file(part: pl.DataFrame, emptied: tuple[str, ...]) -> pl.DataFrame:
     at_home = pl.col("at_home") & written("address")
     unique_phone = phone & ~pl.col("phone_shared")
     names_one_person = pl.col("resident") & (
-        written("id_number") | (full_name & (phone | at_home)) | (unique_phone & (full_name | title | at_home)))
-    phenomena = phenomena.list.concat(pl.when(pl.col("phone_shared") & phone).then(pl.lit(["shared_phone"]))
-                                      .otherwise(pl.lit([], pl.List(pl.Utf8))))
+        written("id_number") | (full_name & (phone | at_home)) | (unique_phone & (full_name | title | at_home))
+    )
+    phenomena = phenomena.list.concat(
+        pl.when(pl.col("phone_shared") & phone).then(pl.lit(["shared_phone"])).otherwise(pl.lit([], pl.List(pl.Utf8)))
+    )
     in_order = pl.concat_list(pl.when(phenomena.list.contains(p)).then(pl.lit(p)) for p in PHENOMENA).list.drop_nulls()
     nowhere = ~written("address") & ~names_one_person & ~phone
     return part.with_columns(
-        *(pl.when(nowhere).then(None).otherwise(column).alias(column)
-          for column in ("house_id", "committee_code", "subdistrict_code")),
+        *(
+            pl.when(nowhere).then(None).otherwise(column).alias(column)
+            for column in ("house_id", "committee_code", "subdistrict_code")
+        ),
         defects=tags.list.join("|").replace("", None),
         phenomena=in_order.list.join("|").replace("", None),
         names_one_person=names_one_person,

@@ -19,30 +19,38 @@ def _rate(help_text: str) -> float:
 
 @dataclass(frozen=True)
 class Settings:
-    day_rows: int | None = field(default=None, metadata={
-        "help": "person rows of the day, whatever the population (default: one for every ten persons; at least "
-                "three a source); "
-                "the empty and garbage rows real exports carry come on top, about one in a hundred"})
+    day_rows: int | None = field(
+        default=None,
+        metadata={
+            "help": "person rows of the day, whatever the population (default: one for every ten persons; at least "
+            "three a source); "
+            "the empty and garbage rows real exports carry come on top, about one in a hundred"
+        },
+    )
     away_from_home: float = _rate(
         "share of the day's residents staying at another house of the district (人户分离); their rows give "
-        "that house, and the truth routes them there")
-    sparse_hotline: float = _rate(
-        "share of hotline rows with only a phone and an address, or 陈先生 and a phone")
-    household_phones: float = _rate(
-        "share of households of two or more whose members all give one phone")
+        "that house, and the truth routes them there"
+    )
+    sparse_hotline: float = _rate("share of hotline rows with only a phone and an address, or 陈先生 and a phone")
+    household_phones: float = _rate("share of households of two or more whose members all give one phone")
     place_name_communities: float = _rate(
-        "share of communities named after a place of China from the division tables (滨江花园, 东方城市花园)")
+        "share of communities named after a place of China from the division tables (滨江花园, 东方城市花园)"
+    )
     short_town_names: float = _rate(
-        "share of addresses with the town in short form before the road (浦东金桥金高路…, 浦兴路长岛路…)")
+        "share of addresses with the town in short form before the road (浦东金桥金高路…, 浦兴路长岛路…)"
+    )
     numberless_addresses: float = _rate(
         "share of addresses without any number: the community alone, or a crossing and the community "
-        "(打浦路斜土路口东泰花园)")
+        "(打浦路斜土路口东泰花园)"
+    )
     numberless_places: float = _rate(
         "share of hotline rows about a place without a door number (宏贸路南150米, a crossing); "
-        "above 0 the housing table holds such places")
+        "above 0 the housing table holds such places"
+    )
     empty_columns: float = _rate(
         "share of inbox files with a whole personal column empty (a hotline file without names, "
-        "a health file with only addresses)")
+        "a health file with only addresses)"
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -10,8 +10,14 @@ import polars as pl
 from jingzhun.core import rules
 
 RESULT_SCHEMA = {
-    "source": pl.Utf8, "expectation": pl.Utf8, "column": pl.Utf8, "arguments": pl.Utf8, "success": pl.Boolean,
-    "element_count": pl.Int64, "unexpected_count": pl.Int64, "unexpected_percent": pl.Float64,
+    "source": pl.Utf8,
+    "expectation": pl.Utf8,
+    "column": pl.Utf8,
+    "arguments": pl.Utf8,
+    "success": pl.Boolean,
+    "element_count": pl.Int64,
+    "unexpected_count": pl.Int64,
+    "unexpected_percent": pl.Float64,
 }
 
 
@@ -45,20 +51,28 @@ def validate(standard: pl.DataFrame) -> pl.DataFrame:
             suite.add_expectation(_expectation_class(gx, spec["expectation"])(**arguments))
         batch = datasource.add_dataframe_asset(source).add_batch_definition_whole_dataframe("day")
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=source, data=batch, suite=suite))
-        columns = sorted({c for spec in [*config["common"], *declared]
-                          for c in ([spec["column"]] if "column" in spec else spec.get("column_list", []))})
+        columns = sorted(
+            {
+                c
+                for spec in [*config["common"], *declared]
+                for c in ([spec["column"]] if "column" in spec else spec.get("column_list", []))
+            }
+        )
         result = definition.run(batch_parameters={"dataframe": records.select(columns).to_pandas()})
         for outcome in result.results:
             kwargs = {k: v for k, v in outcome.expectation_config.kwargs.items() if k != "batch_id"}
-            rows.append({
-                "source": source, "expectation": outcome.expectation_config.type,
-                "column": kwargs.get("column") or ",".join(kwargs.get("column_list", [])),
-                "arguments": ", ".join(f"{k}={v}" for k, v in kwargs.items() if k not in ("column", "column_list")),
-                "success": bool(outcome.success),
-                "element_count": outcome.result.get("element_count"),
-                "unexpected_count": outcome.result.get("unexpected_count"),
-                "unexpected_percent": outcome.result.get("unexpected_percent"),
-            })
+            rows.append(
+                {
+                    "source": source,
+                    "expectation": outcome.expectation_config.type,
+                    "column": kwargs.get("column") or ",".join(kwargs.get("column_list", [])),
+                    "arguments": ", ".join(f"{k}={v}" for k, v in kwargs.items() if k not in ("column", "column_list")),
+                    "success": bool(outcome.success),
+                    "element_count": outcome.result.get("element_count"),
+                    "unexpected_count": outcome.result.get("unexpected_count"),
+                    "unexpected_percent": outcome.result.get("unexpected_percent"),
+                }
+            )
     return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
 
