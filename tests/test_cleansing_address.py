@@ -416,6 +416,19 @@ def test_cli():
         # A numbered estate or a 家苑 named after a town is a place, not the town (朝晖八区, 九堡家苑).
         ("杭州市江干区九堡家苑3幢", {"town": None, "community": "九堡家苑"}),
         ("杭州市朝晖八区34幢", {"district": None, "town": None, "community": "朝晖八区"}),
+        # A business named after an industrial park, with no place ending of its own: the park is the place.
+        ("白鹭工业区绿洲机电8楼", {"community": "白鹭工业区", "rest": "绿洲机电"}),
+        ("白鹭工业区青松路8号绿洲机电", {"community": "白鹭工业区", "road": "青松路", "rest": "绿洲机电"}),
+        # One with a place ending (an estate, a factory) is the more precise place.
+        ("白鹭工业区绿洲小区3幢", {"community": "绿洲小区", "building": "3"}),
+        ("白鹭工业区绿洲塑料厂", {"community": "绿洲塑料厂"}),
+        # A place, then a business in it with no place ending: the place is the community, the business rest.
+        ("青松路8号白鹭广场绿洲美发3楼", {"community": "白鹭广场", "floor": "3", "rest": "绿洲美发"}),
+        ("青松路8号白鹭公寓绿洲烟酒行", {"community": "白鹭公寓", "rest": "绿洲烟酒行"}),
+        # ... but a named part of the place (a building, a campus, a branch) stays with it.
+        ("青松路8号白鹭广场写字楼", {"community": "白鹭广场写字楼"}),
+        ("白鹭花园绿洲阁3幢201", {"community": "白鹭花园绿洲阁", "building": "3"}),
+        ("青松路8号白鹭大厦绿洲银行青松支行", {"community": "白鹭大厦绿洲银行青松支行"}),
     ],
 )
 def test_real_address_kinds(address, expected):

@@ -209,6 +209,16 @@ _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+# A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭市场青松布行): the place is the
+# community, the business goes to `rest`, as a company in an industrial park does. What follows is a named part of
+# the place and stays with it when it holds a place's ending anywhere (a second estate, a campus, a branch:
+# 白鹭花园绿洲苑, 白鹭大学青松校区, 白鹭银行青松支行) or ends like a building, a wing or a body of it (写字楼, 绿洲阁,
+# 附属医院, 居委会, 合作社).
+_PART_OF_PLACE = re.compile(r"(?:楼|阁|轩|里|院|委会|学|学校|社)$")
+_ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]行")
+_PLACE_THEN_OTHER = re.compile(
+    rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
+)
 # A run of text that names a place or a business by its ending: it is one even after a house number.
 _NAMED_PLACE = re.compile(
     rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
@@ -870,6 +880,13 @@ def _first_place(segment: str, rest: list[str]) -> str:
     elif inside := _PLACE_THEN_INSIDE.match(segment):
         rest.append(inside["inside"])
         segment = inside["place"]
+    elif (
+        (other := _PLACE_THEN_OTHER.match(segment))
+        and not _PART_OF_PLACE.search(other["other"])
+        and not _ANY_PLACE_SUFFIX.search(other["other"])
+    ):
+        rest.append(other["other"])
+        segment = other["place"]
     return segment
 
 
@@ -928,8 +945,13 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             if (
                 fields["community"] is None
                 and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
-                # 青松工业园宏达有限公司: the park is the place, the company in it is not
-                and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
+                # 青松工业园宏达有限公司, 青松工业区宏达机电: the park is the place, a company in it is not; a place
+                # with a place's ending in the park is (青松工业区白鹭小区, 青松工业区宏达塑料厂)
+                and not (
+                    areas
+                    and areas[-1].endswith(("园区", "工业区", "工业园"))
+                    and (_ONLY_INSIDE.match(segment) or not _NAMED_PLACE.search(segment))
+                )
                 and (
                     (fields["building"] is None and fields["room"] is None)
                     or (fields["room"] is None and not areas and _NAMED_PLACE.search(segment))
