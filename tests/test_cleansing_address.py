@@ -429,6 +429,11 @@ def test_cli():
         ("青松路8号白鹭广场写字楼", {"community": "白鹭广场写字楼"}),
         ("白鹭花园绿洲阁3幢201", {"community": "白鹭花园绿洲阁", "building": "3"}),
         ("青松路8号白鹭大厦绿洲银行青松支行", {"community": "白鹭大厦绿洲银行青松支行"}),
+        # A word of position or a road's corner before a place is no part of it, nor one after it.
+        ("青松路口白鹭大厦5楼", {"road": "青松路", "community": "白鹭大厦", "floor": "5"}),
+        ("青松路与绿洲路交口白鹭大厦", {"road": "青松路", "community": "白鹭大厦"}),
+        ("青松路8号后面绿洲理发店", {"road_number": "8号", "community": "绿洲理发店", "rest": "后面"}),
+        ("青松路8号白鹭大厦左边3楼", {"community": "白鹭大厦", "floor": "3", "rest": "左边"}),
     ],
 )
 def test_real_address_kinds(address, expected):

@@ -199,7 +199,10 @@ _COMMUNITY_SUFFIX = (
     r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
     r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)"
 )
-_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内|[向往][东南西北])")
+_POSITION = re.compile(
+    r"(?<=..)(?:正对面|斜对面|对面|旁边|隔壁|附近|门口|里面|后面|背后|前面|楼下|[左右](?:边|侧)|旁|内|[向往][东南西北])"
+)
+_LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
 # who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
@@ -229,10 +232,11 @@ _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' gr
 _SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西北])$")
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
-    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|交叉|口)?"
-    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|交叉|口)?"
+    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|口)"
 )
 _ROAD_PART = re.compile(r"[东南西北中]段")
+_CORNER_AFTER_ROAD = re.compile(r"(?:交叉|交界|交汇|交)?口")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
 # a town of another district, a development zone, an industrial park, a village or neighbourhood): split off, never
@@ -870,6 +874,9 @@ def _first_place(segment: str, rest: list[str]) -> str:
         rest.append(segment[mark:])
         segment = segment[:mark]
     segment = segment.replace(_POSITION_MARK, "")
+    if (lead := _LEADING_POSITION.match(segment)) and lead.end() < len(segment) - 1:
+        rest.append(lead.group())  # 后面理发店, 转角白鹭大厦: the place is what follows the word of position
+        segment = segment[lead.end() :]
     if position := _POSITION.search(segment):
         rest.append(segment[position.start() :])
         segment = segment[: position.start()]
@@ -936,6 +943,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
                     segment = segment[crossing.end() :]
+                if corner := _CORNER_AFTER_ROAD.match(segment):  # 青松路口白鹭大厦: the road's corner, then the place
+                    rest.append(corner.group())
+                    segment = segment[corner.end() :]
                 if not segment:
                     previous = "road"
                     continue
