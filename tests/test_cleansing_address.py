@@ -429,6 +429,9 @@ def test_cli():
         ("青松路8号白鹭广场写字楼", {"community": "白鹭广场写字楼"}),
         ("白鹭花园绿洲阁3幢201", {"community": "白鹭花园绿洲阁", "building": "3"}),
         ("青松路8号白鹭大厦绿洲银行青松支行", {"community": "白鹭大厦绿洲银行青松支行"}),
+        # 中国 before a province or a city is the country; before anything else it starts a name (中国轻纺城, 中国银行).
+        ("中国浙江省杭州市青松路8号", {"province": "浙江省", "city": "杭州市", "road": "青松路", "community": None}),
+        ("中国白鹭城8幢301", {"province": None, "community": "中国白鹭城", "building": "8"}),
         # A word of position or a road's corner before a place is no part of it, nor one after it.
         ("青松路口白鹭大厦5楼", {"road": "青松路", "community": "白鹭大厦", "floor": "5"}),
         ("青松路与绿洲路交口白鹭大厦", {"road": "青松路", "community": "白鹭大厦"}),

@@ -123,8 +123,9 @@ _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘�
 _DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
 _EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za-z])")
-_LABEL_START = frozenset("现户居家住地中")
-_LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
+_LABEL_START = frozenset("现户居家住地")
+_LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?")
+_COUNTRY = "中国"
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
 _LANE_TYPO = re.compile(r"(?<=\d)巷")
 _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
@@ -768,7 +769,15 @@ def _prepare(text: str) -> str:
     # The guard only skips work: the substitution is a no-op without a label's first character.
     if text and text[0] in _LABEL_START:
         text = _LEADING_LABEL.sub("", text)
+    if text.startswith(_COUNTRY) and _division_at(text, len(_COUNTRY)):
+        text = text[len(_COUNTRY) :]  # 中国浙江省…: the country; 中国轻纺城, 中国银行 are names that start with it
     return text
+
+
+def _division_at(text: str, pos: int) -> bool:
+    """Whether a province or a city is named at `pos` (by its full or short name)."""
+    indexes = _divisions().global_index
+    return any(True for level in (0, 1) for _ in indexes[level].at(text, pos))
 
 
 def _arabic_numbers(text: str) -> str:
