@@ -432,6 +432,11 @@ def test_cli():
         # 中国 before a province or a city is the country; before anything else it starts a name (中国轻纺城, 中国银行).
         ("中国浙江省杭州市青松路8号", {"province": "浙江省", "city": "杭州市", "road": "青松路", "community": None}),
         ("中国白鹭城8幢301", {"province": None, "community": "中国白鹭城", "building": "8"}),
+        # A note for the courier is no place, nor what follows it; a place before it stays (手机城 is a place).
+        ("青松路白鹭小区到了打电话", {"road": "青松路", "community": "白鹭小区", "rest": None}),
+        ("白鹭镇绿洲袜业联系", {"town": "白鹭镇", "community": "绿洲袜业"}),
+        ("白鹭镇青松路8号请联系客服", {"road_number": "8号", "community": None, "rest": None}),
+        ("白鹭手机城3楼", {"community": "白鹭手机城"}),
         # A word of position or a road's corner before a place is no part of it, nor one after it.
         ("青松路口白鹭大厦5楼", {"road": "青松路", "community": "白鹭大厦", "floor": "5"}),
         ("青松路与绿洲路交口白鹭大厦", {"road": "青松路", "community": "白鹭大厦"}),

@@ -151,6 +151,11 @@ _NOISE = re.compile(
     r"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下)"
     r"|交叉口|提前致电|电联"  # notes for the courier
 )
+# A note for the courier or the shop, written into the address: what follows it is no address either.
+_NOTE = re.compile(
+    r"联系|谢谢|打?电话(?!局)|手机号|自提|寄件人|寄方|签收|派送|退货|客服|请(?:务必|确认|联系|勿|先)|疑问"
+)
+_NOTE_CHARS = frozenset("联谢打电手自寄签派退客请疑")  # the first characters of `_NOTE`: a segment without any has none
 # Where a word of position was: a named place ends there (金鼎大酒店对面烧麦店), see `_first_place`.
 _POSITION_MARK = "\x1f"
 _NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
@@ -223,6 +228,7 @@ _ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]�
 _PLACE_THEN_OTHER = re.compile(
     rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
 )
+_UP_TO_PLACE_END = re.compile(rf".+(?:{_COMMUNITY_SUFFIX}|小区|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])")
 # A run of text that names a place or a business by its ending: it is one even after a house number.
 _NAMED_PLACE = re.compile(
     rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
@@ -825,6 +831,11 @@ def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
 def _clean_segment(segment: str) -> str:
     if not _NOISE_SECOND_CHARS.isdisjoint(segment):
         segment = _NOISE.sub(lambda m: _POSITION_MARK if m["position"] else "", segment)
+    if not _NOTE_CHARS.isdisjoint(segment) and (note := _NOTE.search(segment)):
+        # 白鹭袜业联系, 白鹭小区到了打电话: a note for the courier, from its first words (after the place) to its end
+        segment = segment[: note.start()]
+        if place := _UP_TO_PLACE_END.match(segment):
+            segment = place.group()
     return segment.strip(_SEGMENT_TRIM)
 
 
