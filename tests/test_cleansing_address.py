@@ -437,6 +437,10 @@ def test_cli():
         ("白鹭镇绿洲袜业联系", {"town": "白鹭镇", "community": "绿洲袜业"}),
         ("白鹭镇青松路8号请联系客服", {"road_number": "8号", "community": None, "rest": None}),
         ("白鹭手机城3楼", {"community": "白鹭手机城"}),
+        # 街道 is a town, never a road 街 and a place 道…; the town's office (办事处) is no place either.
+        ("杭州市白鹭东区青松街道绿洲汽修", {"town": "青松街道", "road": None, "community": "绿洲汽修"}),
+        ("青松街办事处白鹭花园3栋", {"town": "青松街办事处", "road": None, "community": "白鹭花园"}),
+        ("浙江省杭州市余杭区乔司街道办事处白鹭村10号", {"town": "乔司街道", "community": "白鹭村", "building": "10"}),
         # A word of position or a road's corner before a place is no part of it, nor one after it.
         ("青松路口白鹭大厦5楼", {"road": "青松路", "community": "白鹭大厦", "floor": "5"}),
         ("青松路与绿洲路交口白鹭大厦", {"road": "青松路", "community": "白鹭大厦"}),

@@ -126,6 +126,7 @@ _EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za
 _LABEL_START = frozenset("现户居家住地")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?")
 _COUNTRY = "中国"
+_TOWN_OFFICE = "办事处"
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
 _LANE_TYPO = re.compile(r"(?<=\d)巷")
 _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
@@ -190,7 +191,7 @@ _TOKEN = re.compile(
     r"|(?P<digits>\d+)"
 )
 # A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
-_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|巷|胡同))(?P<after>.*)$")
+_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街(?![道办])|巷|胡同))(?P<after>.*)$")
 # A community/POI run glued before the road (科技园南区高新南七道, 汤臣豪园祖冲之路): split at the
 # last community-type suffix, leaving at least three characters of road.
 _COMMUNITY_BEFORE_ROAD = re.compile(
@@ -232,6 +233,9 @@ _UP_TO_PLACE_END = re.compile(rf".+(?:{_COMMUNITY_SUFFIX}|小区|山庄|有限�
 # A run of text that names a place or a business by its ending: it is one even after a house number.
 _NAMED_PLACE = re.compile(
     rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
+)
+_TOWN_INSIDE = re.compile(
+    r"^(?P<before>.*?)(?P<town>(?:(?![区市省])[\u4e00-\u9fff]){2,6}?(?<!县)(?:街道(?:办事处)?|街办事处))(?P<after>[^\d]{2,})$"
 )
 _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' group with a name (白鹭组)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
@@ -953,6 +957,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             segment = _clean_segment(item)  # type: ignore[arg-type]
             if segment and fields["road"] is None and fields["community"] is None:
                 segment = _strip_units(segment, fields, rest, areas)
+                if ("街道" in segment or "办事处" in segment) and (unit := _TOWN_INSIDE.match(segment)):
+                    # 大江东区前进街道长安福特, 白鹭街办事处: a town (and what is before it) the tables did not read
+                    rest.append(unit["before"])
+                    if fields["town"] is None:
+                        fields["town"] = unit["town"]
+                    else:
+                        rest.append(unit["town"])
+                    segment = unit["after"]
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
@@ -1167,6 +1179,8 @@ def parse_address(
             break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
         fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
         pos += length
+    if fields["town"] and text.startswith(_TOWN_OFFICE, pos):
+        pos += len(_TOWN_OFFICE)  # 古城街道办事处: the office of the town just read, no place of its own
     _parse_below_town(text[pos:], fields, gazetteer)
     return fields
 
