@@ -209,6 +209,7 @@ _COMMUNITY_SUFFIX = (
 _POSITION = re.compile(
     r"(?<=..)(?:正对面|斜对面|对面|旁边|隔壁|附近|门口|里面|后面|背后|前面|楼下|[左右](?:边|侧)|旁|内|[向往][东南西北])"
 )
+# A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
 _LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
@@ -229,11 +230,14 @@ _ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]�
 _PLACE_THEN_OTHER = re.compile(
     rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
 )
+# A text up to its last place ending: where a note that follows it starts (白鹭小区到了打电话).
 _UP_TO_PLACE_END = re.compile(rf".+(?:{_COMMUNITY_SUFFIX}|小区|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])")
 # A run of text that names a place or a business by its ending: it is one even after a house number.
 _NAMED_PLACE = re.compile(
     rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
 )
+# A town written with 街道 or 街办事处 after what the division tables did not read (大江东区前进街道长安福特): no 区,
+# 市 or 省 in its name, nor a 县 before 街道 (故县街道 is read as a whole place).
 _TOWN_INSIDE = re.compile(
     r"^(?P<before>.*?)(?P<town>(?:(?![区市省])[\u4e00-\u9fff]){2,6}?(?<!县)(?:街道(?:办事处)?|街办事处))(?P<after>[^\d]{2,})$"
 )
@@ -247,6 +251,7 @@ _CROSSING = re.compile(
     r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|口)"
 )
 _ROAD_PART = re.compile(r"[东南西北中]段")
+# The road's corner written right after it (青松路口白鹭大厦, 青松路交叉口): no part of the place that follows.
 _CORNER_AFTER_ROAD = re.compile(r"(?:交叉|交界|交汇|交)?口")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
