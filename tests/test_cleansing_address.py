@@ -416,6 +416,36 @@ def test_cli():
         # A numbered estate or a 家苑 named after a town is a place, not the town (朝晖八区, 九堡家苑).
         ("杭州市江干区九堡家苑3幢", {"town": None, "community": "九堡家苑"}),
         ("杭州市朝晖八区34幢", {"district": None, "town": None, "community": "朝晖八区"}),
+        # A business named after an industrial park, with no place ending of its own: the park is the place.
+        ("白鹭工业区绿洲机电8楼", {"community": "白鹭工业区", "rest": "绿洲机电"}),
+        ("白鹭工业区青松路8号绿洲机电", {"community": "白鹭工业区", "road": "青松路", "rest": "绿洲机电"}),
+        # One with a place ending (an estate, a factory) is the more precise place.
+        ("白鹭工业区绿洲小区3幢", {"community": "绿洲小区", "building": "3"}),
+        ("白鹭工业区绿洲塑料厂", {"community": "绿洲塑料厂"}),
+        # A place, then a business in it with no place ending: the place is the community, the business rest.
+        ("青松路8号白鹭广场绿洲美发3楼", {"community": "白鹭广场", "floor": "3", "rest": "绿洲美发"}),
+        ("青松路8号白鹭公寓绿洲烟酒行", {"community": "白鹭公寓", "rest": "绿洲烟酒行"}),
+        # ... but a named part of the place (a building, a campus, a branch) stays with it.
+        ("青松路8号白鹭广场写字楼", {"community": "白鹭广场写字楼"}),
+        ("白鹭花园绿洲阁3幢201", {"community": "白鹭花园绿洲阁", "building": "3"}),
+        ("青松路8号白鹭大厦绿洲银行青松支行", {"community": "白鹭大厦绿洲银行青松支行"}),
+        # 中国 before a province or a city is the country; before anything else it starts a name (中国轻纺城, 中国银行).
+        ("中国浙江省杭州市青松路8号", {"province": "浙江省", "city": "杭州市", "road": "青松路", "community": None}),
+        ("中国白鹭城8幢301", {"province": None, "community": "中国白鹭城", "building": "8"}),
+        # A note for the courier is no place, nor what follows it; a place before it stays (手机城 is a place).
+        ("青松路白鹭小区到了打电话", {"road": "青松路", "community": "白鹭小区", "rest": None}),
+        ("白鹭镇绿洲袜业联系", {"town": "白鹭镇", "community": "绿洲袜业"}),
+        ("白鹭镇青松路8号请联系客服", {"road_number": "8号", "community": None, "rest": None}),
+        ("白鹭手机城3楼", {"community": "白鹭手机城"}),
+        # 街道 is a town, never a road 街 and a place 道…; the town's office (办事处) is no place either.
+        ("杭州市白鹭东区青松街道绿洲汽修", {"town": "青松街道", "road": None, "community": "绿洲汽修"}),
+        ("青松街办事处白鹭花园3栋", {"town": "青松街办事处", "road": None, "community": "白鹭花园"}),
+        ("浙江省杭州市余杭区乔司街道办事处白鹭村10号", {"town": "乔司街道", "community": "白鹭村", "building": "10"}),
+        # A word of position or a road's corner before a place is no part of it, nor one after it.
+        ("青松路口白鹭大厦5楼", {"road": "青松路", "community": "白鹭大厦", "floor": "5"}),
+        ("青松路与绿洲路交口白鹭大厦", {"road": "青松路", "community": "白鹭大厦"}),
+        ("青松路8号后面绿洲理发店", {"road_number": "8号", "community": "绿洲理发店", "rest": "后面"}),
+        ("青松路8号白鹭大厦左边3楼", {"community": "白鹭大厦", "floor": "3", "rest": "左边"}),
     ],
 )
 def test_real_address_kinds(address, expected):

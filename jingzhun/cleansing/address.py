@@ -123,8 +123,10 @@ _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘�
 _DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
 _EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za-z])")
-_LABEL_START = frozenset("现户居家住地中")
-_LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?|^中国")
+_LABEL_START = frozenset("现户居家住地")
+_LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?")
+_COUNTRY = "中国"
+_TOWN_OFFICE = "办事处"
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
 _LANE_TYPO = re.compile(r"(?<=\d)巷")
 _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
@@ -150,6 +152,11 @@ _NOISE = re.compile(
     r"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下)"
     r"|交叉口|提前致电|电联"  # notes for the courier
 )
+# A note for the courier or the shop, written into the address: what follows it is no address either.
+_NOTE = re.compile(
+    r"联系|谢谢|打?电话(?!局)|手机号|自提|寄件人|寄方|签收|派送|退货|客服|请(?:务必|确认|联系|勿|先)|疑问"
+)
+_NOTE_CHARS = frozenset("联谢打电手自寄签派退客请疑")  # the first characters of `_NOTE`: a segment without any has none
 # Where a word of position was: a named place ends there (金鼎大酒店对面烧麦店), see `_first_place`.
 _POSITION_MARK = "\x1f"
 _NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
@@ -184,7 +191,7 @@ _TOKEN = re.compile(
     r"|(?P<digits>\d+)"
 )
 # A road written without a number, followed by the community: 碧波路汤臣豪园5号1201室.
-_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街|巷|胡同))(?P<after>.*)$")
+_ROAD_IN_TEXT = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,12}?(?:大道|大街|公路|路|街(?![道办])|巷|胡同))(?P<after>.*)$")
 # A community/POI run glued before the road (科技园南区高新南七道, 汤臣豪园祖冲之路): split at the
 # last community-type suffix, leaving at least three characters of road.
 _COMMUNITY_BEFORE_ROAD = re.compile(
@@ -199,7 +206,11 @@ _COMMUNITY_SUFFIX = (
     r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
     r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)"
 )
-_POSITION = re.compile(r"(?<=..)(?:斜对面|对面|旁边|隔壁|附近|门口|里面|后面|前面|楼下|旁|内|[向往][东南西北])")
+_POSITION = re.compile(
+    r"(?<=..)(?:正对面|斜对面|对面|旁边|隔壁|附近|门口|里面|后面|背后|前面|楼下|[左右](?:边|侧)|旁|内|[向往][东南西北])"
+)
+# A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
+_LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
 # who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
@@ -209,9 +220,26 @@ _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+# A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭市场青松布行): the place is the
+# community, the business goes to `rest`, as a company in an industrial park does. What follows is a named part of
+# the place and stays with it when it holds a place's ending anywhere (a second estate, a campus, a branch:
+# 白鹭花园绿洲苑, 白鹭大学青松校区, 白鹭银行青松支行) or ends like a building, a wing or a body of it (写字楼, 绿洲阁,
+# 附属医院, 居委会, 合作社).
+_PART_OF_PLACE = re.compile(r"(?:楼|阁|轩|里|院|委会|学|学校|社)$")
+_ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]行")
+_PLACE_THEN_OTHER = re.compile(
+    rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
+)
+# A text up to its last place ending: where a note that follows it starts (白鹭小区到了打电话).
+_UP_TO_PLACE_END = re.compile(rf".+(?:{_COMMUNITY_SUFFIX}|小区|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])")
 # A run of text that names a place or a business by its ending: it is one even after a house number.
 _NAMED_PLACE = re.compile(
     rf"[\u4e00-\u9fff]{{2}}(?:{_COMMUNITY_SUFFIX}|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])$"
+)
+# A town written with 街道 or 街办事处 after what the division tables did not read (大江东区前进街道长安福特): no 区,
+# 市 or 省 in its name, nor a 县 before 街道 (故县街道 is read as a whole place).
+_TOWN_INSIDE = re.compile(
+    r"^(?P<before>.*?)(?P<town>(?:(?![区市省])[\u4e00-\u9fff]){2,6}?(?<!县)(?:街道(?:办事处)?|街办事处))(?P<after>[^\d]{2,})$"
 )
 _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' group with a name (白鹭组)
 # The part's own name before its longest suffix has two characters at least: 东方城市花园 is one name (市 + 花园).
@@ -219,10 +247,12 @@ _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' gr
 _SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西北])$")
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 _CROSSING = re.compile(
-    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|交叉|口)?"
-    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|路口|口)"
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|交叉|口)?"
+    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|口)"
 )
 _ROAD_PART = re.compile(r"[东南西北中]段")
+# The road's corner written right after it (青松路口白鹭大厦, 青松路交叉口): no part of the place that follows.
+_CORNER_AFTER_ROAD = re.compile(r"(?:交叉|交界|交汇|交)?口")
 _ROOM_LEADING_ZEROS = re.compile(r"^([A-Z]?)0+(?=\d)")
 # Units written in front of the road or the community that the division tables do not know (an old district,
 # a town of another district, a development zone, an industrial park, a village or neighbourhood): split off, never
@@ -754,7 +784,15 @@ def _prepare(text: str) -> str:
     # The guard only skips work: the substitution is a no-op without a label's first character.
     if text and text[0] in _LABEL_START:
         text = _LEADING_LABEL.sub("", text)
+    if text.startswith(_COUNTRY) and _division_at(text, len(_COUNTRY)):
+        text = text[len(_COUNTRY) :]  # 中国浙江省…: the country; 中国轻纺城, 中国银行 are names that start with it
     return text
+
+
+def _division_at(text: str, pos: int) -> bool:
+    """Whether a province or a city is named at `pos` (by its full or short name)."""
+    indexes = _divisions().global_index
+    return any(True for level in (0, 1) for _ in indexes[level].at(text, pos))
 
 
 def _arabic_numbers(text: str) -> str:
@@ -802,6 +840,11 @@ def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
 def _clean_segment(segment: str) -> str:
     if not _NOISE_SECOND_CHARS.isdisjoint(segment):
         segment = _NOISE.sub(lambda m: _POSITION_MARK if m["position"] else "", segment)
+    if not _NOTE_CHARS.isdisjoint(segment) and (note := _NOTE.search(segment)):
+        # 白鹭袜业联系, 白鹭小区到了打电话: a note for the courier, from its first words (after the place) to its end
+        segment = segment[: note.start()]
+        if place := _UP_TO_PLACE_END.match(segment):
+            segment = place.group()
     return segment.strip(_SEGMENT_TRIM)
 
 
@@ -860,6 +903,9 @@ def _first_place(segment: str, rest: list[str]) -> str:
         rest.append(segment[mark:])
         segment = segment[:mark]
     segment = segment.replace(_POSITION_MARK, "")
+    if (lead := _LEADING_POSITION.match(segment)) and lead.end() < len(segment) - 1:
+        rest.append(lead.group())  # 后面理发店, 转角白鹭大厦: the place is what follows the word of position
+        segment = segment[lead.end() :]
     if position := _POSITION.search(segment):
         rest.append(segment[position.start() :])
         segment = segment[: position.start()]
@@ -870,6 +916,13 @@ def _first_place(segment: str, rest: list[str]) -> str:
     elif inside := _PLACE_THEN_INSIDE.match(segment):
         rest.append(inside["inside"])
         segment = inside["place"]
+    elif (
+        (other := _PLACE_THEN_OTHER.match(segment))
+        and not _PART_OF_PLACE.search(other["other"])
+        and not _ANY_PLACE_SUFFIX.search(other["other"])
+    ):
+        rest.append(other["other"])
+        segment = other["place"]
     return segment
 
 
@@ -909,6 +962,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             segment = _clean_segment(item)  # type: ignore[arg-type]
             if segment and fields["road"] is None and fields["community"] is None:
                 segment = _strip_units(segment, fields, rest, areas)
+                if ("街道" in segment or "办事处" in segment) and (unit := _TOWN_INSIDE.match(segment)):
+                    # 大江东区前进街道长安福特, 白鹭街办事处: a town (and what is before it) the tables did not read
+                    rest.append(unit["before"])
+                    if fields["town"] is None:
+                        fields["town"] = unit["town"]
+                    else:
+                        rest.append(unit["town"])
+                    segment = unit["after"]
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
@@ -919,6 +980,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 if crossing := _CROSSING.match(segment):  # 打浦路斜土路口东泰花园: the corner, then the place
                     rest.append(crossing.group())
                     segment = segment[crossing.end() :]
+                if corner := _CORNER_AFTER_ROAD.match(segment):  # 青松路口白鹭大厦: the road's corner, then the place
+                    rest.append(corner.group())
+                    segment = segment[corner.end() :]
                 if not segment:
                     previous = "road"
                     continue
@@ -928,8 +992,13 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             if (
                 fields["community"] is None
                 and not (areas and _NAMED_GROUP.fullmatch(segment))  # 青松村白鹭组: the village is the place
-                # 青松工业园宏达有限公司: the park is the place, the company in it is not
-                and not (areas and areas[-1].endswith(("园区", "工业区", "工业园")) and _ONLY_INSIDE.match(segment))
+                # 青松工业园宏达有限公司, 青松工业区宏达机电: the park is the place, a company in it is not; a place
+                # with a place's ending in the park is (青松工业区白鹭小区, 青松工业区宏达塑料厂)
+                and not (
+                    areas
+                    and areas[-1].endswith(("园区", "工业区", "工业园"))
+                    and (_ONLY_INSIDE.match(segment) or not _NAMED_PLACE.search(segment))
+                )
                 and (
                     (fields["building"] is None and fields["room"] is None)
                     or (fields["room"] is None and not areas and _NAMED_PLACE.search(segment))
@@ -1115,6 +1184,8 @@ def parse_address(
             break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
         fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
         pos += length
+    if fields["town"] and text.startswith(_TOWN_OFFICE, pos):
+        pos += len(_TOWN_OFFICE)  # 古城街道办事处: the office of the town just read, no place of its own
     _parse_below_town(text[pos:], fields, gazetteer)
     return fields
 
