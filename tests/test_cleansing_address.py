@@ -446,6 +446,11 @@ def test_cli():
         ("青松路与绿洲路交口白鹭大厦", {"road": "青松路", "community": "白鹭大厦"}),
         ("青松路8号后面绿洲理发店", {"road_number": "8号", "community": "绿洲理发店", "rest": "后面"}),
         ("青松路8号白鹭大厦左边3楼", {"community": "白鹭大厦", "floor": "3", "rest": "左边"}),
+        # A shop ending in 市 (超市, 门市, 夜市) is a place, not a district the tables no longer hold.
+        ("白鹭超市绿洲烟酒行", {"district": None, "community": "白鹭超市", "rest": "绿洲烟酒行"}),
+        ("青松路8号绿洲五金门市部", {"district": None, "road": "青松路", "community": "绿洲五金门市部"}),
+        ("白鹭夜市12号", {"district": None, "community": "白鹭夜市"}),
+        ("白鹭市青松路8号", {"district": "白鹭市", "road": "青松路"}),
     ],
 )
 def test_real_address_kinds(address, expected):

@@ -268,8 +268,9 @@ _LEADING_UNIT = re.compile(
     rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
-    # name not ending like a zone (小区, 园区, 城区, 东区, 朝晖八区).
-    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业一二三四五六七八九十]))(?:区|县|市))"
+    # name not ending like a zone (小区, 园区, 城区, 东区, 朝晖八区) or a shop (白鹭超市, 五金门市, 胜利夜市).
+    rf"|(?P<district>(?:{_NOT_A_ROAD}{{2}}|{_NOT_A_ROAD}{{3,4}}(?<![小园城东南西北中业一二三四五六七八九十超门夜]))"
+    r"(?:区|县|市))"
     rf"{_NOT_A_NAME_START}(?![场府委口])"
     # 曹杨新村 is an estate; 城北路上洪村 a road, then the village (路口村 is a village).
     rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
