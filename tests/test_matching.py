@@ -664,13 +664,19 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
                 **same,
                 "level_numbers": "inner",
             },  # its room 1406
+            # 察哈尔路67号8幢: the road as a whole weighs more, but a house holding 67 and 8 is there: the road steps
+            # aside. Without such a house (record 13) the road stays, and the text goes no further than it.
+            {"record_id": 12, "house_id": "H4", "match_weight": 25.0, **same, "level_numbers": "house_none"},
+            {"record_id": 12, "house_id": "H5", "match_weight": 12.0, **same},
+            {"record_id": 13, "house_id": "H4", "match_weight": 25.0, **same, "level_numbers": "house_none"},
+            {"record_id": 13, "house_id": "H5", "match_weight": 24.0, **same, "level_numbers": "house_more"},
         ]
     ).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
     records = pl.DataFrame(
         {
-            "record_id": range(1, 12),
-            "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None],
-            "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None],
+            "record_id": range(1, 14),
+            "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None, None, None],
+            "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None, None, None],
         },
         schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8},
     )
@@ -687,6 +693,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     assert (got[10]["token_level"], got[10]["house_id"], got[10]["building_id"]) == ("building", None, "B5")
     # A room of a house the register holds as one entry (丰利大厦 for 丰利大厦1406室): that house.
     assert (got[11]["token_level"], got[11]["house_id"]) == ("house", "H7")
+    assert (got[12]["token_level"], got[12]["house_id"]) == ("house", "H5")
+    assert (got[13]["token_level"], got[13]["house_id"], got[13]["committee_code"]) == ("community", None, "C2")
 
 
 def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -733,7 +741,7 @@ def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 def test_the_token_model_compares_names_without_divisions_and_numbers_as_written():
     """Made-up pairs: the divisions a text writes are not a place the register lacks; numbers written in Chinese
     are numbers; a unit or room beyond the house's own numbers is the house written finely, another building is
-    not; a text by or at a gate of a place is relative."""
+    not; a text by or at a gate of a place, or a distance from one, is relative; a distance is no number."""
     got = token_levels(
         [
             ("浙江省杭州市余杭区明珠苑", "明珠苑"),
@@ -742,13 +750,23 @@ def test_the_token_model_compares_names_without_divisions_and_numbers_as_written
             ("宏达路5号宏达大厦2号楼", "宏达路5号宏达大厦"),
             ("东泰花园", "东泰花园(东门)"),
             ("宏达大厦对面", "宏达大厦"),
+            ("东泰花园", "东泰花园(北2门)"),
+            ("宏达路与明珠路交叉口南100米", "宏达路与明珠路交叉口"),
+            # A distance places the text: no number of the place.
+            ("明珠苑3号楼二单元", "宏达路与明珠路交叉口西北100米明珠苑3号楼"),
+            # A floor after a building is inside it; a unit numbered as the building is still the building's number.
+            ("明珠苑3号楼5楼", "明珠苑3号楼"),
+            ("明珠苑1号楼1单元", "明珠苑"),
         ]
     )
     assert (got[0]["tokens_extra"], got[0]["tokens_unwritten"]) == ("none", "none")
     assert got[1]["numbers"] == "inner"
     assert got[2]["numbers"] == "same"
     assert got[3]["numbers"] == "written_all"
-    assert [g["relative"] for g in got] == ["neither"] * 4 + ["else", "else"]
+    assert [g["relative"] for g in got[:8]] == ["neither"] * 4 + ["else"] * 4
+    assert (got[8]["numbers"], got[8]["relative"]) == ("inner", "neither")
+    assert got[9]["numbers"] == "inner"
+    assert got[10]["numbers"] == "house_none"
 
 
 def _generated_day_matched(tmp_path, seed: int, settings) -> tuple[pl.DataFrame, pl.DataFrame]:
