@@ -640,6 +640,7 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         "level_tokens_unwritten": "none",
         "level_tokens_extra": "none",
         "level_relative": "neither",
+        "level_tails": "written",
     }
     pairs = pl.DataFrame(
         [
@@ -767,6 +768,39 @@ def test_the_token_model_compares_names_without_divisions_and_numbers_as_written
     assert (got[8]["numbers"], got[8]["relative"]) == ("inner", "neither")
     assert got[9]["numbers"] == "inner"
     assert got[10]["numbers"] == "house_none"
+
+
+def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the_place():
+    """Made-up register: a department or a room of a place (招商部, 洗手间) ends one text and not the other; a
+    bracketed branch or road a register entry ends with, a note no house's words hold (电话联系) and a district do
+    not count."""
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching.address import token_tables, with_tails
+
+    pairs = [
+        ("浦三路3058号长青企业广场招商部", "浦三路3058号长青企业广场"),
+        ("阳光步行街1号阳光国际大酒店", "阳光步行街1号阳光国际大酒店-洗手间"),
+        ("南秀村23号波浪美发", "南秀村23号波浪美发(南秀村路店)"),
+        ("王宁前街村电话联系", "安阳县王宁前街村"),
+        ("人民南路14号(华西口腔医院)", "人民南路14号华西口腔医院"),
+        ("浙江省杭州市余杭区明珠苑", "明珠苑"),
+    ]
+    records = normalize_column(
+        pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _ in pairs]}), "address", "address"
+    )
+    # 商部 is a word of the register (another house's): 招商部 names a place the register knows of.
+    houses = normalize_column(
+        pl.DataFrame(
+            {"house_id": [str(i) for i in range(len(pairs) + 1)], "address": [h for _, h in pairs] + ["东方招商部"]}
+        ),
+        "address",
+        "address",
+    )
+    frames = token_tables(records, houses, rules.load("thresholds")["address"]["tokens"])
+    scored = pl.DataFrame({"record_id": range(len(pairs)), "house_id": [str(i) for i in range(len(pairs))]})
+    got = with_tails(scored, frames["record"], frames["house"]).sort("record_id")["level_tails"].to_list()
+    assert got == ["else", "else", "written", "written", "written", "written"]
 
 
 def _generated_day_matched(tmp_path, seed: int, settings) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -212,6 +212,13 @@ SELECT {id} AS unique_id, {is_house} AS is_house,
                                             lambda d: list_transform(range(1, length(d)), lambda i: substr(d, i, 2)))))
            AS admin_words,
        regexp_matches(written, ?) AS relative,
+       -- The word the name ends with, and the one before a bracket it ends with (a branch, a road, or the place
+       -- itself: 波浪美发(南秀村路店), 十四号(华西口腔医院)): either may be the place's last word.
+       list_distinct(list_filter(
+           [right(regexp_extract_all(names, '\p{{Han}}{{2,}}')[-1], 2),
+            right(regexp_extract_all(regexp_replace(names, '[(（][^()（）]*[)）][^\p{{Han}}]*$', ''),
+                                     '\p{{Han}}{{2,}}')[-1], 2)],
+           lambda w: w IS NOT NULL)) AS tails,
        addr_road AS road, addr_district AS district, addr_town AS town
 FROM named
 """
@@ -234,15 +241,23 @@ per_address AS (
            coalesce(sum(b) FILTER (WHERE NOT list_contains(admin_words, w)), 0) AS name_bits,
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
-    FROM weighed GROUP BY unique_id)
+    FROM weighed GROUP BY unique_id),
+-- The last words that are no division's (a text need not write the district) and that some house holds (a note
+-- typed after the address, 电话联系, names no place of the register).
+known_tails AS (
+    SELECT unique_id, list(t ORDER BY t) AS tails
+    FROM (SELECT unique_id, admin_words, unnest(tails) AS t FROM {table})
+    WHERE NOT list_contains(admin_words, t) AND t IN (SELECT w FROM word_houses)
+    GROUP BY unique_id)
 SELECT a.unique_id, a.is_house, a.numbers,
        list_filter(a.numbers, lambda n: NOT list_contains(a.inner_numbers, n)) AS outer_numbers,
        a.road, a.district, a.town, a.words, a.relative,
        log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
        coalesce(p.name_bits, 0) AS name_bits,
-       coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
-FROM {table} a LEFT JOIN per_address p USING (unique_id)
+       coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token,
+       coalesce(k.tails, []) AS tails
+FROM {table} a LEFT JOIN per_address p USING (unique_id) LEFT JOIN known_tails k USING (unique_id)
 """
 _TOKEN_COLUMNS = (
     "address",
@@ -439,6 +454,7 @@ def score_address_tokens(
             "match_weight": pl.Float64,
             "match_probability": pl.Float64,
             **{f"level_{c['output_column_name']}": pl.Utf8 for c in address_comparisons()},
+            "level_tails": pl.Utf8,
         }
     )
     if records.is_empty() or houses.is_empty():
@@ -534,12 +550,40 @@ def predict_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, settings
     linker = Linker([left, right], settings, log_level=logging.WARNING)
     pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
     levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]
-    return with_levels(pairs, settings).select(
+    scored = with_levels(pairs, settings).select(
         pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),
         pl.col("unique_id_r").alias("house_id"),
         "match_weight",
         "match_probability",
         *levels,
+    )
+    return with_tails(scored, records, houses)
+
+
+def with_tails(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """`level_tails` of each pair: `written` when a word each side's name ends with (`tails`; none: nothing to
+    check) is written by the other side too, else `else`. A name one side ends with and the other does not write
+    is a part of the place or a place in it (长青企业广场招商部, 大酒店-洗手间, 学院梅园), not the place itself. Not
+    a comparison of the model: it weighs nothing, only the decision's `house_requires` reads it."""
+    record_sides = records.select(
+        pl.col("unique_id").cast(pl.Int64).alias("record_id"), r_tails="tails", r_words="words"
+    )
+    house_sides = houses.select(house_id="unique_id", h_tails="tails", h_words="words")
+
+    def written(tails: str, words: str) -> pl.Expr:
+        return (pl.col(tails).list.len() == 0) | (pl.col(tails).list.set_intersection(pl.col(words)).list.len() > 0)
+
+    return (
+        pairs.join(record_sides, on="record_id", how="left")
+        .join(house_sides, on="house_id", how="left")
+        .with_columns(
+            level_tails=pl.when(
+                written("r_tails", "h_words").fill_null(False) & written("h_tails", "r_words").fill_null(False)
+            )
+            .then(pl.lit("written"))
+            .otherwise(pl.lit("else"))
+        )
+        .drop("r_tails", "r_words", "h_tails", "h_words")
     )
 
 
