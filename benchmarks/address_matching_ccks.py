@@ -137,9 +137,24 @@ def rapidfuzz_best(queries: list[Query], houses: dict[str, str]) -> dict[int, st
     return {q.row: ids[process.extractOne(q.text, texts, scorer=fuzz.ratio)[2]] for q in queries}
 
 
-def jingzhun(folder: Path) -> tuple[pl.DataFrame, str | None, float]:
-    """match_results of the daily flow's steps on the written day (one row per query)."""
-    results, failure, seconds = daily_flow(folder)
+def jingzhun(folder: Path, decided: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, str | None, float]:
+    """match_results of the daily flow's steps on the written day (one row per query). With `decided`, what the
+    token stage's decision was given (pairs, records, houses) is put in it."""
+    if decided is not None:
+        from jingzhun.matching import link
+
+        decide = link.decide_address_tokens
+
+        def kept(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame, config: dict) -> pl.DataFrame:
+            decided.update(pairs=pairs, records=records, houses=houses)
+            return decide(pairs, records, houses, config)
+
+        link.decide_address_tokens = kept
+    try:
+        results, failure, seconds = daily_flow(folder)
+    finally:
+        if decided is not None:
+            link.decide_address_tokens = decide
     if results is None:
         return (
             pl.DataFrame(schema={"source_row": pl.Int64, "house_id": pl.Utf8, "match_method": pl.Utf8}),
@@ -149,11 +164,87 @@ def jingzhun(folder: Path) -> tuple[pl.DataFrame, str | None, float]:
     return results.select("source_row", "house_id", "match_method", "outcome"), failure, seconds
 
 
+def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Why each query with a same-place candidate is not resolved to one: the first step of the token decision
+    (`matching/address.py` `decide_address_tokens`, its rules in thresholds.yaml) that loses all its same-place
+    candidates, and for a lone candidate the rules of `house_requires` it fails."""
+    from jingzhun.core import rules
+    from jingzhun.matching.person import exact_rule_met
+
+    config = rules.load("thresholds")["address"]["tokens"]
+
+    def rule(name: str) -> pl.Expr:
+        return exact_rule_met(({c: tuple(levels) for c, levels in config[name].items()},))
+
+    pairs, records, houses = decided.get("pairs"), decided.get("records"), decided.get("houses")
+    if pairs is None or pairs.is_empty():
+        return {"the token stage scored nothing": sum(bool(q.same_place) for q in queries)}
+    flagged = (
+        pairs.join(
+            houses.select("house_id", h_committee="committee_code", h_subdistrict="subdistrict_code"), on="house_id"
+        )
+        .join(records.select("record_id", "source_row", "written_subdistrict_code", "committee_code"), on="record_id")
+        .with_columns(
+            never=rule("never"),
+            allowed=rule("house_requires"),
+            fenced=(pl.col("written_subdistrict_code") != pl.col("h_subdistrict")).fill_null(False)
+            | (pl.col("committee_code") != pl.col("h_committee")).fill_null(False),
+        )
+        .with_columns(
+            stepped=rule("enclosing")
+            & (rule("numbered") & ~pl.col("never") & ~pl.col("fenced")).any().over("record_id")
+        )
+        .with_columns(
+            kept=~pl.col("never") & ~pl.col("fenced") & ~pl.col("stepped"),
+        )
+        .with_columns(
+            best=pl.col("match_weight").filter("kept").max().over("record_id"),
+            best_probability=pl.col("match_probability").filter("kept").max().over("record_id"),
+        )
+        .with_columns(near=pl.col("kept") & (pl.col("match_weight") >= pl.col("best") - config["min_weight_gap"]))
+    )
+    by_row = {key[0]: frame for key, frame in flagged.partition_by("source_row", as_dict=True).items()}
+    open_rows = set(records["source_row"])
+    counts: dict[str, int] = {}
+    for q in queries:
+        if not q.same_place:
+            continue
+        got, mine, theirs = resolved.get(q.row), None, by_row.get(q.row)
+        if theirs is not None:
+            mine = theirs.filter(pl.col("house_id").is_in(list(q.same_place)))
+        if got:
+            why = "resolved right" if got in q.same_place else "resolved to another house"
+        elif q.row not in open_rows:
+            why = "not open to the token stage (an exact stage's house)"
+        elif mine is None or mine.is_empty():
+            why = "blocking: no same-place candidate shares a rare word"
+        elif mine["never"].all():
+            why = "numbers contradict (never)"
+        elif mine.filter(~pl.col("never"))["fenced"].all():
+            why = "fenced: another subdistrict or committee than the text names (made-up grid)"
+        elif mine.filter(~pl.col("never") & ~pl.col("fenced"))["stepped"].all():
+            why = "stepped aside for a house holding the written numbers"
+        elif theirs["best_probability"].max() < config["accept"]:
+            why = "best candidate below accept"
+        elif not mine["near"].any():
+            why = "another house scores higher (beyond the gap)"
+        elif theirs.filter("near")["house_id"].n_unique() > 1:
+            others = theirs.filter(pl.col("near") & ~pl.col("house_id").is_in(list(q.same_place)))
+            why = "near-equal: " + ("another house within the gap" if others.height else "several same-place ones")
+        else:
+            lone = mine.filter("near").row(0, named=True)
+            failed = [c for c, levels in config["house_requires"].items() if lone[f"level_{c}"] not in levels]
+            why = "house_requires fails: " + "+".join(failed)
+        counts[why] = counts.get(why, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_dir(parser)
     parser.add_argument("--split", default="dev", choices=("dev",), help="only the development half exists here")
     parser.add_argument("--errors", action="store_true", help="print the queries resolved to a wrong house")
+    parser.add_argument("--misses", action="store_true", help="print where the same-place queries are lost")
     args = parser.parse_args()
     path = labelled_file(args.eval_dir, "CCKS 2021", f"ccks2021/{args.split}.jsonl")
     if path is None:
@@ -162,7 +253,8 @@ def main() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         write_day(Path(tmp), queries, houses)
-        results, failure, seconds = jingzhun(Path(tmp))
+        decided: dict[str, pl.DataFrame] | None = {} if args.misses else None
+        results, failure, seconds = jingzhun(Path(tmp), decided)
     resolved = dict(results.select("source_row", "house_id").iter_rows())
     started = time.perf_counter()
     baseline = rapidfuzz_best(queries, houses)
@@ -195,6 +287,11 @@ def main() -> None:
         f"recall: over the {figures['jingzhun']['findable']:,} queries that have one; partial: resolved to a "
         f"candidate labelled 部分匹配 (a part of the place or the whole it lies in), counted wrong"
     )
+    if decided is not None:
+        lost = misses(queries, resolved, decided)
+        print(f"  where the {sum(lost.values()):,} queries with a same-place candidate go:")
+        for why, n in lost.items():
+            print(f"    {n:5,d} {n / sum(lost.values()):6.1%}  {why}")
     if args.errors:
         wrong = [q for q in queries if resolved.get(q.row) and resolved[q.row] not in q.same_place]
         for q in wrong:

@@ -640,6 +640,7 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         "level_tokens_unwritten": "none",
         "level_tokens_extra": "none",
         "level_relative": "neither",
+        "level_tails": "written",
     }
     pairs = pl.DataFrame(
         [
@@ -664,13 +665,19 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
                 **same,
                 "level_numbers": "inner",
             },  # its room 1406
+            # 察哈尔路67号8幢: the road as a whole weighs more, but a house holding 67 and 8 is there: the road steps
+            # aside. Without such a house (record 13) the road stays, and the text goes no further than it.
+            {"record_id": 12, "house_id": "H4", "match_weight": 25.0, **same, "level_numbers": "house_none"},
+            {"record_id": 12, "house_id": "H5", "match_weight": 12.0, **same},
+            {"record_id": 13, "house_id": "H4", "match_weight": 25.0, **same, "level_numbers": "house_none"},
+            {"record_id": 13, "house_id": "H5", "match_weight": 24.0, **same, "level_numbers": "house_more"},
         ]
     ).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
     records = pl.DataFrame(
         {
-            "record_id": range(1, 12),
-            "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None],
-            "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None],
+            "record_id": range(1, 14),
+            "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None, None, None],
+            "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None, None, None],
         },
         schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8},
     )
@@ -687,6 +694,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     assert (got[10]["token_level"], got[10]["house_id"], got[10]["building_id"]) == ("building", None, "B5")
     # A room of a house the register holds as one entry (丰利大厦 for 丰利大厦1406室): that house.
     assert (got[11]["token_level"], got[11]["house_id"]) == ("house", "H7")
+    assert (got[12]["token_level"], got[12]["house_id"]) == ("house", "H5")
+    assert (got[13]["token_level"], got[13]["house_id"], got[13]["committee_code"]) == ("community", None, "C2")
 
 
 def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -733,7 +742,7 @@ def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 def test_the_token_model_compares_names_without_divisions_and_numbers_as_written():
     """Made-up pairs: the divisions a text writes are not a place the register lacks; numbers written in Chinese
     are numbers; a unit or room beyond the house's own numbers is the house written finely, another building is
-    not; a text by or at a gate of a place is relative."""
+    not; a text by or at a gate of a place, or a distance from one, is relative; a distance is no number."""
     got = token_levels(
         [
             ("浙江省杭州市余杭区明珠苑", "明珠苑"),
@@ -742,13 +751,56 @@ def test_the_token_model_compares_names_without_divisions_and_numbers_as_written
             ("宏达路5号宏达大厦2号楼", "宏达路5号宏达大厦"),
             ("东泰花园", "东泰花园(东门)"),
             ("宏达大厦对面", "宏达大厦"),
+            ("东泰花园", "东泰花园(北2门)"),
+            ("宏达路与明珠路交叉口南100米", "宏达路与明珠路交叉口"),
+            # A distance places the text: no number of the place.
+            ("明珠苑3号楼二单元", "宏达路与明珠路交叉口西北100米明珠苑3号楼"),
+            # A floor after a building is inside it; a unit numbered as the building is still the building's number.
+            ("明珠苑3号楼5楼", "明珠苑3号楼"),
+            ("明珠苑1号楼1单元", "明珠苑"),
         ]
     )
     assert (got[0]["tokens_extra"], got[0]["tokens_unwritten"]) == ("none", "none")
     assert got[1]["numbers"] == "inner"
     assert got[2]["numbers"] == "same"
     assert got[3]["numbers"] == "written_all"
-    assert [g["relative"] for g in got] == ["neither"] * 4 + ["else", "else"]
+    assert [g["relative"] for g in got[:8]] == ["neither"] * 4 + ["else"] * 4
+    assert (got[8]["numbers"], got[8]["relative"]) == ("inner", "neither")
+    assert got[9]["numbers"] == "inner"
+    assert got[10]["numbers"] == "house_none"
+
+
+def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the_place():
+    """Made-up register: a department or a room of a place (招商部, 洗手间) ends one text and not the other; a
+    bracketed branch or road a register entry ends with, a note no house's words hold (电话联系) and a district do
+    not count."""
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching.address import token_tables, with_tails
+
+    pairs = [
+        ("浦三路3058号长青企业广场招商部", "浦三路3058号长青企业广场"),
+        ("阳光步行街1号阳光国际大酒店", "阳光步行街1号阳光国际大酒店-洗手间"),
+        ("南秀村23号波浪美发", "南秀村23号波浪美发(南秀村路店)"),
+        ("王宁前街村电话联系", "安阳县王宁前街村"),
+        ("人民南路14号(华西口腔医院)", "人民南路14号华西口腔医院"),
+        ("浙江省杭州市余杭区明珠苑", "明珠苑"),
+    ]
+    records = normalize_column(
+        pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _ in pairs]}), "address", "address"
+    )
+    # 商部 is a word of the register (another house's): 招商部 names a place the register knows of.
+    houses = normalize_column(
+        pl.DataFrame(
+            {"house_id": [str(i) for i in range(len(pairs) + 1)], "address": [h for _, h in pairs] + ["东方招商部"]}
+        ),
+        "address",
+        "address",
+    )
+    frames = token_tables(records, houses, rules.load("thresholds")["address"]["tokens"])
+    scored = pl.DataFrame({"record_id": range(len(pairs)), "house_id": [str(i) for i in range(len(pairs))]})
+    got = with_tails(scored, frames["record"], frames["house"]).sort("record_id")["level_tails"].to_list()
+    assert got == ["else", "else", "written", "written", "written", "written"]
 
 
 def _generated_day_matched(tmp_path, seed: int, settings) -> tuple[pl.DataFrame, pl.DataFrame]:

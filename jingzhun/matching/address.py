@@ -177,15 +177,20 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
 # The words (character pairs of each run of Chinese characters) and the numbers (as numbers: 0455 is 455) of an
 # address's standardized text, with the parsed road, district and town. The numbers the parser read in Chinese
 # (五号楼, 三楼 → 5, 3) count as numbers too. `inner_numbers` are
-# those of a unit or room, inside a building (not a floor: 66楼 is as often the building as its floor);
+# those of a unit or room, inside a building, and of a floor after a building (34号楼一楼; a floor alone is not: 66楼 is
+# as often the building as its floor);
 # `outer_numbers` the others. `admin_words` are the words of the divisions the parser found (浙江省杭州市余杭区
 # 闲林街道, long or short): they say where, not which place, so they weigh in what two texts share but are not a
 # place one text names and the other does not.
 _WORDS_SQL = r"""
-WITH named AS (
-    SELECT *, regexp_replace(coalesce(address, ''), '{number}', '|', 'g') AS names,
+WITH located AS (
+    SELECT * REPLACE (regexp_replace(coalesce(address, ''), '{distance}', '|', 'g') AS address),
+           coalesce(address, '') AS written
+    FROM {table}),
+named AS (
+    SELECT *, regexp_replace(address, '{number}', '|', 'g') AS names,
            list_filter([addr_province, addr_city, addr_district, addr_town], lambda d: d IS NOT NULL) AS divisions
-    FROM {table})
+    FROM located)
 SELECT {id} AS unique_id, {is_house} AS is_house,
        list_distinct(flatten(list_transform(regexp_extract_all(names, '\p{{Han}}+'),
                                             lambda r: list_transform(range(1, length(r)), lambda i: substr(r, i, 2)))))
@@ -195,15 +200,31 @@ SELECT {id} AS unique_id, {is_house} AS is_house,
                     regexp_extract_all(concat_ws('|', addr_road_number, addr_building, addr_unit, addr_floor,
                                                  addr_room), '\d+')]),
            lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS numbers,
-       list_distinct(list_transform(regexp_extract_all(concat_ws('|', addr_unit, addr_room), '\d+'),
-                                    lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))) AS inner_numbers,
+       list_filter(list_distinct(list_transform(
+           regexp_extract_all(concat_ws('|', addr_unit, addr_room,
+                                        CASE WHEN addr_building IS NOT NULL THEN addr_floor END), '\d+'),
+           lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0'))),
+           -- A number that is also the lane or the building's (1号楼1单元) stays outer: the house must hold it.
+           lambda n: NOT list_contains(list_transform(
+               regexp_extract_all(concat_ws('|', addr_road_number, addr_building), '\d+'),
+               lambda o: coalesce(nullif(ltrim(o, '0'), ''), '0')), n)) AS inner_numbers,
        list_distinct(flatten(list_transform(divisions,
                                             lambda d: list_transform(range(1, length(d)), lambda i: substr(d, i, 2)))))
            AS admin_words,
-       regexp_matches(coalesce(address, ''), ?) AS relative,
+       regexp_matches(written, ?) AS relative,
+       -- The word the name ends with, and the one before a bracket it ends with (a branch, a road, or the place
+       -- itself: 波浪美发(南秀村路店), 十四号(华西口腔医院)): either may be the place's last word.
+       list_distinct(list_filter(
+           [right(regexp_extract_all(names, '\p{{Han}}{{2,}}')[-1], 2),
+            right(regexp_extract_all(regexp_replace(names, '[(（][^()（）]*[)）][^\p{{Han}}]*$', ''),
+                                     '\p{{Han}}{{2,}}')[-1], 2)],
+           lambda w: w IS NOT NULL)) AS tails,
        addr_road AS road, addr_district AS district, addr_town AS town
 FROM named
 """
+# A distance from a crossing or a road (交叉口西北200米, 路南150米, 东行50米) places the text; it is no number of the
+# place (no lane, building or room) and its direction no word of its name: both are left out of words and numbers.
+_DISTANCE = r"(?:向|往)?[东南西北]{0,2}(?:侧|方向|行)?约?\d+(?:\.\d+)?(?:米|公里)"
 # A number with its unit (第3, 455弄, 1-10号, C座, 6区) is compared as a number, not read as part of a name.
 _NUMBER_WITH_UNIT = r"第?(?:\d+|[A-Za-z]+)(?:[-之]\d+)*(?:号楼|单元|支弄|[号弄栋幢座室楼层户期区组队米])?"
 # Each word worth the bits of its rarity among the houses of the register (a word no house holds is worth nothing:
@@ -220,15 +241,23 @@ per_address AS (
            coalesce(sum(b) FILTER (WHERE NOT list_contains(admin_words, w)), 0) AS name_bits,
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
-    FROM weighed GROUP BY unique_id)
+    FROM weighed GROUP BY unique_id),
+-- The last words that are no division's (a text need not write the district) and that some house holds (a note
+-- typed after the address, 电话联系, names no place of the register).
+known_tails AS (
+    SELECT unique_id, list(t ORDER BY t) AS tails
+    FROM (SELECT unique_id, admin_words, unnest(tails) AS t FROM {table})
+    WHERE NOT list_contains(admin_words, t) AND t IN (SELECT w FROM word_houses)
+    GROUP BY unique_id)
 SELECT a.unique_id, a.is_house, a.numbers,
        list_filter(a.numbers, lambda n: NOT list_contains(a.inner_numbers, n)) AS outer_numbers,
        a.road, a.district, a.town, a.words, a.relative,
        log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
        coalesce(p.name_bits, 0) AS name_bits,
-       coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token
-FROM {table} a LEFT JOIN per_address p USING (unique_id)
+       coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token,
+       coalesce(k.tails, []) AS tails
+FROM {table} a LEFT JOIN per_address p USING (unique_id) LEFT JOIN known_tails k USING (unique_id)
 """
 _TOKEN_COLUMNS = (
     "address",
@@ -252,7 +281,7 @@ def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
 
     return hashlib.sha256(
         json.dumps(
-            [houses_fingerprint, config, address_settings(), _WORDS_SQL, _TOKENS_SQL, _NUMBER_WITH_UNIT],
+            [houses_fingerprint, config, address_settings(), _WORDS_SQL, _TOKENS_SQL, _NUMBER_WITH_UNIT, _DISTANCE],
             sort_keys=True,
             default=str,
         ).encode("utf-8")
@@ -272,7 +301,13 @@ def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, con
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE house_words AS "
-            + _WORDS_SQL.format(id="house_id", is_house="true", table="house_frame", number=_NUMBER_WITH_UNIT),
+            + _WORDS_SQL.format(
+                id="house_id",
+                is_house="true",
+                table="house_frame",
+                number=_NUMBER_WITH_UNIT,
+                distance=_DISTANCE,
+            ),
             [config["relative"]],
         )
         con.execute(
@@ -307,7 +342,11 @@ def record_tokens(
         con.execute(
             "CREATE OR REPLACE TEMP TABLE record_words AS "
             + _WORDS_SQL.format(
-                id="CAST(record_id AS VARCHAR)", is_house="false", table="record_frame", number=_NUMBER_WITH_UNIT
+                id="CAST(record_id AS VARCHAR)",
+                is_house="false",
+                table="record_frame",
+                number=_NUMBER_WITH_UNIT,
+                distance=_DISTANCE,
             ),
             [config["relative"]],
         )
@@ -415,6 +454,7 @@ def score_address_tokens(
             "match_weight": pl.Float64,
             "match_probability": pl.Float64,
             **{f"level_{c['output_column_name']}": pl.Utf8 for c in address_comparisons()},
+            "level_tails": pl.Utf8,
         }
     )
     if records.is_empty() or houses.is_empty():
@@ -510,12 +550,40 @@ def predict_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, settings
     linker = Linker([left, right], settings, log_level=logging.WARNING)
     pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
     levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]
-    return with_levels(pairs, settings).select(
+    scored = with_levels(pairs, settings).select(
         pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),
         pl.col("unique_id_r").alias("house_id"),
         "match_weight",
         "match_probability",
         *levels,
+    )
+    return with_tails(scored, records, houses)
+
+
+def with_tails(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """`level_tails` of each pair: `written` when a word each side's name ends with (`tails`; none: nothing to
+    check) is written by the other side too, else `else`. A name one side ends with and the other does not write
+    is a part of the place or a place in it (长青企业广场招商部, 大酒店-洗手间, 学院梅园), not the place itself. Not
+    a comparison of the model: it weighs nothing, only the decision's `house_requires` reads it."""
+    record_sides = records.select(
+        pl.col("unique_id").cast(pl.Int64).alias("record_id"), r_tails="tails", r_words="words"
+    )
+    house_sides = houses.select(house_id="unique_id", h_tails="tails", h_words="words")
+
+    def written(tails: str, words: str) -> pl.Expr:
+        return (pl.col(tails).list.len() == 0) | (pl.col(tails).list.set_intersection(pl.col(words)).list.len() > 0)
+
+    return (
+        pairs.join(record_sides, on="record_id", how="left")
+        .join(house_sides, on="house_id", how="left")
+        .with_columns(
+            level_tails=pl.when(
+                written("r_tails", "h_words").fill_null(False) & written("h_tails", "r_words").fill_null(False)
+            )
+            .then(pl.lit("written"))
+            .otherwise(pl.lit("else"))
+        )
+        .drop("r_tails", "r_words", "h_tails", "h_words")
     )
 
 
@@ -528,17 +596,21 @@ def decide_address_tokens(
     `records` has record_id, written_subdistrict_code and the committee_code an exact stage found (or null);
     `houses` house_id, building_id, grid_id, committee_code, subdistrict_code. A house in another subdistrict than
     the text names, or outside the committee an exact stage found, or at the levels `config["never"]` names (numbers
-    that differ from the written ones), is no candidate. The candidates within `min_weight_gap` of the best are
+    that differ from the written ones), is no candidate; nor, when a candidate holds the numbers the text writes
+    (`config["numbered"]`), one that holds fewer of them (`config["enclosing"]`: the road or community the house lies
+    in, not a rival of it). The candidates within `min_weight_gap` of the best are
     near-equal: one house meeting `house_requires` is that house; else what they share, one building or one
     committee, is as far as the text goes; several committees resolve nothing."""
     from jingzhun.matching.person import exact_rule_met
 
     accept, min_weight_gap = config["accept"], config["min_weight_gap"]
-    never = exact_rule_met(({c: tuple(levels) for c, levels in config["never"].items()},))
-    house_requires = exact_rule_met(({c: tuple(levels) for c, levels in config["house_requires"].items()},))
+    never, house_requires, numbered, enclosing = (
+        exact_rule_met(({c: tuple(levels) for c, levels in config[rule].items()},))
+        for rule in ("never", "house_requires", "numbered", "enclosing")
+    )
     candidates = (
         pairs.filter(~never)
-        .with_columns(house_allowed=house_requires)
+        .with_columns(house_allowed=house_requires, numbered=numbered, enclosing=enclosing)
         .join(
             houses.select(
                 "house_id", "building_id", "grid_id", h_committee="committee_code", h_subdistrict="subdistrict_code"
@@ -553,6 +625,8 @@ def decide_address_tokens(
             )
             & (pl.col("committee_code").is_null() | (pl.col("committee_code") == pl.col("h_committee")))
         )
+        # The road or community as a whole steps aside for a house that holds the numbers the text writes.
+        .filter(~(pl.col("enclosing") & pl.col("numbered").any().over("record_id")))
         .with_columns(
             best=pl.col("match_weight").max().over("record_id"),
             best_probability=pl.col("match_probability").max().over("record_id"),
