@@ -451,6 +451,10 @@ def test_cli():
         ("青松路8号绿洲五金门市部", {"district": None, "road": "青松路", "community": "绿洲五金门市部"}),
         ("白鹭夜市12号", {"district": None, "community": "白鹭夜市"}),
         ("白鹭市青松路8号", {"district": "白鹭市", "road": "青松路"}),
+        # A numbered courtyard (N号院) is the place its buildings are in; after a road, the road's house number.
+        ("青松沟44号院11幢", {"community": "青松沟44号院", "building": "11", "rest": None}),
+        ("白鹭小区5号院2栋301", {"community": "白鹭小区5号院", "building": "2", "room": "301"}),
+        ("青松路44号院3号楼", {"road": "青松路", "road_number": "44号", "community": None, "building": "3"}),
     ],
 )
 def test_real_address_kinds(address, expected):

@@ -179,6 +179,7 @@ _TOKEN = re.compile(
     r"|(?P<aisle>\d+(?:街(?![区道])|排|号门|米)|\d{1,2}门(?![面市口]))"
     r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
+    r"|(?P<courtyard>\d+)号院"  # 大阳沟44号院11幢: a numbered courtyard, the place its buildings are in
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
@@ -1067,6 +1068,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     fields["building"], door = _number(match["number"]), raw
                 else:
                     rest.append(raw)
+        elif kind == "courtyard":
+            number = _number(match["courtyard"])
+            if fields["road_number"] is None and previous == "road":
+                fields["road_number"] = f"{number}号"  # 青松路44号院: the courtyard is the road's house number
+            elif fields["building"] is None and fields["room"] is None:
+                fields["community"] = f"{fields['community'] or ''}{number}号院"
+            else:
+                rest.append(raw)
         elif kind == "building":
             if door is not None and fields["unit"] is None and fields["floor"] is None and fields["room"] is None:
                 rest.append(door)  # 754-6号7幢469: a door number, then the building written as one
