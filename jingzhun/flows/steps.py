@@ -293,10 +293,8 @@ def dispatch(run: Run) -> dict[str, int]:
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
     # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
-    persons = (
-        reference.persons()
-        .join(candidates.select("person_id").unique(), on="person_id", how="semi")
-        .join(reference.housing.select("house_id", "address"), on="house_id", how="left")
+    persons = reference.persons_of(candidates["person_id"]).join(
+        reference.housing.select("house_id", "address"), on="house_id", how="left"
     )
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date), run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))
