@@ -201,7 +201,7 @@ def cleanse(run: Run) -> dict[str, int]:
     with connect(run.warehouse) as con:
         # The reference's own names read the day's addresses first; standardized once and cached for matching.
         progress.doing("the standardized houses (parsed and cached when the grid or housing file changed)")
-        houses = standardize_houses(con, reference)
+        houses = standardize_houses(con, reference, ("addr_community", "addr_road"))
         standard = cleanse_records(
             read_run(con, "raw_records", run.run_date), fields, gazetteer(houses, reference.grid)
         )

@@ -43,7 +43,6 @@ from jingzhun.matching.link import (
     HOUSE_TABLES,
     Population,
     person_inputs,
-    placed_houses,
     resolve_day,
     resolve_records,
     standardize_houses,
@@ -112,7 +111,6 @@ def linkage_in_partitions(
     try:
         houses = standardize_houses(con, reference)
         usable = usable_records(standard, houses, reference.grid)
-        houses = placed_houses(houses, reference.grid)
         addresses = resolve_day(
             con, _addresses(con, usable, houses, partitions), usable, houses, reference.fingerprint(HOUSE_TABLES)
         )
