@@ -26,7 +26,6 @@ from jingzhun.ingest.mapping import HeaderMapping
 from jingzhun.matching.link import (
     HOUSE_TABLES,
     match,
-    placed_houses,
     resolve_day,
     resolve_records,
     standardize_reference,
@@ -77,9 +76,8 @@ def address_resolution(
     houses, _ = standardize_reference(warehouse, reference)
     started = time.perf_counter()
     usable = usable_records(standard, houses, reference.grid)
-    placed = placed_houses(houses, reference.grid)
     resolve_day(
-        warehouse, resolve_records(warehouse, usable, placed), usable, placed, reference.fingerprint(HOUSE_TABLES)
+        warehouse, resolve_records(warehouse, usable, houses), usable, houses, reference.fingerprint(HOUSE_TABLES)
     )
     return {"addresses": usable.height, "address_s": time.perf_counter() - started}
 

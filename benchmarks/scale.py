@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,7 @@ STEPS = ("ingest", "cleanse", "validate", "match", "screen", "dispatch", "report
 class Measured:
     seconds: float
     peak_bytes: int
+    cpu_seconds: float  # user + sys of the command and every descendant it waited for
     returncode: int
     stdout: str
     stderr: str
@@ -69,7 +71,7 @@ class Measured:
 
 def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
     """Run `command`, polling the resident memory of it and all its children (summed) four times a second."""
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
     )
@@ -95,7 +97,12 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
     seconds = time.perf_counter() - started
     done.set()
     poller.join()
-    return Measured(seconds, peak, process.returncode, stdout, stderr)
+    return Measured(seconds, peak, _children_cpu() - cpu_before, process.returncode, stdout, stderr)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -151,6 +158,7 @@ class FlowRun:
     label: str
     seconds: float
     peak_bytes: int
+    cpu_seconds: float
     rows: int
     steps: dict[str, tuple[int | None, float]] = field(default_factory=dict)  # step -> (rows, seconds)
     precision: float | None = None
@@ -187,7 +195,14 @@ def flow_run(label: str, day: Path, out: Path) -> FlowRun:
         rows = con.execute("SELECT count(*) FROM raw_records WHERE run_date = ?", [RUN_DATE]).fetchall()[0][0]
     figures = evaluate_run(out / RUN_DATE.isoformat(), day / "truth.csv")
     return FlowRun(
-        label, run.seconds, run.peak_bytes, rows, steps, figures["person_precision"], figures["person_recall"]
+        label,
+        run.seconds,
+        run.peak_bytes,
+        run.cpu_seconds,
+        rows,
+        steps,
+        figures["person_precision"],
+        figures["person_recall"],
     )
 
 
@@ -306,7 +321,7 @@ def main() -> None:
 
     lines = []
     header = (
-        "| persons | day rows | run | wall | peak memory | rows/s | start and checks | "
+        "| persons | day rows | run | wall | CPU | peak memory | rows/s | start and checks | "
         + " | ".join(STEPS)
         + " | precision / recall |"
     )
@@ -327,7 +342,8 @@ def main() -> None:
                 print(f"jingzhun run: {persons:,} persons, {day_rows:,} rows, {label} …", flush=True)
                 run = flow_run(label, day, out)
                 lines.append(
-                    f"| {persons:,} | {run.rows:,} | jingzhun, {label} | {run.seconds:.0f} s | {_gb(run.peak_bytes)} "
+                    f"| {persons:,} | {run.rows:,} | jingzhun, {label} | {run.seconds:.0f} s | {run.cpu_seconds:.0f} s "
+                    f"| {_gb(run.peak_bytes)} "
                     f"| {_rate(run.rows, run.seconds)} | {_rest(run):.0f} s | "
                     + " | ".join(_step(run, s) for s in STEPS)
                     + f" | {run.precision:.2%} / {run.recall:.2%} |"
@@ -361,7 +377,8 @@ def main() -> None:
                 if name == "splink":
                     lines.append(
                         f"| {persons:,} | {f['rows']:,} | generic Splink 5 (baseline) | {base.seconds:.0f} s "
-                        f"| {_gb(base.peak_bytes)} | {_rate(f['rows'], base.seconds)} | | read {f['load_s']:.0f} s; "
+                        f"| {base.cpu_seconds:.0f} s | {_gb(base.peak_bytes)} | {_rate(f['rows'], base.seconds)} "
+                        f"| | read {f['load_s']:.0f} s; "
                         f"train {f['train_s']:.0f} s; link {f['link_s']:.0f} s | | | | | | "
                         f"| {f['precision']:.2%} / {f['recall']:.2%} |"
                     )
@@ -370,7 +387,7 @@ def main() -> None:
                     lines.append(
                         f"| {persons:,} | {f['rows']:,} | naive pandas + rapidfuzz loop (baseline), "
                         f"**extrapolated** from {f['sample']} rows in {f['sample_s']:.0f} s | "
-                        f"~{f['seconds']:,.0f} s | {_gb(base.peak_bytes)} | {_rate(f['rows'], f['seconds'])} "
+                        f"~{f['seconds']:,.0f} s | | {_gb(base.peak_bytes)} | {_rate(f['rows'], f['seconds'])} "
                         "| | | | | | | | | |"
                     )
                 print(lines[-1], flush=True)

@@ -220,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as error:
         return _fail(args.debug, 130, "interrupted (已中断)", error)
     except Exception as error:  # a bug: said in one line, the traceback with --debug
+        from jingzhun.core.warehouse import out_of_memory
+
+        if (reason := out_of_memory(error)) is not None:  # not a bug: the machine's memory (outside a step)
+            return _fail(args.debug, 2, str(reason), error)
         return _fail(
             args.debug,
             1,
@@ -237,12 +241,16 @@ def _fail(debug: bool, status: int, message: str, error: BaseException) -> int:
     # Prefect keeps a failed run's exception until the interpreter exits, and with it the frames of the failed
     # step: their DuckDB connection and types would outlive DuckDB's module, which nanobind (DuckDB's binding
     # library) then reports as 40-odd lines of leaks. Clearing the frames' variables lets them go now.
+    # The exceptions a failure was raised from go too: one of DuckDB's own (its memory limit, said as a UserError)
+    # would keep its type alive just the same.
     chain: list[BaseException] = []
     link: BaseException | None = error
     while link is not None and link not in chain:
         chain.append(link)
         traceback.clear_frames(link.__traceback__)
         link = link.__cause__ or link.__context__
+    for link in chain:
+        link.__cause__ = link.__context__ = None
     return status
 
 

@@ -216,6 +216,35 @@ def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flo
     assert debug.stderr.splitlines()[-1].startswith("jingzhun: unexpected error")
 
 
+def test_duckdb_out_of_memory_is_one_clear_line_naming_the_step(district, tmp_path):
+    """A run whose DuckDB reaches its memory limit (here a tiny one) fails with one line saying which step ran out
+    of memory and what to do, not as an unexpected error."""
+    done = subprocess.run(
+        [
+            *JINGZHUN,
+            "run",
+            "--inbox",
+            str(district / "inbox"),
+            "--reference",
+            str(district / "reference"),
+            "--out",
+            str(tmp_path / "out"),
+            "--run-date",
+            "2026-11-22",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "JINGZHUN_DUCKDB_MEMORY": "2MB"},
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    last = done.stderr.splitlines()[-1]
+    assert re.match(r"jingzhun: the (cleanse|validate|match|screen|dispatch|report) step .*ran out of memory", last)
+    assert "DuckDB's limit is 2MB" in last and "JINGZHUN_DUCKDB_MEMORY" in last and "内存不足" in last
+    assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
+    assert "nanobind" not in done.stderr
+
+
 def test_every_command_takes_debug():
     from jingzhun.cli import build_parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import duckdb
 import polars as pl
@@ -737,6 +738,39 @@ def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
         .pl()
         .to_dicts()
     )
+
+
+def test_the_token_tables_made_in_batches_are_the_tables_made_at_once(monkeypatch):
+    """The houses' and records' token tables are made a batch of addresses at a time (DuckDB cannot spill their
+    per-address lists): every row is the one made with all addresses in one batch, every word weighed by the
+    whole register's counts, and the rows come in the order the addresses were given."""
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching import address
+
+    texts = ["宏达路5号宏达大厦3单元", "明珠苑2幢", "东泰花园", "宏达大厦对面", "明珠苑5幢101室", "丰利大厦1406室", ""]
+    order = [5, 2, 6, 0, 3, 1, 4]  # neither sorted by id nor by text
+    houses = normalize_column(
+        pl.DataFrame({"house_id": [f"H{i}" for i in order], "address": [texts[i] for i in order]}),
+        "address",
+        "address",
+    )
+    records = normalize_column(
+        pl.DataFrame({"record_id": [10 + i for i in order], "address": [texts[i] + "附近" for i in order]}),
+        "address",
+        "address",
+    )
+    config = {**rules.load("thresholds")["address"]["tokens"], "block_max_houses": 2}
+    whole = address.token_tables(records, houses, config)
+    monkeypatch.setattr(address, "_BATCH_ROWS", 2)
+    batched = address.token_tables(records, houses, config)
+    assert batched["house"]["unique_id"].to_list() == [f"H{i}" for i in order]
+    assert batched["record"]["unique_id"].to_list() == [str(10 + i) for i in order]
+    for side in ("house", "record"):
+        assert batched[side].equals(whole[side])
+    # The words were weighed by the whole register: 宏达 is held by two houses of seven, whatever the batch.
+    tokens = dict(zip(batched["house"]["unique_id"], batched["house"]["tokens"], strict=True))
+    assert {t["t"]: t["b"] for t in tokens["H0"]}["宏达"] == pytest.approx(math.log2(7 / 2))
 
 
 def test_the_token_model_compares_names_without_divisions_and_numbers_as_written():

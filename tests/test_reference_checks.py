@@ -85,6 +85,26 @@ def test_the_run_uses_the_first_row_of_a_key_and_sets_aside_grids_without_a_subd
     assert reference.population.height == 4
 
 
+@pytest.mark.parametrize("population_format", ["csv", "parquet"])
+def test_some_persons_of_a_population_read_later_are_its_first_rows_of_them(tmp_path, population_format):
+    """`persons_of` scans the population for the persons asked for: the rows `persons` gives of them (the first
+    row of a person_id twice, blanks null), in the file's order, whether the population was read or deferred."""
+    folder = _write(tmp_path / "ref")
+    population = POPULATION.with_columns(phone=pl.Series(["13800000001", "13800000002", None, " ", None]))
+    if population_format == "parquet":
+        (folder / "population.csv").unlink()
+        population.write_parquet(folder / "population.parquet")
+    else:
+        population.write_csv(folder / "population.csv")
+    asked = pl.Series(["P4", "P2", "P9", None, "P2"])
+    later = load_reference(folder, later=("population",))
+    got = later.persons_of(asked)
+    assert got["person_id"].to_list() == ["P2", "P4"]
+    assert got.filter(pl.col("person_id") == "P2")["name"].item() == "王芳"  # its first row
+    assert got.equals(later.persons().filter(pl.col("person_id").is_in(["P2", "P4"])))
+    assert load_reference(folder).persons_of(asked).equals(got)
+
+
 def test_a_clean_reference_passes_and_says_nothing(tmp_path):
     clean = _write(
         tmp_path / "ref",

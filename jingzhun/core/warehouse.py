@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from jingzhun.core.errors import UserError
+
 # DuckDB's own default is 80% of the machine's memory; a run shares its machine with Polars' frames and with
 # other work, so joins larger than this spill to disk instead. An administrator may set another (e.g. "12GB").
 MEMORY_LIMIT_ENV = "JINGZHUN_DUCKDB_MEMORY"
@@ -32,6 +34,23 @@ def open_duckdb(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(
         str(path) if path else ":memory:",
         config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT, "temp_directory": str(spill)},
+    )
+
+
+def out_of_memory(error: BaseException, step: str | None = None, doing: str | None = None) -> UserError | None:
+    """When `error` is DuckDB's OutOfMemoryException (or was raised because of it: Splink wraps DuckDB's errors),
+    the one-line reason to give the user: what ran out and what to do. None for any other error."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, duckdb.OutOfMemoryException):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    where = f"the {step} step" + (f" (now: {doing})" if doing else "") if step else "the run"
+    limit = os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT
+    return UserError(
+        f"{where} ran out of memory: DuckDB's limit is {limit}; set {MEMORY_LIMIT_ENV} higher (e.g. 12GB) or free "
+        f"memory on this machine, and run again ({where} 内存不足：DuckDB 内存上限为 {limit}，"
+        f"请调高 {MEMORY_LIMIT_ENV}（如 12GB）或释放本机内存后重新运行)"
     )
 
 

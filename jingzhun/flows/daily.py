@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from jingzhun.core import progress
 from jingzhun.core import rules as rulebook
 from jingzhun.core.run import Run, exclusive
-from jingzhun.core.warehouse import connect
+from jingzhun.core.warehouse import connect, out_of_memory
 from jingzhun.flows import cluster, steps
 
 # File-system errors that may pass by themselves (a busy or briefly unreachable share). Anything else, a missing
@@ -44,7 +44,14 @@ def _step(fn: Any, retries: int = 0, counted: bool = True) -> Any:
                 rows = progress.day_rows(con, run.run_date) if counted else None
                 expected = progress.expected_seconds(con, fn.__name__, rows)
         with rulebook.using(run.rules), progress.tracked(fn.__name__, rows, expected, get_run_logger()) as tracker:
-            result = fn(run)
+            try:
+                result = fn(run)
+            except Exception as error:
+                # DuckDB at its memory limit is the machine's size, not a bug: say so, and what to do.
+                reason = out_of_memory(error, fn.__name__, tracker.doing)
+                if reason is None:
+                    raise
+                raise reason from error
         with connect(run.warehouse) as con:
             progress.record(con, run.run_date, tracker)
         return result

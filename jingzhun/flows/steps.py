@@ -201,7 +201,7 @@ def cleanse(run: Run) -> dict[str, int]:
     with connect(run.warehouse) as con:
         # The reference's own names read the day's addresses first; standardized once and cached for matching.
         progress.doing("the standardized houses (parsed and cached when the grid or housing file changed)")
-        houses = standardize_houses(con, reference)
+        houses = standardize_houses(con, reference, ("addr_community", "addr_road"))
         standard = cleanse_records(
             read_run(con, "raw_records", run.run_date), fields, gazetteer(houses, reference.grid)
         )
@@ -293,10 +293,8 @@ def dispatch(run: Run) -> dict[str, int]:
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
     # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
-    persons = (
-        reference.persons()
-        .join(candidates.select("person_id").unique(), on="person_id", how="semi")
-        .join(reference.housing.select("house_id", "address"), on="house_id", how="left")
+    persons = reference.persons_of(candidates["person_id"]).join(
+        reference.housing.select("house_id", "address"), on="house_id", how="left"
     )
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date), run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))

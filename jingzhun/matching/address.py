@@ -288,40 +288,75 @@ def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
     ).hexdigest()
 
 
+# The per-address lists of `_TOKENS_SQL` are aggregates DuckDB cannot spill: over the 40M words of 4M houses they
+# ran out of its memory. Addresses are weighed this many at a time (each batch's rows depend only on its own
+# addresses and the register's word counts, made first over all houses), in the order they were given.
+_BATCH_ROWS = 250_000
+
+
+def _store_words(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str, id_column: str, config: dict[str, Any]
+) -> int:
+    """The temp table `table` of `_WORDS_SQL`'s rows of `frame` (`id_column` and `_TOKEN_COLUMNS`: houses by
+    house_id, records by record_id), made `_BATCH_ROWS` rows at a time, each with its `batch` and its `position`
+    in the frame. How many batches there are."""
+    is_house = id_column == "house_id"
+    unique_id = "{}" if is_house else "CAST({} AS VARCHAR)"
+    batches = max(1, -(-frame.height // _BATCH_ROWS))
+    con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    for batch in range(batches):
+        start = batch * _BATCH_ROWS
+        part = frame.slice(start, _BATCH_ROWS).select(id_column, *_TOKEN_COLUMNS).with_row_index("position", start)
+        con.register("words_frame", part)
+        try:
+            words = _WORDS_SQL.format(
+                id=unique_id.format(id_column),
+                is_house=str(is_house).lower(),
+                table="words_frame",
+                number=_NUMBER_WITH_UNIT,
+                distance=_DISTANCE,
+            )
+            positions = f"SELECT {unique_id.format(id_column)} AS unique_id, position FROM words_frame"
+            rows = f"SELECT w.*, {batch} AS batch, p.position FROM ({words}) w JOIN ({positions}) p USING (unique_id)"
+            into = f"CREATE TEMP TABLE {table} AS " if batch == 0 else f"INSERT INTO temp.{table} "
+            con.execute(into + rows, [config["relative"]])
+        finally:
+            con.unregister("words_frame")
+    return batches
+
+
+def _weighed(words: str, batch: int, houses: int, config: dict[str, Any]) -> str:
+    """The query of `_TOKENS_SQL`'s rows of one batch of the words table `words`, in the frame's order (the
+    table `word_houses` holds the register's word counts)."""
+    part = f"(SELECT * EXCLUDE (batch, position) FROM temp.{words} WHERE batch = {batch})"
+    tokens = _TOKENS_SQL.format(table=part, houses=float(max(houses, 1)), block_max=config["block_max_houses"])
+    return (
+        f"SELECT t.* FROM ({tokens}) t "
+        f"JOIN (SELECT unique_id, position FROM temp.{words} WHERE batch = {batch}) p USING (unique_id) "
+        "ORDER BY p.position"
+    )
+
+
 def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, config: dict[str, Any], key: str) -> None:
     """The houses' side of the token stage, in the warehouse `con` under `key` unless it is there already: every
-    house's words with their bits, numbers and blocking words (`token_houses`) and how many houses hold each word
-    (`token_words`). They depend on the houses alone, so they are made once per register, not once a day."""
+    house's words with their bits, numbers and blocking words (`token_houses`, in the order of `houses`) and how
+    many houses hold each word (`token_words`). They depend on the houses alone, so they are made once per
+    register, not once a day."""
     if (
         has_table(con, "token_words")
         and con.execute("SELECT count(*) FROM token_words WHERE register_key = ?", [key]).fetchall()[0][0]
     ):
         return
-    con.register("house_frame", houses.select("house_id", *_TOKEN_COLUMNS))
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE house_words AS "
-            + _WORDS_SQL.format(
-                id="house_id",
-                is_house="true",
-                table="house_frame",
-                number=_NUMBER_WITH_UNIT,
-                distance=_DISTANCE,
-            ),
-            [config["relative"]],
-        )
+        batches = _store_words(con, houses, "house_words", "house_id", config)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE word_houses AS SELECT w, count(*) AS houses "
             "FROM (SELECT unnest(words) AS w FROM house_words) GROUP BY w"
         )
-        con.execute(
-            "CREATE OR REPLACE TABLE token_houses AS SELECT *, $key AS register_key FROM ("
-            + _TOKENS_SQL.format(
-                table="house_words", houses=float(max(houses.height, 1)), block_max=config["block_max_houses"]
-            )
-            + ")",
-            {"key": key},
-        )
+        for batch in range(batches):
+            rows = f"SELECT *, $key AS register_key FROM ({_weighed('house_words', batch, houses.height, config)})"
+            into = "CREATE OR REPLACE TABLE token_houses AS " if batch == 0 else "INSERT INTO token_houses "
+            con.execute(into + rows, {"key": key})
         # Written last: a register whose words are stored is complete.
         con.execute(
             "CREATE OR REPLACE TABLE token_words AS SELECT *, $key AS register_key FROM word_houses", {"key": key}
@@ -329,38 +364,23 @@ def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, con
     finally:
         con.execute("DROP TABLE IF EXISTS temp.house_words")
         con.execute("DROP TABLE IF EXISTS temp.word_houses")
-        con.unregister("house_frame")
 
 
 def record_tokens(
     con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: int, config: dict[str, Any], key: str
 ) -> pl.DataFrame:
     """The token table of `records` (record_id, address, addr_*), their words weighed by the register of `key`
-    (`store_house_tokens`) of `houses` houses."""
-    con.register("record_frame", records.select("record_id", *_TOKEN_COLUMNS))
+    (`store_house_tokens`) of `houses` houses, in the order of `records`."""
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE record_words AS "
-            + _WORDS_SQL.format(
-                id="CAST(record_id AS VARCHAR)",
-                is_house="false",
-                table="record_frame",
-                number=_NUMBER_WITH_UNIT,
-                distance=_DISTANCE,
-            ),
-            [config["relative"]],
-        )
+        batches = _store_words(con, records, "record_words", "record_id", config)
         # (A view takes no parameters; the key is a hex digest.)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW word_houses AS SELECT w, houses FROM token_words WHERE register_key = '{key}'"
         )
-        return con.sql(
-            _TOKENS_SQL.format(table="record_words", houses=float(max(houses, 1)), block_max=config["block_max_houses"])
-        ).pl()
+        return pl.concat([con.sql(_weighed("record_words", batch, houses, config)).pl() for batch in range(batches)])
     finally:
         con.execute("DROP VIEW IF EXISTS temp.word_houses")
         con.execute("DROP TABLE IF EXISTS temp.record_words")
-        con.unregister("record_frame")
 
 
 def house_tokens(

@@ -75,6 +75,7 @@ HOUSE_COLUMNS = (
     *KEY_COLUMNS,
     "building_id",
     "committee_code",
+    "subdistrict_code",
 )
 # What the warehouse keeps of the reference, each table under the fingerprint of the files it is made from:
 # the standardized houses (`standardize_houses`), the standardized population and its person features with
@@ -118,11 +119,14 @@ def _standardized_population(
     )
 
 
-def standardize_houses(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.DataFrame:
+def standardize_houses(
+    con: duckdb.DuckDBPyConnection, reference: Reference, columns: tuple[str, ...] = HOUSE_COLUMNS
+) -> pl.DataFrame:
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
-    cleanse step is built from them, before the population is read)."""
+    cleanse step is built from them, before the population is read); only `columns` of them (the gazetteer reads
+    two of 24: four million houses whole are gigabytes)."""
     return _cached(
-        con, HOUSES, reference.fingerprint(HOUSE_TABLES), lambda: _standardize_houses(reference), HOUSE_COLUMNS
+        con, HOUSES, reference.fingerprint(HOUSE_TABLES), lambda: _standardize_houses(reference), HOUSE_COLUMNS, columns
     )
 
 
@@ -132,27 +136,30 @@ def _cached(
     fingerprint: str,
     make: Callable[[], pl.DataFrame],
     columns: tuple[str, ...],
+    read: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
-    """The `columns` of `table`'s rows of `fingerprint` from the warehouse, else of `make()`, stored there in their
-    place (only those columns: what is read back is what is kept). A table kept without one of them is made
-    again. Once read from the warehouse they are also kept as a Parquet file beside it (`_parquet_copy`), which
-    later runs read."""
+    """The `read` columns (default: all `columns`) of `table`'s rows of `fingerprint` from the warehouse, else of
+    `make()`, stored there in their place with its `columns` (only those: what is read back is what is kept). A
+    table kept without one of them is made again. Once read from the warehouse they are also kept as a Parquet
+    file beside it (`_parquet_copy`), which later runs read."""
+    read = read or columns
     copy = _parquet_copy(con, table, fingerprint)
     if copy is not None and copy.is_file():
         try:
-            return pl.read_parquet(copy, columns=list(columns))
+            return pl.read_parquet(copy, columns=list(read))
         except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
             pass
     if _kept(con, table, fingerprint, columns):
+        if copy is None:
+            return con.sql(f"SELECT {', '.join(read)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]).pl()
         cached = con.sql(
             f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]
         ).pl()
-        if copy is not None:
-            _keep_parquet_copy(cached, copy)
-        return cached
+        _keep_parquet_copy(cached, copy)
+        return cached.select(read)
     frame = make().select(columns)
     _store(con, table, fingerprint, frame)
-    return frame
+    return frame.select(read)
 
 
 def _kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]) -> bool:
@@ -204,7 +211,9 @@ def _standardize_houses(reference: Reference) -> pl.DataFrame:
             addr_community=pl.coalesce("addr_community", "community")
         )
     houses = with_building_id(with_address_keys(houses))
-    return houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left")
+    return _placed(
+        houses.join(reference.grid.select("grid_id", "committee_code"), on="grid_id", how="left"), reference.grid
+    )
 
 
 def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.DataFrame:
@@ -257,7 +266,6 @@ def linkage_inputs(
     houses = standardize_houses(con, reference)
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
-    houses = placed_houses(houses, reference.grid)
     addresses = resolve_day(
         con, resolve_records(con, usable, houses), usable, houses, reference.fingerprint(HOUSE_TABLES)
     )
@@ -271,8 +279,10 @@ def usable_records(standard: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFr
     return usable.join(written_subdistricts(usable, houses, grid), on="record_id", how="left")
 
 
-def placed_houses(houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
-    """The houses with the subdistrict of their committee, which the fuzzy and token stages keep to."""
+def _placed(houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """The houses with the subdistrict of their committee, which the fuzzy and token stages keep to: standardized
+    with the houses (the grid is among the files they are kept under), not joined every day, which copied four
+    million houses."""
     subdistricts = grid.select("committee_code", "subdistrict_code").unique("committee_code")
     return houses.join(subdistricts, on="committee_code", how="left")
 

@@ -43,13 +43,12 @@ from jingzhun.matching.link import (
     HOUSE_TABLES,
     Population,
     person_inputs,
-    placed_houses,
     resolve_day,
     resolve_records,
     standardize_houses,
     usable_records,
 )
-from jingzhun.matching.person import TF_COLUMNS, score_pairs, term_frequencies
+from jingzhun.matching.person import TF_COLUMNS, score_pairs
 from jingzhun.matching.reference import Reference
 
 # Runs a part's function on each part, wherever it likes; returns the results in the order of the parts.
@@ -112,12 +111,11 @@ def linkage_in_partitions(
     try:
         houses = standardize_houses(con, reference)
         usable = usable_records(standard, houses, reference.grid)
-        houses = placed_houses(houses, reference.grid)
         addresses = resolve_day(
             con, _addresses(con, usable, houses, partitions), usable, houses, reference.fingerprint(HOUSE_TABLES)
         )
         records, population_features = person_inputs(con, usable, addresses, reference, houses)
-        pairs = _pairs(records, population_features.all(), settings, partitions)
+        pairs = _pairs(records, population_features, settings, partitions)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return addresses, records, population_features, pairs
@@ -162,13 +160,16 @@ def resolve_part(part: AddressPart) -> pl.DataFrame:
 
 
 def _pairs(
-    records: pl.DataFrame, population: pl.DataFrame, settings: dict[str, Any], partitions: Partitions
+    records: pl.DataFrame, population_features: Population, settings: dict[str, Any], partitions: Partitions
 ) -> pl.DataFrame:
+    """The scored pairs of the records and the persons some blocking rule pairs with them (as in one process:
+    the others are in no pair), each rule's pairs split into parts by its keys."""
     folder = partitions.folder
+    population = population_features.blocked(records, settings["blocking_rules_to_generate_predictions"])
     records.write_parquet(folder / "record_features.parquet")
     population.write_parquet(folder / "population_features.parquet")
-    for column in TF_COLUMNS:
-        term_frequencies(population, column).write_parquet(folder / f"tf_{column}.parquet")
+    for column, frequencies in population_features.frequencies(records, population).items():
+        frequencies.write_parquet(folder / f"tf_{column}.parquet")
     blocking = [_rule_sql(rule) for rule in settings["blocking_rules_to_generate_predictions"]]
     parts = [
         PersonPart(folder, i, bucket, buckets, settings)

@@ -58,6 +58,15 @@ class Reference:
             return self.population
         return _read_table(self.files["population"], "population").filter(_first_of("person_id"))
 
+    def persons_of(self, person_ids: pl.Series) -> pl.DataFrame:
+        """The rows of `persons` whose person_id is one of `person_ids`; a deferred population is scanned for them,
+        not read: a day's review names a few thousand persons of ten million."""
+        wanted = pl.col("person_id").is_in(person_ids.drop_nulls().unique().implode())
+        if "population" not in self.deferred:
+            return self.population.filter(wanted)
+        # (The first row of a person_id among its own rows is its first row in the file: `persons`' rows.)
+        return _scanned_rows(self.files["population"], "population", wanted).filter(_first_of("person_id"))
+
     def fingerprint(self, tables: tuple[str, ...] | None = None) -> str:
         """sha256 over the files' contents (of `tables`, default all three): equal fingerprints, equal tables."""
         digest = hashlib.sha256()
@@ -122,6 +131,22 @@ def _read_table(path: Path, name: str, rows: int | None = None) -> pl.DataFrame:
     if missing:
         raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)} (参照表缺少必需的列)")
     return _blank_is_null(frame.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
+
+
+def _scanned_rows(path: Path, name: str, keep: pl.Expr) -> pl.DataFrame:
+    """The rows of `_read_table` that `keep` holds true of, filtered as the file is scanned (never read whole)."""
+    required = REQUIRED[name]
+    scan = (
+        pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False, encoding="utf8")
+    )
+    try:
+        return (
+            _blank_is_null(scan.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
+            .filter(keep)
+            .collect()
+        )
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
 
 
 def _table_path(folder: Path, name: str) -> Path:
