@@ -24,8 +24,18 @@ from collections.abc import Iterator
 from typing import Any
 
 # What Prefect sets for its temporary server (`SubprocessASGIServer._run_uvicorn_command`): no UI, the services of
-# an ephemeral server only, and the app built once.
-SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+# an ephemeral server only, and the app built once. And no block types registered at its start: to register them
+# the server imports every installed Prefect collection, here prefect-dask with Dask and distributed (about a
+# tenth of its start), for block documents a daily run never reads or writes (its results are not persisted).
+# Both settings: the memoizing wrapper around the registration imports the collections before the registration
+# itself looks at its own setting.
+SERVER_ENVIRONMENT = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "0",
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "0",
+}
 
 
 class EarlyServer:
