@@ -132,6 +132,10 @@ def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
         with exclusive(run.out):
             from jingzhun.flows.daily import daily
 
+            if server is not None:  # it is still booting on the other core: meanwhile, load what the steps load
+                from jingzhun.flows.warm import warm_up
+
+                warm_up()
             prefect = logging.getLogger("prefect")
             if not debug:
                 _without_tracebacks(logging.getLogger().handlers)
