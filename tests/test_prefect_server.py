@@ -60,3 +60,13 @@ def test_the_early_server_registers_no_block_types(monkeypatch, tmp_path):
         with urllib.request.urlopen(request, timeout=30) as response:
             assert json.loads(response.read()) == []
     assert (tmp_path / "prefect-home").is_dir()  # the server did use this new home
+
+
+def test_answers_says_whether_the_server_is_up_without_waiting(monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    with early_server() as server:
+        assert not server.answers()  # just spawned: Python has not even imported uvicorn yet
+        assert server.url() is not None
+        assert server.answers()
+    assert server.answers()  # stopped: nothing left to wait for

@@ -63,16 +63,25 @@ class EarlyServer:
             env={**os.environ, **SERVER_ENVIRONMENT},
         )
 
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def answers(self) -> bool:
+        """Whether the server answers now (or is gone, so that waiting for it is over): one request, no waiting."""
+        if self.process is None or self.process.poll() is not None:
+            return True
+        try:
+            with urllib.request.urlopen(f"{self.api}/health", timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
     def url(self) -> str | None:
-        api = f"http://127.0.0.1:{self.port}/api"
         deadline = time.monotonic() + float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20"))
         while self.process is not None and self.process.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
-                    if response.status == 200:
-                        return api
-            except (urllib.error.URLError, OSError):
-                pass
+            if self.answers():
+                return self.api
             time.sleep(0.1)
         self.stop()  # taken port, crash or timeout: Prefect's own start takes over
         return None
