@@ -132,6 +132,10 @@ def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
         with exclusive(run.out):
             from jingzhun.flows.daily import daily
 
+            if server is not None:  # while it boots on the other core, load what the steps would load later
+                from jingzhun.flows.warm import warm_up
+
+                warm_up(until=server.answers)
             prefect = logging.getLogger("prefect")
             if not debug:
                 _without_tracebacks(logging.getLogger().handlers)

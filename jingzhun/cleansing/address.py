@@ -488,6 +488,11 @@ def _divisions() -> _Divisions:
     return _Divisions()
 
 
+def warm_divisions() -> None:
+    """Build the division tables now (seconds: thousands of names and their aliases), not on the first address."""
+    _divisions()
+
+
 @dataclass(slots=True)
 class _AdminState:
     province: str | None = None

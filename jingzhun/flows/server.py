@@ -24,8 +24,18 @@ from collections.abc import Iterator
 from typing import Any
 
 # What Prefect sets for its temporary server (`SubprocessASGIServer._run_uvicorn_command`): no UI, the services of
-# an ephemeral server only, and the app built once.
-SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+# an ephemeral server only, and the app built once. And no block types registered at its start: to register them
+# the server imports every installed Prefect collection, here prefect-dask with Dask and distributed (about a
+# tenth of its start), for block documents a daily run never reads or writes (its results are not persisted).
+# Both settings: the memoizing wrapper around the registration imports the collections before the registration
+# itself looks at its own setting.
+SERVER_ENVIRONMENT = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "0",
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "0",
+}
 
 
 class EarlyServer:
@@ -53,16 +63,25 @@ class EarlyServer:
             env={**os.environ, **SERVER_ENVIRONMENT},
         )
 
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def answers(self) -> bool:
+        """Whether the server answers now (or is gone, so that waiting for it is over): one request, no waiting."""
+        if self.process is None or self.process.poll() is not None:
+            return True
+        try:
+            with urllib.request.urlopen(f"{self.api}/health", timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
     def url(self) -> str | None:
-        api = f"http://127.0.0.1:{self.port}/api"
         deadline = time.monotonic() + float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20"))
         while self.process is not None and self.process.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
-                    if response.status == 200:
-                        return api
-            except (urllib.error.URLError, OSError):
-                pass
+            if self.answers():
+                return self.api
             time.sleep(0.1)
         self.stop()  # taken port, crash or timeout: Prefect's own start takes over
         return None

@@ -567,7 +567,9 @@ def predict_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, settings
     if records.is_empty() or houses.is_empty():
         return pl.DataFrame()
     _, (left, right) = splink_tables(records=records, houses=houses)
-    linker = Linker([left, right], settings, log_level=logging.WARNING)
+    # Trained by `train_address_tokens` on these very token tables: Splink's check of the settings against their
+    # columns (it only logs, and parses every level's SQL once more) is skipped.
+    linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
     pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
     levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]
     scored = with_levels(pairs, settings).select(

@@ -114,7 +114,9 @@ def score_pairs(
     db_api, (left, right, *tfs) = splink_tables(
         records=records, population=population, **{f"tf_{column}": frequencies[column] for column in TF_COLUMNS}
     )
-    linker = Linker([left, right], settings, log_level=logging.WARNING)
+    # The model was trained on these columns (`jingzhun/matching/training.py`); Splink's check of its settings
+    # against them only logs, and parses every level's SQL once more to do it (a few tenths of a second a day).
+    linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
     for column, tf in zip(TF_COLUMNS, tfs, strict=True):
         linker.table_management.register_term_frequency_lookup(tf, column)
     pairs = linker.inference.predict_between(left, right)
