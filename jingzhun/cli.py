@@ -119,9 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
     from jingzhun.flows.server import early_server, using
+    from jingzhun.validation.suites import in_background
 
-    # Prefect's temporary server boots in its own process while this one checks the inputs and imports the flow.
-    with early_server() as server:
+    # Prefect's temporary server boots in its own process while this one checks the inputs and imports the flow;
+    # Great Expectations is imported in a process of its own, where the validate step will run its suites.
+    with early_server() as server, in_background():
         from jingzhun.core.run import Run, exclusive
         from jingzhun.flows.steps import check_inputs
 

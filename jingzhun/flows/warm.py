@@ -3,9 +3,10 @@
 `jingzhun run` starts the server first (`jingzhun/flows/server.py`); the run's own process checks the inputs and
 imports the flow, then would only wait for the server to answer. That wait is spent here instead, on work every run
 does anyway a little later, in the order the steps need it: the administrative division tables the address parser
-builds from CSV (cleanse), Great Expectations' import (validate), Splink, sqlglot's DuckDB dialect and PyArrow
-(match). It stops as soon as the server answers, so that it never holds the flow back: what is left is loaded where
-it is used, as without it. Nothing loaded here depends on the day: the run's outputs are the same either way.
+builds from CSV (cleanse), Splink, sqlglot's DuckDB dialect and PyArrow (match). (Great Expectations is imported
+by the process the validate step's suites run in: `jingzhun.validation.suites.in_background`.) It stops as soon
+as the server answers, so that it never holds the flow back: what is left is loaded where it is used, as without
+it. Nothing loaded here depends on the day: the run's outputs are the same either way.
 """
 
 from __future__ import annotations
@@ -19,12 +20,6 @@ def _divisions() -> None:
     warm_divisions()
 
 
-def _great_expectations() -> None:
-    from jingzhun.validation.suites import great_expectations
-
-    great_expectations()
-
-
 def _splink() -> None:
     import pyarrow  # noqa: F401 - DuckDB's and Polars' Arrow hand-over imports it on first use
     import sqlglot
@@ -34,7 +29,7 @@ def _splink() -> None:
 
 
 # In the order the steps first need them.
-LOADS = (_divisions, _great_expectations, _splink)
+LOADS = (_divisions, _splink)
 
 
 def warm_up(until: Callable[[], bool] = lambda: False) -> int:

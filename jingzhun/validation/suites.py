@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -32,25 +38,47 @@ def great_expectations() -> Any:
     return gx
 
 
+# The process of `in_background`, while one is open.
+_background: ProcessPoolExecutor | None = None
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """While the body runs, `validate` runs the suites in a process of its own, started now: Great Expectations
+    takes seconds to import (most of a small day's validate step), and that process imports it on the machine's
+    other core while the run's first steps work. `jingzhun run` opens it for the whole run; a flow run another way
+    validates in its own process. If the process fails (killed, out of memory), the suites run here instead."""
+    global _background
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=great_expectations)
+    executor.submit(int)  # the process starts on the first task, not with the executor
+    _background = executor
+    try:
+        yield
+    finally:
+        _background = None
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 def validate(standard: pl.DataFrame) -> pl.DataFrame:
     """One row per (source, expectation) with its outcome, over the records that go on to matching (quarantined
     rows are counted in the report's quarantine section instead); a source with no such records is skipped."""
-    gx = great_expectations()
     config = rules.load("expectations")
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    datasource = context.data_sources.add_pandas("jingzhun")
-    rows: list[dict[str, Any]] = []
+    batches = _batches(standard, config)
+    if _background is not None:
+        try:
+            return _background.submit(_run_suites_with, str(rules.rules_dir()), batches, config).result()
+        except BrokenProcessPool:
+            pass
+    return _run_suites(batches, config)
+
+
+def _batches(standard: pl.DataFrame, config: dict[str, Any]) -> dict[str, pl.DataFrame]:
+    """Each source's records that go on to matching, only the columns its suite reads (all a process is sent)."""
+    batches = {}
     for source, declared in config["sources"].items():
         records = standard.filter((pl.col("source") == source) & pl.col("quarantine_code").is_null())
         if records.is_empty():
             continue
-        suite = context.suites.add(gx.ExpectationSuite(name=source))
-        for spec in [*config["common"], *declared]:
-            arguments = {k: v for k, v in spec.items() if k != "expectation"}
-            suite.add_expectation(_expectation_class(gx, spec["expectation"])(**arguments))
-        batch = datasource.add_dataframe_asset(source).add_batch_definition_whole_dataframe("day")
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=source, data=batch, suite=suite))
         columns = sorted(
             {
                 c
@@ -58,7 +86,30 @@ def validate(standard: pl.DataFrame) -> pl.DataFrame:
                 for c in ([spec["column"]] if "column" in spec else spec.get("column_list", []))
             }
         )
-        result = definition.run(batch_parameters={"dataframe": records.select(columns).to_pandas()})
+        batches[source] = records.select(columns)
+    return batches
+
+
+def _run_suites_with(folder: str, batches: dict[str, pl.DataFrame], config: dict[str, Any]) -> pl.DataFrame:
+    """`_run_suites` under the rules of the run that sent them (the expectations' normalizers read rules)."""
+    with rules.using(Path(folder)):
+        return _run_suites(batches, config)
+
+
+def _run_suites(batches: dict[str, pl.DataFrame], config: dict[str, Any]) -> pl.DataFrame:
+    gx = great_expectations()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    datasource = context.data_sources.add_pandas("jingzhun")
+    rows: list[dict[str, Any]] = []
+    for source, records in batches.items():
+        suite = context.suites.add(gx.ExpectationSuite(name=source))
+        for spec in [*config["common"], *config["sources"][source]]:
+            arguments = {k: v for k, v in spec.items() if k != "expectation"}
+            suite.add_expectation(_expectation_class(gx, spec["expectation"])(**arguments))
+        batch = datasource.add_dataframe_asset(source).add_batch_definition_whole_dataframe("day")
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=source, data=batch, suite=suite))
+        result = definition.run(batch_parameters={"dataframe": records.to_pandas()})
         for outcome in result.results:
             kwargs = {k: v for k, v in outcome.expectation_config.kwargs.items() if k != "batch_id"}
             rows.append(

@@ -1,0 +1,30 @@
+"""The validate step's suites, run in a process of their own (`jingzhun run`) or in the run's process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import RUN_DATE
+
+
+def test_suites_in_their_own_process_give_the_same_results(flow_run):
+    """In a new interpreter, as the CLI has it: inside `in_background` the suites run in the other process (this
+    one never imports Great Expectations) and give the table they give when run here, which counted the day's rows
+    and found some of the generated day's bad values."""
+    run_dir, _ = flow_run
+    code = (
+        "import sys, duckdb\n"
+        "from jingzhun.validation.suites import in_background, validate\n"
+        f"con = duckdb.connect({str(run_dir.parent / 'warehouse.duckdb')!r}, read_only=True)\n"
+        f"standard = con.sql(\"SELECT * FROM standard_records WHERE run_date = '{RUN_DATE}'\").pl()\n"
+        "with in_background():\n"
+        "    there = validate(standard)\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "here = validate(standard)\n"
+        "assert 'great_expectations' in sys.modules\n"
+        "assert there.height > 10 and there.equals(here), (there, here)\n"
+        "assert there['element_count'].sum() > 0 and there['unexpected_count'].sum() > 0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
