@@ -30,7 +30,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_holders
+from jingzhun.matching.features import holder_counts, person_features, with_counts, with_holders
 from jingzhun.matching.person import (
     KEEP_PROBABILITY,
     TF_COLUMNS,
@@ -405,14 +405,14 @@ def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, hous
 def _store_person_features(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     """The person features of the stored population with their holder counts, made and stored `CHUNK_PERSONS` at a
     time: the counts are over the whole population, so its features are made twice, once for the few columns the
-    counts count (all persons at once), once a chunk at a time to be counted and stored."""
+    counts count (counted once, all persons at once), once a chunk at a time to be joined to them and stored."""
 
     def features() -> Iterator[pl.DataFrame]:
         return (person_features(chunk, "person_id") for chunk in _chunks(con, POPULATION, fingerprint, FEATURE_INPUTS))
 
-    counted = pl.concat([chunk.select(HOLDER_KEYS) for chunk in features()])
+    counts = holder_counts(pl.concat([chunk.select(HOLDER_KEYS) for chunk in features()]))
     empty = person_features(pl.DataFrame(schema=dict.fromkeys(FEATURE_INPUTS, pl.Utf8)), "person_id")
-    chunks = (with_holders(chunk, counted) for chunk in features())
+    chunks = (with_counts(chunk, counts) for chunk in features())
     _store_chunks(con, POPULATION_FEATURES, fingerprint, chunks, with_holders(empty, empty))
 
 
