@@ -1179,6 +1179,19 @@ def test_the_first_day_standardizes_the_population_in_chunks_as_it_would_at_once
             assert link.standardize_reference(con, deferred)[1].equals(whole)
     assert features.height == whole.height and features["phone_holders"].max() > 1
 
+    # A run killed between two chunks leaves the table as it was: not a part of the population taken for all of it.
+    def killed_after_one_chunk():
+        yield whole.head(700)
+        raise KeyboardInterrupt
+
+    with connect(tmp_path / f"{suffix}-False.duckdb") as con, pytest.raises(KeyboardInterrupt):
+        link._store_chunks(con, link.POPULATION, "killed", killed_after_one_chunk(), whole.head(0))
+    with connect(tmp_path / f"{suffix}-False.duckdb") as con:
+        assert con.execute(f"SELECT DISTINCT reference_hash FROM {link.POPULATION}").fetchall() == [
+            (deferred.fingerprint(),)
+        ]
+        assert con.execute(f"SELECT count(*) FROM {link.POPULATION}").fetchall() == [(whole.height,)]
+
 
 def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_resolves_the_obvious(monkeypatch):
     """A register of more houses (and a day of more open records) than the token stage trains on: the model is

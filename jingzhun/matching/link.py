@@ -226,13 +226,17 @@ def _store(
 def _store_chunks(
     con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, chunks: Iterable[pl.DataFrame], empty: pl.DataFrame
 ) -> None:
-    """`_store` of the concatenation of `chunks`, one chunk at a time; `empty` (the columns, no rows) if none."""
+    """`_store` of the concatenation of `chunks`, one chunk at a time; `empty` (the columns, no rows) if none. They
+    go to a table aside that replaces `table` once all are there: a run killed between two chunks leaves `table` as
+    it was, not a part of the rows that `_kept` would take for all of them."""
+    partial = f"{table}_partial"
     stored = False
     for chunk in chunks:
-        _store(con, table, fingerprint, chunk, append=stored)
+        _store(con, partial, fingerprint, chunk, append=stored)
         stored = True
     if not stored:
-        _store(con, table, fingerprint, empty)
+        _store(con, partial, fingerprint, empty)
+    con.execute(f"BEGIN TRANSACTION; DROP TABLE IF EXISTS {table}; ALTER TABLE {partial} RENAME TO {table}; COMMIT")
 
 
 def _parquet_copy(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> Path | None:
