@@ -1131,9 +1131,66 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
 
         # A later day with the reference unchanged: the population is kept, never read back.
         calls = []
-        monkeypatch.setattr(link, "_standardized_population", lambda *args: calls.append(args))
+        for made in ("_standardized_population", "_store_population", "_store_person_features"):
+            monkeypatch.setattr(link, made, lambda *args: calls.append(args))
         again = link.linkage_inputs(con, standard, load_reference(folder, later=("population",)))
         assert calls == [] and again[1].equals(records)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_first_day_standardizes_the_population_in_chunks_as_it_would_at_once(
+    district, tmp_path, monkeypatch, suffix
+):
+    """The population standardized and its features counted a few persons at a time (chunks of 700 of 4000, a
+    person_id given twice in two chunks) are what the whole population standardized at once gives, in its order."""
+    import shutil
+
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core.warehouse import connect
+    from jingzhun.matching import link
+    from jingzhun.matching.reference import load_reference
+
+    folder = tmp_path / "reference"
+    shutil.copytree(district / "reference", folder)
+    persons = pl.read_csv(folder / "population.csv", infer_schema=False)
+    # The first person again, at the end of the file, with another name: not a person, the first row is.
+    persons = pl.concat([persons, persons.head(1).with_columns(name=pl.lit("欧阳娜娜"))])
+    (folder / "population.csv").unlink()
+    getattr(persons, f"write_{suffix}")(folder / f"population.{suffix}")
+    reference = load_reference(folder, later=("population",))
+
+    # At once, as the first day standardized it before it went in chunks.
+    houses = link.standardize_houses(duckdb.connect(), reference)
+    whole = reference.persons()
+    assert whole.height == persons.height - 1
+    for field in ("name", "id_number", "phone"):
+        whole = normalize_column(whole, field, field)
+    whole = whole.join(
+        houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"), on="house_id", how="left"
+    ).select(link.POPULATION_COLUMNS)
+    features = person_features(whole, "person_id")
+    features = with_holders(features, features)
+
+    monkeypatch.setattr(link, "CHUNK_PERSONS", 700)
+    for deferred in (reference, load_reference(folder)):
+        with connect(tmp_path / f"{suffix}-{bool(deferred.deferred)}.duckdb") as con:
+            stored = link.stored_population(con, deferred, houses)
+            assert stored.all().equals(features)
+            assert link.standardize_reference(con, deferred)[1].equals(whole)
+    assert features.height == whole.height and features["phone_holders"].max() > 1
+
+    # A run killed between two chunks leaves the table as it was: not a part of the population taken for all of it.
+    def killed_after_one_chunk():
+        yield whole.head(700)
+        raise KeyboardInterrupt
+
+    with connect(tmp_path / f"{suffix}-False.duckdb") as con, pytest.raises(KeyboardInterrupt):
+        link._store_chunks(con, link.POPULATION, "killed", killed_after_one_chunk(), whole.head(0))
+    with connect(tmp_path / f"{suffix}-False.duckdb") as con:
+        assert con.execute(f"SELECT DISTINCT reference_hash FROM {link.POPULATION}").fetchall() == [
+            (deferred.fingerprint(),)
+        ]
+        assert con.execute(f"SELECT count(*) FROM {link.POPULATION}").fetchall() == [(whole.height,)]
 
 
 def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_resolves_the_obvious(monkeypatch):

@@ -57,6 +57,12 @@ def with_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFra
     `place_named_holders`: how many persons of that name (pinyin) live in the building the address names, or where
     it names no building, its committee (东泰花园 without numbers). 张伟 at 东泰花园 is the one 张伟 registered
     there when there is one."""
+    return with_counts(features, holder_counts(population))
+
+
+def holder_counts(population: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
+    """What `with_holders` counts of `population` (of its phone, name_pinyin, titled, surname, building_id and
+    committee_code), counted once for `with_counts` to join to any number of frames of features."""
     with_phone = population.filter(pl.col("phone").is_not_null())
     holders = with_phone.group_by("phone").agg(phone_holders=pl.len().cast(pl.Int64))
     by_pinyin = (
@@ -68,6 +74,12 @@ def with_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFra
     named = population.filter(pl.col("name_pinyin").is_not_null())
     in_building = named.group_by("building_id", "name_pinyin").agg(in_building=pl.len().cast(pl.Int64))
     in_committee = named.group_by("committee_code", "name_pinyin").agg(in_committee=pl.len().cast(pl.Int64))
+    return holders, by_pinyin, by_surname, in_building, in_committee
+
+
+def with_counts(features: pl.DataFrame, counts: tuple[pl.DataFrame, ...]) -> pl.DataFrame:
+    """`features` with the holder counts of `holder_counts`."""
+    holders, by_pinyin, by_surname, in_building, in_committee = counts
     return (
         features.drop("phone_holders", "phone_named_holders", "place_named_holders", strict=False)
         .join(holders, on="phone", how="left")

@@ -8,7 +8,7 @@ where the record says the person is, else the person's registered home. Every de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_holders
+from jingzhun.matching.features import holder_counts, person_features, with_counts, with_holders
 from jingzhun.matching.person import (
     KEEP_PROBABILITY,
     TF_COLUMNS,
@@ -83,6 +83,24 @@ HOUSE_COLUMNS = (
 HOUSES = "reference_houses"
 POPULATION = "reference_population"
 POPULATION_FEATURES = "reference_person_features"
+# Persons standardized, and their features made, at once on the first day of a reference (a test makes it small).
+CHUNK_PERSONS = 1_000_000
+# The columns of the standardized population `person_features` reads, and the columns of the features that
+# `with_holders` counts over the whole population.
+FEATURE_INPUTS = (
+    "person_id",
+    "name",
+    "name_pinyin",
+    "name_key",
+    "id_number",
+    "id_number_status",
+    "id_number_candidate",
+    "phone",
+    "house_id",
+    "building_id",
+    "committee_code",
+)
+HOLDER_KEYS = ("phone", "name_pinyin", "titled", "surname", "building_id", "committee_code")
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
 ADDRESS_EXPLANATIONS = {
@@ -114,8 +132,9 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
 def _standardized_population(
     con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame
 ) -> pl.DataFrame:
+    fingerprint = reference.fingerprint()
     return _cached(
-        con, POPULATION, reference.fingerprint(), lambda: _standardize_population(reference, houses), POPULATION_COLUMNS
+        con, POPULATION, fingerprint, lambda: _store_population(con, reference, houses, fingerprint), POPULATION_COLUMNS
     )
 
 
@@ -134,14 +153,15 @@ def _cached(
     con: duckdb.DuckDBPyConnection,
     table: str,
     fingerprint: str,
-    make: Callable[[], pl.DataFrame],
+    make: Callable[[], pl.DataFrame | None],
     columns: tuple[str, ...],
     read: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
     """The `read` columns (default: all `columns`) of `table`'s rows of `fingerprint` from the warehouse, else of
-    `make()`, stored there in their place with its `columns` (only those: what is read back is what is kept). A
-    table kept without one of them is made again. Once read from the warehouse they are also kept as a Parquet
-    file beside it (`_parquet_copy`), which later runs read."""
+    `make()`, stored there in their place with its `columns` (only those: what is read back is what is kept), or
+    which stores them there itself (in chunks) and returns None. A table kept without one of them is made again.
+    Once read from the warehouse they are also kept as a Parquet file beside it (`_parquet_copy`), which later runs
+    read."""
     read = read or columns
     copy = _parquet_copy(con, table, fingerprint)
     if copy is not None and copy.is_file():
@@ -151,15 +171,33 @@ def _cached(
             pass
     if _kept(con, table, fingerprint, columns):
         if copy is None:
-            return con.sql(f"SELECT {', '.join(read)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]).pl()
-        cached = con.sql(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]
-        ).pl()
+            return _rows(con, table, fingerprint, read)
+        cached = _rows(con, table, fingerprint, columns)
         _keep_parquet_copy(cached, copy)
         return cached.select(read)
-    frame = make().select(columns)
+    made = make()
+    if made is None:  # stored by `make`, chunk by chunk: read back as a cached day reads it (no copy yet)
+        return _rows(con, table, fingerprint, read)
+    frame = made.select(columns)
     _store(con, table, fingerprint, frame)
     return frame.select(read)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The `columns` of `table`'s rows of `fingerprint`, in the order they were stored."""
+    return con.sql(f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]).pl()
+
+
+def _chunks(
+    con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]
+) -> Iterator[pl.DataFrame]:
+    """`_rows`, `CHUNK_PERSONS` at a time (on a cursor of its own: `con` may store while they are read)."""
+    with con.cursor() as cursor:
+        reader = cursor.sql(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = ?", params=[fingerprint]
+        ).to_arrow_reader(CHUNK_PERSONS)
+        for batch in reader:
+            yield pl.from_arrow(batch)
 
 
 def _kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...]) -> bool:
@@ -171,12 +209,34 @@ def _kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns:
     )
 
 
-def _store(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, frame: pl.DataFrame) -> None:
-    """`frame` as the content of `table`, its rows of `fingerprint` (a table keeps one reference's rows)."""
+def _store(
+    con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, frame: pl.DataFrame, append: bool = False
+) -> None:
+    """`frame` as the content of `table`, its rows of `fingerprint` (a table keeps one reference's rows); with
+    `append`, added after the rows stored before (the next chunk of them)."""
     # An all-null column has no type in Polars; give it text, as the warehouse's tables do.
     con.register("standardized", frame.with_columns(pl.col(pl.Null).cast(pl.Utf8), reference_hash=pl.lit(fingerprint)))
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
+    if append:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM standardized")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM standardized")
     con.unregister("standardized")
+
+
+def _store_chunks(
+    con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, chunks: Iterable[pl.DataFrame], empty: pl.DataFrame
+) -> None:
+    """`_store` of the concatenation of `chunks`, one chunk at a time; `empty` (the columns, no rows) if none. They
+    go to a table aside that replaces `table` once all are there: a run killed between two chunks leaves `table` as
+    it was, not a part of the rows that `_kept` would take for all of them."""
+    partial = f"{table}_partial"
+    stored = False
+    for chunk in chunks:
+        _store(con, partial, fingerprint, chunk, append=stored)
+        stored = True
+    if not stored:
+        _store(con, partial, fingerprint, empty)
+    con.execute(f"BEGIN TRANSACTION; DROP TABLE IF EXISTS {table}; ALTER TABLE {partial} RENAME TO {table}; COMMIT")
 
 
 def _parquet_copy(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> Path | None:
@@ -216,13 +276,21 @@ def _standardize_houses(reference: Reference) -> pl.DataFrame:
     )
 
 
-def _standardize_population(reference: Reference, houses: pl.DataFrame) -> pl.DataFrame:
-    population = reference.persons()
-    for field in ("name", "id_number", "phone"):
-        population = normalize_column(population, field, field)
-    return population.join(
-        houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"), on="house_id", how="left"
-    )
+def _store_population(
+    con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame, fingerprint: str
+) -> None:
+    """The population standardized and placed in its houses, stored in the warehouse `CHUNK_PERSONS` at a time:
+    each person's standardization depends on that person and the houses only, and ten million persons with all
+    their columns at once took more than 14 GB."""
+    homes = houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id")
+
+    def standardized(persons: pl.DataFrame) -> pl.DataFrame:
+        for field in ("name", "id_number", "phone"):
+            persons = normalize_column(persons, field, field)
+        return persons.join(homes, on="house_id", how="left", maintain_order="left").select(POPULATION_COLUMNS)
+
+    chunks = (standardized(persons) for persons in reference.persons_in_chunks(CHUNK_PERSONS))
+    _store_chunks(con, POPULATION, fingerprint, chunks, standardized(reference.population.head(0)))
 
 
 def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
@@ -332,10 +400,24 @@ def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, hous
     if not (
         _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS) and _kept(con, POPULATION_FEATURES, fingerprint, ())
     ):
-        population = _standardized_population(con, reference, houses)
-        features = person_features(population, "person_id")
-        _store(con, POPULATION_FEATURES, fingerprint, with_holders(features, features))
+        if not _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS):
+            _store_population(con, reference, houses, fingerprint)
+        _store_person_features(con, fingerprint)
     return Population(con, fingerprint)
+
+
+def _store_person_features(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
+    """The person features of the stored population with their holder counts, made and stored `CHUNK_PERSONS` at a
+    time: the counts are over the whole population, so its features are made twice, once for the few columns the
+    counts count (counted once, all persons at once), once a chunk at a time to be joined to them and stored."""
+
+    def features() -> Iterator[pl.DataFrame]:
+        return (person_features(chunk, "person_id") for chunk in _chunks(con, POPULATION, fingerprint, FEATURE_INPUTS))
+
+    counts = holder_counts(pl.concat([chunk.select(HOLDER_KEYS) for chunk in features()]))
+    empty = person_features(pl.DataFrame(schema=dict.fromkeys(FEATURE_INPUTS, pl.Utf8)), "person_id")
+    chunks = (with_counts(chunk, counts) for chunk in features())
+    _store_chunks(con, POPULATION_FEATURES, fingerprint, chunks, with_holders(empty, empty))
 
 
 @dataclass(frozen=True)

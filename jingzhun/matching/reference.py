@@ -10,6 +10,7 @@ rows.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,25 @@ class Reference:
         if "population" not in self.deferred:
             return self.population
         return _read_table(self.files["population"], "population").filter(_first_of("person_id"))
+
+    def persons_in_chunks(self, rows: int) -> Iterator[pl.DataFrame]:
+        """The rows of `persons`, in order, about `rows` at a time: a deferred population is scanned, never read
+        whole (ten million persons with all their columns are gigabytes)."""
+        if "population" not in self.deferred:
+            yield from self.population.iter_slices(rows)
+            return
+        scan = _scan(self.files["population"], "population")
+        try:
+            # Which rows are the first of their person_id is a property of the whole file: found on that one
+            # column, then applied to each chunk by its place in the file.
+            first = scan.select(_first_of("person_id")).collect().to_series()
+            done = 0
+            for chunk in scan.collect_batches(chunk_size=rows):
+                yield chunk.filter(first.slice(done, chunk.height))
+                done += chunk.height
+        except (pl.exceptions.PolarsError, OSError) as error:
+            path = self.files["population"]
+            raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
 
     def persons_of(self, person_ids: pl.Series) -> pl.DataFrame:
         """The rows of `persons` whose person_id is one of `person_ids`; a deferred population is scanned for them,
@@ -135,18 +155,19 @@ def _read_table(path: Path, name: str, rows: int | None = None) -> pl.DataFrame:
 
 def _scanned_rows(path: Path, name: str, keep: pl.Expr) -> pl.DataFrame:
     """The rows of `_read_table` that `keep` holds true of, filtered as the file is scanned (never read whole)."""
+    try:
+        return _scan(path, name).filter(keep).collect()
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+
+
+def _scan(path: Path, name: str) -> pl.LazyFrame:
+    """`_read_table` of `path` as a scan: read when collected."""
     required = REQUIRED[name]
     scan = (
         pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False, encoding="utf8")
     )
-    try:
-        return (
-            _blank_is_null(scan.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
-            .filter(keep)
-            .collect()
-        )
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+    return _blank_is_null(scan.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
 
 
 def _table_path(folder: Path, name: str) -> Path:
