@@ -87,19 +87,7 @@ POPULATION_FEATURES = "reference_person_features"
 CHUNK_PERSONS = 1_000_000
 # The columns of the standardized population `person_features` reads, and the columns of the features that
 # `with_holders` counts over the whole population.
-FEATURE_INPUTS = (
-    "person_id",
-    "name",
-    "name_pinyin",
-    "name_key",
-    "id_number",
-    "id_number_status",
-    "id_number_candidate",
-    "phone",
-    "house_id",
-    "building_id",
-    "committee_code",
-)
+FEATURE_INPUTS = tuple(column for column in POPULATION_COLUMNS if column != "home_grid_id")
 HOLDER_KEYS = ("phone", "name_pinyin", "titled", "surname", "building_id", "committee_code")
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
