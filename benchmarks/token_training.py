@@ -29,20 +29,9 @@ import duckdb
 import polars as pl
 import psutil
 
+from jingzhun.matching.address import TOKEN_COLUMNS
+
 DECIDED = ("token_level", "house_id", "building_id", "committee_code")
-ADDRESS = (
-    "address",
-    "addr_province",
-    "addr_city",
-    "addr_district",
-    "addr_town",
-    "addr_road",
-    "addr_road_number",
-    "addr_building",
-    "addr_unit",
-    "addr_floor",
-    "addr_room",
-)
 
 
 def records_of(con: duckdb.DuckDBPyConnection, all_records: bool) -> pl.DataFrame:
@@ -50,7 +39,7 @@ def records_of(con: duckdb.DuckDBPyConnection, all_records: bool) -> pl.DataFram
     every model compared)."""
     still_open = "" if all_records else "AND (m.address_method IS NULL OR m.address_method NOT LIKE 'house%')"
     return con.sql(f"""
-        SELECT s.record_id, {", ".join("s." + c for c in ADDRESS)},
+        SELECT s.record_id, {", ".join("s." + c for c in TOKEN_COLUMNS)},
                NULL::VARCHAR AS written_subdistrict_code, NULL::VARCHAR AS committee_code
         FROM standard_records s JOIN match_results m USING (record_id)
         WHERE s.address IS NOT NULL {still_open} ORDER BY record_id""").pl()

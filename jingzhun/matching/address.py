@@ -259,7 +259,8 @@ SELECT a.unique_id, a.is_house, a.numbers,
        coalesce(k.tails, []) AS tails
 FROM {table} a LEFT JOIN per_address p USING (unique_id) LEFT JOIN known_tails k USING (unique_id)
 """
-_TOKEN_COLUMNS = (
+# The columns of an address the token stage reads, of houses and of records alike.
+TOKEN_COLUMNS = (
     "address",
     "addr_province",
     "addr_city",
@@ -297,7 +298,7 @@ _BATCH_ROWS = 250_000
 def _store_words(
     con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str, id_column: str, config: dict[str, Any]
 ) -> int:
-    """The temp table `table` of `_WORDS_SQL`'s rows of `frame` (`id_column` and `_TOKEN_COLUMNS`: houses by
+    """The temp table `table` of `_WORDS_SQL`'s rows of `frame` (`id_column` and `TOKEN_COLUMNS`: houses by
     house_id, records by record_id), made `_BATCH_ROWS` rows at a time, each with its `batch` and its `position`
     in the frame. How many batches there are."""
     is_house = id_column == "house_id"
@@ -306,7 +307,7 @@ def _store_words(
     con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     for batch in range(batches):
         start = batch * _BATCH_ROWS
-        part = frame.slice(start, _BATCH_ROWS).select(id_column, *_TOKEN_COLUMNS).with_row_index("position", start)
+        part = frame.slice(start, _BATCH_ROWS).select(id_column, *TOKEN_COLUMNS).with_row_index("position", start)
         con.register("words_frame", part)
         try:
             words = _WORDS_SQL.format(
