@@ -23,6 +23,12 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([*JINGZHUN, *args], input=stdin, capture_output=True, text=True, timeout=120)
 
 
+def run_arguments(district: Path, out: Path, *more: str) -> list[str]:
+    """`jingzhun run`'s arguments for a generated district's day (its inbox and reference) into `out`."""
+    inbox, reference = str(district / "inbox"), str(district / "reference")
+    return ["run", "--inbox", inbox, "--reference", reference, "--out", str(out), "--run-date", "2026-11-22", *more]
+
+
 def _header_only_reference(folder: Path) -> None:
     (folder.parent / "inbox" / "health").mkdir(parents=True)
     folder.mkdir()
@@ -98,18 +104,7 @@ def test_a_run_that_cannot_be_done_says_why_in_one_line_before_any_work(district
         "mapping_is_not_yaml": ["--mapping", str(tmp_path / "broken.yaml")],
         "mapping_missing": ["--mapping", str(tmp_path / "missing.yaml")],
     }.get(misuse, [])
-    done = run_cli(
-        "run",
-        "--inbox",
-        str(district / "inbox"),
-        "--reference",
-        str(district / "reference"),
-        "--out",
-        str(out),
-        *mapping,
-        "--run-date",
-        "2026-11-22",
-    )
+    done = run_cli(*run_arguments(district, out, *mapping))
     _one_clear_line(done, *words)
     if misuse.startswith("mapping"):
         assert not (tmp_path / "out").exists()  # said before any work, the output folder not even created
@@ -119,17 +114,7 @@ def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_finis
     """Two runs at once on one OUT: the second refuses at once, naming the folder and the first run; the first
     ends with its figures and nothing after them (no Prefect server lines, no leak warnings)."""
     out = tmp_path / "out"
-    arguments = [
-        "run",
-        "--inbox",
-        str(district / "inbox"),
-        "--reference",
-        str(district / "reference"),
-        "--out",
-        str(out),
-        "--run-date",
-        "2026-11-22",
-    ]
+    arguments = run_arguments(district, out)
     # Unbuffered and on one stream, so the order of the lines is the order they were written in; Prefect at its
     # default INFO level, as users have it (the test session sets WARNING).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
@@ -178,17 +163,7 @@ def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flo
     shutil.copytree(flow_run[0].parent, out)
     before = {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()}
     calls = tmp_path / "calls.txt"
-    arguments = [
-        "run",
-        "--inbox",
-        str(district / "inbox"),
-        "--reference",
-        str(district / "reference"),
-        "--out",
-        str(out),
-        "--run-date",
-        "2026-11-22",
-    ]
+    arguments = run_arguments(district, out)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
     done = subprocess.run(
         [sys.executable, "-c", BUGGY_RUN, str(calls), *arguments],
@@ -220,18 +195,7 @@ def test_duckdb_out_of_memory_is_one_clear_line_naming_the_step(district, tmp_pa
     """A run whose DuckDB reaches its memory limit (here a tiny one) fails with one line saying which step ran out
     of memory and what to do, not as an unexpected error."""
     done = subprocess.run(
-        [
-            *JINGZHUN,
-            "run",
-            "--inbox",
-            str(district / "inbox"),
-            "--reference",
-            str(district / "reference"),
-            "--out",
-            str(tmp_path / "out"),
-            "--run-date",
-            "2026-11-22",
-        ],
+        [*JINGZHUN, *run_arguments(district, tmp_path / "out")],
         capture_output=True,
         text=True,
         timeout=900,
@@ -291,18 +255,7 @@ def test_first_run_on_a_machine_with_no_prefect_state(tmp_path):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "empty-prefect-home")}
     env.pop("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", None)
     done = subprocess.run(
-        [
-            *JINGZHUN,
-            "run",
-            "--inbox",
-            str(tmp_path / "district" / "inbox"),
-            "--reference",
-            str(tmp_path / "district" / "reference"),
-            "--out",
-            str(tmp_path / "out"),
-            "--run-date",
-            "2026-11-22",
-        ],
+        [*JINGZHUN, *run_arguments(tmp_path / "district", tmp_path / "out")],
         capture_output=True,
         text=True,
         timeout=600,

@@ -76,7 +76,7 @@ class Reference:
                 done += chunk.height
         except (pl.exceptions.PolarsError, OSError) as error:
             path = self.files["population"]
-            raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+            raise _unreadable(path, error) from error
 
     def persons_of(self, person_ids: pl.Series) -> pl.DataFrame:
         """The rows of `persons` whose person_id is one of `person_ids`; a deferred population is scanned for them,
@@ -146,7 +146,7 @@ def _read_table(path: Path, name: str, rows: int | None = None) -> pl.DataFrame:
             else pl.read_csv(path, infer_schema=False, encoding="utf8", n_rows=rows)
         )
     except (pl.exceptions.PolarsError, OSError) as error:
-        raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+        raise _unreadable(path, error) from error
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise UserError(f"reference table {path} lacks required columns: {', '.join(missing)} (参照表缺少必需的列)")
@@ -158,7 +158,7 @@ def _scanned_rows(path: Path, name: str, keep: pl.Expr) -> pl.DataFrame:
     try:
         return _scan(path, name).filter(keep).collect()
     except (pl.exceptions.PolarsError, OSError) as error:
-        raise UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)") from error
+        raise _unreadable(path, error) from error
 
 
 def _scan(path: Path, name: str) -> pl.LazyFrame:
@@ -168,6 +168,12 @@ def _scan(path: Path, name: str) -> pl.LazyFrame:
         pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False, encoding="utf8")
     )
     return _blank_is_null(scan.with_columns(pl.col(c).cast(pl.Utf8) for c in required), required)
+
+
+def _unreadable(path: Path, error: Exception) -> UserError:
+    """What the user is told when a reference table (or, for the checks that scan all three, its folder) cannot
+    be read: the file and the reader's own words."""
+    return UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)")
 
 
 def _table_path(folder: Path, name: str) -> Path:
@@ -244,7 +250,7 @@ def check_reference(folder: Path) -> pl.DataFrame:
     try:
         counted = dict(zip(problems, pl.collect_all(list(problems.values())), strict=True))
     except (pl.exceptions.PolarsError, OSError) as error:
-        raise UserError(f"reference tables in {folder} cannot be read: {error}") from error
+        raise _unreadable(folder, error) from error
     rows = []
     for check, spec in rules.load("reference_checks")["checks"].items():
         found, of = counted[check].row(0)
@@ -302,4 +308,4 @@ def subdistrict_codes(folder: Path) -> list[str]:
         codes = _blank_is_null(scan.select(pl.col("subdistrict_code").cast(pl.Utf8)), ("subdistrict_code",))
         return sorted(codes.drop_nulls().unique().collect()["subdistrict_code"])
     except (pl.exceptions.PolarsError, OSError) as error:
-        raise UserError(f"reference table {path} cannot be read: {error}") from error
+        raise _unreadable(path, error) from error

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from jingzhun.matching.reference import REQUIRED
 from jingzhun.synthetic.divisions import CITY_PREFIX, DISTRICT_CODE, DISTRICT_NAME, Divisions
 
 PERSONS_PER_COMMITTEE = 4_000
@@ -50,16 +51,8 @@ class District:
     committees: pl.DataFrame  # the committees in use, with subdistrict names
 
 
-GRID_COLUMNS = (
-    "grid_id",
-    "grid_name",
-    "committee_code",
-    "committee_name",
-    "subdistrict_code",
-    "subdistrict_name",
-    "district_code",
-    "district_name",
-)
+# The grid file holds exactly the columns the product requires of it.
+GRID_COLUMNS = REQUIRED["grid"]
 HOUSING_COLUMNS = ("house_id", "address", "grid_id", "community", "road", "lane", "number", "building", "unit", "room")
 
 
