@@ -622,8 +622,9 @@ def test_the_written_town_or_a_community_or_road_of_one_subdistrict_names_the_su
 
 def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     """The decision on scored pairs (levels as the token model labels them): a house when one candidate stands out
-    and meets house_requires; the building or committee near-equal candidates share; nothing across committees;
-    never a house the written subdistrict or numbers contradict, nor outside the committee an exact stage found."""
+    and meets house_requires, and the candidates that do not (a gate, a part) step aside for one that does and is
+    sure; the building or committee near-equal candidates share; nothing across committees; never a house the
+    written subdistrict or numbers contradict, nor outside the committee an exact stage found."""
     from jingzhun.core import rules
     from jingzhun.matching.address import decide_address_tokens
 
@@ -672,13 +673,20 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
             {"record_id": 12, "house_id": "H5", "match_weight": 12.0, **same},
             {"record_id": 13, "house_id": "H4", "match_weight": 25.0, **same, "level_numbers": "house_none"},
             {"record_id": 13, "house_id": "H5", "match_weight": 24.0, **same, "level_numbers": "house_more"},
+            # 漕溪公寓: its gate (漕溪公寓(东门)) weighs more, but it is a part of the place, not a rival of the
+            # house the text writes, and steps aside; a gate beside a house too weak to accept (record 15) stays,
+            # and the text resolves no further than their building.
+            {"record_id": 14, "house_id": "H1", "match_weight": 26.0, **same, "level_relative": "else"},
+            {"record_id": 14, "house_id": "H2", "match_weight": 20.0, **same},
+            {"record_id": 15, "house_id": "H1", "match_weight": 6.0, **same, "level_relative": "else"},
+            {"record_id": 15, "house_id": "H2", "match_weight": 3.0, **same},
         ]
     ).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
     records = pl.DataFrame(
         {
-            "record_id": range(1, 14),
-            "written_subdistrict_code": [None, None, None, None, "S1", None, None, None, None, None, None, None, None],
-            "committee_code": [None, None, None, None, None, None, None, "C3", None, None, None, None, None],
+            "record_id": range(1, 16),
+            "written_subdistrict_code": [None, None, None, None, "S1", *[None] * 10],
+            "committee_code": [*[None] * 7, "C3", *[None] * 7],
         },
         schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8},
     )
@@ -697,6 +705,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     assert (got[11]["token_level"], got[11]["house_id"]) == ("house", "H7")
     assert (got[12]["token_level"], got[12]["house_id"]) == ("house", "H5")
     assert (got[13]["token_level"], got[13]["house_id"], got[13]["committee_code"]) == ("community", None, "C2")
+    assert (got[14]["token_level"], got[14]["house_id"]) == ("house", "H2")
+    assert (got[15]["token_level"], got[15]["house_id"], got[15]["building_id"]) == ("building", None, "B1")
 
 
 def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -805,9 +815,9 @@ def test_the_token_model_compares_names_without_divisions_and_numbers_as_written
 
 
 def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the_place():
-    """Made-up register: a department or a room of a place (招商部, 洗手间) ends one text and not the other; a
-    bracketed branch or road a register entry ends with, a note no house's words hold (电话联系) and a district do
-    not count."""
+    """Made-up register: a department or a room of a place (招商部, 洗手间) ends one text and not the other, and so
+    does a part of it no house's words hold (兴凯镇九组: a village group of the town); a bracketed branch or road a
+    register entry ends with, a note for the courier (电话联系, 打电话) and a district do not count."""
     from jingzhun.cleansing.pipeline import normalize_column
     from jingzhun.core import rules
     from jingzhun.matching.address import token_tables, with_tails
@@ -819,6 +829,8 @@ def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the
         ("王宁前街村电话联系", "安阳县王宁前街村"),
         ("人民南路14号(华西口腔医院)", "人民南路14号华西口腔医院"),
         ("浙江省杭州市余杭区明珠苑", "明珠苑"),
+        ("兴凯镇九组", "密山市兴凯镇"),
+        ("黑庄户乡万子营西村打电话", "朝阳区万子营西村"),
     ]
     records = normalize_column(
         pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _ in pairs]}), "address", "address"
@@ -834,7 +846,7 @@ def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the
     frames = token_tables(records, houses, rules.load("thresholds")["address"]["tokens"])
     scored = pl.DataFrame({"record_id": range(len(pairs)), "house_id": [str(i) for i in range(len(pairs))]})
     got = with_tails(scored, frames["record"], frames["house"]).sort("record_id")["level_tails"].to_list()
-    assert got == ["else", "else", "written", "written", "written", "written"]
+    assert got == ["else", "else", "written", "written", "written", "written", "else", "written"]
 
 
 def _generated_day_matched(tmp_path, seed: int, settings) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -153,9 +153,11 @@ _NOISE = re.compile(
     r"|交叉口|提前致电|电联"  # notes for the courier
 )
 # A note for the courier or the shop, written into the address: what follows it is no address either.
-_NOTE = re.compile(
-    r"联系|谢谢|打?电话(?!局)|手机号|自提|寄件人|寄方|签收|派送|退货|客服|请(?:务必|确认|联系|勿|先)|疑问"
+# (Written for RE2 too, without a lookahead: the token address stage cuts a note off a text's last words with it.)
+NOTE_PATTERN = (
+    r"联系|谢谢|打?电话(?:[^局]|$)|手机号|自提|寄件人|寄方|签收|派送|退货|客服|请(?:务必|确认|联系|勿|先)|疑问"
 )
+_NOTE = re.compile(NOTE_PATTERN)
 _NOTE_CHARS = frozenset("联谢打电手自寄签派退客请疑")  # the first characters of `_NOTE`: a segment without any has none
 # Where a word of position was: a named place ends there (金鼎大酒店对面烧麦店), see `_first_place`.
 _POSITION_MARK = "\x1f"

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from jingzhun.cleansing.address import NOTE_PATTERN
 from jingzhun.core.warehouse import has_table, open_duckdb
 
 # (level, key) from the most precise to the least. A house level gives a house_id; the others a committee.
@@ -187,10 +188,20 @@ WITH located AS (
     SELECT * REPLACE (regexp_replace(coalesce(address, ''), '{distance}', '|', 'g') AS address),
            coalesce(address, '') AS written
     FROM {table}),
+divided AS (
+    SELECT *, list_filter([addr_province, addr_city, addr_district, addr_town], lambda d: d IS NOT NULL AND d <> '')
+                  AS divisions
+    FROM located),
+-- A word is no pair across the end of a division, where the text first writes it (广州市|白云, 永阳街道|中山东路):
+-- such a pair (市白, 道中) names nothing, yet counted as a name both texts share or one lacks wherever another
+-- text happens to hold it.
 named AS (
-    SELECT *, regexp_replace(address, '{number}', '|', 'g') AS names,
-           list_filter([addr_province, addr_city, addr_district, addr_town], lambda d: d IS NOT NULL) AS divisions
-    FROM located)
+    SELECT *, regexp_replace(list_reduce(divisions, lambda text, part: regexp_replace(text, regexp_escape(part),
+                                                                                      part || '|'), address),
+                             '{number}', '|', 'g') AS names
+    FROM divided),
+-- The name's last words come before a note for the courier (王宁前街村电话联系: the parser's notes).
+noted AS (SELECT *, regexp_replace(names, '(?:{note}).*$', '') AS placed FROM named)
 SELECT {id} AS unique_id, {is_house} AS is_house,
        list_distinct(flatten(list_transform(regexp_extract_all(names, '\p{{Han}}+'),
                                             lambda r: list_transform(range(1, length(r)), lambda i: substr(r, i, 2)))))
@@ -215,12 +226,12 @@ SELECT {id} AS unique_id, {is_house} AS is_house,
        -- The word the name ends with, and the one before a bracket it ends with (a branch, a road, or the place
        -- itself: 波浪美发(南秀村路店), 十四号(华西口腔医院)): either may be the place's last word.
        list_distinct(list_filter(
-           [right(regexp_extract_all(names, '\p{{Han}}{{2,}}')[-1], 2),
-            right(regexp_extract_all(regexp_replace(names, '[(（][^()（）]*[)）][^\p{{Han}}]*$', ''),
+           [right(regexp_extract_all(placed, '\p{{Han}}{{2,}}')[-1], 2),
+            right(regexp_extract_all(regexp_replace(placed, '[(（][^()（）]*[)）][^\p{{Han}}]*$', ''),
                                      '\p{{Han}}{{2,}}')[-1], 2)],
            lambda w: w IS NOT NULL)) AS tails,
        addr_road AS road, addr_district AS district, addr_town AS town
-FROM named
+FROM noted
 """
 # A distance from a crossing or a road (交叉口西北200米, 路南150米, 东行50米) places the text; it is no number of the
 # place (no lane, building or room) and its direction no word of its name: both are left out of words and numbers.
@@ -242,12 +253,13 @@ per_address AS (
            list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
            (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
     FROM weighed GROUP BY unique_id),
--- The last words that are no division's (a text need not write the district) and that some house holds (a note
--- typed after the address, 电话联系, names no place of the register).
-known_tails AS (
+-- The last words that are no division's (a text need not write the district). A word no house holds counts too:
+-- 兴凯镇九组, 港城华庭港庭阁, 长青企业广场招商部 name a part of the place the register does not hold, not the
+-- place (a note for the courier is cut off before, in `placed`).
+name_tails AS (
     SELECT unique_id, list(t ORDER BY t) AS tails
     FROM (SELECT unique_id, admin_words, unnest(tails) AS t FROM {table})
-    WHERE NOT list_contains(admin_words, t) AND t IN (SELECT w FROM word_houses)
+    WHERE NOT list_contains(admin_words, t)
     GROUP BY unique_id)
 SELECT a.unique_id, a.is_house, a.numbers,
        list_filter(a.numbers, lambda n: NOT list_contains(a.inner_numbers, n)) AS outer_numbers,
@@ -257,7 +269,7 @@ SELECT a.unique_id, a.is_house, a.numbers,
        coalesce(p.name_bits, 0) AS name_bits,
        coalesce(p.block_tokens, []) AS block_tokens, p.rarest_token,
        coalesce(k.tails, []) AS tails
-FROM {table} a LEFT JOIN per_address p USING (unique_id) LEFT JOIN known_tails k USING (unique_id)
+FROM {table} a LEFT JOIN per_address p USING (unique_id) LEFT JOIN name_tails k USING (unique_id)
 """
 # The columns of an address the token stage reads, of houses and of records alike.
 TOKEN_COLUMNS = (
@@ -282,7 +294,16 @@ def token_register_key(houses_fingerprint: str, config: dict[str, Any]) -> str:
 
     return hashlib.sha256(
         json.dumps(
-            [houses_fingerprint, config, address_settings(), _WORDS_SQL, _TOKENS_SQL, _NUMBER_WITH_UNIT, _DISTANCE],
+            [
+                houses_fingerprint,
+                config,
+                address_settings(),
+                _WORDS_SQL,
+                _TOKENS_SQL,
+                _NUMBER_WITH_UNIT,
+                _DISTANCE,
+                NOTE_PATTERN,
+            ],
             sort_keys=True,
             default=str,
         ).encode("utf-8")
@@ -316,6 +337,7 @@ def _store_words(
                 table="words_frame",
                 number=_NUMBER_WITH_UNIT,
                 distance=_DISTANCE,
+                note=NOTE_PATTERN,
             )
             positions = f"SELECT {unique_id.format(id_column)} AS unique_id, position FROM words_frame"
             rows = f"SELECT w.*, {batch} AS batch, p.position FROM ({words}) w JOIN ({positions}) p USING (unique_id)"
@@ -621,7 +643,8 @@ def decide_address_tokens(
     the text names, or outside the committee an exact stage found, or at the levels `config["never"]` names (numbers
     that differ from the written ones), is no candidate; nor, when a candidate holds the numbers the text writes
     (`config["numbered"]`), one that holds fewer of them (`config["enclosing"]`: the road or community the house lies
-    in, not a rival of it). The candidates within `min_weight_gap` of the best are
+    in, not a rival of it); nor, when a candidate meeting `house_requires` reaches `accept`, one that does not meet
+    it (a part, a gate or the whole of the place). The candidates within `min_weight_gap` of the best are
     near-equal: one house meeting `house_requires` is that house; else what they share, one building or one
     committee, is as far as the text goes; several committees resolve nothing."""
     from jingzhun.matching.person import exact_rule_met
@@ -650,6 +673,13 @@ def decide_address_tokens(
         )
         # The road or community as a whole steps aside for a house that holds the numbers the text writes.
         .filter(~(pl.col("enclosing") & pl.col("numbered").any().over("record_id")))
+        # And every candidate that is not the text's house (a gate, a shop or a hall of the place, the place a
+        # part lies in: it fails house_requires) steps aside for one that is and is sure (`accept`): they are
+        # parts and neighbours of it written with the same words, not rivals.
+        .filter(
+            pl.col("house_allowed")
+            | ~(pl.col("house_allowed") & (pl.col("match_probability") >= accept)).any().over("record_id")
+        )
         .with_columns(
             best=pl.col("match_weight").max().over("record_id"),
             best_probability=pl.col("match_probability").max().over("record_id"),
