@@ -110,7 +110,7 @@ def chinese_numeral_to_arabic(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Text preparation below the administrative levels
 # ---------------------------------------------------------------------------------------------
-_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|组|队|期|#|-)"
+_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|组|队|期|区|#|-)"
 # Chinese numerals only where a number is expected (before a unit, or closing the address
 # after one): 三林镇, 五角场, 八一路, 文三路 are names and stay untouched.
 _CN_NUMBER_POSITION = re.compile(
@@ -297,6 +297,10 @@ _NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九�
 _FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|街|巷))(?:与|和)?$")
 # Places that are one building of many floors: a number in 楼 there is the floor.
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
+# A numbered zone after a place's ending (国际商贸城4区, 南都花园三区) is a part of the place, left out; after a bare
+# name (春晗二区, 稠山2区) it is the name's own part: a village's or estate's zones are its places.
+_ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
+_SIDES = frozenset("东南西北中")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -451,6 +455,7 @@ class _Divisions:
         self.towns_by_district: dict[str, _NameIndex] = {}
         self.districts_by_city: dict[str, list[str]] = {}
         self.town_full_names = _NameIndex()  # whole country, full names only
+        self.town_short_names = _NameIndex()  # whole country, short names only (崧厦 for 崧厦街道)
 
         for code, name in provinces.items():
             self._add(_Division(0, code, name, code, None, None), name, self.global_index[0])
@@ -474,6 +479,9 @@ class _Divisions:
             # (张江 is 张江镇, not 张江高科技园区).
             self._add(div, r["name"], index, with_aliases=r["code"][6:7] < "4")
             self.town_full_names.add(r["name"], div, False)
+            if r["code"][6:7] < "4":
+                for alias in _aliases(r["name"], 3):
+                    self.town_short_names.add(alias, div, True)
 
     def _add(self, div: _Division, name: str, index: _NameIndex, with_aliases: bool = True) -> None:
         self.by_code[div.code] = div
@@ -624,6 +632,13 @@ def _town_candidates(
     for end, entries in divs.town_full_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
         if len(fitting) == 1:
+            return end - pos, fitting
+    # A short name with no district to search in (莘塍民莘中路, 杭州上溪金塘路): the one town of that name in the
+    # country, or in the province or city written, and only before a road, as for a town of a split district.
+    for end, entries in divs.town_short_names.at(text, pos):
+        fitting = [d for d, _ in entries if state.admits(d)]
+        road = _ROAD_AFTER_TOWN.match(text, end) if len(fitting) == 1 and _alias_allowed(text, end) else None
+        if road and "街道" not in road.group():  # 四季青街道剧院路: 四季 is no town before 青街道…
             return end - pos, fitting
     return None
 
@@ -1096,6 +1111,17 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["community"] += raw
             else:
                 rest.append(raw)
+        elif (
+            kind == "zone"
+            and previous == "community"
+            and fields["building"] is None
+            and not _ZONE_OF_PLACE.search(fields["community"])  # type: ignore[arg-type]
+        ):
+            fields["community"] += raw  # 春晗二区, 稠山2区: a bare name with its zone is the place's name
+        elif kind == "zone" and fields["community"] is None and areas and areas[-1].endswith("村"):
+            fields["community"] = raw  # 肖谢村三区92号: the village's zone is the place in it
+        elif kind == "zone" and fields["community"] is None and previous == "text" and rest[-1] in _SIDES:
+            fields["community"] = rest.pop() + raw  # 柯桥北六区: the north zone 6, one side's character its name
         elif kind in ("group", "aisle", "zone"):
             rest.append(raw)
 
