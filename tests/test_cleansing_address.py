@@ -389,6 +389,8 @@ def test_cli():
         # A town the address writes after its district, that the tables put in another district of the city since
         # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
         ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
+        ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.
         ("莘塍青松路8号", {"district": "瑞安市", "town": "莘塍街道", "road": "青松路", "road_number": "8号"}),
         ("四季青街道青松路8号", {"town": "四季青街道", "road": "青松路"}),  # 四季 is no town before 青街道

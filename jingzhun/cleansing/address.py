@@ -169,8 +169,9 @@ _ROAD_SUFFIX = r"(?:大道|大街|公路|路|街|道|巷|胡同)"
 _ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路四段
 # A 弄 after a name, not after a number, is a road (杭州 法云弄22号); 455弄 stays the lane of the road before it.
 _TOKEN = re.compile(
-    # 西园9路, 经20路: a number inside a road's name, before its suffix.
-    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:\d{{1,3}}(?:大道|大街|路|巷)|{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
+    # 西园9路, 经20路: a number inside a road's name, before its suffix. 乔下线677号: a county road named by the towns
+    # it joins (no line of a metro, a factory or a hotline: 2号线, 生产线, 热线).
+    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:\d{{1,3}}(?:大道|大街|路|巷)|{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄|(?<![\d号干专热沿在一二三四五六七八九十产水装])线))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
     r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
     # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
