@@ -389,6 +389,11 @@ def test_cli():
         # A town the address writes after its district, that the tables put in another district of the city since
         # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
         ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        # A range of one side's house numbers after a road is one road number; a lane and its number are not.
+        ("青松路456-458号白鹭商行", {"road": "青松路", "road_number": "456-458号", "building": None}),
+        ("青松路455-3号", {"road_number": "455弄", "building": "3"}),
+        ("青松路455-460号", {"road_number": "455弄", "building": "460"}),  # odd to even: no range
+        ("青松路7-11幢637室", {"road_number": "7弄", "building": "11", "room": "637"}),
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

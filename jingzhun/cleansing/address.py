@@ -134,9 +134,22 @@ _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
 # Dash notations.  Order matters: the most specific (after a road, three parts) first.
 # Every pattern starts at the beginning of a digit run ((?<!\d)) so that long digit strings
 # cost linear, not quadratic, time.
+_RANGE_MARK = "至"  # 456至458号: a range of house numbers, as the dash forms write it for the tokens
+
+
+def _lane_or_range(match: re.Match[str]) -> str:
+    """路455-3: lane 455, number 3. 路456-458号, 路389-399号: the house numbers of one side of the road (even or odd)
+    from the first to the last, one address (a shop or a building over several doors)."""
+    first, last = int(match[1]), int(match[2])
+    building_follows = match.string.startswith(("幢", "栋", "座", "单元"), match.end())  # 保健路7-11幢: a building 11
+    if first < last <= first + 20 and (last - first) % 2 == 0 and not building_follows:
+        return f"{match[1]}{_RANGE_MARK}{match[2]}号"
+    return f"{match[1]}弄{match[2]}号"
+
+
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
-    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), r"\1弄\2号"),  # 号 kept once: 754-6号7幢
+    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), _lane_or_range),  # 号 kept once: 754-6号7幢
     (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
@@ -181,6 +194,7 @@ _TOKEN = re.compile(
     r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<courtyard>\d+)号院"  # 大阳沟44号院11幢: a numbered courtyard, the place its buildings are in
+    rf"|(?P<numbers>\d+{_RANGE_MARK}\d+)号"  # a range of house numbers (`_lane_or_range`)
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
@@ -1089,6 +1103,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     fields["building"], door = _number(match["number"]), raw
                 else:
                     rest.append(raw)
+        elif kind == "numbers":
+            if fields["road_number"] is None and previous == "road":
+                fields["road_number"] = "-".join(_number(n) for n in match["numbers"].split(_RANGE_MARK)) + "号"
+            else:
+                rest.append(raw)
         elif kind == "courtyard":
             number = _number(match["courtyard"])
             if fields["road_number"] is None and previous == "road":
