@@ -650,7 +650,8 @@ def _town_candidates(
             return end - pos, fitting
     # A short name with no district to search in (莘塍民莘中路, 杭州上溪金塘路): the one town of that name in the
     # country, or in the province or city written, and only before a road, as for a town of a split district.
-    for end, entries in divs.town_short_names.at(text, pos):
+    # (Where a district is known its towns were searched above: the country's names would add none.)
+    for end, entries in () if state.districts else divs.town_short_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
         road = _ROAD_AFTER_TOWN.match(text, end) if len(fitting) == 1 and _alias_allowed(text, end) else None
         if road and "街道" not in road.group():  # 四季青街道剧院路: 四季 is no town before 青街道…
