@@ -108,11 +108,14 @@ def test_synthetic_housing_variants(address, expected):
 
 def test_context_only_resolves_towns():
     assert parse_address("碧波路455弄3号502室", PUDONG)["district"] is None
-    assert parse_address("张江碧波路455弄3号502室")["town"] is None  # alias needs a district or context
+    # A short name shared by towns of several districts needs the district or the context; one no other town of
+    # the country bears is the town where a road follows it.
+    assert parse_address("城关碧波路455弄3号502室")["town"] is None
+    assert parse_address("张江碧波路455弄3号502室")["town"] == "张江镇"
     assert parse_address("张江镇碧波路455弄3号502室")["district"] == "浦东新区"  # unique full name
     assert parse_address("花木碧波路1号", PUDONG)["town"] == "花木街道"
     assert parse_address("花木路1号", PUDONG)["town"] is None
-    assert parse_address("张江碧波路1号", "999999")["town"] is None  # unknown context ignored
+    assert parse_address("城关碧波路1号", "999999")["town"] is None  # unknown context ignored
 
 
 # Standard reading of 1..9999, written here independently of the parser.
@@ -386,6 +389,17 @@ def test_cli():
         # A town the address writes after its district, that the tables put in another district of the city since
         # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
         ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
+        # A range of one side's house numbers after a road is one road number; a lane and its number are not.
+        ("青松路456-458号白鹭商行", {"road": "青松路", "road_number": "456-458号", "building": None}),
+        ("青松路455-3号", {"road_number": "455弄", "building": "3"}),
+        ("青松路455-460号", {"road_number": "455弄", "building": "460"}),  # odd to even: no range
+        ("青松路7-11幢637室", {"road_number": "7弄", "building": "11", "room": "637"}),
+        ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
+        ("白鹭生产线3号", {"road": None}),
+        # A short town name with no division before it: the one town of that name in the country, before a road.
+        ("莘塍青松路8号", {"district": "瑞安市", "town": "莘塍街道", "road": "青松路", "road_number": "8号"}),
+        ("四季青街道青松路8号", {"town": "四季青街道", "road": "青松路"}),  # 四季 is no town before 青街道
+        ("青松白鹭路8号", {"town": None, "road": "青松白鹭路"}),  # no town of that name
         ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
         ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
         ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
@@ -394,6 +408,12 @@ def test_cli():
         ("白鹭商贸城2号门1440", {"community": "白鹭商贸城", "building": None, "room": "1440"}),
         ("白鹭小区10栋6门1131室", {"building": "10", "unit": None, "room": "1131"}),
         ("白鹭新村8区12幢301", {"community": "白鹭新村", "building": "12", "room": "301", "rest": "8区"}),
+        ("白鹭市场四区七楼1201", {"community": "白鹭市场", "floor": "7", "room": "1201", "rest": "4区"}),  # 四 = 4
+        # After a bare name the numbered zone is the name's own part; a side's zone is one too; a village's zone
+        # is the place in the village.
+        ("青松二区12栋301", {"community": "青松2区", "building": "12", "room": "301", "rest": None}),
+        ("绍兴市柯桥北六区2300", {"district": "柯桥区", "community": "北6区", "room": "2300"}),
+        ("青松村三区92号", {"community": "3区", "building": "92"}),
         ("白鹭商城1113门", {"room": "1113"}),  # a shop's door number
         ("白鹭市场6门面", {"room": "6"}),  # 门面 is a shop front: its number is the room
         ("青松路白鹭桥南200米绿洲烧烤店", {"road": "青松路", "room": None, "building": None}),  # a distance
@@ -415,7 +435,7 @@ def test_cli():
         ("宁波宁波余姚市低塘白鹭路8号", {"district": "余姚市", "town": "低塘街道"}),  # the city written twice
         # A numbered estate or a 家苑 named after a town is a place, not the town (朝晖八区, 九堡家苑).
         ("杭州市江干区九堡家苑3幢", {"town": None, "community": "九堡家苑"}),
-        ("杭州市朝晖八区34幢", {"district": None, "town": None, "community": "朝晖八区"}),
+        ("杭州市朝晖八区34幢", {"district": None, "town": None, "community": "朝晖8区"}),
         # A business named after an industrial park, with no place ending of its own: the park is the place.
         ("白鹭工业区绿洲机电8楼", {"community": "白鹭工业区", "rest": "绿洲机电"}),
         ("白鹭工业区青松路8号绿洲机电", {"community": "白鹭工业区", "road": "青松路", "rest": "绿洲机电"}),

@@ -110,7 +110,7 @@ def chinese_numeral_to_arabic(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Text preparation below the administrative levels
 # ---------------------------------------------------------------------------------------------
-_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|组|队|期|#|-)"
+_NUMBER_UNIT = r"(?:支弄|弄|号(?!线)|幢|栋|座|单元|层|楼|室|房|户|组|队|期|区|#|-)"
 # Chinese numerals only where a number is expected (before a unit, or closing the address
 # after one): 三林镇, 五角场, 八一路, 文三路 are names and stay untouched.
 _CN_NUMBER_POSITION = re.compile(
@@ -134,9 +134,22 @@ _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
 # Dash notations.  Order matters: the most specific (after a road, three parts) first.
 # Every pattern starts at the beginning of a digit run ((?<!\d)) so that long digit strings
 # cost linear, not quadratic, time.
+_RANGE_MARK = "至"  # 456至458号: a range of house numbers, as the dash forms write it for the tokens
+
+
+def _lane_or_range(match: re.Match[str]) -> str:
+    """路455-3: lane 455, number 3. 路456-458号, 路389-399号: the house numbers of one side of the road (even or odd)
+    from the first to the last, one address (a shop or a building over several doors)."""
+    first, last = int(match[1]), int(match[2])
+    building_follows = match.string.startswith(("幢", "栋", "座", "单元"), match.end())  # 保健路7-11幢: a building 11
+    if first < last <= first + 20 and (last - first) % 2 == 0 and not building_follows:
+        return f"{match[1]}{_RANGE_MARK}{match[2]}号"
+    return f"{match[1]}弄{match[2]}号"
+
+
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
-    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), r"\1弄\2号"),  # 号 kept once: 754-6号7幢
+    (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), _lane_or_range),  # 号 kept once: 754-6号7幢
     (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
@@ -171,8 +184,9 @@ _ROAD_SUFFIX = r"(?:大道|大街|公路|路|街|道|巷|胡同)"
 _ROAD_SEGMENT = r"(?:[一二三四五六七八九十\d]+段)?"  # 人民南路四段
 # A 弄 after a name, not after a number, is a road (杭州 法云弄22号); 455弄 stays the lane of the road before it.
 _TOKEN = re.compile(
-    # 西园9路, 经20路: a number inside a road's name, before its suffix.
-    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:\d{{1,3}}(?:大道|大街|路|巷)|{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄))(?=[A-Za-z]?\d)"
+    # 西园9路, 经20路: a number inside a road's name, before its suffix. 乔下线677号: a county road named by the towns
+    # it joins (no line of a metro, a factory or a hotline: 2号线, 生产线, 热线).
+    rf"(?P<road>[\u4e00-\u9fff]{{1,20}}?(?:\d{{1,3}}(?:大道|大街|路|巷)|{_ROAD_SUFFIX}{_ROAD_SEGMENT}|弄|(?<![\d号干专热沿在一二三四五六七八九十产水装])线))(?=[A-Za-z]?\d)"
     r"|(?P<lane>\d+)(?P<lane_kind>支弄|弄)"
     r"|(?<![路街道巷弄])(?P<numbered_road>\d+号(?:大街|大道|路|街))"  # 开发区6号大街: a road's name
     # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
@@ -182,6 +196,7 @@ _TOKEN = re.compile(
     r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
     r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
     r"|(?P<courtyard>\d+)号院"  # 大阳沟44号院11幢: a numbered courtyard, the place its buildings are in
+    rf"|(?P<numbers>\d+{_RANGE_MARK}\d+)号"  # a range of house numbers (`_lane_or_range`)
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
@@ -299,6 +314,10 @@ _NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九�
 _FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|街|巷))(?:与|和)?$")
 # Places that are one building of many floors: a number in 楼 there is the floor.
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
+# A numbered zone after a place's ending (国际商贸城4区, 南都花园三区) is a part of the place, left out; after a bare
+# name (春晗二区, 稠山2区) it is the name's own part: a village's or estate's zones are its places.
+_ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
+_SIDES = frozenset("东南西北中")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -453,6 +472,7 @@ class _Divisions:
         self.towns_by_district: dict[str, _NameIndex] = {}
         self.districts_by_city: dict[str, list[str]] = {}
         self.town_full_names = _NameIndex()  # whole country, full names only
+        self.town_short_names = _NameIndex()  # whole country, short names only (崧厦 for 崧厦街道)
 
         for code, name in provinces.items():
             self._add(_Division(0, code, name, code, None, None), name, self.global_index[0])
@@ -476,6 +496,9 @@ class _Divisions:
             # (张江 is 张江镇, not 张江高科技园区).
             self._add(div, r["name"], index, with_aliases=r["code"][6:7] < "4")
             self.town_full_names.add(r["name"], div, False)
+            if r["code"][6:7] < "4":
+                for alias in _aliases(r["name"], 3):
+                    self.town_short_names.add(alias, div, True)
 
     def _add(self, div: _Division, name: str, index: _NameIndex, with_aliases: bool = True) -> None:
         self.by_code[div.code] = div
@@ -626,6 +649,14 @@ def _town_candidates(
     for end, entries in divs.town_full_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
         if len(fitting) == 1:
+            return end - pos, fitting
+    # A short name with no district to search in (莘塍民莘中路, 杭州上溪金塘路): the one town of that name in the
+    # country, or in the province or city written, and only before a road, as for a town of a split district.
+    # (Where a district is known its towns were searched above: the country's names would add none.)
+    for end, entries in () if state.districts else divs.town_short_names.at(text, pos):
+        fitting = [d for d, _ in entries if state.admits(d)]
+        road = _ROAD_AFTER_TOWN.match(text, end) if len(fitting) == 1 and _alias_allowed(text, end) else None
+        if road and "街道" not in road.group():  # 四季青街道剧院路: 四季 is no town before 青街道…
             return end - pos, fitting
     return None
 
@@ -1075,6 +1106,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     fields["building"], door = _number(match["number"]), raw
                 else:
                     rest.append(raw)
+        elif kind == "numbers":
+            if fields["road_number"] is None and previous == "road":
+                fields["road_number"] = "-".join(_number(n) for n in match["numbers"].split(_RANGE_MARK)) + "号"
+            else:
+                rest.append(raw)
         elif kind == "courtyard":
             number = _number(match["courtyard"])
             if fields["road_number"] is None and previous == "road":
@@ -1098,6 +1134,17 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["community"] += raw
             else:
                 rest.append(raw)
+        elif (
+            kind == "zone"
+            and previous == "community"
+            and fields["building"] is None
+            and not _ZONE_OF_PLACE.search(fields["community"])  # type: ignore[arg-type]
+        ):
+            fields["community"] += raw  # 春晗二区, 稠山2区: a bare name with its zone is the place's name
+        elif kind == "zone" and fields["community"] is None and areas and areas[-1].endswith("村"):
+            fields["community"] = raw  # 肖谢村三区92号: the village's zone is the place in it
+        elif kind == "zone" and fields["community"] is None and previous == "text" and rest[-1] in _SIDES:
+            fields["community"] = rest.pop() + raw  # 柯桥北六区: the north zone 6, one side's character its name
         elif kind in ("group", "aisle", "zone"):
             rest.append(raw)
 
