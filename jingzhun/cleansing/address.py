@@ -832,8 +832,8 @@ def _number(digits: str) -> str:
 def _room(raw: str) -> str:
     # Keep letters (A502), drop leading zeros of the numeric part only.
     room = raw.upper()
-    # The guard only skips work: without a zero first or after its letter, the substitution is a no-op.
-    if room[:1] != "0" and room[1:2] != "0":
+    # The guard only skips work: without a zero first, or after a letter first, the substitution is a no-op.
+    if room[:1] != "0" and not (room[1:2] == "0" and "A" <= room[:1] <= "Z"):
         return room
     return _ROOM_LEADING_ZEROS.sub(r"\1", room)
 
