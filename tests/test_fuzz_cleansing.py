@@ -13,12 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jingzhun.cleansing.address import ADDRESS_FIELDS, parse_address
 from jingzhun.cleansing.datetimes import parse_datetime
 from jingzhun.cleansing.idcard import parse_id_number
 from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from jingzhun.cleansing.phone import normalize_phone
 from jingzhun.cleansing.pipeline import NORMALIZERS, normalize_column
-from jingzhun.cleansing.text import normalize_text_flagged
+from jingzhun.cleansing.text import has_traditional, normalize_text_flagged
 from jingzhun.core import rules
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -128,3 +129,34 @@ def test_the_column_at_once_path_gives_what_the_normalizer_gives(kind, strategy,
             continue
         expected = NORMALIZERS[kind]("" if value.strip().casefold() in PLACEHOLDERS else value)
         assert {key: row[f"v_{key}" if key else "v"] for key in expected} == expected, value
+
+
+@FUZZ
+@given(value=st.one_of(values, st.sampled_from(["张伟", "張偉", "买买提·吐尔逊", " 李 娜 ", "欧阳娜娜"])))
+def test_the_pipeline_reads_a_name_as_the_name_functions_do(value):
+    # The pipeline normalizes a name once, not once per output: its outputs must be the functions' own.
+    value = value or ""
+    name = normalize_name(value)
+    assert NORMALIZERS["name"](value) == {
+        "": name,
+        "pinyin": name_pinyin(name),
+        "key": name_fuzzy_key(name),
+        "traditional": has_traditional(value),
+    }
+
+
+ADDRESSES = ["上海市浦东新区张江镇碧波路455弄3号502室", "上海市浦東新區碧波路四五五弄3號", " 碧波路455弄 3号 ", "鎮"]
+
+
+@FUZZ
+@given(value=st.one_of(values, st.sampled_from(ADDRESSES)))
+def test_the_pipeline_parses_an_address_as_the_parser_does(value):
+    # The pipeline does not normalize again a text the normalization left as written: the fields must be the same.
+    value = value or ""
+    text, traditional = normalize_text_flagged(value)
+    parsed = parse_address(text)
+    assert NORMALIZERS["address"](value) == {
+        "": text,
+        "traditional": traditional,
+        **{f"addr_{field}": parsed[field] for field in ADDRESS_FIELDS},
+    }

@@ -39,6 +39,7 @@ __all__ = [
     "division_name",
     "has_chinese_numerals",
     "parse_address",
+    "parse_normalized_address",
 ]
 
 # fmt: off
@@ -294,6 +295,10 @@ _LEADING_UNIT = re.compile(
     rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
     rf"{_NOT_A_NAME_START}(?![委民])"
 )
+# Every unit `_LEADING_UNIT` reads ends with one of these characters, at most 19 characters in (高新技术产业开发区 after
+# ten of a name): a text without any in its first 19 holds none (most roads and lanes), and is not searched.
+_UNIT_LAST_CHARACTERS = frozenset("区处道镇乡园县市村")
+_UNIT_MOST_CHARACTERS = 19
 # An area written in front of a road, known to no table (北工业区凤都一路, 城区中州路, 南村幸福路): split at its
 # suffix when a road's own name of two characters at least follows (新村路, 新区大道, 镇南路 are roads).
 _AREA_BEFORE_ROAD = re.compile(
@@ -859,7 +864,11 @@ def _number(digits: str) -> str:
 
 def _room(raw: str) -> str:
     # Keep letters (A502), drop leading zeros of the numeric part only.
-    return _ROOM_LEADING_ZEROS.sub(r"\1", raw.upper())
+    room = raw.upper()
+    # The guard only skips work: without a zero first, or after a letter first, the substitution is a no-op.
+    if room[:1] != "0" and not (room[1:2] == "0" and "A" <= room[:1] <= "Z"):
+        return room
+    return _ROOM_LEADING_ZEROS.sub(r"\1", room)
 
 
 def _tokens(text: str) -> list[tuple[str, re.Match[str] | str]]:
@@ -891,7 +900,7 @@ def _clean_segment(segment: str) -> str:
 def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], areas: list[str]) -> str:
     """Split the units written in front of a road or community (`_LEADING_UNIT`) into their fields; a unit is
     split off only when more address follows it, except a town or district, which is one even alone."""
-    while m := _LEADING_UNIT.match(text):
+    while not _UNIT_LAST_CHARACTERS.isdisjoint(text[:_UNIT_MOST_CHARACTERS]) and (m := _LEADING_UNIT.match(text)):
         kind, unit, alone = m.lastgroup, m.group(), m.end() == len(text)
         if kind == "town" and fields["town"] is None:
             fields["town"] = unit
@@ -1222,8 +1231,15 @@ def parse_address(
 
     `context_district_code` is the district the data comes from (it resolves town names); `gazetteer` holds that
     district's own towns and places, read before the national names."""
+    return parse_normalized_address(normalize_text(s), context_district_code, gazetteer)
+
+
+def parse_normalized_address(
+    text: str | None, context_district_code: str | None = None, gazetteer: Gazetteer | None = None
+) -> dict[str, str | None]:
+    """`parse_address` of a text `normalize_text` returns as it is (a text it has just returned for itself): not
+    normalized again, which is a fifth of a parse (OpenCC). Any other text must go through `parse_address`."""
     fields: dict[str, str | None] = dict.fromkeys(ADDRESS_FIELDS)
-    text = normalize_text(s)
     if text is None:
         return fields
     text = _prepare(text)

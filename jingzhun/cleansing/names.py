@@ -11,6 +11,7 @@ the static tables below.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
@@ -91,7 +92,11 @@ def normalize_name(s: str | None) -> str | None:
     Latin-script names (no Chinese character at all) are kept as upper-case words.  Values
     longer than MAX_NAME_LENGTH after cleaning are not names: None.
     """
-    text = normalize_text(s)
+    return name_of_text(normalize_text(s))
+
+
+def name_of_text(text: str | None) -> str | None:
+    """`normalize_name` of the value `normalize_text` turned into `text` (the pipeline has normalized it already)."""
     if text is None:
         return None
     text = _DOTS.sub(MIDDLE_DOT, text)
@@ -111,13 +116,23 @@ def _syllables(part: str, with_surname: bool) -> list[str]:
             head, part = list(COMPOUND_SURNAMES[part[:2]]), part[2:]
         elif part[:1] in SURNAME_READINGS and len(part) >= 2:
             head, part = [SURNAME_READINGS[part[0]]], part[1:]
-    # errors='ignore': rare characters pypinyin does not know are skipped rather than echoed.
-    return head + lazy_pinyin(part, style=Style.NORMAL, errors="ignore")
+    return [*head, *_plain_pinyin(part)]
+
+
+@lru_cache(maxsize=1 << 18)
+def _plain_pinyin(part: str) -> tuple[str, ...]:
+    # Given names repeat across millions of persons (伟, 秀英) and pypinyin reads each in a fraction of a
+    # millisecond: each is read once. errors='ignore': rare characters it does not know are skipped, not echoed.
+    return tuple(lazy_pinyin(part, style=Style.NORMAL, errors="ignore"))
 
 
 def name_pinyin(name: str | None) -> str | None:
     """Toneless pinyin syllables joined by single spaces, with surname readings (曾 → zeng)."""
-    norm = normalize_name(name)
+    return pinyin_of_normalized_name(normalize_name(name))
+
+
+def pinyin_of_normalized_name(norm: str | None) -> str | None:
+    """`name_pinyin` of a name `normalize_name` returns as it is (a name it has just returned for itself)."""
     if norm is None:
         return None
     if not _HAS_CJK.search(norm):

@@ -13,12 +13,12 @@ from typing import Any
 
 import polars as pl
 
-from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address
+from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address, parse_normalized_address
 from jingzhun.cleansing.datetimes import parse_datetime
 from jingzhun.cleansing.idcard import parse_id_number, settled_id_numbers
-from jingzhun.cleansing.names import name_pinyin, normalize_name, pinyin_fuzzy_key
+from jingzhun.cleansing.names import name_of_text, name_pinyin, pinyin_fuzzy_key, pinyin_of_normalized_name
 from jingzhun.cleansing.phone import normalize_phone, settled_phones
-from jingzhun.cleansing.text import has_traditional, normalize_text_flagged
+from jingzhun.cleansing.text import normalize_text_flagged
 from jingzhun.core import progress, rules
 
 
@@ -32,9 +32,12 @@ def _datetime(value: str) -> dict[str, Any]:
 
 
 def _name(value: str) -> dict[str, Any]:
-    name = normalize_name(value)
-    pinyin = name_pinyin(name)
-    return {"": name, "pinyin": pinyin, "key": pinyin_fuzzy_key(pinyin), "traditional": has_traditional(value)}
+    # The text is normalized once for the name and whether it was written in traditional characters; the pinyin
+    # normalizes its name again, unless the name is the value as written (then it comes out as itself).
+    text, traditional = normalize_text_flagged(value)
+    name = name_of_text(text)
+    pinyin = pinyin_of_normalized_name(name) if name == value else name_pinyin(name)
+    return {"": name, "pinyin": pinyin, "key": pinyin_fuzzy_key(pinyin), "traditional": traditional}
 
 
 def _id_number(value: str) -> dict[str, Any]:
@@ -55,8 +58,18 @@ def _phone(value: str) -> dict[str, Any]:
 
 def _address(value: str, district_code: str | None = None, gazetteer: Gazetteer | None = None) -> dict[str, Any]:
     text, traditional = normalize_text_flagged(value)
-    parsed = parse_address(text, context_district_code=district_code, gazetteer=gazetteer)
-    return {"": text, "traditional": traditional, **{f"addr_{f}": parsed[f] for f in ADDRESS_FIELDS}}
+    # The parser normalizes what it is given; a value the normalization left as it was (most of a register's) is
+    # known to come out as itself, so it is not normalized a second time.
+    parse = parse_normalized_address if text == value else parse_address
+    parsed = parse(text, context_district_code=district_code, gazetteer=gazetteer)
+    return {
+        "": text,
+        "traditional": traditional,
+        **dict(zip(_ADDRESS_COLUMNS, map(parsed.get, ADDRESS_FIELDS), strict=True)),
+    }
+
+
+_ADDRESS_COLUMNS = tuple(f"addr_{f}" for f in ADDRESS_FIELDS)
 
 
 NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
@@ -144,14 +157,18 @@ def _lookup(
     values: list[str], normalize: Callable[[str], dict[str, Any]], placeholders: set[str], field: str, kind: str
 ) -> pl.DataFrame:
     """`__raw` (each of `values`) and the columns of its normalized result."""
-    results = [normalize("" if value.strip().casefold() in placeholders else value) for value in values]
+    if placeholders:
+        values_read = ["" if value.strip().casefold() in placeholders else value for value in values]
+    else:
+        values_read = values
     names = _names(normalize, field)
-    types = {"__raw": pl.Utf8, **{name: _output_type(kind, key) for key, name in names.items()}}
-    return pl.DataFrame(
-        {"__raw": values, **{name: [r[key] for r in results] for key, name in names.items()}},
-        schema_overrides=types,
+    # The results' dicts are made columns by Polars at once, not one Python list per column.
+    results = pl.DataFrame(
+        [normalize(value) for value in values_read],
+        schema={key: _output_type(kind, key) for key in names},
         strict=False,
-    ).with_columns(pl.col(pl.Null).cast(pl.Utf8))  # a column with no value at all is still text, not `null`
+    )
+    return results.rename(names).insert_column(0, pl.Series("__raw", values, dtype=pl.Utf8))
 
 
 def _output_type(kind: str, key: str) -> pl.DataType:
