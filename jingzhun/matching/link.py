@@ -530,8 +530,9 @@ def households(candidates: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
 
 
 # Records scored by Splink at once: a million records against ten million persons are tens of millions of
-# candidate pairs, with every comparison's values and levels (a test makes it small).
-RECORDS_PER_BATCH = 100_000
+# candidate pairs, with every comparison's values and levels; 100,000 of them were 2.6 million pairs (57 columns)
+# and took about 6 GB at peak in Splink's DuckDB, Arrow and Polars (a test makes it small).
+RECORDS_PER_BATCH = 25_000
 
 
 @dataclass(frozen=True)
