@@ -159,3 +159,25 @@ def test_a_blocking_rule_is_split_by_hash_only_when_it_is_an_equality_of_keys(ru
     from jingzhun.matching.partitions import rule_keys
 
     assert rule_keys(rule) == keys
+
+
+def test_persons_scored_a_few_records_at_a_time_give_the_match_of_all_at_once(messy_day, monkeypatch):
+    """The one-process person stage scores `RECORDS_PER_BATCH` records at a time (a million records' pairs do not
+    fit in memory at once): the same decisions, routings and kept candidates as all records in one batch."""
+    from jingzhun.core.warehouse import connect, read_run
+    from jingzhun.matching import link
+    from jingzhun.matching.reference import load_reference
+
+    reference = load_reference(messy_day.reference)
+    with connect(messy_day.warehouse) as con:
+        standard = read_run(con, "standard_records", RUN_DATE)
+        whole = link.match(con, standard, reference)
+        monkeypatch.setattr(link, "RECORDS_PER_BATCH", 7)
+        batched = link.match(con, standard, reference)
+    assert standard.height > 5 * 7  # several batches
+    # Decided by phone households and by the model, linked and unlinked: the batches change none of them.
+    assert whole.matched["address_method"].is_in(["phone_home", "person_home"]).sum() > 0
+    assert whole.matched["person_id"].is_not_null().sum() > 0 and whole.matched["person_id"].is_null().sum() > 0
+    assert batched.matched.equals(whole.matched)
+    assert batched.candidates.equals(whole.candidates)
+    assert batched.record_features.equals(whole.record_features)

@@ -1059,9 +1059,11 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
     copies = tmp_path / ".reference-cache"
     reference = load_reference(folder)
     with connect(tmp_path / "warehouse.duckdb") as con:
-        standardize_reference(con, reference)  # the first day: standardized and stored, no copy yet
+        first = standardize_reference(con, reference)  # the first day: standardized and stored, no copy yet
         assert not copies.exists()
-        from_warehouse = standardize_reference(con, reference)  # read from the warehouse, copied beside it
+        from_warehouse = standardize_reference(con, reference)  # copied by DuckDB from its table, read back
+        for table, made in zip(from_warehouse, first, strict=True):
+            assert table.schema == made.schema and table.equals(made)
         names = sorted(p.name for p in copies.iterdir())
         assert names == [
             f"reference_houses-{reference.fingerprint(('grid', 'housing'))}.parquet",

@@ -97,3 +97,32 @@ def with_counts(features: pl.DataFrame, counts: tuple[pl.DataFrame, ...]) -> pl.
         )
         .drop("by_pinyin", "by_surname", "in_building", "in_committee")
     )
+
+
+def with_holders_sql(features: str) -> str:
+    """`with_holders(features, features)` as DuckDB SQL over the warehouse table `features` (its columns, the
+    counts after them, its `reference_hash` last as in every stored table, its rows in the order they were
+    stored): for the whole population, whose key columns and counts at ten million persons take gigabytes in
+    Polars, and which DuckDB spills when they do not fit. The same counts as `holder_counts` and `with_counts` (a
+    test holds them equal)."""
+    return f"""
+        WITH persons AS (SELECT rowid AS row_number, * FROM {features}),
+        with_phone AS (SELECT * FROM persons WHERE phone IS NOT NULL),
+        named AS (SELECT * FROM persons WHERE name_pinyin IS NOT NULL),
+        holders AS (SELECT phone, count(*) AS n FROM with_phone GROUP BY phone),
+        by_pinyin AS (SELECT phone, name_pinyin, count(*) AS n FROM with_phone WHERE NOT titled GROUP BY ALL),
+        by_surname AS (SELECT phone, surname, count(*) AS n FROM with_phone WHERE NOT titled GROUP BY ALL),
+        in_building AS (SELECT building_id, name_pinyin, count(*) AS n FROM named GROUP BY ALL),
+        in_committee AS (SELECT committee_code, name_pinyin, count(*) AS n FROM named GROUP BY ALL)
+        SELECT p.* EXCLUDE (row_number, reference_hash),
+            coalesce(h.n, 0) AS phone_holders,
+            coalesce(CASE WHEN p.titled THEN s.n ELSE y.n END, 0) AS phone_named_holders,
+            coalesce(CASE WHEN p.building_id IS NOT NULL THEN b.n ELSE c.n END, 0) AS place_named_holders,
+            p.reference_hash
+        FROM persons AS p
+        LEFT JOIN holders AS h ON h.phone = p.phone
+        LEFT JOIN by_pinyin AS y ON y.phone = p.phone AND y.name_pinyin = p.name_pinyin
+        LEFT JOIN by_surname AS s ON s.phone = p.phone AND s.surname = p.surname
+        LEFT JOIN in_building AS b ON b.building_id = p.building_id AND b.name_pinyin = p.name_pinyin
+        LEFT JOIN in_committee AS c ON c.committee_code = p.committee_code AND c.name_pinyin = p.name_pinyin
+        ORDER BY p.row_number"""

@@ -30,7 +30,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import holder_counts, person_features, with_counts, with_holders
+from jingzhun.matching.features import person_features, with_holders, with_holders_sql
 from jingzhun.matching.person import (
     KEEP_PROBABILITY,
     TF_COLUMNS,
@@ -85,10 +85,8 @@ POPULATION = "reference_population"
 POPULATION_FEATURES = "reference_person_features"
 # Persons standardized, and their features made, at once on the first day of a reference (a test makes it small).
 CHUNK_PERSONS = 1_000_000
-# The columns of the standardized population `person_features` reads, and the columns of the features that
-# `with_holders` counts over the whole population.
+# The columns of the standardized population `person_features` reads.
 FEATURE_INPUTS = tuple(column for column in POPULATION_COLUMNS if column != "home_grid_id")
-HOLDER_KEYS = ("phone", "name_pinyin", "titled", "surname", "building_id", "committee_code")
 REVIEW_AGAINST_ADDRESS = "需人工判断：匹配到的房屋或人员所在街镇与地址所写街镇（或小区）不一致。"
 REVIEW_HOME_AGAINST_ADDRESS = "需人工判断：地址未能匹配，人口库登记住址所在街镇与地址所写街镇（或小区）不一致。"
 ADDRESS_EXPLANATIONS = {
@@ -160,9 +158,8 @@ def _cached(
     if _kept(con, table, fingerprint, columns):
         if copy is None:
             return _rows(con, table, fingerprint, read)
-        cached = _rows(con, table, fingerprint, columns)
-        _keep_parquet_copy(cached, copy)
-        return cached.select(read)
+        _keep_parquet_copy(con, table, fingerprint, columns, copy)
+        return pl.read_parquet(copy, columns=list(read))
     made = make()
     if made is None:  # stored by `make`, chunk by chunk: read back as a cached day reads it (no copy yet)
         return _rows(con, table, fingerprint, read)
@@ -238,14 +235,22 @@ def _parquet_copy(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) 
     return Path(paths[0][0]).parent / ".reference-cache" / f"{table}-{fingerprint}.parquet"
 
 
-def _keep_parquet_copy(frame: pl.DataFrame, copy: Path) -> None:
-    """Write the copy whole (a rename: a run killed here leaves none) and drop the table's copies of other
-    fingerprints (reference files since replaced)."""
+def _keep_parquet_copy(
+    con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, columns: tuple[str, ...], copy: Path
+) -> None:
+    """Write the copy of the `columns` of `table`'s rows of `fingerprint`, in the order they were stored, by DuckDB
+    straight from the table (a table handed from DuckDB to Polars takes about four times its size as a frame at
+    peak: gigabytes for the four million standardized houses of ten million persons); whole (a rename: a run killed
+    here leaves none); and drop the table's copies of other fingerprints (reference files since replaced)."""
     copy.parent.mkdir(parents=True, exist_ok=True)
     partial = copy.with_name(copy.name + ".partial")
-    frame.write_parquet(partial)
+    target = str(partial).replace("'", "''")
+    # The fingerprint is hexadecimal: safe to write into the statement (COPY takes no parameters).
+    con.execute(
+        f"COPY (SELECT {', '.join(columns)} FROM {table} WHERE reference_hash = '{fingerprint}') "
+        f"TO '{target}' (FORMAT parquet)"
+    )
     partial.replace(copy)
-    table = copy.name.rsplit("-", 1)[0]
     for other in copy.parent.glob(f"{table}-*.parquet"):
         if other != copy:
             other.unlink(missing_ok=True)
@@ -395,17 +400,20 @@ def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, hous
 
 
 def _store_person_features(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
-    """The person features of the stored population with their holder counts, made and stored `CHUNK_PERSONS` at a
-    time: the counts are over the whole population, so its features are made twice, once for the few columns the
-    counts count (counted once, all persons at once), once a chunk at a time to be joined to them and stored."""
-
-    def features() -> Iterator[pl.DataFrame]:
-        return (person_features(chunk, "person_id") for chunk in _chunks(con, POPULATION, fingerprint, FEATURE_INPUTS))
-
-    counts = holder_counts(pl.concat([chunk.select(HOLDER_KEYS) for chunk in features()]))
+    """The person features of the stored population with their holder counts: the features made and stored
+    `CHUNK_PERSONS` at a time, then their holder counts, which are over the whole population, counted and joined to
+    them in DuckDB (`with_holders_sql`), which spills what does not fit (counted in Polars, the key columns of ten
+    million persons and their counts were gigabytes held while the chunks were joined to them)."""
+    uncounted = f"{POPULATION_FEATURES}_uncounted"
+    chunks = (person_features(chunk, "person_id") for chunk in _chunks(con, POPULATION, fingerprint, FEATURE_INPUTS))
     empty = person_features(pl.DataFrame(schema=dict.fromkeys(FEATURE_INPUTS, pl.Utf8)), "person_id")
-    chunks = (with_counts(chunk, counts) for chunk in features())
-    _store_chunks(con, POPULATION_FEATURES, fingerprint, chunks, with_holders(empty, empty))
+    _store_chunks(con, uncounted, fingerprint, chunks, empty)
+    partial = f"{POPULATION_FEATURES}_partial"
+    con.execute(f"CREATE OR REPLACE TABLE {partial} AS {with_holders_sql(uncounted)}")
+    con.execute(
+        f"BEGIN TRANSACTION; DROP TABLE IF EXISTS {POPULATION_FEATURES}; DROP TABLE {uncounted}; "
+        f"ALTER TABLE {partial} RENAME TO {POPULATION_FEATURES}; COMMIT"
+    )
 
 
 @dataclass(frozen=True)
@@ -481,16 +489,26 @@ class Population:
 def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
     """record_id → `household_committee_code`, `household_grid_id`, `household_subdistrict_code`: the one
     registered home (grid) of every person the record's phone may name: the candidates whose phone agrees and whom
-    neither the name nor the ID number written contradicts. A household sharing a phone lives in one house, so
-    陈先生 calling from it, or a caller giving only the phone, is routed there even when no one person is named.
-    None when the candidates live in more than one grid."""
+    neither the name nor the ID number written contradicts (`phone_candidates` of `pairs`). A household sharing a
+    phone lives in one house, so 陈先生 calling from it, or a caller giving only the phone, is routed there even
+    when no one person is named. None when the candidates live in more than one grid."""
+    return households(phone_candidates(pairs), homes)
+
+
+def phone_candidates(pairs: pl.DataFrame) -> pl.DataFrame:
+    """(record_id, person_id) of the pairs whose phone agrees and whom neither the name nor the ID number written
+    contradicts: the persons a record's phone may name."""
     agree = ("sole", "sole_named", "shared")
     against = ("else", "similar")
-    candidates = pairs.filter(
+    return pairs.filter(
         pl.col("level_phone").is_in(agree)
         & ~pl.col("level_name").is_in(against).fill_null(False)
         & (pl.col("level_id_digits").fill_null("missing") != "else")
     ).select(record_id=pl.col("unique_id_l").cast(pl.Int64), person_id=pl.col("unique_id_r"))
+
+
+def households(candidates: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
+    """`phone_households` of the `phone_candidates` of a day's pairs."""
     return (
         candidates.join(homes, on="person_id")
         .group_by("record_id")
@@ -509,6 +527,68 @@ def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
             household_subdistrict_code="home_subdistrict_code",
         )
     )
+
+
+# Records scored by Splink at once: a million records against ten million persons are tens of millions of
+# candidate pairs, with every comparison's values and levels; 100,000 of them were 2.6 million pairs (57 columns)
+# and took about 6 GB at peak in Splink's DuckDB, Arrow and Polars (a test makes it small).
+RECORDS_PER_BATCH = 25_000
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What a day keeps of its scored pairs: every pair is read once, here, and then dropped."""
+
+    persons: pl.DataFrame  # `decide_persons`, by record_id
+    by_phone: pl.DataFrame  # `phone_candidates`: the persons a record's phone may name
+    candidates: pl.DataFrame  # the pairs kept for analysts and review (`Matching.candidates`)
+
+    @classmethod
+    def of(cls, pairs: pl.DataFrame, thresholds: Thresholds) -> Scored:
+        return cls(
+            persons=decide_persons(pairs, thresholds)
+            .with_columns(pl.col("record_key").cast(pl.Int64).alias("record_id"))
+            .drop("record_key"),
+            by_phone=phone_candidates(pairs),
+            candidates=pairs.filter(
+                (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)
+            ).select(
+                pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),
+                pl.col("unique_id_r").alias("person_id"),
+                "match_weight",
+                "match_probability",
+                pl.col("^gamma_.*$"),
+                pl.col("^level_.*$"),
+                pl.col("^bf_.*$"),
+            ),
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Scored]) -> Scored:
+        return cls(
+            persons=pl.concat([part.persons for part in parts]),
+            by_phone=pl.concat([part.by_phone for part in parts]),
+            # In a stable order: Splink gives the pairs in whatever order its threads found them.
+            candidates=pl.concat([part.candidates for part in parts]).sort("record_id", "person_id"),
+        )
+
+
+def scored_in_batches(
+    records: pl.DataFrame, population: Population, settings: dict[str, Any], thresholds: Thresholds
+) -> Scored:
+    """The persons' stage of one process, `RECORDS_PER_BATCH` records at a time: a record's pairs, their scores
+    and its decision depend on that record, the persons its blocking rules pair it with and the population's term
+    frequencies only, so batches of records give the same decisions as all records at once."""
+    rules = settings["blocking_rules_to_generate_predictions"]
+    batches = list(records.iter_slices(RECORDS_PER_BATCH)) or [records]
+    parts = []
+    for number, batch in enumerate(batches, 1):
+        progress.doing(f"scoring candidate persons (Splink; records {number} of {len(batches)} parts)")
+        blocked = population.blocked(batch, rules)
+        parts.append(
+            Scored.of(score_pairs(batch, blocked, settings, population.frequencies(batch, blocked)), thresholds)
+        )
+    return Scored.concat(parts)
 
 
 @dataclass(frozen=True)
@@ -615,29 +695,24 @@ def match(
     thresholds = Thresholds.load()
     if partitions is None:
         addresses, records, population_features = linkage_inputs(con, standard, reference)
-        progress.doing("scoring candidate persons (Splink)")
-        blocked = population_features.blocked(records, model.settings["blocking_rules_to_generate_predictions"])
-        pairs = score_pairs(records, blocked, model.settings, population_features.frequencies(records, blocked))
+        kept = scored_in_batches(records, population_features, model.settings, thresholds)
     else:  # the same stages on parts of the day and of the population, where `partitions` runs them
         from jingzhun.matching.partitions import linkage_in_partitions
 
         addresses, records, population_features, pairs = linkage_in_partitions(
             con, standard, reference, model.settings, partitions
         )
+        kept = Scored.of(pairs, thresholds)
     progress.doing("deciding persons and routing")
-    persons = (
-        decide_persons(pairs, thresholds)
-        .with_columns(pl.col("record_key").cast(pl.Int64).alias("record_id"))
-        .drop("record_key")
-    )
+    persons = kept.persons
 
     routing = reference.grid.select("committee_code", "committee_name", "subdistrict_code", "subdistrict_name").unique(
         "committee_code"
     )
     subdistrict_of = dict(routing.select("committee_code", "subdistrict_code").iter_rows())
-    # Only the candidates' homes: a person no pair names is never decided nor anyone's household.
+    # Only the homes of the persons decided and of those a phone may name: no other home is read.
     homes = (
-        population_features.homes(pairs["unique_id_r"])
+        population_features.homes(pl.concat([persons["person_id"].drop_nulls(), kept.by_phone["person_id"]]))
         .select(
             "person_id",
             home_house_id="house_id",
@@ -653,7 +728,7 @@ def match(
     home_against_text = written.is_not_null() & (pl.col("home_subdistrict_code") != written).fill_null(False)
     from_home = pl.col("address_level").is_null() & pl.col("home_committee_code").is_not_null() & ~home_against_text
     linked_home = pl.col("person_id").is_not_null()
-    household = phone_households(pairs, homes)
+    household = households(kept.by_phone, homes)
     decided = (
         addresses.join(persons, on="record_id", how="left")
         .join(homes, on="person_id", how="left")
@@ -743,18 +818,5 @@ def match(
         ),
         record_features=records,
         population_features=population_features,
-        candidates=pairs.filter(
-            (pl.col("match_probability") >= KEEP_PROBABILITY) | exact_rule_met(thresholds.exact_rules)
-        )
-        .select(
-            pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),
-            pl.col("unique_id_r").alias("person_id"),
-            "match_weight",
-            "match_probability",
-            pl.col("^gamma_.*$"),
-            pl.col("^level_.*$"),
-            pl.col("^bf_.*$"),
-        )
-        # In a stable order: Splink gives the pairs in whatever order its threads found them.
-        .sort("record_id", "person_id"),
+        candidates=kept.candidates,
     )
