@@ -115,35 +115,35 @@ def generic_splink(inbox: Path, reference: Path) -> tuple[pl.DataFrame, dict[str
         committee_code=pl.lit(None, pl.Utf8),
         subdistrict_code=pl.lit(None, pl.Utf8),
     )
-    _, (left_sdf, right_sdf) = splink_tables(records=left, population=population)
-    loaded = time.perf_counter()
-    # The model issue 10 names: name with term frequencies, ID number by Levenshtein, phone exact, address by
-    # Jaro-Winkler; blocking on ID, phone, and name with the address's start.
-    settings = SettingsCreator(
-        link_type="link_only",
-        comparisons=[
-            cl.NameComparison("name").configure(term_frequency_adjustments=True),
-            cl.LevenshteinAtThresholds("id_number", [1, 2]),
-            cl.ExactMatch("phone"),
-            cl.JaroWinklerAtThresholds("address", [0.9, 0.7]),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("id_number"),
-            block_on("phone"),
-            block_on("name", "substr(address, 1, 6)"),
-        ],
-    )
-    linker = Linker([left_sdf, right_sdf], settings, log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match([block_on("id_number")], recall=0.9)
-    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("id_number"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
-    trained = time.perf_counter()
-    pairs = pl.from_arrow(
-        linker.inference.predict_between(left_sdf, right_sdf, threshold_match_probability=0.01)
-        .as_duckdbpyrelation()
-        .to_arrow_table()
-    )
+    with splink_tables(records=left, population=population) as (_, (left_sdf, right_sdf)):
+        loaded = time.perf_counter()
+        # The model issue 10 names: name with term frequencies, ID number by Levenshtein, phone exact, address by
+        # Jaro-Winkler; blocking on ID, phone, and name with the address's start.
+        settings = SettingsCreator(
+            link_type="link_only",
+            comparisons=[
+                cl.NameComparison("name").configure(term_frequency_adjustments=True),
+                cl.LevenshteinAtThresholds("id_number", [1, 2]),
+                cl.ExactMatch("phone"),
+                cl.JaroWinklerAtThresholds("address", [0.9, 0.7]),
+            ],
+            blocking_rules_to_generate_predictions=[
+                block_on("id_number"),
+                block_on("phone"),
+                block_on("name", "substr(address, 1, 6)"),
+            ],
+        )
+        linker = Linker([left_sdf, right_sdf], settings, log_level=logging.WARNING)
+        linker.training.estimate_probability_two_random_records_match([block_on("id_number")], recall=0.9)
+        linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("id_number"))
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+        trained = time.perf_counter()
+        pairs = pl.from_arrow(
+            linker.inference.predict_between(left_sdf, right_sdf, threshold_match_probability=0.01)
+            .as_duckdbpyrelation()
+            .to_arrow_table()
+        )
     thresholds = Thresholds.load()
     best = pairs.sort("match_weight", descending=True).unique("unique_id_l", keep="first")
     decided = best.select(

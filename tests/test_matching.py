@@ -99,6 +99,18 @@ def decide(records: list[dict], population: list[dict] = POPULATION) -> pl.DataF
     return decide_persons(pairs, Thresholds.load()).sort("record_key")
 
 
+def test_splink_tables_are_gone_when_the_block_ends():
+    """Splink's backend and its linker refer to each other: their database (a batch's inputs and every scored pair)
+    is freed when the block ends, not whenever Python's cycle collector runs (batches piled up without it)."""
+    from jingzhun.matching.person import splink_tables
+
+    with splink_tables(persons=pl.DataFrame({"person_id": ["P1", "P2"]})) as (db_api, _):
+        con = db_api._con
+        assert con.execute("SELECT count(*) FROM persons").fetchone() == (2,)
+    with pytest.raises(duckdb.ConnectionException):
+        con.execute("SELECT 1")
+
+
 def test_committed_model_loads_and_predicts_the_same_twice():
     model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     assert model[TRAINING_KEY]["population"] > 0

@@ -547,30 +547,33 @@ def train_address_tokens(
     from jingzhun.matching.person import splink_tables
     from jingzhun.matching.training import with_m_floor
 
-    _, (left, right) = splink_tables(records=records, houses=houses)
-    # A record names one house of the register, if any: the prior that a record–house pair is the same place.
-    settings = {**address_settings(), "probability_two_random_records_match": 1 / (register_houses or houses.height)}
-    linker = Linker([left, right], settings, log_level=logging.WARNING)
-    # A level the day never shows among matches is expected here and floored below (`with_m_floor`): Splink's
-    # warning for each would only fill the run's console.
-    logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
-    linker.training.estimate_u_using_random_sampling(max_pairs=config["u_pairs"], seed=config["seed"])
-    learnt = 0
-    for block in ADDRESS_EM_BLOCKS:
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(block)
-            learnt += 1
-        except (ValueError, SplinkException) as error:
-            # EM whose match class lost every pair at some level (Splink refuses an m of 0) learnt nothing from
-            # this block; the other block may still teach the model.
-            logging.getLogger(__name__).info(
-                "token address stage learnt nothing on %s: %s", block, str(error).splitlines()[0]
-            )
-    if not learnt:
-        return None
-    # A day may never show a level among matches (no bare community name on a road the EM blocks saw); real
-    # addresses do: every level keeps a floor of m, so one level lowers the odds instead of vetoing.
-    trained = linker.misc.save_model_to_json()
+    with splink_tables(records=records, houses=houses) as (_, (left, right)):
+        # A record names one house of the register, if any: the prior that a record–house pair is the same place.
+        settings = {
+            **address_settings(),
+            "probability_two_random_records_match": 1 / (register_houses or houses.height),
+        }
+        linker = Linker([left, right], settings, log_level=logging.WARNING)
+        # A level the day never shows among matches is expected here and floored below (`with_m_floor`): Splink's
+        # warning for each would only fill the run's console.
+        logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
+        linker.training.estimate_u_using_random_sampling(max_pairs=config["u_pairs"], seed=config["seed"])
+        learnt = 0
+        for block in ADDRESS_EM_BLOCKS:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(block)
+                learnt += 1
+            except (ValueError, SplinkException) as error:
+                # EM whose match class lost every pair at some level (Splink refuses an m of 0) learnt nothing from
+                # this block; the other block may still teach the model.
+                logging.getLogger(__name__).info(
+                    "token address stage learnt nothing on %s: %s", block, str(error).splitlines()[0]
+                )
+        if not learnt:
+            return None
+        # A day may never show a level among matches (no bare community name on a road the EM blocks saw); real
+        # addresses do: every level keeps a floor of m, so one level lowers the odds instead of vetoing.
+        trained = linker.misc.save_model_to_json()
     # A comparison no sampled pair showed at any level (no district written anywhere) says nothing: left out.
     trained["comparisons"] = [
         c
@@ -589,11 +592,11 @@ def predict_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, settings
 
     if records.is_empty() or houses.is_empty():
         return pl.DataFrame()
-    _, (left, right) = splink_tables(records=records, houses=houses)
-    # Trained by `train_address_tokens` on these very token tables: Splink's check of the settings against their
-    # columns (it only logs, and parses every level's SQL once more) is skipped.
-    linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
-    pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
+    with splink_tables(records=records, houses=houses) as (_, (left, right)):
+        # Trained by `train_address_tokens` on these very token tables: Splink's check of the settings against their
+        # columns (it only logs, and parses every level's SQL once more) is skipped.
+        linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
+        pairs = pl.from_arrow(linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table())
     levels = [f"level_{c['output_column_name']}" for c in settings["comparisons"]]
     scored = with_levels(pairs, settings).select(
         pl.col("unique_id_l").cast(pl.Int64).alias("record_id"),

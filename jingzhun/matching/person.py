@@ -20,6 +20,7 @@ import contextlib
 import copy
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,16 +112,15 @@ def score_pairs(
     settings = copy.deepcopy(model) if isinstance(model, dict) else load_model(model)
     frequencies = frequencies or {column: term_frequencies(population, column) for column in TF_COLUMNS}
     population = blocked_persons(records, population, settings["blocking_rules_to_generate_predictions"])
-    db_api, (left, right, *tfs) = splink_tables(
-        records=records, population=population, **{f"tf_{column}": frequencies[column] for column in TF_COLUMNS}
-    )
-    # The model was trained on these columns (`jingzhun/matching/training.py`); Splink's check of its settings
-    # against them only logs, and parses every level's SQL once more to do it (a few tenths of a second a day).
-    linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
-    for column, tf in zip(TF_COLUMNS, tfs, strict=True):
-        linker.table_management.register_term_frequency_lookup(tf, column)
-    pairs = linker.inference.predict_between(left, right)
-    return with_levels(pl.from_arrow(pairs.as_duckdbpyrelation().to_arrow_table()), settings)
+    tables = {"records": records, "population": population, **{f"tf_{c}": frequencies[c] for c in TF_COLUMNS}}
+    with splink_tables(**tables) as (_, (left, right, *tfs)):
+        # The model was trained on these columns (`jingzhun/matching/training.py`); Splink's check of its settings
+        # against them only logs, and parses every level's SQL once more to do it (a few tenths of a second a day).
+        linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
+        for column, tf in zip(TF_COLUMNS, tfs, strict=True):
+            linker.table_management.register_term_frequency_lookup(tf, column)
+        pairs = linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table()
+    return with_levels(pl.from_arrow(pairs), settings)
 
 
 def blocked_persons(
@@ -169,22 +169,25 @@ def with_levels(pairs: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:
     return pairs.with_columns(**levels, **missing)
 
 
-def splink_tables(**frames: pl.DataFrame) -> tuple[Any, list[Any]]:
-    """A Splink DuckDB backend holding `frames` as real tables, named by their keywords.
+@contextlib.contextmanager
+def splink_tables(**frames: pl.DataFrame) -> Iterator[tuple[Any, list[Any]]]:
+    """A Splink DuckDB backend holding `frames` as real tables, named by their keywords, for the block's length.
 
     Tables, not views over Arrow data: DuckDB rescans a registered Arrow object on every reference, which made
-    one day's blocking take 30 s instead of 0.1 s.
+    one day's blocking take 30 s instead of 0.1 s. The connection is closed on leaving: Splink's linker and its
+    backend refer to each other, so without it the database (the inputs and every scored pair) stays in memory
+    until Python's cycle collector happens to run; the person stage's batches piled up half a gigabyte each.
     """
     from splink import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.WARNING)
-    con = open_duckdb()
-    for name, frame in frames.items():
-        con.register("source_frame", frame)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM source_frame")
-        con.unregister("source_frame")
-    db_api = DuckDBAPI(con)
-    return db_api, [db_api.register(name, dataset_display_name=name) for name in frames]
+    with open_duckdb() as con:
+        for name, frame in frames.items():
+            con.register("source_frame", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM source_frame")
+            con.unregister("source_frame")
+        db_api = DuckDBAPI(con)
+        yield db_api, [db_api.register(name, dataset_display_name=name) for name in frames]
 
 
 def load_model(path: Path | str = MODEL_PATH) -> dict:

@@ -80,34 +80,34 @@ def train(
     from splink import Linker
 
     start = start or versions.builtin()
-    db_api, (left, right, *tfs) = splink_tables(
+    with splink_tables(
         records=data.records,
         population=data.population,
         **{f"tf_{column}": term_frequencies(data.population, column) for column in TF_COLUMNS},
-    )
-    linker = Linker(
-        [left, right], _with_u(_starting_from(settings(), start.settings), data, seed), log_level=logging.WARNING
-    )
-    for column, tf in zip(TF_COLUMNS, tfs, strict=True):
-        linker.table_management.register_term_frequency_lookup(tf, column)
-    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RECALL)
-    for block in EM_BLOCKS:
-        linker.training.estimate_parameters_using_expectation_maximisation(block)
-    matches = data.labels.filter(pl.col("is_match"))
-    if matches.height >= min_labels:
-        con = db_api._con  # the backend's own connection: the labels table must live beside the inputs
-        con.register(
-            "labels_frame",
-            matches.select(
-                source_dataset_l=pl.lit("records"),
-                unique_id_l="unique_id_l",
-                source_dataset_r=pl.lit("population"),
-                unique_id_r="unique_id_r",
-            ),
+    ) as (db_api, (left, right, *tfs)):
+        linker = Linker(
+            [left, right], _with_u(_starting_from(settings(), start.settings), data, seed), log_level=logging.WARNING
         )
-        con.execute("CREATE TABLE person_labels AS SELECT * FROM labels_frame")
-        linker.training.estimate_m_from_pairwise_labels("person_labels")
-    trained = with_m_floor(linker.misc.save_model_to_json(), M_FLOOR)
+        for column, tf in zip(TF_COLUMNS, tfs, strict=True):
+            linker.table_management.register_term_frequency_lookup(tf, column)
+        linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RECALL)
+        for block in EM_BLOCKS:
+            linker.training.estimate_parameters_using_expectation_maximisation(block)
+        matches = data.labels.filter(pl.col("is_match"))
+        if matches.height >= min_labels:
+            con = db_api._con  # the backend's own connection: the labels table must live beside the inputs
+            con.register(
+                "labels_frame",
+                matches.select(
+                    source_dataset_l=pl.lit("records"),
+                    unique_id_l="unique_id_l",
+                    source_dataset_r=pl.lit("population"),
+                    unique_id_r="unique_id_r",
+                ),
+            )
+            con.execute("CREATE TABLE person_labels AS SELECT * FROM labels_frame")
+            linker.training.estimate_m_from_pairwise_labels("person_labels")
+        trained = with_m_floor(linker.misc.save_model_to_json(), M_FLOOR)
     notes = {
         "trained_at": dt.datetime.now().isoformat(timespec="seconds"),
         "trained_on": data.described,
@@ -159,15 +159,15 @@ def _with_u(model: dict[str, Any], data: TrainingData, seed: int) -> dict[str, A
         ("link_only", {"records": data.records, "population": data.population}),
         ("dedupe_only", {"population": data.population}),
     ):
-        _, registered = splink_tables(**tables)
-        # A level a sampler never sees is expected (the register has no titles): not worth a warning.
-        sampler = Linker(
-            registered if len(registered) > 1 else registered[0],
-            {**unset, "link_type": link_type},
-            log_level=logging.ERROR,
-        )
-        sampler.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
-        estimates.append(_u_by_level(sampler.misc.save_model_to_json()))
+        with splink_tables(**tables) as (_, registered):
+            # A level a sampler never sees is expected (the register has no titles): not worth a warning.
+            sampler = Linker(
+                registered if len(registered) > 1 else registered[0],
+                {**unset, "link_type": link_type},
+                log_level=logging.ERROR,
+            )
+            sampler.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
+            estimates.append(_u_by_level(sampler.misc.save_model_to_json()))
     from_pairs, from_register = estimates
     model = copy.deepcopy(model)
     for comparison in model["comparisons"]:
