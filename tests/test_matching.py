@@ -337,7 +337,7 @@ def test_a_full_name_at_the_community_or_building_the_text_names_is_the_one_pers
 
 
 def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phone_may_name():
-    from jingzhun.matching.link import phone_households
+    from jingzhun.matching.link import households, phone_candidates
 
     homes = pl.DataFrame(
         {
@@ -347,24 +347,26 @@ def test_a_record_without_address_is_routed_to_the_one_home_of_everyone_its_phon
             "home_subdistrict_code": ["S5", "S5", "S5", "S1", "S2"],
         }
     )
-    got = phone_households(
-        _pairs(
-            [
-                # 1: 陈先生 on the household's phone: both 陈 live at home G5
-                # (刘 does not fit the name, but lives there too).
-                ("1", "P5", -3.0, "missing", "surname_title", "shared", "missing"),
-                ("1", "P6", -3.0, "missing", "surname_title", "shared", "missing"),
-                ("1", "P7", -9.0, "missing", "else", "shared", "missing"),
-                # 2: only a phone one person has.
-                ("2", "P1", 0.3, "missing", "missing", "sole", "missing"),
-                # 3: a phone two persons of different homes share: nowhere.
-                ("3", "P1", -3.0, "missing", "missing", "shared", "missing"),
-                ("3", "P2", -3.0, "missing", "missing", "shared", "missing"),
-                # 4: the name written is nobody's of the phone: the caller is someone else, nowhere.
-                ("4", "P1", -5.0, "missing", "else", "sole", "missing"),
-                # 5: found by name alone, the phone differs: not the phone's household.
-                ("5", "P2", 1.0, "missing", "exact", "else", "missing"),
-            ]
+    got = households(
+        phone_candidates(
+            _pairs(
+                [
+                    # 1: 陈先生 on the household's phone: both 陈 live at home G5
+                    # (刘 does not fit the name, but lives there too).
+                    ("1", "P5", -3.0, "missing", "surname_title", "shared", "missing"),
+                    ("1", "P6", -3.0, "missing", "surname_title", "shared", "missing"),
+                    ("1", "P7", -9.0, "missing", "else", "shared", "missing"),
+                    # 2: only a phone one person has.
+                    ("2", "P1", 0.3, "missing", "missing", "sole", "missing"),
+                    # 3: a phone two persons of different homes share: nowhere.
+                    ("3", "P1", -3.0, "missing", "missing", "shared", "missing"),
+                    ("3", "P2", -3.0, "missing", "missing", "shared", "missing"),
+                    # 4: the name written is nobody's of the phone: the caller is someone else, nowhere.
+                    ("4", "P1", -5.0, "missing", "else", "sole", "missing"),
+                    # 5: found by name alone, the phone differs: not the phone's household.
+                    ("5", "P2", 1.0, "missing", "exact", "else", "missing"),
+                ]
+            )
         ),
         homes,
     ).sort("record_id")

@@ -486,15 +486,6 @@ class Population:
         return frequencies
 
 
-def phone_households(pairs: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
-    """record_id → `household_committee_code`, `household_grid_id`, `household_subdistrict_code`: the one
-    registered home (grid) of every person the record's phone may name: the candidates whose phone agrees and whom
-    neither the name nor the ID number written contradicts (`phone_candidates` of `pairs`). A household sharing a
-    phone lives in one house, so 陈先生 calling from it, or a caller giving only the phone, is routed there even
-    when no one person is named. None when the candidates live in more than one grid."""
-    return households(phone_candidates(pairs), homes)
-
-
 def phone_candidates(pairs: pl.DataFrame) -> pl.DataFrame:
     """(record_id, person_id) of the pairs whose phone agrees and whom neither the name nor the ID number written
     contradicts: the persons a record's phone may name."""
@@ -508,7 +499,10 @@ def phone_candidates(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def households(candidates: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
-    """`phone_households` of the `phone_candidates` of a day's pairs."""
+    """record_id → `household_committee_code`, `household_grid_id`, `household_subdistrict_code`: the one
+    registered home (grid) of every person the record's phone may name (its `phone_candidates`). A household sharing
+    a phone lives in one house, so 陈先生 calling from it, or a caller giving only the phone, is routed there even
+    when no one person is named. None when the candidates live in more than one grid."""
     return (
         candidates.join(homes, on="person_id")
         .group_by("record_id")
