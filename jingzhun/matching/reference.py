@@ -75,8 +75,7 @@ class Reference:
                 yield chunk.filter(first.slice(done, chunk.height))
                 done += chunk.height
         except (pl.exceptions.PolarsError, OSError) as error:
-            path = self.files["population"]
-            raise _unreadable(path, error) from error
+            raise _unreadable(self.files["population"], error) from error
 
     def persons_of(self, person_ids: pl.Series) -> pl.DataFrame:
         """The rows of `persons` whose person_id is one of `person_ids`; a deferred population is scanned for them,
@@ -171,9 +170,10 @@ def _scan(path: Path, name: str) -> pl.LazyFrame:
 
 
 def _unreadable(path: Path, error: Exception) -> UserError:
-    """What the user is told when a reference table (or, for the checks that scan all three, its folder) cannot
-    be read: the file and the reader's own words."""
-    return UserError(f"reference table {path} cannot be read: {error} (参照表无法读取)")
+    """What the user is told when a reference table cannot be read: the file (the folder, for the checks that scan
+    all three tables at once) and the reader's own words."""
+    what = f"reference tables in {path}" if path.is_dir() else f"reference table {path}"
+    return UserError(f"{what} cannot be read: {error} (参照表无法读取)")
 
 
 def _table_path(folder: Path, name: str) -> Path:
