@@ -385,7 +385,9 @@ def test_cli():
         ("绿洲花园6幢B301", {"building": "6", "room": "B301"}),
         # One side's character between a place and its numbers is a position.
         ("白鹭新村西34幢2单元301", {"community": "白鹭新村", "building": "34", "rest": "西"}),
-        ("白鹭花园东区3幢", {"community": "白鹭花园东区", "building": "3"}),  # a zone stays
+        # A zone of a place, named by a side or a letter, is a part of it, left out as a numbered zone is.
+        ("白鹭花园东区3幢", {"community": "白鹭花园", "building": "3", "rest": "东区"}),
+        ("白鹭市场c区2楼867号", {"community": "白鹭市场", "rest": "c区"}),
         # A town the address writes after its district, that the tables put in another district of the city since
         # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
         ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),

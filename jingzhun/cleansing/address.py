@@ -231,6 +231,9 @@ _POSITION = re.compile(
 # A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
 _LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
+# A zone of a place named by a letter or a side (白鹭花园A区, 白鹭市场c区, 白鹭苑南区): a part of the place, left out as
+# its numbered zones are (白鹭花园3区); the labelling guide of real parsed addresses calls it a sub-place too.
+_LETTERED_ZONE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<zone>[A-Za-z东南西北中]区)$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
 # who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
 # community, the rest goes to `rest`.
@@ -959,7 +962,10 @@ def _first_place(segment: str, rest: list[str]) -> str:
         rest.append(segment[position.start() :])
         segment = segment[: position.start()]
     inner = _PLACE_IN_PLACE.match(segment)
-    if inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
+    if zone := _LETTERED_ZONE.match(segment):
+        rest.append(zone["zone"])
+        segment = zone["place"]
+    elif inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
         rest.append(inner["part"])
         segment = inner["place"]
     elif inside := _PLACE_THEN_INSIDE.match(segment):
