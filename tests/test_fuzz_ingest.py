@@ -8,16 +8,23 @@ back cell for cell; one broken quote costs its own row and no other.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import io
+import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
+import xlsxwriter
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jingzhun.core import rules
+from jingzhun.ingest import files
 from jingzhun.ingest.inbox import read_inbox
 from jingzhun.ingest.mapping import HeaderMapping
 
@@ -196,3 +203,114 @@ def test_the_same_rows_read_alike_whatever_the_line_ends(end):
     records = _read({"a.csv": _written(rows, end).encode()}).records
     assert records["address"].to_list() == ["碧波路\n455弄", "x"]
     assert records["source_line"].to_list() == [2, 4]
+
+
+# A workbook's cell: what exports and people put in one (text, numbers of any size, dates, times, durations,
+# booleans, nothing), written by openpyxl or by xlsxwriter (shared strings, as Excel writes them).
+cell_values = st.one_of(
+    st.none(),
+    # Any character a worksheet may hold (XML's: no control character but tab and line feed; Excel escapes a CR as
+    # _x000D_, which openpyxl reads: below).
+    st.text(st.characters(exclude_categories=("Cs", "Cc")) | st.sampled_from("\t\n"), max_size=30),
+    export_text,
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(2100, 1, 1)).map(lambda d: d.replace(microsecond=0)),
+    st.dates(dt.date(1900, 3, 1), dt.date(2100, 1, 1)),
+    st.times().map(lambda t: t.replace(microsecond=0)),
+    st.timedeltas(dt.timedelta(0), dt.timedelta(days=3)).map(lambda d: dt.timedelta(seconds=d.seconds)),
+)
+sheets = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.lists(st.lists(cell_values, max_size=6), max_size=8)),
+    min_size=1,
+    max_size=3,
+)
+
+
+def _workbook(content: list[tuple[int, int, list[list[object]]]], writer: str) -> bytes:
+    """Sheets of rows placed `top` rows and `left` columns from A1, written by `writer`."""
+    buffer = io.BytesIO()
+    if writer == "openpyxl":
+        book = openpyxl.Workbook()
+        book.remove(book.active)
+        for number, (top, left, rows) in enumerate(content):
+            sheet = book.create_sheet(f"表{number}")
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    cell = sheet.cell(top + r + 1, left + c + 1, value)
+                    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                        cell.number_format = "yyyy-mm-dd"
+        book.save(buffer)
+    else:
+        book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+        formats = {
+            dt.datetime: book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+            dt.date: book.add_format({"num_format": "yyyy-mm-dd"}),
+            dt.time: book.add_format({"num_format": "hh:mm:ss"}),
+            dt.timedelta: book.add_format({"num_format": "[h]:mm:ss"}),
+        }
+        for number, (top, left, rows) in enumerate(content):
+            sheet = book.add_worksheet(f"表{number}")
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+                        value = float(value)  # xlsxwriter writes a number as Excel keeps it: 15 digits
+                    if type(value) in formats:
+                        sheet.write_datetime(top + r, left + c, value, formats[type(value)])
+                    elif value is not None:
+                        sheet.write(top + r, left + c, value)
+        book.close()
+    return buffer.getvalue()
+
+
+@FUZZ
+@given(content=sheets, writer=st.sampled_from(["openpyxl", "xlsxwriter"]))
+def test_calamine_reads_a_workbook_as_openpyxl_does_or_leaves_it_to_openpyxl(content, writer):
+    data = _workbook(content, writer)
+    by_openpyxl = files._read_xlsx_by_openpyxl(data)
+    by_calamine = files._read_xlsx_by_calamine(data)
+    # openpyxl pads every row to the sheet's recorded dimension, calamine to the last column holding a value: the
+    # columns between hold nothing in any row, so no row reads otherwise (none of their cells is a value).
+    assert by_calamine is None or _trimmed(by_calamine) == _trimmed(by_openpyxl)
+    # Only what the two read otherwise is left to openpyxl: here, numbers of 16 digits or more (as every digit).
+    large = any(
+        isinstance(v, int | float) and not isinstance(v, bool) and abs(v) >= 10**15
+        for _, _, rows in content
+        for row in rows
+        for v in row
+    )
+    assert by_calamine is not None or large
+
+
+def _trimmed(sheets: list[files.Sheet]) -> list[files.Sheet]:
+    def row(cells: list) -> list:
+        while cells and cells[-1] is None:
+            cells = cells[:-1]
+        return cells
+
+    return [dataclasses.replace(s, rows=[row(r) for r in s.rows]) for s in sheets]
+
+
+@pytest.mark.parametrize(
+    ("xml", "openpyxl_reads"),
+    [
+        ('<c r="B2" t="e"><f>1/0</f><v>#DIV/0!</v></c>', "#DIV/0!"),  # a formula's error
+        ('<c r="B2" t="inlineStr"><is><t>碧波路_x000D_455弄</t></is></c>', "碧波路_x000D_455弄"),  # an escaped CR
+        ('<c r="B2"><v>310116199708296450</v></c>', "310116199708296450"),  # an ID written out as a number
+    ],
+)
+def test_what_calamine_reads_otherwise_is_read_by_openpyxl(xml, openpyxl_reads):
+    buffer = io.BytesIO()
+    book = openpyxl.Workbook()
+    book.active["A1"], book.active["B1"], book.active["A2"], book.active["B2"] = "姓名", "证件号码", "王伟", "x"
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out := io.BytesIO(), "w") as target:
+        for part in source.infolist():
+            content = source.read(part)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                content = re.sub(rb'<c r="B2"[^>]*>.*?</c>', xml.encode(), content)
+            target.writestr(part, content)
+    data = out.getvalue()
+    assert files._read_xlsx_by_calamine(data) is None
+    assert files._read_xlsx(data)[0].rows[1] == ["王伟", openpyxl_reads]

@@ -283,7 +283,7 @@ def _add_records(
     extra_at: dict[int, str] = {}
     for p, h in enumerate(header):
         if p not in field_at:
-            label = str(h).strip() if h else f"列{p + 1}"
+            label = (str(h).strip() if h else "") or f"列{p + 1}"  # a header cell of blanks names no column
             # Two columns of the same name (two 备注) are two values: neither may overwrite the other.
             extra_at[p] = label if label not in extra_at.values() else f"{label}（列{p + 1}）"
     file_issue = None if _maps(field_at) else "unmapped_header"
