@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import json
 import re
 import shutil
 import tempfile
@@ -314,3 +315,44 @@ def test_what_calamine_reads_otherwise_is_read_by_openpyxl(xml, openpyxl_reads):
     data = out.getvalue()
     assert files._read_xlsx_by_calamine(data) is None
     assert files._read_xlsx(data)[0].rows[1] == ["王伟", openpyxl_reads]
+
+
+one_line_text = any_text.filter(lambda text: not {"\r", "\n"} & set(text))
+
+
+@FUZZ
+@given(
+    # (A quoted cell running over lines, in a header or in a row longer than it, is read as a broken quote: the
+    # reader counts the header's cells on its first line. Not here.)
+    labels=st.lists(one_line_text, min_size=1, max_size=3),
+    rows=st.lists(st.lists(one_line_text, max_size=13), max_size=10),
+)
+def test_cells_the_mapping_does_not_know_are_kept_by_their_column_and_a_longer_row_is_ragged(labels, rows):
+    """Columns after the mapped ones, under any header text (blank, repeated, quotes, backslashes, control
+    characters) and past the header's end: each value is kept in `extras` (JSON) under its column's name, or 列N."""
+    header = [*HEADER, *labels]
+    text = "".join(_written([row], "\n").split("\n", 1)[1] for row in rows)
+    data = (_written([], "\n").replace(",".join(HEADER), ",".join(_quoted(h) for h in header)) + text).encode()
+    inbox = _read({"a.csv": data})
+    _accounted(inbox)
+    while rows and all(_as_read(c) is None for c in rows[-1]):
+        rows = rows[:-1]
+    assert inbox.records.height == len(rows)
+    for row, record in zip(rows, inbox.records.iter_rows(named=True), strict=True):
+        names: list[str] = []
+        for position in range(len(HEADER), len(row)):
+            label = header[position].strip() if position < len(header) else ""
+            name = label or f"列{position + 1}"
+            names.append(name if name not in names else f"{name}（列{position + 1}）")
+        kept = {n: _as_read(c) for n, c in zip(names, row[len(HEADER) :], strict=False) if _as_read(c) is not None}
+        assert (json.loads(record["extras"]) if record["extras"] else {}) == kept
+        filled = [c for c in row if _as_read(c) is not None]
+        ragged = any(_as_read(c) is not None for c in row[len(header) :])
+        expected = "empty_row" if not filled else "ragged_row" if ragged else record["ingest_issue"]
+        assert record["ingest_issue"] == expected
+
+
+def _quoted(cell: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([cell])  # quotes a cell holding CR or LF (see _written)
+    return buffer.getvalue().removesuffix("\r\n")

@@ -10,6 +10,7 @@ content, today or on an earlier day). Nothing is skipped in silence.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -84,21 +85,21 @@ def read_inbox(inbox: Path, mapping: HeaderMapping, delivered: dict[str, Deliver
     if not any((inbox / source).is_dir() for source in SOURCES):
         raise UserError(f"inbox {inbox} has none of the source folders {', '.join(SOURCES)}")
     fields = mapping.all_fields()
-    columns: dict[str, list] = {c: [] for c in (*KEY_COLUMNS, "source_line", "ingest_issue", *fields, "extras")}
+    frames: list[pl.DataFrame] = []
     seen = dict(delivered or {})
     files: list[InputFile] = []
     for source in SOURCES:
         folder = inbox / source
         if folder.is_dir():
             for path, problem in _walk(folder):
-                read = _read_file(source, inbox, folder, path, problem, mapping, columns, seen)
+                read = _read_file(source, inbox, folder, path, problem, mapping, frames, seen)
                 progress.advance(sum(f.data_rows for f in read))
                 files += read
     for entry in entries:
         if entry.name not in (*SOURCES, FEEDBACK_FOLDER, REVIEW_FOLDER):
             for path, problem in _walk(entry) if entry.is_dir() and not entry.is_symlink() else [(entry, None)]:
                 files.append(_outside(inbox, path, problem))
-    records = pl.DataFrame(columns, schema=_schema(fields)).with_row_index("record_id")
+    records = pl.concat([pl.DataFrame(schema=_schema(fields)), *frames]).with_row_index("record_id")
     return Inbox(records.with_columns(pl.col("record_id").cast(pl.Int64)), files)
 
 
@@ -153,7 +154,7 @@ def _read_file(
     path: Path,
     problem: str | None,
     mapping: HeaderMapping,
-    columns: dict[str, list],
+    frames: list[pl.DataFrame],
     seen: dict[str, Delivery],
 ) -> list[InputFile]:
     name, where = _display(path, folder), _display(path, inbox)
@@ -196,8 +197,9 @@ def _read_file(
             "encoding": sheet.encoding,
         }
         if i in read:
-            rows = _add_records(source, part["name"], sheet, *headers[i], mapping, columns)
-            parts.append(InputFile(**{**part, "data_rows": rows}))
+            frame = _records(source, part["name"], sheet, *headers[i], mapping.all_fields())
+            frames.append(frame)
+            parts.append(InputFile(**{**part, "data_rows": frame.height}))
         elif sheet.problem is not None:
             parts.append(
                 InputFile(**part, error_code=sheet.problem, unread_rows=0 if sheet.problem == "empty_sheet" else None)
@@ -270,79 +272,91 @@ def _maps(fields: dict[int, str]) -> bool:
     return bool(set(fields.values()) & set(IDENTIFYING_FIELDS))
 
 
-def _add_records(
-    source: str,
-    name: str,
-    sheet: Sheet,
-    header_at: int,
-    field_at: dict[int, str],
-    mapping: HeaderMapping,
-    columns: dict[str, list],
-) -> int:
+# What Python's str.strip() strips (str.isspace), which Polars' strip_chars() without characters does not all do.
+_BLANKS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+# How json.dumps(..., ensure_ascii=False) writes the characters of a string that it escapes.
+_JSON_ESCAPES = {c: json.dumps(c)[1:-1] for c in ('"', "\\", *map(chr, range(0x20)))}
+
+
+def _records(
+    source: str, name: str, sheet: Sheet, header_at: int, field_at: dict[int, str], fields: tuple[str, ...]
+) -> pl.DataFrame:
+    """The records of the rows under the sheet's header, a column per cell position (column by column, not row by
+    row): the cells stripped (blanks are no value), each mapped field's column, the row's issue, and as `extras`
+    (JSON) the cells the mapping does not know, by the header's names (列N where it names none or past its end)."""
     header = sheet.rows[header_at]
+    first = header_at + 1
+    rows = sheet.rows[first:]
+    width = max([len(header), *map(len, rows)])
+    columns = list(itertools.zip_longest(*rows))
+    cells = pl.DataFrame(
+        [pl.Series(f"c{p}", columns[p] if p < len(columns) else [None] * len(rows), pl.Utf8) for p in range(width)]
+    ).with_columns(pl.all().str.strip_chars(_BLANKS).replace("", None))
     extra_at: dict[int, str] = {}
-    for p, h in enumerate(header):
+    for p in range(width):
         if p not in field_at:
-            label = (str(h).strip() if h else "") or f"列{p + 1}"  # a header cell of blanks names no column
+            h = header[p] if p < len(header) else None
+            label = (str(h).strip() if h else "") or f"列{p + 1}"  # past the header, or a header cell of blanks
             # Two columns of the same name (two 备注) are two values: neither may overwrite the other.
             extra_at[p] = label if label not in extra_at.values() else f"{label}（列{p + 1}）"
-    file_issue = None if _maps(field_at) else "unmapped_header"
-    names_header = _HeaderNames(header)
-
-    all_fields = mapping.all_fields()
-    first = header_at + 1
-    for number, row in enumerate(sheet.rows[first:], start=1):
-        cells = [_clean_cell(c) for c in row]
-        columns["source"].append(source)
-        columns["source_file"].append(name)
-        columns["source_row"].append(number)
-        columns["source_line"].append(sheet.lines[first + number - 1])
-        columns["ingest_issue"].append(
-            file_issue or sheet.issues.get(first + number - 1) or _row_issue(cells, len(header), names_header)
-        )
-        for field in all_fields:
-            columns[field].append(None)
-        for position, field in field_at.items():
-            if position < len(cells):
-                columns[field][-1] = cells[position]
-        extras = {label: cells[p] for p, label in extra_at.items() if p < len(cells) and cells[p] is not None}
-        extras.update({f"列{p + 1}": cells[p] for p in range(len(header), len(cells)) if cells[p] is not None})
-        columns["extras"].append(json.dumps(extras, ensure_ascii=False) if extras else None)
-    return len(sheet.rows) - first
+    line_issues = pl.Series([sheet.issues.get(first + i) for i in range(len(rows))] if sheet.issues else None)
+    at = {field: p for p, field in field_at.items()}
+    return cells.select(
+        source=pl.lit(source, pl.Utf8),
+        source_file=pl.lit(name, pl.Utf8),
+        source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+        source_line=pl.Series(sheet.lines[first : first + len(rows)], dtype=pl.Int64),
+        ingest_issue=pl.coalesce(
+            pl.lit(None if _maps(field_at) else "unmapped_header", pl.Utf8),
+            pl.lit(None, pl.Utf8) if line_issues.is_empty() else line_issues.cast(pl.Utf8),
+            _row_issue(cells, len(header), _HeaderNames(header)),
+        ),
+        **{field: pl.col(f"c{at[field]}") if field in at else pl.lit(None, pl.Utf8) for field in fields},
+        extras=_extras_json({f"c{p}": label for p, label in extra_at.items()}),
+    )
 
 
-def _clean_cell(cell: Cell) -> Cell:
-    if cell is None:
-        return None
-    text = str(cell).strip()
-    return text or None
+def _extras_json(labels: dict[str, str]) -> pl.Expr:
+    """Per row, what json.dumps({label: cell}, ensure_ascii=False) writes of the cells of `labels`' columns that
+    hold a value, in their order; null when none does."""
+    escapes = list(_JSON_ESCAPES)
+    pairs = [
+        json.dumps(label, ensure_ascii=False)
+        + ': "'
+        + pl.col(column).str.replace_many(escapes, [_JSON_ESCAPES[c] for c in escapes])
+        + '"'
+        for column, label in labels.items()
+    ]
+    if not pairs:
+        return pl.lit(None, pl.Utf8)
+    inside = pl.concat_str(pairs, separator=", ", ignore_nulls=True)
+    return pl.when(inside != "").then("{" + inside + "}")
 
 
 class _HeaderNames:
-    """Whether a cell names a column of the header (`*姓名` names 姓名): asked of every filled cell of every row,
-    so answered once per distinct short text (无, 否, 绿码 recur all day); a long one (an ID number, an address)
-    is no header name."""
+    """Which cells name a column of the header (`*姓名` names 姓名): asked once per distinct short text of the
+    sheet (无, 否, 绿码 recur all day); a long one (an ID number, an address) is no header name."""
 
     def __init__(self, header: list[Cell]):
         self.keys = {header_key(h) for h in header if h}
         self.longest = max((len(str(h)) for h in header if h), default=0) + 4
-        self.known: dict[str, bool] = {}
 
-    def __call__(self, cell: str) -> bool:
-        if len(cell) > self.longest:
-            return False
-        hit = self.known.get(cell)
-        if hit is None:
-            hit = self.known[cell] = header_key(cell) in self.keys
-        return hit
+    def named(self, cells: pl.DataFrame) -> list[str]:
+        short = pl.concat([cells.get_column(c) for c in cells.columns]) if cells.width else pl.Series([], dtype=pl.Utf8)
+        texts = short.filter(short.str.len_chars() <= self.longest).unique()
+        return [text for text in texts if header_key(text) in self.keys]
 
 
-def _row_issue(cells: list[Cell], header_width: int, names_header: _HeaderNames) -> str | None:
-    filled = [c for c in cells if c is not None]
-    if not filled:
-        return "empty_row"
-    if any(c is not None for c in cells[header_width:]):
-        return "ragged_row"
-    if sum(map(names_header, filled)) >= 2:
-        return "repeated_header"
-    return None
+def _row_issue(cells: pl.DataFrame, header_width: int, names_header: _HeaderNames) -> pl.Expr:
+    """Why a row is no record: empty, longer than its header (ragged), or the header again (two or more of its
+    cells name columns of the header); null for a row that is a record."""
+    columns = cells.columns
+    beyond = columns[header_width:]
+    return (
+        pl.when(pl.all_horizontal(pl.col(columns).is_null()) if columns else True)
+        .then(pl.lit("empty_row"))
+        .when(pl.any_horizontal(pl.col(beyond).is_not_null()) if beyond else False)
+        .then(pl.lit("ragged_row"))
+        .when(pl.sum_horizontal(pl.col(columns).is_in(names_header.named(cells))) >= 2 if columns else False)
+        .then(pl.lit("repeated_header"))
+    )
