@@ -322,8 +322,8 @@ one_line_text = any_text.filter(lambda text: not {"\r", "\n"} & set(text))
 
 @FUZZ
 @given(
-    # (A quoted cell running over lines, in a header or in a row longer than it, is read as a broken quote: the
-    # reader counts the header's cells on its first line. Not here.)
+    # (A quoted cell running over lines, in a record with more cells than any of the first ten lines has, is read
+    # as a broken quote: the reader takes the widest of those lines as the table's width. Not here.)
     labels=st.lists(one_line_text, min_size=1, max_size=3),
     rows=st.lists(st.lists(one_line_text, max_size=13), max_size=10),
 )
