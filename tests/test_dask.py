@@ -161,6 +161,27 @@ def test_a_blocking_rule_is_split_by_hash_only_when_it_is_an_equality_of_keys(ru
     assert rule_keys(rule) == keys
 
 
+def test_the_houses_read_from_their_copy_as_each_stage_needs_give_the_match_of_all_houses_read(messy_day, monkeypatch):
+    """The match step reads the houses from their Parquet copy, each address stage only the rows the day's records
+    can meet: the same addresses (exact, fuzzy, token, every level) as all the houses in memory."""
+    from jingzhun.core.warehouse import connect, read_run
+    from jingzhun.matching import link
+    from jingzhun.matching.reference import load_reference
+
+    reference = load_reference(messy_day.reference)
+    with connect(messy_day.warehouse) as con:
+        standard = read_run(con, "standard_records", RUN_DATE)
+        scanned = link.match(con, standard, reference)
+        copies = list((messy_day.warehouse.parent / ".reference-cache").glob(f"{link.HOUSES}-*.parquet"))
+        monkeypatch.setattr(link, "houses_scan", lambda con, reference: link.standardize_houses(con, reference).lazy())
+        whole = link.match(con, standard, reference)
+    assert copies
+    methods = set(whole.matched["address_method"].drop_nulls())
+    assert {"house", "house_fuzzy", "person_home"} <= methods and any("tokens" in m for m in methods)
+    assert scanned.matched.equals(whole.matched)
+    assert scanned.candidates.equals(whole.candidates)
+
+
 def test_persons_scored_a_few_records_at_a_time_give_the_match_of_all_at_once(messy_day, monkeypatch):
     """The one-process person stage scores `RECORDS_PER_BATCH` records at a time (a million records' pairs do not
     fit in memory at once): the same decisions, routings and kept candidates as all records in one batch."""

@@ -1135,6 +1135,14 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
         )
         assert records.equals(with_holders(day_records, whole))
         assert stored.all().equals(whole)
+        # The day read the houses from their Parquet copy, each stage only the rows it needs: what all the houses
+        # in memory give, on every address stage.
+        assert list((tmp_path / ".reference-cache").glob(f"{link.HOUSES}-*.parquet"))
+        usable = link.usable_records(standard, houses, load_reference(folder).grid)
+        fingerprint = load_reference(folder).fingerprint(link.HOUSE_TABLES)
+        assert addresses.equals(
+            link.resolve_day(con, link.resolve_records(con, usable, houses), usable, houses, fingerprint)
+        )
         # Persons as records that name only a committee, only a building, only a phone: every count counted whole.
         named = whole.filter(pl.col("name_pinyin").is_not_null()).head(300)
         for dropped in (("phone", "building_id"), ("phone",), ("building_id", "committee_code")):
@@ -1150,6 +1158,16 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
             expected = term_frequencies(whole, column).filter(pl.col(column).is_in(held.implode()))
             assert frequencies.sort(column).equals(expected.sort(column)), column
         assert set(TF_COLUMNS) == set(stored.frequencies(records))
+        # The day blocked once: each batch of its records reads the same persons and frequencies from it.
+        with stored.blocked_day(records, rules) as day:
+            for batch in (records.head(40), records.slice(40, 300), records.tail(1)):
+                persons = day.blocked(batch, rules)
+                assert persons.sort("unique_id").equals(blocked_persons(batch, whole, rules).sort("unique_id"))
+                for column, frequencies in day.frequencies(batch, persons).items():
+                    held = pl.concat([batch[column], persons[column]]).drop_nulls().unique()
+                    expected = term_frequencies(whole, column).filter(pl.col(column).is_in(held.implode()))
+                    assert frequencies.sort(column).equals(expected.sort(column)), column
+        assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'day_%'").fetchall()[0][0]
         homes = stored.homes(blocked["unique_id"])
         assert homes.sort("person_id").equals(
             population.filter(pl.col("person_id").is_in(blocked["unique_id"].implode()))

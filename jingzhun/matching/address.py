@@ -48,7 +48,11 @@ def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def resolve_fuzzy(
-    records: pl.DataFrame, houses: pl.DataFrame, min_score: float, min_gap: float, same: tuple[str, str] | None = None
+    records: pl.DataFrame,
+    houses: pl.DataFrame | pl.LazyFrame,
+    min_score: float,
+    min_gap: float,
+    same: tuple[str, str] | None = None,
 ) -> pl.DataFrame:
     """Houses for records whose road or community name is misspelt but whose numbers are exact.
 
@@ -61,7 +65,7 @@ def resolve_fuzzy(
     """
     from rapidfuzz import fuzz
 
-    def keyed(frame: pl.DataFrame, by_road: bool, constraint: str | None) -> pl.DataFrame:
+    def keyed(frame: pl.DataFrame | pl.LazyFrame, by_road: bool, constraint: str | None) -> Any:
         number = pl.col("addr_road_number").str.extract(r"(\d+)")
         parts = (
             [number, pl.col("addr_building"), pl.col("addr_room")]
@@ -69,7 +73,7 @@ def resolve_fuzzy(
             else [pl.col("addr_building"), pl.col("addr_room")]
         )
         return frame.select(
-            "record_id" if "record_id" in frame.columns else "house_id",
+            "record_id" if "record_id" in frame.collect_schema().names() else "house_id",
             kind=pl.lit("road" if by_road else "community"),
             place=pl.col("addr_road" if by_road else "addr_community"),
             numbers=pl.concat_str(parts, separator="|"),
@@ -83,7 +87,15 @@ def resolve_fuzzy(
             keyed(records.filter(pl.col("addr_road").is_null()), False, mine),
         ]
     )
-    offered = pl.concat([keyed(houses, True, theirs), keyed(houses, False, theirs)])
+    # Only the houses with numbers some record writes: the others are no candidate of any (four million houses keyed
+    # whole were gigabytes).
+    held = wanted.select("kind", "numbers").unique().lazy()
+    offered = pl.concat(
+        [
+            keyed(houses.lazy(), by_road, theirs).join(held, on=["kind", "numbers"], how="semi")
+            for by_road in (True, False)
+        ]
+    ).collect()
     pairs = wanted.join(offered, on=["kind", "numbers"], suffix="_house").filter(
         pl.col("constraint").is_null()
         | pl.col("constraint_house").is_null()
@@ -125,7 +137,9 @@ def with_building_id(houses: pl.DataFrame) -> pl.DataFrame:
     return houses.with_columns(building_id=pl.coalesce("key_building", "key_community_building"))
 
 
-def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+def resolve_addresses(
+    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame
+) -> pl.DataFrame:
     """For every record: `address_level` (house, building, lane, community or null), `house_id`, `grid_id`,
     `committee_code`, and `address_ambiguous` when a key named several houses or committees.
 
@@ -134,9 +148,13 @@ def resolve_addresses(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, hou
     """
     con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
     # Only the houses holding a key of the day's records: the day's cost follows its rows, not the register.
-    held = pl.any_horizontal(pl.col(key).is_in(records[key].drop_nulls().unique()) for key in KEY_COLUMNS)
+    held = pl.any_horizontal(pl.col(key).is_in(records[key].drop_nulls().unique().implode()) for key in KEY_COLUMNS)
     con.register(
-        "house_keys", houses.filter(held).select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS)
+        "house_keys",
+        houses.lazy()
+        .filter(held)
+        .select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS)
+        .collect(),
     )
     ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
     building_cases = []
@@ -360,7 +378,9 @@ def _weighed(words: str, batch: int, houses: int, config: dict[str, Any]) -> str
     )
 
 
-def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, config: dict[str, Any], key: str) -> None:
+def store_house_tokens(
+    con: duckdb.DuckDBPyConnection, houses: pl.DataFrame | pl.LazyFrame, config: dict[str, Any], key: str
+) -> None:
     """The houses' side of the token stage, in the warehouse `con` under `key` unless it is there already: every
     house's words with their bits, numbers and blocking words (`token_houses`, in the order of `houses`) and how
     many houses hold each word (`token_words`). They depend on the houses alone, so they are made once per
@@ -370,6 +390,7 @@ def store_house_tokens(con: duckdb.DuckDBPyConnection, houses: pl.DataFrame, con
         and con.execute("SELECT count(*) FROM token_words WHERE register_key = ?", [key]).fetchall()[0][0]
     ):
         return
+    houses = houses.lazy().collect()  # read only for a register not kept yet
     try:
         batches = _store_words(con, houses, "house_words", "house_id", config)
         con.execute(
@@ -477,7 +498,7 @@ def token_tables(records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, 
 def score_address_tokens(
     con: duckdb.DuckDBPyConnection,
     records: pl.DataFrame,
-    houses: pl.DataFrame,
+    houses: pl.DataFrame | pl.LazyFrame,
     config: dict[str, Any],
     houses_fingerprint: str,
 ) -> pl.DataFrame:
@@ -500,11 +521,12 @@ def score_address_tokens(
             "level_tails": pl.Utf8,
         }
     )
-    if records.is_empty() or houses.is_empty():
+    register_houses = houses.lazy().select(pl.len()).collect().item()
+    if records.is_empty() or not register_houses:
         return empty
     key = token_register_key(houses_fingerprint, config)
     store_house_tokens(con, houses, config, key)
-    left = record_tokens(con, records, houses.height, config, key)
+    left = record_tokens(con, records, register_houses, config, key)
     settings = _token_model(con, key)
     if settings is None:
         if records.height < config["min_records"]:
@@ -513,7 +535,7 @@ def score_address_tokens(
             sampled(con, left, config["train_max_records"], config["seed"]),
             house_tokens(con, key, sample=(config["train_max_houses"], config["seed"])),
             config,
-            register_houses=houses.height,
+            register_houses=register_houses,
         )
         if settings is None:
             return empty  # nothing learnt to decide on: the records stay with the exact stages' result
@@ -636,7 +658,7 @@ def with_tails(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame)
 
 
 def decide_address_tokens(
-    pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame, config: dict[str, Any]
+    pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame, config: dict[str, Any]
 ) -> pl.DataFrame:
     """record_id → `token_level` (house, building or community: as far as the text tells the candidates apart),
     house_id, building_id, grid_id, committee_code, and `token_ambiguous`.
@@ -661,9 +683,13 @@ def decide_address_tokens(
         pairs.filter(~never)
         .with_columns(house_allowed=house_requires, numbered=numbered, enclosing=enclosing)
         .join(
-            houses.select(
+            # Only the houses some pair names.
+            houses.lazy()
+            .filter(pl.col("house_id").is_in(pairs["house_id"].unique().implode()))
+            .select(
                 "house_id", "building_id", "grid_id", h_committee="committee_code", h_subdistrict="subdistrict_code"
-            ),
+            )
+            .collect(),
             on="house_id",
         )
         .join(records.select("record_id", "written_subdistrict_code", "committee_code"), on="record_id")

@@ -9,6 +9,7 @@ where the record says the person is, else the person's registered home. Every de
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,26 @@ def standardize_houses(
     return _cached(
         con, HOUSES, reference.fingerprint(HOUSE_TABLES), lambda: _standardize_houses(reference), HOUSE_COLUMNS, columns
     )
+
+
+def houses_scan(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.LazyFrame:
+    """The houses of `standardize_houses`, not read: a scan of their Parquet copy, of which each address stage
+    collects only the rows the day's records could meet (their keys, numbers, names, candidates). Four million
+    houses read whole were 2 GB, and what the stages made of all of them (keyed, filtered, joined) took the match
+    step from 4 to 13.7 GB in its first minute. The frame itself, lazily, where there is no copy (the first day
+    of a register, a warehouse in memory)."""
+    fingerprint = reference.fingerprint(HOUSE_TABLES)
+    copy = _parquet_copy(con, HOUSES, fingerprint)
+    if copy is not None:
+        if not copy.is_file() and _kept(con, HOUSES, fingerprint, HOUSE_COLUMNS):
+            _keep_parquet_copy(con, HOUSES, fingerprint, HOUSE_COLUMNS, copy)
+        if copy.is_file():
+            try:
+                pl.read_parquet_schema(copy)
+                return pl.scan_parquet(copy)
+            except (pl.exceptions.PolarsError, OSError):  # a copy that cannot be read is made again from the table
+                pass
+    return standardize_houses(con, reference).lazy()
 
 
 def _cached(
@@ -286,7 +307,7 @@ def _store_population(
     _store_chunks(con, POPULATION, fingerprint, chunks, standardized(reference.population.head(0)))
 
 
-def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame, grid: pl.DataFrame) -> pl.DataFrame:
     """record_id → `written_subdistrict_code`: the subdistrict the address itself names, by its town (张江镇,
     金桥) or, when it names none, by a community, else a road, that lies in one subdistrict only (a crossing of
     two roads of one town, 栖明路潍川路口, names that town). Null when it names none of these: then nothing in
@@ -295,9 +316,13 @@ def written_subdistricts(usable: pl.DataFrame, houses: pl.DataFrame, grid: pl.Da
     committees = grid.select("committee_code", "subdistrict_code").unique("committee_code")
 
     def of_one_subdistrict(column: str) -> pl.DataFrame:
+        # Only the houses of the communities and roads the day's records write: the others name nothing of theirs.
         return (
-            houses.select(column, "committee_code")
+            houses.lazy()
+            .select(column, "committee_code")
+            .filter(pl.col(column).is_in(usable[column].drop_nulls().unique().implode()))
             .drop_nulls()
+            .collect()
             .join(committees, on="committee_code")
             .group_by(column)
             .agg(pl.col("subdistrict_code").unique())
@@ -324,7 +349,7 @@ def linkage_inputs(
 ) -> tuple[pl.DataFrame, pl.DataFrame, Population]:
     """(addresses resolved per record, record features, the population in the warehouse) for one day."""
     progress.doing("the standardized reference (parsed and cached when its files changed)")
-    houses = standardize_houses(con, reference)
+    houses = houses_scan(con, reference)
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     addresses = resolve_day(
@@ -334,7 +359,7 @@ def linkage_inputs(
     return addresses, *person_inputs(con, usable, addresses, reference, houses)
 
 
-def usable_records(standard: pl.DataFrame, houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+def usable_records(standard: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame, grid: pl.DataFrame) -> pl.DataFrame:
     """The records not quarantined, with their address keys and the subdistrict their address names."""
     usable = with_address_keys(standard.filter(pl.col("quarantine_code").is_null()))
     return usable.join(written_subdistricts(usable, houses, grid), on="record_id", how="left")
@@ -348,7 +373,9 @@ def _placed(houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
     return houses.join(subdistricts, on="committee_code", how="left")
 
 
-def resolve_records(con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+def resolve_records(
+    con: duckdb.DuckDBPyConnection, usable: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame
+) -> pl.DataFrame:
     """The address stages that look at one record at a time, cheapest first: exact keys, then misspelt names.
 
     A record's result depends on that record and all the (placed) houses only, never on the day's other records:
@@ -360,7 +387,7 @@ def resolve_day(
     con: duckdb.DuckDBPyConnection,
     addresses: pl.DataFrame,
     usable: pl.DataFrame,
-    houses: pl.DataFrame,
+    houses: pl.DataFrame | pl.LazyFrame,
     houses_fingerprint: str,
 ) -> pl.DataFrame:
     """The address stages that look at the whole day, on what `resolve_records` left open: the token stage, whose
@@ -375,7 +402,7 @@ def person_inputs(
     usable: pl.DataFrame,
     addresses: pl.DataFrame,
     reference: Reference,
-    houses: pl.DataFrame,
+    houses: pl.DataFrame | pl.LazyFrame,
 ) -> tuple[pl.DataFrame, Population]:
     """(record features, the population): what the person stages compare, with the phones' holders. The
     population's features are made once per reference and kept in the warehouse (`Population`)."""
@@ -384,7 +411,9 @@ def person_inputs(
     return records, features
 
 
-def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame) -> Population:
+def stored_population(
+    con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame | pl.LazyFrame
+) -> Population:
     """The standardized population (`standardize_reference`) and its person features with their holder counts, in
     the warehouse under the fingerprint of all the reference files (what they are made of), made when they are not
     there yet: they depend on the reference only, and counting holders over ten million persons every day would
@@ -394,7 +423,7 @@ def stored_population(con: duckdb.DuckDBPyConnection, reference: Reference, hous
         _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS) and _kept(con, POPULATION_FEATURES, fingerprint, ())
     ):
         if not _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS):
-            _store_population(con, reference, houses, fingerprint)
+            _store_population(con, reference, houses.lazy().collect(), fingerprint)
         _store_person_features(con, fingerprint)
     return Population(con, fingerprint)
 
@@ -469,6 +498,49 @@ class Population:
         """The persons some blocking rule pairs with `records` (`blocked_persons`), with their holder counts."""
         return blocked_persons(records, self.sql(), blocking_rules, self.con)
 
+    @contextmanager
+    def blocked_day(self, records: pl.DataFrame, blocking_rules: list[Any]) -> Iterator[DayBlocks | Population]:
+        """The day's `records` blocked against the population once (`DayBlocks`), for the batches of
+        `scored_in_batches` to read their persons and term frequencies from: blocked per batch, every batch joined
+        the whole population once per rule and counted its values again (ten million persons read a dozen times
+        for each of forty batches). Rules over exploded lists are Splink's to join: then the population itself,
+        blocked per batch."""
+        if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
+            yield self
+            return
+        rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
+        con = self.con
+        con.register("day_frame", records)
+        try:
+            # Tables, not the registered frame: DuckDB rescans a registered Arrow object on every reference.
+            con.execute("CREATE OR REPLACE TEMP TABLE day_records AS SELECT * FROM day_frame")
+        finally:
+            con.unregister("day_frame")
+        try:
+            pairs = " UNION ".join(
+                f"SELECT l.unique_id AS record_uid, r.unique_id AS person_uid FROM day_records AS l "
+                f"JOIN ({self.sql()}) AS r ON {rule}"
+                for rule in rules_sql
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE day_candidates AS {pairs}")
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE day_persons AS
+                SELECT * FROM ({self.sql()}) WHERE unique_id IN (SELECT person_uid FROM day_candidates)""")
+            counts = {}
+            for column in TF_COLUMNS:
+                [(total,)] = con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
+                held = f"SELECT {column} FROM day_records UNION SELECT {column} FROM day_persons"
+                counts[column] = (
+                    con.sql(f"""
+                        SELECT {column}, count(*) AS len FROM ({self.sql()})
+                        WHERE {column} IN ({held}) GROUP BY {column}""").pl(),
+                    total,
+                )
+            yield DayBlocks(con, counts)
+        finally:
+            for table in ("day_records", "day_candidates", "day_persons"):
+                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
     def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
         """`term_frequencies` over the whole population of the values of `TF_COLUMNS` that `sides` hold (the only
         ones Splink looks up)."""
@@ -483,6 +555,37 @@ class Population:
             finally:
                 self.con.unregister("values_held")
             frequencies[column] = shares(counts, column, total)
+        return frequencies
+
+
+@dataclass(frozen=True)
+class DayBlocks:
+    """A day's records blocked against the population once (`Population.blocked_day`): in the warehouse's temp
+    tables, every (record, person) pair of a blocking rule (`day_candidates`) and those persons' rows
+    (`day_persons`); here, how many persons of the whole population hold each value of `TF_COLUMNS` that the
+    records or those persons hold, with the number of all values. What `Population.blocked` and
+    `Population.frequencies` give a batch of the records, the same rows, read from them."""
+
+    con: duckdb.DuckDBPyConnection
+    counts: dict[str, tuple[pl.DataFrame, int]]
+
+    def blocked(self, records: pl.DataFrame, _blocking_rules: list[Any] | None = None) -> pl.DataFrame:
+        """The persons some blocking rule pairs with `records` (records of the day), with their holder counts."""
+        self.con.register("batch_ids", records.select("unique_id"))
+        try:
+            return self.con.sql("""
+                SELECT * FROM day_persons WHERE unique_id IN (
+                    SELECT person_uid FROM day_candidates
+                    WHERE record_uid IN (SELECT unique_id FROM batch_ids))""").pl()
+        finally:
+            self.con.unregister("batch_ids")
+
+    def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        """`Population.frequencies` of `sides` (records of the day and their blocked persons)."""
+        frequencies = {}
+        for column, (counts, total) in self.counts.items():
+            held = pl.concat([side.select(column) for side in sides]).unique().to_series()
+            frequencies[column] = shares(counts.filter(pl.col(column).is_in(held.implode())), column, total)
         return frequencies
 
 
@@ -576,12 +679,12 @@ def scored_in_batches(
     rules = settings["blocking_rules_to_generate_predictions"]
     batches = list(records.iter_slices(RECORDS_PER_BATCH)) or [records]
     parts = []
-    for number, batch in enumerate(batches, 1):
-        progress.doing(f"scoring candidate persons (Splink; records {number} of {len(batches)} parts)")
-        blocked = population.blocked(batch, rules)
-        parts.append(
-            Scored.of(score_pairs(batch, blocked, settings, population.frequencies(batch, blocked)), thresholds)
-        )
+    progress.doing("blocking the day's records against the population")
+    with population.blocked_day(records, rules) as day:
+        for number, batch in enumerate(batches, 1):
+            progress.doing(f"scoring candidate persons (Splink; records {number} of {len(batches)} parts)")
+            blocked = day.blocked(batch, rules)
+            parts.append(Scored.of(score_pairs(batch, blocked, settings, day.frequencies(batch, blocked)), thresholds))
     return Scored.concat(parts)
 
 
@@ -593,7 +696,9 @@ class Matching:
     candidates: pl.DataFrame  # every scored pair, with its match weight and levels, for analysts and review
 
 
-def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+def with_fuzzy_houses(
+    addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame
+) -> pl.DataFrame:
     """The fuzzy stage, after the exact ones: records not resolved to a house may be, if a misspelt road or
     community name is the only difference."""
     config = rules.load("thresholds")["address"]
@@ -608,16 +713,14 @@ def with_fuzzy_houses(addresses: pl.DataFrame, usable: pl.DataFrame, houses: pl.
         config["fuzzy_min_gap"],
         same=("written_subdistrict_code", "subdistrict_code"),
     )
-    found = (
-        fuzzy.filter(pl.col("house_id").is_not_null())
-        .join(
-            houses.select(
-                "house_id", f_building_id="building_id", f_grid_id="grid_id", f_committee_code="committee_code"
-            ),
-            on="house_id",
-        )
-        .rename({"house_id": "f_house_id"})
-    )
+    hits = fuzzy.filter(pl.col("house_id").is_not_null())
+    found = hits.join(
+        houses.lazy()
+        .filter(pl.col("house_id").is_in(hits["house_id"].implode()))
+        .select("house_id", f_building_id="building_id", f_grid_id="grid_id", f_committee_code="committee_code")
+        .collect(),
+        on="house_id",
+    ).rename({"house_id": "f_house_id"})
     merged = addresses.join(found.drop("fuzzy_ambiguous"), on="record_id", how="left").join(
         fuzzy.select("record_id", "fuzzy_ambiguous"), on="record_id", how="left"
     )
@@ -637,7 +740,7 @@ def with_token_houses(
     con: duckdb.DuckDBPyConnection,
     addresses: pl.DataFrame,
     usable: pl.DataFrame,
-    houses: pl.DataFrame,
+    houses: pl.DataFrame | pl.LazyFrame,
     houses_fingerprint: str,
 ) -> pl.DataFrame:
     """The token stage, after the exact and fuzzy ones (as uk_address_matcher: exact, then Splink): a record not
