@@ -880,11 +880,12 @@ def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the
 
 
 def test_two_texts_agree_on_the_finest_level_both_name_field_by_field():
-    """Made-up register: the parsed levels compared one by one. The same community and building where one text
-    writes the road and number and the other does not (their numbers as a set differ: 668); a community written
-    with a prefix; the same road, number and building; the same road and number with no building. Not when a
-    level both write differs (the building, the road number, the floor), when the house holds a room the text
-    does not write, or when the text writes a number of another level the house lacks (D区)."""
+    """Made-up register: the parsed levels compared one by one. The same community and building where one text writes
+    the road and number and the other does not (their numbers as a set differ: 668); a community written inside the
+    other's (a prefix, a middle dot, the name written twice); the same road, number and building; the same road and
+    number with no building. Not when a level both write differs (the building, the road number, the floor), when
+    the house holds a room the text does not write, or when the text writes a number of another level the house
+    lacks (D区)."""
     from jingzhun.cleansing.pipeline import normalize_column
     from jingzhun.core import rules
     from jingzhun.matching.address import token_tables, with_named_levels
@@ -892,6 +893,7 @@ def test_two_texts_agree_on_the_finest_level_both_name_field_by_field():
     pairs = [
         ("云纺国际商厦A座18楼", "环城南路668号云纺国际商厦A座", "community_building"),
         ("华阳路玉莲新村19幢", "黄埭镇玉莲新村19幢", "community_building"),
+        ("唐镇路保利御樽苑13号楼", "唐镇保利·御樽苑(唐镇路南)保利·御樽苑13号楼", "community_building"),
         ("察哈尔路67号8幢2楼", "察哈尔路67号8幢", "road_building"),
         ("兴宁路42号", "兴宁路42号", "road_number"),
         ("云纺国际商厦B座", "环城南路668号云纺国际商厦A座", "else"),

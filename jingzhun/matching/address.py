@@ -662,16 +662,17 @@ def with_tails(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame)
 
 
 def with_named_levels(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
-    """`level_named` of each pair: the finest level both texts name, compared field by field of the parse, when it
-    agrees and nothing the two write contradicts it: `community_building` (the same community, or one the other
-    with a prefix of three characters or more, and the same building: 新洲花园53栋 and 行创六路新洲花园东门新洲花园
-    53号楼), `road_building` (the same road, road number and building), `road_number` (the same road and road
-    number, no building on either side), else `else`. No level either writes may differ (road, road number,
-    floor; the house's unit or room is the text's or not written), and the numbers must be of the same levels:
-    the text's other than its road number are the house's, the house's other than its road number the text's
-    (one text may name the community where the other names the road and number: 云纺国际商厦A座 and 环城南路668号
-    云纺国际商厦A座). Not a comparison of the model: the decision's `named_house` reads it, where the numbers
-    compared as a set (668 not written) hide a house the levels agree on."""
+    """`level_named` of each pair: the finest level both texts name, compared field by field of the parse,
+    when it agrees and nothing the two write contradicts it: `community_building` (the same community, or one
+    of three characters or more written inside the other, a middle dot aside, and the same building:
+    新洲花园53栋 and 行创六路新洲花园东门新洲花园53号楼), `road_building` (the same road, road number and
+    building), `road_number` (the same road and road number, no building on either side), else `else`. No
+    level either writes may differ (road, road number, floor; the house's unit or room is the text's or not
+    written), and the numbers must be of the same levels: the text's other than its road number are the
+    house's, the house's other than its road number the text's (one text may name the community where the
+    other names the road and number: 云纺国际商厦A座 and 环城南路668号云纺国际商厦A座). Not a comparison of
+    the model: the decision's `named_house` reads it, where the numbers compared as a set (668 not written)
+    hide a house the levels agree on."""
     fields = ("road", "community", "numbers", "outer_numbers", "road_numbers", "building_numbers", "floor_numbers")
     record_sides = records.select(
         pl.col("unique_id").cast(pl.Int64).alias("record_id"), *[pl.col(c).alias(f"r_{c}") for c in fields]
@@ -686,10 +687,14 @@ def with_named_levels(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.Dat
             pl.col(f"r_{column}").list.sort() == pl.col(f"h_{column}").list.sort()
         )
 
-    def same_name(column: str) -> pl.Expr:  # alike, or one the other with a prefix (黄埭玉莲新村, 玉莲新村)
-        r, h = pl.col(f"r_{column}"), pl.col(f"h_{column}")
-        prefixed = (r.str.len_chars() >= 3) & (h.str.len_chars() >= 3) & (r.str.ends_with(h) | h.str.ends_with(r))
-        return same(column) | prefixed.fill_null(False)
+    def same_name(column: str) -> pl.Expr:  # alike, or one written inside the other (黄埭玉莲新村, 玉莲新村)
+        r, h = (pl.col(f"{side}_{column}").str.replace_all(r"[·•\s]", "") for side in ("r", "h"))
+        inside = (
+            (r.str.len_chars() >= 3)
+            & (h.str.len_chars() >= 3)
+            & (r.str.contains(h, literal=True) | h.str.contains(r, literal=True))
+        )
+        return same(column) | inside.fill_null(False)
 
     def no_other(column: str) -> pl.Expr:  # not both written and different
         return pl.col(f"r_{column}").is_null() | pl.col(f"h_{column}").is_null() | same(column)
