@@ -896,6 +896,7 @@ def test_two_texts_agree_on_the_finest_level_both_name_field_by_field():
         ("唐镇路保利御樽苑13号楼", "唐镇保利·御樽苑(唐镇路南)保利·御樽苑13号楼", "community_building"),
         ("察哈尔路67号8幢2楼", "察哈尔路67号8幢", "road_building"),
         ("兴宁路42号", "兴宁路42号", "road_number"),
+        ("天河北路898号信源大厦", "天河北路东段898号(五山路口)信源大厦", "road_number"),
         ("云纺国际商厦B座", "环城南路668号云纺国际商厦A座", "else"),
         ("兴宁路42号", "兴宁路44号", "else"),
         ("云纺国际商厦A座18楼", "云纺国际商厦A座17楼", "else"),

@@ -666,7 +666,8 @@ def with_named_levels(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.Dat
     when it agrees and nothing the two write contradicts it: `community_building` (the same community, or one
     of three characters or more written inside the other, a middle dot aside, and the same building:
     新洲花园53栋 and 行创六路新洲花园东门新洲花园53号楼), `road_building` (the same road, road number and
-    building), `road_number` (the same road and road number, no building on either side), else `else`. No
+    building), `road_number` (the same road and road number, no building on either side; a community either
+    writes alike, as above), else `else`. No
     level either writes may differ (road, road number, floor; the house's unit or room is the text's or not
     written), and the numbers must be of the same levels: the text's other than its road number are the
     house's, the house's other than its road number the text's (one text may name the community where the
@@ -727,10 +728,16 @@ def with_named_levels(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.Dat
                 & same("road")
                 & same_numbers("road_numbers")
                 & same_numbers("building_numbers")
-                & no_other("community")
+                & (no_other("community") | same_name("community"))
             )
             .then(pl.lit("road_building"))
-            .when(consistent & same("road") & same_numbers("road_numbers") & no_building & no_other("community"))
+            .when(
+                consistent
+                & same("road")
+                & same_numbers("road_numbers")
+                & no_building
+                & (no_other("community") | same_name("community"))
+            )
             .then(pl.lit("road_number"))
             .otherwise(pl.lit("else"))
         )
