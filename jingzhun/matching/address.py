@@ -763,6 +763,12 @@ def decide_address_tokens(
     from jingzhun.matching.person import exact_rule_met
 
     accept, min_weight_gap = config["accept"], config["min_weight_gap"]
+    # A comparison the trained model left out (no sampled pair showed it: no district written anywhere) says
+    # nothing of any pair: its level is `missing`, as where one side does not write it.
+    ruled = {c for rule in ("never", "house_requires", "numbered", "enclosing", "named_house") for c in config[rule]}
+    pairs = pairs.with_columns(
+        pl.lit("missing").alias(f"level_{c}") for c in sorted(ruled) if f"level_{c}" not in pairs.columns
+    )
     never, house_requires, numbered, enclosing, named_house = (
         exact_rule_met(({c: tuple(levels) for c, levels in config[rule].items()},))
         for rule in ("never", "house_requires", "numbered", "enclosing", "named_house")
