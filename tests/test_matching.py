@@ -657,7 +657,12 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
         "level_tokens_extra": "none",
         "level_relative": "neither",
         "level_tails": "written",
+        "level_tokens_shared": "unique_2",
+        "level_district": "missing",
+        "level_town": "missing",
+        "level_named": "else",
     }
+    named = {**same, "level_numbers": "else", "level_tokens_unwritten": "half", "level_named": "community_building"}
     pairs = pl.DataFrame(
         [
             {"record_id": 1, "house_id": "H1", "match_weight": 20.0, **same},  # stands out
@@ -694,13 +699,22 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
             {"record_id": 14, "house_id": "H2", "match_weight": 20.0, **same},
             {"record_id": 15, "house_id": "H1", "match_weight": 6.0, **same, "level_relative": "else"},
             {"record_id": 15, "house_id": "H2", "match_weight": 3.0, **same},
+            # 云纺国际商厦A座18楼 against 环城南路668号云纺国际商厦A座: the numbers as a set differ (668), the words
+            # fall short, but the community and building agree and nothing the texts write contradicts them: the
+            # one house so named. Two such houses (record 17) are no one house; a text in another district
+            # (record 18) names another place of that name.
+            {"record_id": 16, "house_id": "H6", "match_weight": -2.0, **named},
+            {"record_id": 16, "house_id": "H7", "match_weight": 1.0, **same, "level_numbers": "house_none"},
+            {"record_id": 17, "house_id": "H6", "match_weight": -2.0, **named},
+            {"record_id": 17, "house_id": "H7", "match_weight": -2.0, **named},
+            {"record_id": 18, "house_id": "H6", "match_weight": -2.0, **named, "level_district": "else"},
         ]
     ).with_columns(match_probability=1 / (1 + 2 ** -pl.col("match_weight")))
     records = pl.DataFrame(
         {
-            "record_id": range(1, 16),
-            "written_subdistrict_code": [None, None, None, None, "S1", *[None] * 10],
-            "committee_code": [*[None] * 7, "C3", *[None] * 7],
+            "record_id": range(1, 19),
+            "written_subdistrict_code": [None, None, None, None, "S1", *[None] * 13],
+            "committee_code": [*[None] * 7, "C3", *[None] * 10],
         },
         schema_overrides={"written_subdistrict_code": pl.Utf8, "committee_code": pl.Utf8},
     )
@@ -721,6 +735,8 @@ def test_the_token_stage_decides_as_far_as_the_text_tells_candidates_apart():
     assert (got[13]["token_level"], got[13]["house_id"], got[13]["committee_code"]) == ("community", None, "C2")
     assert (got[14]["token_level"], got[14]["house_id"]) == ("house", "H2")
     assert (got[15]["token_level"], got[15]["house_id"], got[15]["building_id"]) == ("building", None, "B1")
+    assert (got[16]["token_level"], got[16]["house_id"]) == ("house", "H6")
+    assert 17 not in got and 18 not in got
 
 
 def token_levels(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -861,6 +877,44 @@ def test_a_name_one_text_ends_with_and_the_other_does_not_write_is_a_part_of_the
     scored = pl.DataFrame({"record_id": range(len(pairs)), "house_id": [str(i) for i in range(len(pairs))]})
     got = with_tails(scored, frames["record"], frames["house"]).sort("record_id")["level_tails"].to_list()
     assert got == ["else", "else", "written", "written", "written", "written", "else", "written"]
+
+
+def test_two_texts_agree_on_the_finest_level_both_name_field_by_field():
+    """Made-up register: the parsed levels compared one by one. The same community and building where one text writes
+    the road and number and the other does not (their numbers as a set differ: 668); a community written inside the
+    other's (a prefix, a middle dot, the name written twice); the same road, number and building; the same road and
+    number with no building. Not when a level both write differs (the building, the road number, the floor), when
+    the house holds a room the text does not write, or when the text writes a number of another level the house
+    lacks (D区)."""
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching.address import token_tables, with_named_levels
+
+    pairs = [
+        ("云纺国际商厦A座18楼", "环城南路668号云纺国际商厦A座", "community_building"),
+        ("华阳路玉莲新村19幢", "黄埭镇玉莲新村19幢", "community_building"),
+        ("唐镇路保利御樽苑13号楼", "唐镇保利·御樽苑(唐镇路南)保利·御樽苑13号楼", "community_building"),
+        ("察哈尔路67号8幢2楼", "察哈尔路67号8幢", "road_building"),
+        ("兴宁路42号", "兴宁路42号", "road_number"),
+        ("天河北路898号信源大厦", "天河北路东段898号(五山路口)信源大厦", "road_number"),
+        ("云纺国际商厦B座", "环城南路668号云纺国际商厦A座", "else"),
+        ("兴宁路42号", "兴宁路44号", "else"),
+        ("云纺国际商厦A座18楼", "云纺国际商厦A座17楼", "else"),
+        ("金汇嘉园15号楼", "金汇嘉园15号楼2单元301室", "else"),
+        ("阿尔卡迪亚D区8栋", "阿尔卡迪亚8栋", "else"),
+    ]
+    records = normalize_column(
+        pl.DataFrame({"record_id": range(len(pairs)), "address": [r for r, _, _ in pairs]}), "address", "address"
+    )
+    houses = normalize_column(
+        pl.DataFrame({"house_id": [str(i) for i in range(len(pairs))], "address": [h for _, h, _ in pairs]}),
+        "address",
+        "address",
+    )
+    frames = token_tables(records, houses, rules.load("thresholds")["address"]["tokens"])
+    scored = pl.DataFrame({"record_id": range(len(pairs)), "house_id": [str(i) for i in range(len(pairs))]})
+    got = with_named_levels(scored, frames["record"], frames["house"]).sort("record_id")["level_named"].to_list()
+    assert got == [level for _, _, level in pairs]
 
 
 def _generated_day_matched(tmp_path, seed: int, settings) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -248,9 +248,32 @@ SELECT {id} AS unique_id, {is_house} AS is_house,
             right(regexp_extract_all(regexp_replace(placed, '[(（][^()（）]*[)）][^\p{{Han}}]*$', ''),
                                      '\p{{Han}}{{2,}}')[-1], 2)],
            lambda w: w IS NOT NULL)) AS tails,
-       addr_road AS road, addr_district AS district, addr_town AS town
+       addr_road AS road, addr_district AS district, addr_town AS town, addr_community AS community,
+       -- The numbers of each level the parser read, for comparing two texts level by level (`with_named_levels`).
+       {field_numbers_road} AS road_numbers,
+       {field_numbers_building} AS building_numbers,
+       {field_numbers_floor} AS floor_numbers,
+       {field_numbers_inside} AS inside_numbers
 FROM noted
 """
+
+
+def _field_numbers(*fields: str) -> str:
+    """The numbers (as numbers, 0455 is 455; letters too: C座) the parser read in these fields of an address."""
+    text = ", ".join(fields)
+    return (
+        f"list_distinct(list_transform(regexp_extract_all(upper(concat_ws('|', {text})), '\\d+|[A-Z]+'), "
+        "lambda n: coalesce(nullif(ltrim(n, '0'), ''), '0')))"
+    )
+
+
+for _level, _fields in {
+    "road": ("addr_road_number",),
+    "building": ("addr_building",),
+    "floor": ("addr_floor",),
+    "inside": ("addr_unit", "addr_room"),
+}.items():
+    _WORDS_SQL = _WORDS_SQL.replace(f"{{field_numbers_{_level}}}", _field_numbers(*_fields))
 # A distance from a crossing or a road (交叉口西北200米, 路南150米, 东行50米) places the text; it is no number of the
 # place (no lane, building or room) and its direction no word of its name: both are left out of words and numbers.
 _DISTANCE = r"(?:向|往)?[东南西北]{0,2}(?:侧|方向|行)?约?\d+(?:\.\d+)?(?:米|公里)"
@@ -282,6 +305,7 @@ name_tails AS (
 SELECT a.unique_id, a.is_house, a.numbers,
        list_filter(a.numbers, lambda n: NOT list_contains(a.inner_numbers, n)) AS outer_numbers,
        a.road, a.district, a.town, a.words, a.relative,
+       a.community, a.road_numbers, a.building_numbers, a.floor_numbers, a.inside_numbers,
        log2({houses}) AS register_bits,
        coalesce(p.tokens, []) AS tokens, coalesce(p.token_bits, 0) AS token_bits,
        coalesce(p.name_bits, 0) AS name_bits,
@@ -296,6 +320,7 @@ TOKEN_COLUMNS = (
     "addr_city",
     "addr_district",
     "addr_town",
+    "addr_community",
     "addr_road",
     "addr_road_number",
     "addr_building",
@@ -519,6 +544,7 @@ def score_address_tokens(
             "match_probability": pl.Float64,
             **{f"level_{c['output_column_name']}": pl.Utf8 for c in address_comparisons()},
             "level_tails": pl.Utf8,
+            "level_named": pl.Utf8,
         }
     )
     register_houses = houses.lazy().select(pl.len()).collect().item()
@@ -627,7 +653,7 @@ def predict_address_tokens(records: pl.DataFrame, houses: pl.DataFrame, settings
         "match_probability",
         *levels,
     )
-    return with_tails(scored, records, houses)
+    return with_named_levels(with_tails(scored, records, houses), records, houses)
 
 
 def with_tails(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
@@ -657,6 +683,90 @@ def with_tails(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame)
     )
 
 
+def with_named_levels(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """`level_named` of each pair: the finest level both texts name, compared field by field of the parse,
+    when it agrees and nothing the two write contradicts it: `community_building` (the same community, or one
+    of three characters or more written inside the other, a middle dot aside, and the same building:
+    新洲花园53栋 and 行创六路新洲花园东门新洲花园53号楼), `road_building` (the same road, road number and
+    building), `road_number` (the same road and road number, no building on either side; a community either
+    writes alike, as above), else `else`. No
+    level either writes may differ (road, road number, floor; the house's unit or room is the text's or not
+    written), and the numbers must be of the same levels: the text's other than its road number are the
+    house's, the house's other than its road number the text's (one text may name the community where the
+    other names the road and number: 云纺国际商厦A座 and 环城南路668号云纺国际商厦A座). Not a comparison of
+    the model: the decision's `named_house` reads it, where the numbers compared as a set (668 not written)
+    hide a house the levels agree on."""
+    fields = ("road", "community", "numbers", "outer_numbers", "road_numbers", "building_numbers", "floor_numbers")
+    record_sides = records.select(
+        pl.col("unique_id").cast(pl.Int64).alias("record_id"), *[pl.col(c).alias(f"r_{c}") for c in fields]
+    )
+    house_sides = houses.select(house_id="unique_id", **{f"h_{c}": c for c in (*fields, "inside_numbers")})
+
+    def same(column: str) -> pl.Expr:  # both write it, alike
+        return pl.col(f"r_{column}").is_not_null() & (pl.col(f"r_{column}") == pl.col(f"h_{column}"))
+
+    def same_numbers(column: str) -> pl.Expr:
+        return (pl.col(f"r_{column}").list.len() > 0) & (
+            pl.col(f"r_{column}").list.sort() == pl.col(f"h_{column}").list.sort()
+        )
+
+    def same_name(column: str) -> pl.Expr:  # alike, or one written inside the other (黄埭玉莲新村, 玉莲新村)
+        r, h = (pl.col(f"{side}_{column}").str.replace_all(r"[·•\s]", "") for side in ("r", "h"))
+        inside = (
+            (r.str.len_chars() >= 3)
+            & (h.str.len_chars() >= 3)
+            & (r.str.contains(h, literal=True) | h.str.contains(r, literal=True))
+        )
+        return same(column) | inside.fill_null(False)
+
+    def no_other(column: str) -> pl.Expr:  # not both written and different
+        return pl.col(f"r_{column}").is_null() | pl.col(f"h_{column}").is_null() | same(column)
+
+    def no_other_numbers(column: str) -> pl.Expr:
+        return (pl.col(f"r_{column}").list.len() == 0) | (pl.col(f"h_{column}").list.len() == 0) | same_numbers(column)
+
+    def held(numbers: str, road_numbers: str, other: str) -> pl.Expr:
+        return (
+            pl.col(numbers).list.set_difference(pl.col(road_numbers)).list.set_difference(pl.col(other)).list.len() == 0
+        )
+
+    consistent = (
+        no_other("road")
+        & no_other_numbers("road_numbers")
+        & no_other_numbers("floor_numbers")
+        & (pl.col("h_inside_numbers").list.set_difference(pl.col("r_numbers")).list.len() == 0)
+        & held("r_outer_numbers", "r_road_numbers", "h_numbers")
+        & held("h_numbers", "h_road_numbers", "r_numbers")
+    )
+    no_building = (pl.col("r_building_numbers").list.len() == 0) & (pl.col("h_building_numbers").list.len() == 0)
+    return (
+        pairs.join(record_sides, on="record_id", how="left")
+        .join(house_sides, on="house_id", how="left")
+        .with_columns(
+            level_named=pl.when(consistent & same_name("community") & same_numbers("building_numbers"))
+            .then(pl.lit("community_building"))
+            .when(
+                consistent
+                & same("road")
+                & same_numbers("road_numbers")
+                & same_numbers("building_numbers")
+                & (no_other("community") | same_name("community"))
+            )
+            .then(pl.lit("road_building"))
+            .when(
+                consistent
+                & same("road")
+                & same_numbers("road_numbers")
+                & no_building
+                & (no_other("community") | same_name("community"))
+            )
+            .then(pl.lit("road_number"))
+            .otherwise(pl.lit("else"))
+        )
+        .drop(pl.selectors.starts_with("r_", "h_"))
+    )
+
+
 def decide_address_tokens(
     pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame | pl.LazyFrame, config: dict[str, Any]
 ) -> pl.DataFrame:
@@ -675,14 +785,18 @@ def decide_address_tokens(
     from jingzhun.matching.person import exact_rule_met
 
     accept, min_weight_gap = config["accept"], config["min_weight_gap"]
-    never, house_requires, numbered, enclosing = (
-        exact_rule_met(({c: tuple(levels) for c, levels in config[rule].items()},))
-        for rule in ("never", "house_requires", "numbered", "enclosing")
+    # A comparison the trained model left out (no sampled pair showed it: no district written anywhere) says
+    # nothing of any pair: its level is `missing`, as where one side does not write it.
+    ruled = {c for rule in ("never", "house_requires", "numbered", "enclosing", "named_house") for c in config[rule]}
+    pairs = pairs.with_columns(
+        pl.lit("missing").alias(f"level_{c}") for c in sorted(ruled) if f"level_{c}" not in pairs.columns
     )
-    candidates = (
-        pairs.filter(~never)
-        .with_columns(house_allowed=house_requires, numbered=numbered, enclosing=enclosing)
-        .join(
+    never, house_requires, numbered, enclosing, named_house = (
+        exact_rule_met(({c: tuple(levels) for c, levels in config[rule].items()},))
+        for rule in ("never", "house_requires", "numbered", "enclosing", "named_house")
+    )
+    placed = (
+        pairs.join(
             # Only the houses some pair names.
             houses.lazy()
             .filter(pl.col("house_id").is_in(pairs["house_id"].unique().implode()))
@@ -700,6 +814,10 @@ def decide_address_tokens(
             )
             & (pl.col("committee_code").is_null() | (pl.col("committee_code") == pl.col("h_committee")))
         )
+    )
+    candidates = (
+        placed.filter(~never)
+        .with_columns(house_allowed=house_requires, numbered=numbered, enclosing=enclosing)
         # The road or community as a whole steps aside for a house that holds the numbers the text writes.
         .filter(~(pl.col("enclosing") & pl.col("numbered").any().over("record_id")))
         # And every candidate that is not the text's house (a gate, a shop or a hall of the place, the place a
@@ -725,6 +843,30 @@ def decide_address_tokens(
         grid_id=pl.col("grid_id").min(),
         grids=pl.col("grid_id").n_unique(),
         committee_code=pl.col("h_committee").min(),
+    )
+    # Where the words leave the house open, the one candidate whose parsed levels agree with the text's, the
+    # finest both name (`named_house`: community and building, or road and number), is the house: the numbers
+    # compared as a set, or a road the text does not write, no longer hide it.
+    named = (
+        placed.filter(named_house)
+        .group_by("record_id")
+        .agg(
+            named_houses=pl.col("house_id").n_unique(),
+            **{f"named_{c}": pl.col(c).min() for c in ("house_id", "building_id", "grid_id")},
+            named_committee=pl.col("h_committee").min(),
+        )
+        .filter(pl.col("named_houses") == 1)
+    )
+    by_words = (pl.col("houses") == 1) & pl.col("house_allowed") & (pl.col("committees") == 1)
+    near = (
+        near.join(named, on="record_id", how="full", coalesce=True)
+        .with_columns(by_name=pl.col("named_house_id").is_not_null() & ~by_words.fill_null(False))
+        .with_columns(
+            **{c: pl.when("by_name").then(f"named_{c}").otherwise(c) for c in ("house_id", "building_id", "grid_id")},
+            committee_code=pl.when("by_name").then("named_committee").otherwise("committee_code"),
+            **{c: pl.when("by_name").then(1).otherwise(c) for c in ("houses", "buildings", "committees", "grids")},
+            house_allowed=pl.col("by_name") | pl.col("house_allowed"),
+        )
     )
     one_committee = pl.col("committees") == 1
     one_building = (pl.col("buildings") == 1) & pl.col("building_id").is_not_null() & one_committee
