@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
-from jingzhun.cleansing.text import normalize_text
+from jingzhun.cleansing.text import normalize_text, opencc_t2s
 
 __all__ = ["name_fuzzy_key", "name_pinyin", "normalize_name"]
 
@@ -102,10 +102,18 @@ def name_of_text(text: str | None) -> str | None:
     text = _DOTS.sub(MIDDLE_DOT, text)
     if _HAS_CJK.search(text):
         name = _NOT_CHINESE_NAME_CHAR.sub("", text)
-        name = _DOT_RUNS.sub(MIDDLE_DOT, name).strip(MIDDLE_DOT)
+        name = "".join(map(_simplified, _DOT_RUNS.sub(MIDDLE_DOT, name).strip(MIDDLE_DOT)))
         return name if _HAS_CJK.search(name) and len(name) <= MAX_NAME_LENGTH else None
     latin = _SPACES.sub(" ", _NOT_LATIN_NAME_CHAR.sub(" ", text)).strip().upper()
     return latin if latin and len(latin) <= MAX_NAME_LENGTH else None
+
+
+@lru_cache(maxsize=65536)
+def _simplified(character: str) -> str:
+    """A name's character in simplified form on its own. OpenCC converts a text by its phrases, so a character
+    that is a word of its own in one phrase and another's traditional form elsewhere (乾 of 乾嘉, 干 of 乾 嘉) would
+    depend on what stood beside it in the export (a space, a digit, nothing): a name's characters do not."""
+    return opencc_t2s().convert(character)
 
 
 def _syllables(part: str, with_surname: bool) -> list[str]:

@@ -69,7 +69,7 @@ _PINYIN_ANNOTATION = re.compile(
 
 
 @lru_cache(maxsize=1)
-def _t2s():
+def opencc_t2s():
     # OpenCC loads its dictionaries on construction (tens of ms): do it once, on first use.
     import opencc
 
@@ -105,7 +105,7 @@ def normalize_text_flagged(s: str | None) -> tuple[str | None, bool]:
     pre = _pre_conversion(s)
     if not pre.strip():
         return None, False
-    s = _t2s().convert(pre)
+    s = opencc_t2s().convert(pre)
     traditional = s != pre
     # t2s and the removals can leave doubled/edge spaces behind (all whitespace is single spaces by now).
     if "  " in s:
@@ -119,4 +119,4 @@ def has_traditional(s: str | None) -> bool:
     if not isinstance(s, str) or not s:
         return False
     pre = _pre_conversion(s)
-    return _t2s().convert(pre) != pre
+    return opencc_t2s().convert(pre) != pre
