@@ -281,23 +281,19 @@ def _escaped(text: pl.Series) -> pl.Series:
     `_xHHHH_`, then `&`, `<`, `>`; with `xml:space="preserve"` on its `<t>` when it starts or ends with whitespace.
     The result is what follows `<t` (the attribute, `>`, the text)."""
     name = text.name
-    column = pl.col(name).str.replace_all("(_x[0-9a-fA-F]{4}_)", "_x005F${1}")
+    column = pl.col(name)
+    if text.str.contains("_x", literal=True).any():
+        column = column.str.replace_all("(_x[0-9a-fA-F]{4}_)", "_x005F${1}")
     if text.str.contains(_CONTROL).any():
-        for code in [*range(0x00, 0x09), *range(0x0B, 0x20)]:
-            column = column.str.replace_all(chr(code), f"_x{code:04X}_", literal=True)
-    column = column.str.replace_all("\ufffe", "_xFFFE_", literal=True).str.replace_all(
-        "\uffff", "_xFFFF_", literal=True
-    )
-    escaped = (
-        column.str.replace_all("&", "&amp;", literal=True)
-        .str.replace_all("<", "&lt;", literal=True)
-        .str.replace_all(">", "&gt;", literal=True)
-    )
+        column = column.str.replace_many(_CONTROLS, [f"_x{ord(c):04X}_" for c in _CONTROLS])
+    escaped = column.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"])
     preserve = pl.when(column.str.contains("^\\s|\\s$")).then(pl.lit(' xml:space="preserve">')).otherwise(pl.lit(">"))
     return text.to_frame().select(pl.concat_str(preserve, escaped).alias(name)).to_series()
 
 
-_CONTROL = r"[\x00-\x08\x0b-\x1f]"
+# Control characters and the two non-characters, which XML cannot hold.
+_CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0xFFFE, 0xFFFF)]
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x{FFFE}\x{FFFF}]"
 
 
 class _Body:
