@@ -187,7 +187,8 @@ def _number_text(name: str, dtype: pl.DataType) -> pl.Expr:
     column = pl.col(name)
     if dtype.is_integer():
         return column.cast(pl.Utf8)
-    return column.map_elements(str, return_dtype=pl.Utf8)  # Python's float text (1e-05), as `safe_cell` has it
+    # Python's own text of a float (1e-05, where Polars writes 1e-5), as `safe_cell` has it.
+    return column.map_batches(lambda s: pl.Series([None if v is None else str(v) for v in s], dtype=pl.Utf8))
 
 
 def _safe_text(name: str, dtype: pl.DataType) -> pl.Expr:
