@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 
 import openpyxl
 import polars as pl
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jingzhun.core.masking import mask_id_number, mask_phone
@@ -96,3 +97,51 @@ def test_report_records_mask_everything_not_known_to_be_harmless():
     shifted = {"checkpoint": "G15", "plate": "13812345678", "origin": "沪A12345"}
     masked = mask_record(shifted, columns_trusted=False)
     assert masked == {"checkpoint": "G**", "plate": "***********", "origin": "沪******"}
+
+
+# Texts a hotline caller or an export may hold: formula starts, XML's special characters, control characters,
+# Excel's own `_xHHHH_` escapes, whitespace at either end, CJK, quotes, commas and line breaks.
+_CELL_TEXT = st.lists(
+    st.sampled_from([*"=+-@\t\r\n &<>\"',;_x0F", "\x01", "\x1f", "_x0041_", "王", "伟", "　"]), max_size=8
+).map("".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), _CELL_TEXT), st.one_of(st.none(), st.integers(-(10**6), 10**6))),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_every_cell_reads_back_as_written_and_the_csv_is_what_csv_writer_writes(tmp_path_factory, rows, printed):
+    """What a spreadsheet reads back is `safe_cell` of each value (a number as the number), in a printed sheet
+    too; the `.csv` is byte for byte what Python's `csv.writer` writes of `safe_cell` of each value. Texts are read
+    with calamine (`fastexcel`), which undoes Excel's `_xHHHH_` escapes as Excel does; openpyxl leaves them."""
+    import fastexcel
+
+    tmp_path = tmp_path_factory.mktemp("cells")
+    frame = pl.DataFrame(rows, schema={"内容": pl.Utf8, "数量": pl.Int64}, orient="row")
+    printout = Printout("街道", "运行日期", {"内容": 10}) if printed else None
+    write_workbook(tmp_path / "a.xlsx", [Sheet("派单", frame, printout=printout)], dt.datetime(2026, 11, 22))
+    write_csv(tmp_path / "a.csv", frame)
+
+    sheet = openpyxl.load_workbook(tmp_path / "a.xlsx")["派单"]
+    texts = fastexcel.read_excel(tmp_path / "a.xlsx").load_sheet(0, header_row=None, dtypes="string").to_polars()
+    for at, (text, number) in enumerate(rows, start=2):
+        read = texts[at - 1, 0] if at - 1 < texts.height else None
+        assert read is None if text is None else read == safe_cell(text) or (text == "" and read is None)
+        assert sheet.cell(at, 2).value == number
+        if printed:
+            assert sheet.row_dimensions[at].height >= 36
+    expected = io.StringIO(newline="")
+    writer = csv.writer(expected)
+    writer.writerow(frame.columns)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    assert (tmp_path / "a.csv").read_bytes() == ("\ufeff" + expected.getvalue()).encode()
+
+
+def test_a_one_column_csv_quotes_an_empty_row_as_csv_writer_does(tmp_path):
+    write_csv(tmp_path / "a.csv", pl.DataFrame({"备注": ["a", "", None]}))
+    assert (tmp_path / "a.csv").read_bytes() == '\ufeff备注\r\na\r\n""\r\n""\r\n'.encode()

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from jingzhun.cleansing.idcard import check_digit, id_birth_and_area
 from jingzhun.core import rules
-from jingzhun.core.masking import mask_record, scrub_text, show
+from jingzhun.core.masking import mask_record, scrub_text, scrub_texts, show, shown
 from tests.conftest import RUN_DATE
 
 FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
@@ -77,6 +77,28 @@ def test_no_id_number_or_phone_survives_in_free_text_however_written(value, how,
     assert value not in _normalized(masked)
     assert value[-4:] in _normalized(masked)  # enough left to tell two numbers apart
     assert len(masked) == len(text)
+
+
+# Digits of every width, the gaps a number may have, X, a date's and a float's marks, letters and CJK.
+_NUMBERISH = st.text(alphabet="0123456789０１２３４５６７８９ -－\u3000XxＸ×.E+年月日号室ab王_", max_size=40)
+
+
+@given(st.lists(st.one_of(st.none(), _NUMBERISH), max_size=12))
+def test_a_column_is_scrubbed_as_each_of_its_texts_is(values):
+    """`scrub_texts` sends only some texts through `scrub_text`: every text must come out as `scrub_text` makes it."""
+    column = pl.Series("t", values, dtype=pl.Utf8)
+    assert scrub_texts(column).to_list() == [None if v is None else scrub_text(v) for v in values]
+
+
+@given(st.lists(st.one_of(st.none(), _NUMBERISH, st.text(max_size=20)), max_size=12))
+def test_a_column_is_shown_as_each_of_its_values_is(values):
+    """`shown` masks a column in Polars: every output and field as `show` masks each value."""
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.Utf8})
+    for output in rules.load("privacy")["outputs"]:
+        for field in ("name", "phone", "address", "id_number", "extras", "plate"):
+            column = frame.select(shown(output, field, "v")).to_series()
+            assert column.name == "v"
+            assert column.to_list() == [show(output, field, v) for v in values], (output, field)
 
 
 @pytest.mark.parametrize(

@@ -33,10 +33,6 @@ LABEL_SCHEMA = {
 }
 
 
-def pair_id(run_date: dt.date, record_id: int, person_id: str) -> str:
-    return f"{run_date.isoformat()}/{record_id}/{person_id}"
-
-
 def candidate_rows(
     candidates: pl.DataFrame, matched: pl.DataFrame, standard: pl.DataFrame, population: pl.DataFrame, run_date: dt.date
 ) -> pl.DataFrame:
@@ -61,9 +57,9 @@ def candidate_rows(
         # warehouse gave them in, so that a rerun writes the same file.
         .sort("record_id", "match_weight", "person_id", descending=[False, True, False])
         .select(
-            pl.struct("record_id", "person_id")
-            .map_elements(lambda p: pair_id(run_date, p["record_id"], p["person_id"]), return_dtype=pl.Utf8)
-            .alias(PAIR_HEADER),
+            pl.concat_str(  # the pair's id, read back by `_label`: run date/record id/person id
+                pl.lit(f"{run_date.isoformat()}/"), pl.col("record_id").cast(pl.Utf8), pl.lit("/"), "person_id"
+            ).alias(PAIR_HEADER),
             pl.col("source").replace_strict(SOURCE_NAMES).alias("来源"),
             pl.col("source_file").alias("来源文件"),
             pl.col("source_row").alias("来源行号"),
