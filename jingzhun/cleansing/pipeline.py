@@ -17,6 +17,7 @@ from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address,
 from jingzhun.cleansing.datetimes import parse_datetime
 from jingzhun.cleansing.idcard import parse_id_number, settled_id_numbers
 from jingzhun.cleansing.names import name_of_text, name_pinyin, pinyin_fuzzy_key, pinyin_of_normalized_name
+from jingzhun.cleansing.parse_store import AddressParses, parser_version
 from jingzhun.cleansing.phone import normalize_phone, settled_phones
 from jingzhun.cleansing.text import normalize_text_flagged
 from jingzhun.core import progress, rules
@@ -94,22 +95,33 @@ SETTLED: dict[str, Callable[[pl.Series], pl.DataFrame]] = {
 }
 
 
-def cleanse(raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+def cleanse(
+    raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None, parses: AddressParses | None = None
+) -> pl.DataFrame:
     """Standardize every field of `raw`; add `event_at` and `quarantine_code`. Addresses are read with the
-    district's `gazetteer` (its towns and places) before the national names."""
+    district's `gazetteer` (its towns and places) before the national names, and those `parses` keeps are not
+    parsed again."""
     config = rules.load("cleansing")
     standard = raw
     for done, field in enumerate(fields):
         progress.doing(f"the fields of the day ({field})", done, len(fields))
-        standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer)
+        standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer, parses)
     event_fields = [f for f in config["event_time"] if f in fields]
     standard = standard.with_columns(event_at=pl.coalesce(event_fields) if event_fields else pl.lit(None))
     return standard.with_columns(quarantine_code=_quarantine_code())
 
 
-def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+def normalize_column(
+    frame: pl.DataFrame,
+    field: str,
+    kind: str,
+    gazetteer: Gazetteer | None = None,
+    parses: AddressParses | None = None,
+) -> pl.DataFrame:
     """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
-    `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
+    `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`.
+    An address `parses` keeps (parsed on an earlier day, or of the register) is read from there, not parsed; the
+    others are parsed and kept there."""
     config = rules.load("cleansing")
     normalize = NORMALIZERS[kind]
     if kind == "address":  # the district of the day's data, read once per column rather than once per value
@@ -122,6 +134,12 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
             distinct.filter(~distinct.str.to_lowercase().is_in(pl.Series(list(placeholders), dtype=pl.Utf8).implode()))
         )
         distinct = distinct.filter(~distinct.is_in(settled["raw"].implode()))
+    names = _names(normalize, field)
+    kept = None
+    if parses is not None and kind == "address":
+        key = (parser_version(config.get("district_code"), frozenset(placeholders)), gazetteer and gazetteer.digest())
+        kept = parses.known(*key, distinct, _stored_schema(kind, names)).rename(_stored_names(names))
+        distinct = distinct.filter(~distinct.is_in(kept["__raw"].implode()))
     # In chunks: a register of four million houses is four million addresses, and their parsed fields as Python
     # objects all at once took gigabytes; a chunk's objects are gone once its rows are in a frame.
     chunks = []
@@ -130,7 +148,10 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
             progress.values_done(start, distinct.len())
         chunks.append(_lookup(distinct.slice(start, CHUNK_VALUES).to_list(), normalize, placeholders, field, kind))
     lookup = pl.concat(chunks, how="vertical_relaxed")
-    names = _names(normalize, field)
+    if kept is not None:
+        if lookup.height:
+            parses.keep(*key, lookup.rename({v: k for k, v in _stored_names(names).items()}))
+        lookup = pl.concat([kept.cast(dict(lookup.schema)), lookup])
     if settled is not None:
         lookup = pl.concat(
             [
@@ -151,6 +172,15 @@ CHUNK_VALUES = 100_000  # distinct values normalized at once
 def _names(normalize: Callable[[str], dict[str, Any]], field: str) -> dict[str, str]:
     """The normalizer's result keys → the columns they become (`field`, `field_<key>`, an `addr_` key as it is)."""
     return {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field) for key in normalize("")}
+
+
+def _stored_names(names: dict[str, str]) -> dict[str, str]:
+    """A kept parse's columns (the normalizer's result keys; its value as `text`) → the column's own names."""
+    return {key or "text": name for key, name in names.items()}
+
+
+def _stored_schema(kind: str, names: dict[str, str]) -> dict[str, pl.DataType]:
+    return {key or "text": _output_type(kind, key) for key in names}
 
 
 def _lookup(
