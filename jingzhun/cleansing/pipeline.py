@@ -7,7 +7,11 @@ never removes a row: it only adds standardized columns and the quarantine code o
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
@@ -194,11 +198,45 @@ def _lookup(
     names = _names(normalize, field)
     # The results' dicts are made columns by Polars at once, not one Python list per column.
     results = pl.DataFrame(
-        [normalize(value) for value in values_read],
+        _normalized(normalize, values_read),
         schema={key: _output_type(kind, key) for key in names},
         strict=False,
     )
     return results.rename(names).insert_column(0, pl.Series("__raw", values, dtype=pl.Utf8))
+
+
+# A long list of values is normalized in two processes where the machine has two cores or more: a normalizer is
+# Python, one core at a time. The second process is forked: it starts in milliseconds with the parent's tables and
+# caches (the division tables, the gazetteer, OpenCC) as they are, where a spawned one would import and load them
+# again (seconds). It only runs the normalizer (no Polars, DuckDB or logging, whose threads a fork does not copy)
+# and sends its half's results back.
+PARALLEL_VALUES = 20_000  # below, the fork and the results' way back cost more than half the work saves
+_FORKED: tuple[Callable[[str], dict[str, Any]], list[str]] | None = None  # what the forked process reads
+
+
+def _normalized(normalize: Callable[[str], dict[str, Any]], values: list[str]) -> list[dict[str, Any]]:
+    """`normalize` of each of `values`, in their order."""
+    if len(values) < PARALLEL_VALUES or (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
+        return [normalize(value) for value in values]
+    global _FORKED
+    half = len(values) // 2
+    _FORKED = (normalize, values)
+    try:
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+            second = pool.submit(_normalized_forked, half, len(values))
+            first = [normalize(value) for value in values[:half]]
+            try:
+                return first + second.result()
+            except BrokenProcessPool:  # the process died (killed, out of memory): its half is done here
+                return first + [normalize(value) for value in values[half:]]
+    finally:
+        _FORKED = None
+
+
+def _normalized_forked(start: int, end: int) -> list[dict[str, Any]]:
+    assert _FORKED is not None, "runs in the process `_normalized` forked"
+    normalize, values = _FORKED
+    return [normalize(value) for value in values[start:end]]
 
 
 def _output_type(kind: str, key: str) -> pl.DataType:
