@@ -7,6 +7,7 @@ never removes a row: it only adds standardized columns and the quarantine code o
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from collections.abc import Callable
@@ -196,12 +197,7 @@ def _lookup(
     else:
         values_read = values
     names = _names(normalize, field)
-    # The results' dicts are made columns by Polars at once, not one Python list per column.
-    results = pl.DataFrame(
-        _normalized(normalize, values_read),
-        schema={key: _output_type(kind, key) for key in names},
-        strict=False,
-    )
+    results = _normalized(normalize, values_read, {key: _output_type(kind, key) for key in names})
     return results.rename(names).insert_column(0, pl.Series("__raw", values, dtype=pl.Utf8))
 
 
@@ -209,34 +205,43 @@ def _lookup(
 # Python, one core at a time. The second process is forked: it starts in milliseconds with the parent's tables and
 # caches (the division tables, the gazetteer, OpenCC) as they are, where a spawned one would import and load them
 # again (seconds). It only runs the normalizer (no Polars, DuckDB or logging, whose threads a fork does not copy)
-# and sends its half's results back.
+# and sends its half's results back as tuples (the dicts' keys pickled once per value cost more than the values).
 PARALLEL_VALUES = 20_000  # below, the fork and the results' way back cost more than half the work saves
-_FORKED: tuple[Callable[[str], dict[str, Any]], list[str]] | None = None  # what the forked process reads
+_FORKED: tuple[Callable[[str], dict[str, Any]], list[str], tuple[str, ...]] | None = None  # what the fork reads
 
 
-def _normalized(normalize: Callable[[str], dict[str, Any]], values: list[str]) -> list[dict[str, Any]]:
-    """`normalize` of each of `values`, in their order."""
+def _normalized(
+    normalize: Callable[[str], dict[str, Any]], values: list[str], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """`normalize` of each of `values`, in their order, as columns of `schema` (the normalizer's keys)."""
+    # The results' dicts are made columns by Polars at once, not one Python list per column.
     if len(values) < PARALLEL_VALUES or (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
-        return [normalize(value) for value in values]
+        return pl.DataFrame([normalize(value) for value in values], schema=schema, strict=False)
     global _FORKED
     half = len(values) // 2
-    _FORKED = (normalize, values)
+    _FORKED = (normalize, values, tuple(schema))
+    # Frozen, the parent's objects are out of the forked process's garbage collections: a collection there would
+    # touch, and so copy, every page of the parent's heap.
+    gc.freeze()
     try:
         with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
             second = pool.submit(_normalized_forked, half, len(values))
-            first = [normalize(value) for value in values[:half]]
+            gc.unfreeze()
+            first = pl.DataFrame([normalize(value) for value in values[:half]], schema=schema, strict=False)
             try:
-                return first + second.result()
+                rows = second.result()
             except BrokenProcessPool:  # the process died (killed, out of memory): its half is done here
-                return first + [normalize(value) for value in values[half:]]
+                rows = [tuple(map(normalize(value).get, schema)) for value in values[half:]]
+        return pl.concat([first, pl.DataFrame(rows, schema=schema, orient="row", strict=False)])
     finally:
+        gc.unfreeze()
         _FORKED = None
 
 
-def _normalized_forked(start: int, end: int) -> list[dict[str, Any]]:
+def _normalized_forked(start: int, end: int) -> list[tuple[Any, ...]]:
     assert _FORKED is not None, "runs in the process `_normalized` forked"
-    normalize, values = _FORKED
-    return [normalize(value) for value in values[start:end]]
+    normalize, values, keys = _FORKED
+    return [tuple(map(normalize(value).get, keys)) for value in values[start:end]]
 
 
 def _output_type(kind: str, key: str) -> pl.DataType:
