@@ -215,7 +215,7 @@ def _normalized(
 ) -> pl.DataFrame:
     """`normalize` of each of `values`, in their order, as columns of `schema` (the normalizer's keys)."""
     # The results' dicts are made columns by Polars at once, not one Python list per column.
-    if len(values) < PARALLEL_VALUES or (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
+    if len(values) < PARALLEL_VALUES or not _may_fork():
         return pl.DataFrame([normalize(value) for value in values], schema=schema, strict=False)
     global _FORKED
     half = len(values) // 2
@@ -236,6 +236,11 @@ def _normalized(
     finally:
         gc.unfreeze()
         _FORKED = None
+
+
+def _may_fork() -> bool:
+    """Two cores or more, fork available, and not a daemonic process (a Dask worker's: it may have no children)."""
+    return (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
 def _normalized_forked(start: int, end: int) -> list[tuple[Any, ...]]:
