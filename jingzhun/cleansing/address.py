@@ -21,6 +21,7 @@ used only to resolve town names, never to fill in a district the address does no
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import string
@@ -393,17 +394,28 @@ class Gazetteer:
     built per run and the parser's caches key on it.
     """
 
-    __slots__ = ("_places", "_towns")
+    __slots__ = ("_digest", "_names", "_places", "_towns")
 
     def __init__(self, towns: Iterable[str], places: Iterable[str]) -> None:
         self._towns = _NameIndex()
         self._places = _NameIndex()
-        for town in {t for t in towns if t}:
+        self._names = ({t for t in towns if t}, {p for p in places if p and len(p) >= 2})
+        self._digest: str | None = None
+        for town in self._names[0]:
             self._towns.add(town, town, False)
             for alias in _aliases(town, 3, keep_roadlike=True):
                 self._towns.add(alias, town, True)
-        for place in {p for p in places if p and len(p) >= 2}:
+        for place in self._names[1]:
             self._places.add(place, place, False)
+
+    def digest(self) -> str:
+        """What its names are (the same names give the same digest), for parses kept beyond one run."""
+        if self._digest is None:
+            digest = hashlib.sha256()
+            for names in self._names:
+                digest.update("\0".join(sorted(names)).encode() + b"\1")
+            self._digest = digest.hexdigest()
+        return self._digest
 
     def town_at(self, text: str, pos: int) -> tuple[int, str] | None:
         """(end, the town's full name) for the longest town written at pos. A short name counts only where it

@@ -7,7 +7,12 @@ never removes a row: it only adds standardized columns and the quarantine code o
 
 from __future__ import annotations
 
+import gc
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
@@ -17,6 +22,7 @@ from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address,
 from jingzhun.cleansing.datetimes import parse_datetime
 from jingzhun.cleansing.idcard import parse_id_number, settled_id_numbers
 from jingzhun.cleansing.names import name_of_text, name_pinyin, pinyin_fuzzy_key, pinyin_of_normalized_name
+from jingzhun.cleansing.parse_store import AddressParses, parser_version
 from jingzhun.cleansing.phone import normalize_phone, settled_phones
 from jingzhun.cleansing.text import normalize_text_flagged
 from jingzhun.core import progress, rules
@@ -94,22 +100,33 @@ SETTLED: dict[str, Callable[[pl.Series], pl.DataFrame]] = {
 }
 
 
-def cleanse(raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+def cleanse(
+    raw: pl.DataFrame, fields: tuple[str, ...], gazetteer: Gazetteer | None = None, parses: AddressParses | None = None
+) -> pl.DataFrame:
     """Standardize every field of `raw`; add `event_at` and `quarantine_code`. Addresses are read with the
-    district's `gazetteer` (its towns and places) before the national names."""
+    district's `gazetteer` (its towns and places) before the national names, and those `parses` keeps are not
+    parsed again."""
     config = rules.load("cleansing")
     standard = raw
     for done, field in enumerate(fields):
         progress.doing(f"the fields of the day ({field})", done, len(fields))
-        standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer)
+        standard = normalize_column(standard, field, config["fields"].get(field, "text"), gazetteer, parses)
     event_fields = [f for f in config["event_time"] if f in fields]
     standard = standard.with_columns(event_at=pl.coalesce(event_fields) if event_fields else pl.lit(None))
     return standard.with_columns(quarantine_code=_quarantine_code())
 
 
-def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gazetteer | None = None) -> pl.DataFrame:
+def normalize_column(
+    frame: pl.DataFrame,
+    field: str,
+    kind: str,
+    gazetteer: Gazetteer | None = None,
+    parses: AddressParses | None = None,
+) -> pl.DataFrame:
     """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
-    `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`."""
+    `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`.
+    An address `parses` keeps (parsed on an earlier day, or of the register) is read from there, not parsed; the
+    others are parsed and kept there."""
     config = rules.load("cleansing")
     normalize = NORMALIZERS[kind]
     if kind == "address":  # the district of the day's data, read once per column rather than once per value
@@ -122,6 +139,12 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
             distinct.filter(~distinct.str.to_lowercase().is_in(pl.Series(list(placeholders), dtype=pl.Utf8).implode()))
         )
         distinct = distinct.filter(~distinct.is_in(settled["raw"].implode()))
+    names = _names(normalize, field)
+    kept = None
+    if parses is not None and kind == "address":
+        key = (parser_version(config.get("district_code"), frozenset(placeholders)), gazetteer and gazetteer.digest())
+        kept = parses.known(*key, distinct, _stored_schema(kind, names)).rename(_stored_names(names))
+        distinct = distinct.filter(~distinct.is_in(kept["__raw"].implode()))
     # In chunks: a register of four million houses is four million addresses, and their parsed fields as Python
     # objects all at once took gigabytes; a chunk's objects are gone once its rows are in a frame.
     chunks = []
@@ -130,7 +153,10 @@ def normalize_column(frame: pl.DataFrame, field: str, kind: str, gazetteer: Gaze
             progress.values_done(start, distinct.len())
         chunks.append(_lookup(distinct.slice(start, CHUNK_VALUES).to_list(), normalize, placeholders, field, kind))
     lookup = pl.concat(chunks, how="vertical_relaxed")
-    names = _names(normalize, field)
+    if kept is not None:
+        if lookup.height:
+            parses.keep(*key, lookup.rename({v: k for k, v in _stored_names(names).items()}))
+        lookup = pl.concat([kept.cast(dict(lookup.schema)), lookup])
     if settled is not None:
         lookup = pl.concat(
             [
@@ -153,6 +179,15 @@ def _names(normalize: Callable[[str], dict[str, Any]], field: str) -> dict[str, 
     return {key: (key if key.startswith("addr_") else f"{field}_{key}" if key else field) for key in normalize("")}
 
 
+def _stored_names(names: dict[str, str]) -> dict[str, str]:
+    """A kept parse's columns (the normalizer's result keys; its value as `text`) → the column's own names."""
+    return {key or "text": name for key, name in names.items()}
+
+
+def _stored_schema(kind: str, names: dict[str, str]) -> dict[str, pl.DataType]:
+    return {key or "text": _output_type(kind, key) for key in names}
+
+
 def _lookup(
     values: list[str], normalize: Callable[[str], dict[str, Any]], placeholders: set[str], field: str, kind: str
 ) -> pl.DataFrame:
@@ -162,13 +197,56 @@ def _lookup(
     else:
         values_read = values
     names = _names(normalize, field)
-    # The results' dicts are made columns by Polars at once, not one Python list per column.
-    results = pl.DataFrame(
-        [normalize(value) for value in values_read],
-        schema={key: _output_type(kind, key) for key in names},
-        strict=False,
-    )
+    results = _normalized(normalize, values_read, {key: _output_type(kind, key) for key in names})
     return results.rename(names).insert_column(0, pl.Series("__raw", values, dtype=pl.Utf8))
+
+
+# A long list of values is normalized in two processes where the machine has two cores or more: a normalizer is
+# Python, one core at a time. The second process is forked: it starts in milliseconds with the parent's tables and
+# caches (the division tables, the gazetteer, OpenCC) as they are, where a spawned one would import and load them
+# again (seconds). It only runs the normalizer (no Polars, DuckDB or logging, whose threads a fork does not copy)
+# and sends its half's results back as tuples (the dicts' keys pickled once per value cost more than the values).
+PARALLEL_VALUES = 20_000  # below, the fork and the results' way back cost more than half the work saves
+_FORKED: tuple[Callable[[str], dict[str, Any]], list[str], tuple[str, ...]] | None = None  # what the fork reads
+
+
+def _normalized(
+    normalize: Callable[[str], dict[str, Any]], values: list[str], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """`normalize` of each of `values`, in their order, as columns of `schema` (the normalizer's keys)."""
+    # The results' dicts are made columns by Polars at once, not one Python list per column.
+    if len(values) < PARALLEL_VALUES or not _may_fork():
+        return pl.DataFrame([normalize(value) for value in values], schema=schema, strict=False)
+    global _FORKED
+    half = len(values) // 2
+    _FORKED = (normalize, values, tuple(schema))
+    # Frozen, the parent's objects are out of the forked process's garbage collections: a collection there would
+    # touch, and so copy, every page of the parent's heap.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+            second = pool.submit(_normalized_forked, half, len(values))
+            gc.unfreeze()
+            first = pl.DataFrame([normalize(value) for value in values[:half]], schema=schema, strict=False)
+            try:
+                rows = second.result()
+            except BrokenProcessPool:  # the process died (killed, out of memory): its half is done here
+                rows = [tuple(map(normalize(value).get, schema)) for value in values[half:]]
+        return pl.concat([first, pl.DataFrame(rows, schema=schema, orient="row", strict=False)])
+    finally:
+        gc.unfreeze()
+        _FORKED = None
+
+
+def _may_fork() -> bool:
+    """Two cores or more, fork available, and not a daemonic process (a Dask worker's: it may have no children)."""
+    return (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+
+
+def _normalized_forked(start: int, end: int) -> list[tuple[Any, ...]]:
+    assert _FORKED is not None, "runs in the process `_normalized` forked"
+    normalize, values, keys = _FORKED
+    return [tuple(map(normalize(value).get, keys)) for value in values[start:end]]
 
 
 def _output_type(kind: str, key: str) -> pl.DataType:

@@ -192,6 +192,7 @@ def _earlier_deliveries(con: Any, run: Run) -> dict[str, Delivery]:
 
 
 def cleanse(run: Run) -> dict[str, int]:
+    from jingzhun.cleansing.parse_store import AddressParses
     from jingzhun.cleansing.pipeline import cleanse as cleanse_records
     from jingzhun.matching.link import standardize_houses
     from jingzhun.matching.reference import gazetteer
@@ -202,8 +203,9 @@ def cleanse(run: Run) -> dict[str, int]:
         # The reference's own names read the day's addresses first; standardized once and cached for matching.
         progress.doing("the standardized houses (parsed and cached when the grid or housing file changed)")
         houses = standardize_houses(con, reference, ("addr_community", "addr_road"))
+        # An address parsed on an earlier day (under the same parser and register) is read back, not parsed.
         standard = cleanse_records(
-            read_run(con, "raw_records", run.run_date), fields, gazetteer(houses, reference.grid)
+            read_run(con, "raw_records", run.run_date), fields, gazetteer(houses, reference.grid), AddressParses(con)
         )
         replace_run(con, "standard_records", run.run_date, standard)
     return {"rows": standard.height, "quarantined": standard["quarantine_code"].is_not_null().sum()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import duckdb
 import polars as pl
 
 from jingzhun.cleansing.address import ADDRESS_FIELDS
+from jingzhun.cleansing.parse_store import AddressParses
 from jingzhun.cleansing.pipeline import normalize_column
 from jingzhun.core import progress, rules
 from jingzhun.core.warehouse import has_table
@@ -131,9 +133,9 @@ def standardize_houses(
     """The houses of `standardize_reference`, which need only the grid and housing tables (the gazetteer of the
     cleanse step is built from them, before the population is read); only `columns` of them (the gazetteer reads
     two of 24: four million houses whole are gigabytes)."""
-    return _cached(
-        con, HOUSES, reference.fingerprint(HOUSE_TABLES), lambda: _standardize_houses(reference), HOUSE_COLUMNS, columns
-    )
+    # A replaced housing file parses only the addresses the warehouse has not parsed before.
+    make = partial(_standardize_houses, reference, AddressParses(con))
+    return _cached(con, HOUSES, reference.fingerprint(HOUSE_TABLES), make, HOUSE_COLUMNS, columns)
 
 
 def houses_scan(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.LazyFrame:
@@ -277,8 +279,8 @@ def _keep_parquet_copy(
             other.unlink(missing_ok=True)
 
 
-def _standardize_houses(reference: Reference) -> pl.DataFrame:
-    houses = normalize_column(reference.housing, "address", "address")
+def _standardize_houses(reference: Reference, parses: AddressParses | None = None) -> pl.DataFrame:
+    houses = normalize_column(reference.housing, "address", "address", parses=parses)
     if "community" in houses.columns:
         # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
         houses = normalize_column(houses, "community", "text").with_columns(
