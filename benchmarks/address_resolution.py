@@ -37,7 +37,14 @@ from jingzhun.cleansing import address, pipeline
 from jingzhun.cleansing.parse_store import PARSES, AddressParses
 from jingzhun.ingest.inbox import read_inbox
 from jingzhun.ingest.mapping import HeaderMapping
-from jingzhun.matching.link import HOUSE_TABLES, resolve_day, resolve_records, standardize_reference, usable_records
+from jingzhun.matching.link import (
+    HOUSE_TABLES,
+    resolve_day,
+    resolve_records,
+    standardize_reference,
+    standardized_key,
+    usable_records,
+)
 from jingzhun.matching.reference import gazetteer, load_reference
 
 
@@ -107,7 +114,11 @@ def main() -> None:
     def stages() -> pl.DataFrame:
         usable = usable_records(standard, houses, reference.grid)
         resolve_day(
-            warehouse, resolve_records(warehouse, usable, houses), usable, houses, reference.fingerprint(HOUSE_TABLES)
+            warehouse,
+            resolve_records(warehouse, usable, houses),
+            usable,
+            houses,
+            standardized_key(reference, HOUSE_TABLES),
         )
         return usable
 

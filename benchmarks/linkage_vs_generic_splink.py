@@ -29,6 +29,7 @@ from jingzhun.matching.link import (
     resolve_day,
     resolve_records,
     standardize_reference,
+    standardized_key,
     usable_records,
 )
 from jingzhun.matching.person import Thresholds, splink_tables
@@ -77,7 +78,7 @@ def address_resolution(
     started = time.perf_counter()
     usable = usable_records(standard, houses, reference.grid)
     resolve_day(
-        warehouse, resolve_records(warehouse, usable, houses), usable, houses, reference.fingerprint(HOUSE_TABLES)
+        warehouse, resolve_records(warehouse, usable, houses), usable, houses, standardized_key(reference, HOUSE_TABLES)
     )
     return {"addresses": usable.height, "address_s": time.perf_counter() - started}
 

@@ -1119,6 +1119,7 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
     import shutil
 
     from jingzhun.core.warehouse import connect
+    from jingzhun.matching import link
     from jingzhun.matching.link import standardize_reference
     from jingzhun.matching.reference import load_reference
 
@@ -1134,8 +1135,8 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
             assert table.schema == made.schema and table.equals(made)
         names = sorted(p.name for p in copies.iterdir())
         assert names == [
-            f"reference_houses-{reference.fingerprint(('grid', 'housing'))}.parquet",
-            f"reference_population-{reference.fingerprint()}.parquet",
+            f"reference_houses-{link.standardized_key(reference, ('grid', 'housing'))}.parquet",
+            f"reference_population-{link.standardized_key(reference)}.parquet",
         ]
         from_copy = standardize_reference(con, reference)
         for table, copied in zip(from_warehouse, from_copy, strict=True):
@@ -1154,7 +1155,7 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
         standardize_reference(con, changed)
     assert sorted(p.name for p in copies.iterdir()) == [
         names[0],
-        f"reference_population-{changed.fingerprint()}.parquet",
+        f"reference_population-{link.standardized_key(changed)}.parquet",
     ]
 
 
@@ -1193,7 +1194,7 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
         # in memory give, on every address stage.
         assert list((tmp_path / ".reference-cache").glob(f"{link.HOUSES}-*.parquet"))
         usable = link.usable_records(standard, houses, load_reference(folder).grid)
-        fingerprint = load_reference(folder).fingerprint(link.HOUSE_TABLES)
+        fingerprint = link.standardized_key(load_reference(folder), link.HOUSE_TABLES)
         assert addresses.equals(
             link.resolve_day(con, link.resolve_records(con, usable, houses), usable, houses, fingerprint)
         )
@@ -1288,7 +1289,7 @@ def test_the_first_day_standardizes_the_population_in_chunks_as_it_would_at_once
         link._store_chunks(con, link.POPULATION, "killed", killed_after_one_chunk(), whole.head(0))
     with connect(tmp_path / f"{suffix}-False.duckdb") as con:
         assert con.execute(f"SELECT DISTINCT reference_hash FROM {link.POPULATION}").fetchall() == [
-            (deferred.fingerprint(),)
+            (link.standardized_key(deferred),)
         ]
         assert con.execute(f"SELECT count(*) FROM {link.POPULATION}").fetchall() == [(whole.height,)]
 
@@ -1351,3 +1352,23 @@ def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_r
         for r, (i, t) in enumerate(written)
     }
     assert got == want
+
+
+def test_a_new_version_of_the_standardizing_code_standardizes_the_reference_again(district, tmp_path, monkeypatch):
+    """The standardized reference is kept under its files and the code that standardized it: the register parsed by
+    an earlier parser never meets a day parsed by this one."""
+    from jingzhun.core.warehouse import connect
+    from jingzhun.matching import link
+    from jingzhun.matching.reference import load_reference
+
+    reference = load_reference(district / "reference")
+    made: list[int] = []
+    standardize = link._standardize_houses
+    monkeypatch.setattr(link, "_standardize_houses", lambda *a, **k: made.append(1) or standardize(*a, **k))
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        first = link.standardize_houses(con, reference)
+        link.standardize_houses(con, reference)
+        assert len(made) == 1  # kept: the same files, the same code
+        monkeypatch.setattr(link, "standard_version", lambda: "a later version")
+        again = link.standardize_houses(con, reference)
+    assert len(made) == 2 and again.equals(first)

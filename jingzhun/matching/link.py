@@ -8,10 +8,13 @@ where the record says the person is, else the person's registered home. Every de
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +109,32 @@ ADDRESS_EXPLANATIONS = {
 }
 
 
+# What the standardized reference is made by besides its files: the cleansing code (address parser, names, ID
+# numbers, phones, text), the code here and in address.py and features.py that keys, places and counts them, the
+# division tables and cleansing rules they read, and the tables of the libraries they call (OpenCC, pypinyin,
+# Unicode). Kept under the files' fingerprint alone, a reference standardized by an earlier version would meet a day
+# cleansed by this one (a community parsed one way in the register, another in the day's addresses): a new version of
+# any of them standardizes the reference again, once (the houses' addresses mostly read back from the parses kept).
+_STANDARDIZING_CODE = ("cleansing/*.py", "matching/link.py", "matching/address.py", "matching/features.py")
+
+
+@cache
+def standard_version() -> str:
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    files = sorted({path for pattern in _STANDARDIZING_CODE for path in package.glob(pattern)})
+    for path in [*files, *sorted(rules.DIVISIONS_DIR.glob("*.csv")), rules.rules_dir() / "cleansing.yaml"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    libraries = [importlib.metadata.version(name) for name in ("OpenCC", "pypinyin")]
+    digest.update("\0".join([*libraries, unicodedata.unidata_version]).encode())
+    return digest.hexdigest()
+
+
+def standardized_key(reference: Reference, tables: tuple[str, ...] | None = None) -> str:
+    """What the reference's standardized tables are kept under: its files (`tables` of them) and `standard_version`."""
+    return hashlib.sha256(f"{reference.fingerprint(tables)}:{standard_version()}".encode()).hexdigest()
+
+
 def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Houses with their match keys, building and committee; the population standardized and placed in them.
 
@@ -121,7 +150,7 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
 def _standardized_population(
     con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame
 ) -> pl.DataFrame:
-    fingerprint = reference.fingerprint()
+    fingerprint = standardized_key(reference)
     return _cached(
         con, POPULATION, fingerprint, lambda: _store_population(con, reference, houses, fingerprint), POPULATION_COLUMNS
     )
@@ -135,7 +164,7 @@ def standardize_houses(
     two of 24: four million houses whole are gigabytes)."""
     # A replaced housing file parses only the addresses the warehouse has not parsed before.
     make = partial(_standardize_houses, reference, AddressParses(con))
-    return _cached(con, HOUSES, reference.fingerprint(HOUSE_TABLES), make, HOUSE_COLUMNS, columns)
+    return _cached(con, HOUSES, standardized_key(reference, HOUSE_TABLES), make, HOUSE_COLUMNS, columns)
 
 
 def houses_scan(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.LazyFrame:
@@ -144,7 +173,7 @@ def houses_scan(con: duckdb.DuckDBPyConnection, reference: Reference) -> pl.Lazy
     houses read whole were 2 GB, and what the stages made of all of them (keyed, filtered, joined) took the match
     step from 4 to 13.7 GB in its first minute. The frame itself, lazily, where there is no copy (the first day
     of a register, a warehouse in memory)."""
-    fingerprint = reference.fingerprint(HOUSE_TABLES)
+    fingerprint = standardized_key(reference, HOUSE_TABLES)
     copy = _parquet_copy(con, HOUSES, fingerprint)
     if copy is not None:
         if not copy.is_file() and _kept(con, HOUSES, fingerprint, HOUSE_COLUMNS):
@@ -355,7 +384,7 @@ def linkage_inputs(
     progress.doing("addresses to houses")
     usable = usable_records(standard, houses, reference.grid)
     addresses = resolve_day(
-        con, resolve_records(con, usable, houses), usable, houses, reference.fingerprint(HOUSE_TABLES)
+        con, resolve_records(con, usable, houses), usable, houses, standardized_key(reference, HOUSE_TABLES)
     )
     progress.doing("person features")
     return addresses, *person_inputs(con, usable, addresses, reference, houses)
@@ -420,7 +449,7 @@ def stored_population(
     the warehouse under the fingerprint of all the reference files (what they are made of), made when they are not
     there yet: they depend on the reference only, and counting holders over ten million persons every day would
     cost a minute and gigabytes. On a day they are there, the population is not read out of the warehouse."""
-    fingerprint = reference.fingerprint()
+    fingerprint = standardized_key(reference)
     if not (
         _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS) and _kept(con, POPULATION_FEATURES, fingerprint, ())
     ):

@@ -46,6 +46,7 @@ from jingzhun.matching.link import (
     resolve_day,
     resolve_records,
     standardize_houses,
+    standardized_key,
     usable_records,
 )
 from jingzhun.matching.person import TF_COLUMNS, score_pairs
@@ -112,7 +113,7 @@ def linkage_in_partitions(
         houses = standardize_houses(con, reference)
         usable = usable_records(standard, houses, reference.grid)
         addresses = resolve_day(
-            con, _addresses(con, usable, houses, partitions), usable, houses, reference.fingerprint(HOUSE_TABLES)
+            con, _addresses(con, usable, houses, partitions), usable, houses, standardized_key(reference, HOUSE_TABLES)
         )
         records, population_features = person_inputs(con, usable, addresses, reference, houses)
         pairs = _pairs(records, population_features, settings, partitions)
