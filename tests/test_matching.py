@@ -1358,6 +1358,9 @@ def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_r
 def test_a_new_version_of_the_standardizing_code_standardizes_the_reference_again(district, tmp_path, monkeypatch):
     """The standardized reference is kept under its files and the code that standardized it: the register parsed by
     an earlier parser never meets a day parsed by this one."""
+    import shutil
+
+    from jingzhun.core import rules
     from jingzhun.core.warehouse import connect
     from jingzhun.matching import link
     from jingzhun.matching.reference import load_reference
@@ -1370,6 +1373,13 @@ def test_a_new_version_of_the_standardizing_code_standardizes_the_reference_agai
         first = link.standardize_houses(con, reference)
         link.standardize_houses(con, reference)
         assert len(made) == 1  # kept: the same files, the same code
-        monkeypatch.setattr(link, "standard_version", lambda: "a later version")
+        # Rules of one's own whose cleansing rules differ (here by a comment alone: the file's bytes count).
+        own = tmp_path / "rules"
+        shutil.copytree(rules.INSTALLED_RULES_DIR, own)
+        (own / "cleansing.yaml").write_text((own / "cleansing.yaml").read_text(encoding="utf-8") + "\n# ours\n")
+        with rules.using(own):
+            link.standardize_houses(con, reference)
+        assert len(made) == 2
+        monkeypatch.setattr(link, "_code_version", lambda: "a later version")
         again = link.standardize_houses(con, reference)
-    assert len(made) == 2 and again.equals(first)
+    assert len(made) == 3 and again.equals(first)

@@ -118,12 +118,19 @@ ADDRESS_EXPLANATIONS = {
 _STANDARDIZING_CODE = ("cleansing/*.py", "matching/link.py", "matching/address.py", "matching/features.py")
 
 
-@cache
 def standard_version() -> str:
+    """The digest of what standardizes the reference: `_STANDARDIZING_CODE` and the rest above (the rules in force
+    read each time: a long-lived process may run with another rules folder, or the same folder edited)."""
+    cleansing_rules = (rules.rules_dir() / "cleansing.yaml").read_bytes()
+    return hashlib.sha256(_code_version().encode() + b"\0" + cleansing_rules).hexdigest()
+
+
+@cache
+def _code_version() -> str:
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     files = sorted({path for pattern in _STANDARDIZING_CODE for path in package.glob(pattern)})
-    for path in [*files, *sorted(rules.DIVISIONS_DIR.glob("*.csv")), rules.rules_dir() / "cleansing.yaml"]:
+    for path in [*files, *sorted(rules.DIVISIONS_DIR.glob("*.csv"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     libraries = [importlib.metadata.version(name) for name in ("OpenCC", "pypinyin")]
     digest.update("\0".join([*libraries, unicodedata.unidata_version]).encode())
