@@ -83,7 +83,8 @@ HOUSE_COLUMNS = (
     "committee_code",
     "subdistrict_code",
 )
-# What the warehouse keeps of the reference, each table under the fingerprint of the files it is made from:
+# What the warehouse keeps of the reference, each table under the fingerprint of the files it is made from and the
+# version of what standardized them (`standardized_key`):
 # the standardized houses (`standardize_houses`), the standardized population and its person features with
 # their holder counts (`stored_population`).
 HOUSES = "reference_houses"
@@ -147,8 +148,9 @@ def standardize_reference(con: duckdb.DuckDBPyConnection, reference: Reference) 
 
     The reference goes through the same normalizers as the records, so that equal means equal on both sides.
     It changes rarely and costs most of the stage at 10M persons, so the result is kept in the warehouse under
-    the hash of the reference files and reused while they are unchanged: the houses under the hash of the grid
-    and housing files alone, so that a changed population does not parse the houses again.
+    the hash of the reference files (and of the code that standardizes them: `standardized_key`) and reused while
+    they are unchanged: the houses under the hash of the grid and housing files alone, so that a changed population
+    does not parse the houses again.
     """
     houses = standardize_houses(con, reference)
     return houses, _standardized_population(con, reference, houses)
