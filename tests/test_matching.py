@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -22,6 +23,25 @@ from jingzhun.matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decid
 
 def an_id(body17: str) -> str:
     return body17 + check_digit(body17)
+
+
+def splink_predictions(records: pl.DataFrame, population: pl.DataFrame, settings: dict) -> pl.DataFrame:
+    """Splink's `predict_between` of `records` against `population` with the model `settings` and the term
+    frequencies of the population, with every column it gives and the levels' labels: what the person stage
+    scored with before it ran Splink's SQL itself (`person.scoring_sql`), the reference it must still give."""
+    import logging
+
+    from splink import Linker
+
+    from jingzhun.matching.person import TF_COLUMNS, splink_tables, term_frequencies, with_levels
+
+    tables = {f"tf_{column}": term_frequencies(population, column) for column in TF_COLUMNS}
+    with splink_tables(records=records, population=population, **tables) as (_, (left, right, *tfs)):
+        linker = Linker([left, right], copy.deepcopy(settings), log_level=logging.WARNING)
+        for column, tf in zip(TF_COLUMNS, tfs, strict=True):
+            linker.table_management.register_term_frequency_lookup(tf, column)
+        pairs = linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table()
+    return with_levels(pl.from_arrow(pairs), settings)
 
 
 def people(rows: list[dict], id_column: str, population: list[dict] | None = None) -> pl.DataFrame:
@@ -1214,15 +1234,18 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
             expected = term_frequencies(whole, column).filter(pl.col(column).is_in(held.implode()))
             assert frequencies.sort(column).equals(expected.sort(column)), column
         assert set(TF_COLUMNS) == set(stored.frequencies(records))
-        # The day blocked once: each batch of its records reads the same persons and frequencies from it.
-        with stored.blocked_day(records, rules) as day:
+        # The day blocked once: each batch of its records scored in the warehouse is what Splink's own
+        # `predict_between` gives for it against the whole population (its pairs, weights and levels, to the bit).
+        settings = load_model(MODEL_PATH)
+        pair = ["unique_id_l", "unique_id_r"]
+        with stored.blocked_day(records, settings) as day:
             for batch in (records.head(40), records.slice(40, 300), records.tail(1)):
-                persons = day.blocked(batch, rules)
-                assert persons.sort("unique_id").equals(blocked_persons(batch, whole, rules).sort("unique_id"))
-                for column, frequencies in day.frequencies(batch, persons).items():
-                    held = pl.concat([batch[column], persons[column]]).drop_nulls().unique()
-                    expected = term_frequencies(whole, column).filter(pl.col(column).is_in(held.implode()))
-                    assert frequencies.sort(column).equals(expected.sort(column)), column
+                scored = day.scored(batch).sort(pair)
+                assert scored.height > batch.height
+                assert scored.equals(splink_predictions(batch, whole, settings).select(scored.columns).sort(pair))
+        # And every record of the day scored by `score_pairs`, in a database of its own, the same.
+        scored = score_pairs(records, whole, settings).sort(pair)
+        assert scored.equals(splink_predictions(records, whole, settings).select(scored.columns).sort(pair))
         assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'day_%'").fetchall()[0][0]
         homes = stored.homes(blocked["unique_id"])
         assert homes.sort("person_id").equals(

@@ -41,11 +41,13 @@ from jingzhun.matching.person import (
     KEEP_PROBABILITY,
     TF_COLUMNS,
     Thresholds,
+    blocked_pairs_sql,
     blocked_persons,
     decide_persons,
     exact_rule_met,
-    score_pairs,
+    scoring_sql,
     shares,
+    with_levels,
 )
 from jingzhun.matching.reference import Reference
 from jingzhun.matching.versions import Model, builtin
@@ -539,16 +541,10 @@ class Population:
         return blocked_persons(records, self.sql(), blocking_rules, self.con)
 
     @contextmanager
-    def blocked_day(self, records: pl.DataFrame, blocking_rules: list[Any]) -> Iterator[DayBlocks | Population]:
+    def blocked_day(self, records: pl.DataFrame, settings: dict[str, Any]) -> Iterator[DayBlocks]:
         """The day's `records` blocked against the population once (`DayBlocks`), for the batches of
-        `scored_in_batches` to read their persons and term frequencies from: blocked per batch, every batch joined
-        the whole population once per rule and counted its values again (ten million persons read a dozen times
-        for each of forty batches). Rules over exploded lists are Splink's to join: then the population itself,
-        blocked per batch."""
-        if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
-            yield self
-            return
-        rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
+        `scored_in_batches` to be scored from: blocked per batch, every batch joined the whole population once per
+        rule and counted its values again (ten million persons read a dozen times for each of forty batches)."""
         con = self.con
         con.register("day_frame", records)
         try:
@@ -556,29 +552,30 @@ class Population:
             con.execute("CREATE OR REPLACE TEMP TABLE day_records AS SELECT * FROM day_frame")
         finally:
             con.unregister("day_frame")
+        tf_tables = {column: f"day_tf_{column}" for column in TF_COLUMNS}
         try:
-            pairs = " UNION ".join(
-                f"SELECT l.unique_id AS record_uid, r.unique_id AS person_uid FROM day_records AS l "
-                f"JOIN ({self.sql()}) AS r ON {rule}"
-                for rule in rules_sql
+            pairs = blocked_pairs_sql(
+                settings["blocking_rules_to_generate_predictions"], "day_records", f"({self.sql()})"
             )
             con.execute(f"CREATE OR REPLACE TEMP TABLE day_candidates AS {pairs}")
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE day_persons AS
-                SELECT * FROM ({self.sql()}) WHERE unique_id IN (SELECT person_uid FROM day_candidates)""")
-            counts = {}
+                SELECT * FROM ({self.sql()}) WHERE unique_id IN (SELECT unique_id_r FROM day_candidates)""")
             for column in TF_COLUMNS:
                 [(total,)] = con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
                 held = f"SELECT {column} FROM day_records UNION SELECT {column} FROM day_persons"
-                counts[column] = (
-                    con.sql(f"""
-                        SELECT {column}, count(*) AS len FROM ({self.sql()})
-                        WHERE {column} IN ({held}) GROUP BY {column}""").pl(),
-                    total,
-                )
-            yield DayBlocks(con, counts)
+                counts = con.sql(f"""
+                    SELECT {column}, count(*) AS len FROM ({self.sql()})
+                    WHERE {column} IN ({held}) GROUP BY {column}""").pl()
+                con.register("tf_frame", shares(counts, column, total))
+                try:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {tf_tables[column]} AS SELECT * FROM tf_frame")
+                finally:
+                    con.unregister("tf_frame")
+            batch_pairs = "SELECT * FROM day_candidates WHERE unique_id_l IN (SELECT unique_id FROM batch_ids)"
+            yield DayBlocks(con, settings, scoring_sql(settings, batch_pairs, "day_records", "day_persons", tf_tables))
         finally:
-            for table in ("day_records", "day_candidates", "day_persons"):
+            for table in ("day_records", "day_candidates", "day_persons", *tf_tables.values()):
                 con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -601,32 +598,23 @@ class Population:
 @dataclass(frozen=True)
 class DayBlocks:
     """A day's records blocked against the population once (`Population.blocked_day`): in the warehouse's temp
-    tables, every (record, person) pair of a blocking rule (`day_candidates`) and those persons' rows
-    (`day_persons`); here, how many persons of the whole population hold each value of `TF_COLUMNS` that the
-    records or those persons hold, with the number of all values. What `Population.blocked` and
-    `Population.frequencies` give a batch of the records, the same rows, read from them."""
+    tables, every (record, person) pair of a blocking rule (`day_candidates`), those persons' rows (`day_persons`)
+    and the term frequencies over the whole population of the values of `TF_COLUMNS` that the records or those
+    persons hold (`day_tf_*`); `scoring`, the SQL scoring with the model `settings` the pairs of the records in
+    `batch_ids`."""
 
     con: duckdb.DuckDBPyConnection
-    counts: dict[str, tuple[pl.DataFrame, int]]
+    settings: dict[str, Any]
+    scoring: str
 
-    def blocked(self, records: pl.DataFrame, _blocking_rules: list[Any] | None = None) -> pl.DataFrame:
-        """The persons some blocking rule pairs with `records` (records of the day), with their holder counts."""
+    def scored(self, records: pl.DataFrame) -> pl.DataFrame:
+        """`score_pairs` of `records` (records of the day) against the whole population, scored where the day's
+        pairs are: no person is read out of the warehouse, nor copied into another database."""
         self.con.register("batch_ids", records.select("unique_id"))
         try:
-            return self.con.sql("""
-                SELECT * FROM day_persons WHERE unique_id IN (
-                    SELECT person_uid FROM day_candidates
-                    WHERE record_uid IN (SELECT unique_id FROM batch_ids))""").pl()
+            return with_levels(self.con.sql(self.scoring).pl(), self.settings)
         finally:
             self.con.unregister("batch_ids")
-
-    def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
-        """`Population.frequencies` of `sides` (records of the day and their blocked persons)."""
-        frequencies = {}
-        for column, (counts, total) in self.counts.items():
-            held = pl.concat([side.select(column) for side in sides]).unique().to_series()
-            frequencies[column] = shares(counts.filter(pl.col(column).is_in(held.implode())), column, total)
-        return frequencies
 
 
 def phone_candidates(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -666,9 +654,9 @@ def households(candidates: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# Records scored by Splink at once: a million records against ten million persons are tens of millions of
-# candidate pairs, with every comparison's values and levels; 100,000 of them were 2.6 million pairs (57 columns)
-# and took about 6 GB at peak in Splink's DuckDB, Arrow and Polars (a test makes it small).
+# Records scored at once: a million records against ten million persons are tens of millions of candidate pairs;
+# 100,000 of them were 2.6 million pairs and took about 6 GB at peak in Splink's DuckDB, Arrow and Polars when
+# `predict_between` gave 57 columns a pair (now 8 and the 4 levels' labels; a test makes it small).
 RECORDS_PER_BATCH = 25_000
 
 
@@ -716,15 +704,13 @@ def scored_in_batches(
     """The persons' stage of one process, `RECORDS_PER_BATCH` records at a time: a record's pairs, their scores
     and its decision depend on that record, the persons its blocking rules pair it with and the population's term
     frequencies only, so batches of records give the same decisions as all records at once."""
-    rules = settings["blocking_rules_to_generate_predictions"]
     batches = list(records.iter_slices(RECORDS_PER_BATCH)) or [records]
     parts = []
     progress.doing("blocking the day's records against the population")
-    with population.blocked_day(records, rules) as day:
+    with population.blocked_day(records, settings) as day:
         for number, batch in enumerate(batches, 1):
-            progress.doing(f"scoring candidate persons (Splink; records {number} of {len(batches)} parts)")
-            blocked = day.blocked(batch, rules)
-            parts.append(Scored.of(score_pairs(batch, blocked, settings, day.frequencies(batch, blocked)), thresholds))
+            progress.doing(f"scoring candidate persons (Splink's SQL; records {number} of {len(batches)} parts)")
+            parts.append(Scored.of(day.scored(batch), thresholds))
     return Scored.concat(parts)
 
 

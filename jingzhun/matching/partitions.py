@@ -181,11 +181,12 @@ def _pairs(
     scored = [pairs for pairs in partitions.run(score_part, parts) if pairs is not None]
     if not scored:  # no part had a record and a person: the one-process answer, with its columns
         return score_pairs(records.head(0), population.head(0), settings)
-    # A pair several rules found is kept once, under its first rule, as Splink's own predict keeps it.
+    # A pair several rules found is kept once (its scores are the same whichever rule found it).
     return (
         pl.concat(scored)
-        .sort("unique_id_l", "unique_id_r", "match_key")
+        .sort("unique_id_l", "unique_id_r", "rule")
         .unique(["unique_id_l", "unique_id_r"], keep="first", maintain_order=True)
+        .drop("rule")
     )
 
 
@@ -213,8 +214,7 @@ def score_part(part: PersonPart) -> pl.DataFrame | None:
         "blocking_rules_to_generate_predictions": [part.settings["blocking_rules_to_generate_predictions"][part.rule]],
     }
     frequencies = {column: pl.read_parquet(part.folder / f"tf_{column}.parquet") for column in TF_COLUMNS}
-    pairs = score_pairs(records, population, settings, frequencies)
-    return pairs.with_columns(pl.lit(str(part.rule), dtype=pairs.schema["match_key"]).alias("match_key"))
+    return score_pairs(records, population, settings, frequencies).with_columns(rule=pl.lit(part.rule))
 
 
 def _rule_sql(rule: str | dict[str, Any]) -> str:

@@ -5,9 +5,9 @@ uk_address_matcher resolves addresses: an exact stage, then the Splink model):
    whatever else differs, unless another candidate meets a rule too. An ID number that passes its check with an
    agreeing name is such a rule: an address that differs (people living away from their registered home, 人户分离)
    or a new phone cannot overturn it. So is a phone only that person has, with an agreeing name or house.
-2. the model: every candidate of the model's blocking rules is scored by `predict_between`, with term frequencies
-   of names and phones in the population (王伟 or a household's shared phone count for less), and decided by the
-   thresholds: accept, review, or no person.
+2. the model: every candidate of the model's blocking rules is scored by the Splink model (Splink's own SQL for
+   its levels and weights, `scoring_sql`), with term frequencies of names and phones in the population (王伟 or a
+   household's shared phone count for less), and decided by the thresholds: accept, review, or no person.
 
 Both stages read the same comparison levels (`jingzhun/matching/comparisons.py`) by their labels. It never picks between
 candidates: when the evidence cannot tell two apart (陈先生 calling from a phone his household shares) the record
@@ -103,24 +103,89 @@ def score_pairs(
     frequencies: dict[str, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """Every candidate pair of the blocking rules (record unique_id_l, person unique_id_r) with match_weight,
-    match_probability, the level of each comparison (gamma_*, and its label in level_*) and its Bayes factor.
+    match_probability and the level of each comparison (gamma_*, and its label in level_*): `scoring_sql` on the
+    pairs `blocked_pairs_sql` finds, in a database of its own.
 
     `frequencies`: the term frequencies of `TF_COLUMNS` (`term_frequencies`) of the whole population, when
     `population` is only a part of it; by default those of `population`."""
-    from splink import Linker
-
     settings = copy.deepcopy(model) if isinstance(model, dict) else load_model(model)
     frequencies = frequencies or {column: term_frequencies(population, column) for column in TF_COLUMNS}
-    population = blocked_persons(records, population, settings["blocking_rules_to_generate_predictions"])
-    tables = {"records": records, "population": population, **{f"tf_{c}": frequencies[c] for c in TF_COLUMNS}}
-    with splink_tables(**tables) as (_, (left, right, *tfs)):
-        # The model was trained on these columns (`jingzhun/matching/training.py`); Splink's check of its settings
-        # against them only logs, and parses every level's SQL once more to do it (a few tenths of a second a day).
-        linker = Linker([left, right], settings, log_level=logging.WARNING, validate_settings=False)
-        for column, tf in zip(TF_COLUMNS, tfs, strict=True):
-            linker.table_management.register_term_frequency_lookup(tf, column)
-        pairs = linker.inference.predict_between(left, right).as_duckdbpyrelation().to_arrow_table()
-    return with_levels(pl.from_arrow(pairs), settings)
+    tf_tables = {column: f"tf_{column}" for column in TF_COLUMNS}
+    with open_duckdb() as con:
+        # Tables, not views over Arrow data: DuckDB rescans a registered Arrow object on every reference.
+        frames = {"records": records, "population": population, **{tf_tables[c]: frequencies[c] for c in TF_COLUMNS}}
+        for name, frame in frames.items():
+            con.register("source_frame", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM source_frame")
+            con.unregister("source_frame")
+        pairs = blocked_pairs_sql(settings["blocking_rules_to_generate_predictions"], "records", "population")
+        scored = con.sql(scoring_sql(settings, pairs, "records", "population", tf_tables)).pl()
+    return with_levels(scored, settings)
+
+
+def blocked_pairs_sql(blocking_rules: list[Any], records: str, persons: str) -> str:
+    """The SQL of every (record unique_id_l, person unique_id_r) pair that some blocking rule joins, once: the pairs
+    Splink's blocking gives (its rules are these joins). `records` and `persons` are tables or subqueries."""
+    if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
+        raise ValueError("the person stage blocks by joins: a blocking rule over exploded lists is not one")
+    rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
+    pairs = "SELECT l.unique_id AS unique_id_l, r.unique_id AS unique_id_r"
+    return " UNION ".join(f"{pairs} FROM {records} AS l JOIN {persons} AS r ON {rule}" for rule in rules_sql)
+
+
+def scoring_sql(settings: dict[str, Any], pairs: str, records: str, persons: str, frequencies: dict[str, str]) -> str:
+    """The SQL scoring the pairs of the query `pairs` (unique_id_l of `records`, unique_id_r of `persons`), with the
+    term frequencies of the tables `frequencies` (column → table of the column and tf_<column>): unique_id_l,
+    unique_id_r, match_weight, match_probability and gamma_* of each comparison.
+
+    Splink's own SQL for the model's levels, term-frequency adjustments, weights and probabilities (what
+    `predict_between` runs once it has blocked), generated from `settings`, run where the pairs already are.
+    Not `predict_between` itself: it blocked again what the day had blocked (its rules, one after another, and a
+    join on text keys), wanted the persons copied into a database of its own, and gave every comparison's values,
+    weights and term frequencies on both sides (57 columns, 4 of them read) through Arrow to Polars."""
+    from splink.internals.dialects import SplinkDialect
+    from splink.internals.predict import predict_from_comparison_vectors_sqls
+    from splink.internals.settings import Settings
+    from splink.internals.settings_creator import SettingsCreator
+
+    splink_settings = SettingsCreator.from_path_or_dict(settings).get_settings("duckdb")
+    unique_ids = splink_settings.column_info_settings.unique_id_input_columns
+    comparisons = splink_settings.core_model_settings.comparisons
+
+    def side(table: str, source: str) -> str:
+        """A table's rows with their term frequencies (null for a value without one, as Splink's lookup gives)."""
+        joins = " ".join(f"LEFT JOIN {tf} USING ({column})" for column, tf in frequencies.items())
+        tfs = ", ".join(f"{tf}.tf_{column}" for column, tf in frequencies.items())
+        return f"SELECT '{source}' AS source_dataset, t.*, {tfs} FROM {table} AS t {joins}"
+
+    vectors = Settings.columns_to_select_for_comparison_vector_values(
+        unique_id_input_columns=unique_ids,
+        comparisons=comparisons,
+        retain_matching_columns=False,
+        additional_columns_to_retain=[],
+    )
+    # training_mode: the gamma columns without the values compared or the intermediate weights.
+    *weights, predict = predict_from_comparison_vectors_sqls(
+        unique_id_input_columns=unique_ids,
+        core_model_settings=splink_settings.core_model_settings,
+        sql_dialect=SplinkDialect.from_string("duckdb"),
+        training_mode=True,
+    )
+    steps = {
+        "l_side": side(records, "records"),
+        "r_side": side(persons, "population"),
+        "blocked_with_cols": f"SELECT {', '.join(splink_settings._columns_to_select_for_blocking)}, 0 AS match_key "
+        f"FROM ({pairs}) AS b JOIN l_side AS l ON l.unique_id = b.unique_id_l "
+        "JOIN r_side AS r ON r.unique_id = b.unique_id_r",
+        "__splink__df_comparison_vectors": f"SELECT {', '.join(vectors)} FROM blocked_with_cols",
+        **{step["output_table_name"]: step["sql"] for step in weights},
+    }
+    gammas = ", ".join(comparison._gamma_column_name for comparison in comparisons)
+    return (
+        "WITH "
+        + ",\n".join(f"{name} AS ({sql})" for name, sql in steps.items())
+        + f"\nSELECT unique_id_l, unique_id_r, match_weight, match_probability, {gammas} FROM ({predict['sql']})"
+    )
 
 
 def blocked_persons(
@@ -129,24 +194,18 @@ def blocked_persons(
     blocking_rules: list[Any],
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pl.DataFrame:
-    """The persons that some blocking rule pairs with a record: the only candidates there are. Splink then reads
-    these instead of the whole population, so a day's cost follows its rows (the term frequencies and phone
-    holders, counted over the whole population, come with the rows). `population` is a frame, or the SQL of its
-    rows in `con` (the warehouse's cached features: then only these persons are ever read out of it)."""
+    """The persons that some blocking rule pairs with a record: the only candidates there are, so a day's cost
+    follows its rows (the term frequencies and phone holders, counted over the whole population, come with the
+    rows). `population` is a frame, or the SQL of its rows in `con` (the warehouse's cached features: then only
+    these persons are ever read out of it)."""
     source = "r_frame" if isinstance(population, pl.DataFrame) else f"({population})"
+    found = blocked_pairs_sql(blocking_rules, "l_frame", source)
     with contextlib.nullcontext(con) if con is not None else open_duckdb() as db:
-        if any(isinstance(rule, dict) and rule.get("arrays_to_explode") for rule in blocking_rules):
-            # a rule over exploded lists is Splink's to join
-            return population if isinstance(population, pl.DataFrame) else db.sql(population).pl()
-        rules_sql = [rule if isinstance(rule, str) else rule["blocking_rule"] for rule in blocking_rules]
         db.register("l_frame", records)
         if isinstance(population, pl.DataFrame):
             db.register("r_frame", population)
-        found = " UNION ".join(
-            f"SELECT r.unique_id FROM l_frame AS l JOIN {source} AS r ON {rule}" for rule in rules_sql
-        )
         try:
-            return db.sql(f"SELECT * FROM {source} AS r WHERE unique_id IN ({found})").pl()
+            return db.sql(f"SELECT * FROM {source} AS r WHERE unique_id IN (SELECT unique_id_r FROM ({found}))").pl()
         finally:
             db.unregister("l_frame")
             if isinstance(population, pl.DataFrame):
