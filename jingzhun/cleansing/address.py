@@ -317,6 +317,8 @@ _PLACE_BEFORE_ROAD = re.compile(
     r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十]))"
     r"(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
 )
+# The name of a village or an area before a road: no division's suffix, no road, no crossing in it.
+_AREA_NAME = re.compile(r"(?:(?![省市区县镇乡路街道与和])[\u4e00-\u9fff]){3,6}")
 # A place's name does not end with a side or a numeral, nor inside a word the road's name goes on with
 # (向阳南路, 湖东二里桥路, 蛇口工业七路): the split would cut it.
 _NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九十大工]$")
@@ -675,8 +677,7 @@ def _town_candidates(
     # (Where a district is known its towns were searched above: the country's names would add none.)
     for end, entries in () if state.districts else divs.town_short_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
-        road = _ROAD_AFTER_TOWN.match(text, end) if len(fitting) == 1 and _alias_allowed(text, end) else None
-        if road and "街道" not in road.group():  # 四季青街道剧院路: 四季 is no town before 青街道…
+        if len(fitting) == 1 and _alias_allowed(text, end) and _named_after_town(text, end, divs, pos, state):
             return end - pos, fitting
     return None
 
@@ -684,6 +685,28 @@ def _town_candidates(
 _ROAD_AFTER_TOWN = re.compile(
     rf"(?:(?![省市区县镇乡村]|{_COMMUNITY_SUFFIX})[\u4e00-\u9fff]){{2,8}}?(?:大道|大街|公路|路|街(?!道)|巷)"
 )  # no place in it either: 天河区珠江新城花城大道 is 珠江新城 (a place), then the road
+# A named place after a town's short name (乔司三鑫工业园, 九堡商贸中心, 乔司吴家村): a name of its own, two characters
+# at least, then a place's ending. 江南豪园, 西溪山庄, 乔司村 have none after the town's name: places named after it.
+_PLACE_AFTER_TOWN = re.compile(
+    rf"(?:(?![省市区县镇乡路街巷]|{_COMMUNITY_SUFFIX})[\u4e00-\u9fff]){{2,8}}?"
+    rf"(?:{_COMMUNITY_SUFFIX}|山庄|工业园区|工业区|工业园|园区|(?<!新)村)"
+)
+
+
+def _named_after_town(text: str, end: int, divs: _Divisions, pos: int, state: _AdminState) -> bool:
+    """Whether a road or a named place follows the town's short name text[pos:end], so that it is the town.
+
+    Before a place, the name must also be the longest town name written at pos (四季青面料市场: no town 四季 before
+    青面料市场 where 四季青 is a town of several districts), and no province, city or district's name (上海人才创业园,
+    南浔建材城: the upper division, which the address then writes without its suffix)."""
+    if road := _ROAD_AFTER_TOWN.match(text, end):
+        return "街道" not in road.group()  # 四季青街道剧院路: 四季 is no town before 青街道…
+    if _PLACE_AFTER_TOWN.match(text, end) is None or not (state.province or state.city):
+        return False
+    longest = next(iter(divs.town_short_names.at(text, pos)), None)
+    if longest is None or longest[0] != end:
+        return False
+    return not any(e == end for index in divs.global_index for e, _ in index.at(text, pos))
 
 
 def _town_of_sibling_district(
@@ -703,7 +726,7 @@ def _town_of_sibling_district(
     # A short name only before a road (乔司鑫业路): 江南豪园, 西溪山庄 are places named after a town, 余杭塘路 a road,
     # 西塘桥镇 another town.
     length, cands = found[0]
-    if text[pos : pos + length] != cands[0].name and not _ROAD_AFTER_TOWN.match(text, pos + length):
+    if text[pos : pos + length] != cands[0].name and not _named_after_town(text, pos + length, divs, pos, state):
         return None
     return found[0]
 
@@ -949,7 +972,12 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
         if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
             rest.append(road[first.end() :])
             return first["road"]
-        rest.append(m["place"])  # a village or an area: no community of its own (a long road name split wrong)
+        # A village or an area (鲁家峙鲁川路, 胡家坟振兴路): the place where nothing more precise is named, as the
+        # labelling guide has it; a run that holds a division or a road is a long road name split wrong, one with a
+        # word of position (大酒店对面) says where, and names no place.
+        place = m["place"]
+        named = _AREA_NAME.fullmatch(place) and not _POSITION.search(place) and not _LEADING_POSITION.search(place)
+        (areas if named else rest).append(place)
         road = m["road"]
     return road
 
