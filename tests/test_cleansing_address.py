@@ -495,3 +495,24 @@ def test_cli():
 def test_real_address_kinds(address, expected):
     parsed = parse_address(address)
     assert {k: parsed[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "context", "expected"),
+    [
+        # A city's short name opening the address, then a place with a name of its own: the city, as the labelling
+        # guide of real parsed addresses reads it; in a far province's data, a place named after the city.
+        ("杭州白鹭花园3幢", None, {"city": "杭州市", "community": "白鹭花园", "building": "3"}),
+        ("杭州白鹭花园3幢", PUDONG, {"city": None, "community": "杭州白鹭花园"}),
+        ("浦东白鹭花园3幢", PUDONG, {"district": "浦东新区", "community": "白鹭花园"}),
+        # A school or an international place keeps the name it is named after; so does a place written after the
+        # chain (the city written again is a place's name there, not the chain again).
+        ("杭州白鹭学院3幢", None, {"city": None, "community": "杭州白鹭学院"}),
+        ("杭州国际白鹭中心3幢", None, {"city": None, "community": "杭州国际白鹭中心"}),
+        ("浙江省杭州市西湖区杭州白鹭广场5楼", None, {"district": "西湖区", "community": "杭州白鹭广场"}),
+        ("望江苑3幢", None, {"city": None, "community": "望江苑"}),  # no name of its own after the city's
+    ],
+)
+def test_a_division_short_name_before_a_place(address, context, expected):
+    parsed = parse_address(address, context)
+    assert {k: parsed[k] for k in expected} == expected

@@ -577,8 +577,11 @@ def _lookup(
     state: _AdminState,
     unique_alias: bool,
     gazetteer: Gazetteer | None = None,
+    context: _Division | None = None,
+    opening: bool = False,
 ) -> tuple[int, list[_Division]] | None:
-    """Longest name in `index` starting at pos whose candidates fit the state."""
+    """Longest name in `index` starting at pos whose candidates fit the state; `opening` where pos opens the
+    address (not a chain written again after the first)."""
     for end, entries in index.at(text, pos):
         fitting = [div for div, is_alias in entries if state.admits(div)]
         if not fitting:
@@ -596,7 +599,12 @@ def _lookup(
             continue
         if is_alias and not _alias_allowed(text, end) and not _child_at(text, end, fitting):
             continue  # 吉林市 is the city, not the province 吉林; but 宁波镇海区 is 宁波 and its 镇海区
-        if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
+        if (
+            is_alias
+            and state.lowest_level() < 0
+            and not _more_address_at(text, end, fitting, gazetteer)
+            and not (opening and _place_after_division(text, end, fitting, context))
+        ):
             continue  # 东方城市花园, 望江苑: a place named after a city, not the city
         return end - pos, fitting
     return None
@@ -644,6 +652,22 @@ def _more_address_at(text: str, end: int, cands: list[_Division], gazetteer: Gaz
     return any(
         any(True for _ in divs.towns_by_district[d].at(text, end)) for d in districts if d in divs.towns_by_district
     )
+
+
+# A school, or an international one (浙江师范大学, 湖州职业技术学院, 义乌国际商贸城, 萧山国际机场): a place named after
+# its province, city or district, which the name keeps.
+_NAMED_AFTER_DIVISION = re.compile(r"^国际|(?:大学|学院)$")
+
+
+def _place_after_division(text: str, end: int, cands: list[_Division], context: _Division | None) -> bool:
+    """Whether a place with a name of its own follows a city's or district's short name that opens the address
+    (杭州北景园, 海宁凯旋景苑), in the province of the data's district where one is given: the short name is then the
+    division, as the labelling guide of real parsed addresses has it. 望江苑, 江南豪园 have no name of their own after
+    it; a place written after a far province's city (东方城市花园 in Shanghai's data) is named after it."""
+    if context is not None and all(c.province != context.province for c in cands):
+        return False
+    place = _PLACE_AFTER_TOWN.match(text, end)
+    return place is not None and not _NAMED_AFTER_DIVISION.search(place.group())
 
 
 def _town_candidates(
@@ -766,7 +790,9 @@ def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
     return state.admits(context) and (not state.districts or context.code in state.districts)
 
 
-def _match_admin(text: str, context: _Division | None, gazetteer: Gazetteer | None = None) -> tuple[_AdminState, int]:
+def _match_admin(
+    text: str, context: _Division | None, gazetteer: Gazetteer | None = None, opening: bool = True
+) -> tuple[_AdminState, int]:
     divs = _divisions()
     state = _AdminState()
     pos = 0
@@ -778,7 +804,7 @@ def _match_admin(text: str, context: _Division | None, gazetteer: Gazetteer | No
             else:
                 # District aliases are only trusted everywhere when unique (浦东 yes, 西湖 no).
                 unique = level == 2 and not state.city and not state.province
-                found = _lookup(text, pos, divs.global_index[level], state, unique, gazetteer)
+                found = _lookup(text, pos, divs.global_index[level], state, unique, gazetteer, context, opening)
             if found and (best is None or found[0] > best[0]):
                 best = (found[0], level, found[1])
         if gazetteer is not None:
@@ -1253,14 +1279,15 @@ def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fi
 
 @lru_cache(maxsize=1 << 16)
 def _admin_prefix(
-    prefix: str, context_code: str | None, gazetteer: Gazetteer | None
+    prefix: str, context_code: str | None, gazetteer: Gazetteer | None, opening: bool = True
 ) -> tuple[dict[str, str | None], int]:
-    """The administrative fields of an address starting with `prefix`, and where they end (callers copy)."""
+    """The administrative fields of an address starting with `prefix`, and where they end (callers copy);
+    `opening` where the prefix opens the address, not where the chain may be written again."""
     divs = _divisions()
     context = divs.by_code.get(context_code) if context_code is not None else None
     if context is not None and context.level != 2:
         context = None
-    state, pos = _match_admin(prefix, context, gazetteer)
+    state, pos = _match_admin(prefix, context, gazetteer, opening)
     return _admin_fields(state, divs), pos
 
 
@@ -1301,7 +1328,9 @@ def parse_normalized_address(
         # The chain written twice (浙江省杭州市余杭区浙江省杭州市余杭区塘栖…, 宁波宁波市慈溪市): read the repeat as
         # the same divisions when it names no other one, and go on after it.
         digit = _FIRST_DIGIT.search(text, pos)
-        again, length = _admin_prefix(text[pos:] if digit is None else text[pos : digit.end()], context_code, gazetteer)
+        again, length = _admin_prefix(
+            text[pos:] if digit is None else text[pos : digit.end()], context_code, gazetteer, opening=False
+        )
         if (
             length == 0
             or _NAME_GOES_ON.match(text, pos + length)
