@@ -388,6 +388,14 @@ def test_cli():
         # A zone of a place, named by a side or a letter, is a part of it, left out as a numbered zone is.
         ("白鹭花园东区3幢", {"community": "白鹭花园", "building": "3", "rest": "东区"}),
         ("白鹭市场c区2楼867号", {"community": "白鹭市场", "rest": "c区"}),
+        ("白鹭大厦西楼1614", {"community": "白鹭大厦", "room": "1614", "rest": "西楼"}),  # its building on one side
+        # A company, a group or a store, then its office, counter or gate: the company is the place; not a company's
+        # form or branch after it, nor its head store.
+        ("青松路8号白鹭有限公司财务部", {"community": "白鹭有限公司", "rest": "财务部"}),
+        ("青松路8号白鹭集团项目部", {"community": "白鹭集团", "rest": "项目部"}),
+        ("青松路8号白鹭超市后门", {"community": "白鹭超市", "rest": "后门"}),
+        ("青松路8号白鹭集团有限公司", {"community": "白鹭集团有限公司", "rest": None}),
+        ("青松路8号白鹭超市总店", {"community": "白鹭超市总店", "rest": None}),
         # A town the address writes after its district, that the tables put in another district of the city since
         # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
         ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),

@@ -232,9 +232,10 @@ _POSITION = re.compile(
 # A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
 _LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
-# A zone of a place named by a letter or a side (白鹭花园A区, 白鹭市场c区, 白鹭苑南区): a part of the place, left out as
-# its numbered zones are (白鹭花园3区); the labelling guide of real parsed addresses calls it a sub-place too.
-_LETTERED_ZONE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<zone>[A-Za-z东南西北中]区)$")
+# A zone of a place named by a letter or a side (白鹭花园A区, 白鹭市场c区, 白鹭苑南区), or its building on one side
+# (白鹭大厦西楼): a part of the place, left out as its numbered zones are (白鹭花园3区); the labelling guide of real
+# parsed addresses calls it a sub-place too.
+_LETTERED_ZONE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<zone>[A-Za-z东南西北中]区|[东南西北]楼)$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
 # who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
 # community, the rest goes to `rest`.
@@ -243,6 +244,13 @@ _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+# A company, a group, a supermarket or a store, then its office, counter, gate or the one who receives (白鹭公司财务部,
+# 白鹭集团项目部, 白鹭超市总台, 白鹭超市后门): the company is the place. Not another company's name or form after it
+# (白鹭集团有限公司, 白鹭集团青松分公司), nor its head or new store (白鹭超市总店, 白鹭百货新馆), nor its dormitory.
+_COMPANY_THEN_INSIDE = re.compile(
+    r"^(?P<place>[^\d]{2,}?(?:公司|集团|超市|百货))"
+    r"(?P<inside>(?![有股总分新])(?:(?!公司|集团)[^\d]){1,12}?(?:[店部室处所馆厅柜门台收]|车间))$"
+)
 # A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭市场青松布行): the place is the
 # community, the business goes to `rest`, as a company in an industrial park does. What follows is a named part of
 # the place and stays with it when it holds a place's ending anywhere (a second estate, a campus, a branch:
@@ -1034,7 +1042,7 @@ def _first_place(segment: str, rest: list[str]) -> str:
     elif inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
         rest.append(inner["part"])
         segment = inner["place"]
-    elif inside := _PLACE_THEN_INSIDE.match(segment):
+    elif (inside := _PLACE_THEN_INSIDE.match(segment)) or (inside := _COMPANY_THEN_INSIDE.match(segment)):
         rest.append(inside["inside"])
         segment = inside["place"]
     elif (
