@@ -388,6 +388,14 @@ def test_cli():
         # A zone of a place, named by a side or a letter, is a part of it, left out as a numbered zone is.
         ("白鹭花园东区3幢", {"community": "白鹭花园", "building": "3", "rest": "东区"}),
         ("白鹭市场c区2楼867号", {"community": "白鹭市场", "rest": "c区"}),
+        ("白鹭大厦西楼1614", {"community": "白鹭大厦", "room": "1614", "rest": "西楼"}),  # its building on one side
+        # A company, a group or a store, then its office, counter or gate: the company is the place; not a company's
+        # form or branch after it, nor its head store.
+        ("青松路8号白鹭有限公司财务部", {"community": "白鹭有限公司", "rest": "财务部"}),
+        ("青松路8号白鹭集团项目部", {"community": "白鹭集团", "rest": "项目部"}),
+        ("青松路8号白鹭超市后门", {"community": "白鹭超市", "rest": "后门"}),
+        ("青松路8号白鹭集团有限公司", {"community": "白鹭集团有限公司", "rest": None}),
+        ("青松路8号白鹭超市总店", {"community": "白鹭超市总店", "rest": None}),
         # A town the address writes after its district, that the tables put in another district of the city since
         # a split (乔司 of 余杭区 is in 临平区 since 2021): the district stays as written.
         ("杭州市余杭区乔司青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
@@ -405,6 +413,15 @@ def test_cli():
         ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
         ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
         ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
+        # Before a place with a name of its own, in the province or city written, the short name is the town (the
+        # labelling guide of real parsed addresses: 乔司吴家村 is the town 乔司 and the village 吴家村); a place named
+        # after the town (崧厦花园) is none, nor a short name inside a longer one (四季 of 四季青), nor one written with
+        # no province or city before it (白鹭 is also a town: 白鹭商贸城 is a market).
+        ("浙江省绍兴市崧厦白鹭花园3幢", {"town": "崧厦街道", "community": "白鹭花园", "building": "3"}),
+        ("绍兴市崧厦青松工业园8号", {"town": "崧厦街道", "community": "青松工业园"}),
+        ("浙江省绍兴市崧厦花园3幢", {"town": None, "community": "崧厦花园"}),
+        ("崧厦白鹭花园3幢", {"town": None, "community": "崧厦白鹭花园"}),
+        ("浙江省嘉兴市四季青白鹭市场", {"town": None}),
         # A market's aisle, a row, a gate, a stairway's door or a numbered zone is no number of the dwelling.
         ("白鹭商贸城6街1201", {"community": "白鹭商贸城", "room": "1201", "rest": "6街"}),
         ("白鹭商贸城2号门1440", {"community": "白鹭商贸城", "building": None, "room": "1440"}),
@@ -420,8 +437,12 @@ def test_cli():
         ("白鹭市场6门面", {"room": "6"}),  # 门面 is a shop front: its number is the room
         ("青松路白鹭桥南200米绿洲烧烤店", {"road": "青松路", "room": None, "building": None}),  # a distance
         # Five characters and more before a road's suffix: a place, then the road (a side's character not counted).
-        ("白鹭镇青松坟绿洲路368号", {"town": "白鹭镇", "road": "绿洲路", "road_number": "368号", "rest": "青松坟"}),
-        ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "rest": "青松坟"}),
+        # The place (a village, an area) is the community where nothing more precise is named, as the labelling
+        # guide of real parsed addresses has it; one with a division or a word of position in it is not.
+        ("白鹭镇青松坟绿洲路368号", {"town": "白鹭镇", "road": "绿洲路", "community": "青松坟"}),
+        ("白鹭镇青松坟绿洲路368号白鹭小区", {"road": "绿洲路", "community": "白鹭小区", "rest": "青松坟"}),
+        ("白鹭大酒店对面绿洲路368号", {"road": "绿洲路", "community": None}),
+        ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "community": "青松坟"}),
         ("白鹭镇青松绿洲南路8号", {"road": "青松绿洲南路"}),  # four: a road's name
         ("白鹭镇青松绿洲路8号", {"road": "青松绿洲路"}),
         ("白鹭镇青松路绿洲巷8号", {"road": "青松路", "rest": "绿洲巷"}),  # two roads: the first
@@ -481,4 +502,25 @@ def test_cli():
 )
 def test_real_address_kinds(address, expected):
     parsed = parse_address(address)
+    assert {k: parsed[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "context", "expected"),
+    [
+        # A city's short name opening the address, then a place with a name of its own: the city, as the labelling
+        # guide of real parsed addresses reads it; in a far province's data, a place named after the city.
+        ("杭州白鹭花园3幢", None, {"city": "杭州市", "community": "白鹭花园", "building": "3"}),
+        ("杭州白鹭花园3幢", PUDONG, {"city": None, "community": "杭州白鹭花园"}),
+        ("浦东白鹭花园3幢", PUDONG, {"district": "浦东新区", "community": "白鹭花园"}),
+        # A school or an international place keeps the name it is named after; so does a place written after the
+        # chain (the city written again is a place's name there, not the chain again).
+        ("杭州白鹭学院3幢", None, {"city": None, "community": "杭州白鹭学院"}),
+        ("杭州国际白鹭中心3幢", None, {"city": None, "community": "杭州国际白鹭中心"}),
+        ("浙江省杭州市西湖区杭州白鹭广场5楼", None, {"district": "西湖区", "community": "杭州白鹭广场"}),
+        ("望江苑3幢", None, {"city": None, "community": "望江苑"}),  # no name of its own after the city's
+    ],
+)
+def test_a_division_short_name_before_a_place(address, context, expected):
+    parsed = parse_address(address, context)
     assert {k: parsed[k] for k in expected} == expected

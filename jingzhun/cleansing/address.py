@@ -232,9 +232,10 @@ _POSITION = re.compile(
 # A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
 _LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
-# A zone of a place named by a letter or a side (白鹭花园A区, 白鹭市场c区, 白鹭苑南区): a part of the place, left out as
-# its numbered zones are (白鹭花园3区); the labelling guide of real parsed addresses calls it a sub-place too.
-_LETTERED_ZONE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<zone>[A-Za-z东南西北中]区)$")
+# A zone of a place named by a letter or a side (白鹭花园A区, 白鹭市场c区, 白鹭苑南区), or its building on one side
+# (白鹭大厦西楼): a part of the place, left out as its numbered zones are (白鹭花园3区); the labelling guide of real
+# parsed addresses calls it a sub-place too.
+_LETTERED_ZONE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<zone>[A-Za-z东南西北中]区|[东南西北]楼)$")
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
 # who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
 # community, the rest goes to `rest`.
@@ -243,6 +244,13 @@ _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
 _ONLY_INSIDE = re.compile(_INSIDE + "$")
+# A company, a group, a supermarket or a store, then its office, counter, gate or the one who receives (白鹭公司财务部,
+# 白鹭集团项目部, 白鹭超市总台, 白鹭超市后门): the company is the place. Not another company's name or form after it
+# (白鹭集团有限公司, 白鹭集团青松分公司), nor its head or new store (白鹭超市总店, 白鹭百货新馆), nor its dormitory.
+_COMPANY_THEN_INSIDE = re.compile(
+    r"^(?P<place>[^\d]{2,}?(?:公司|集团|超市|百货))"
+    r"(?P<inside>(?![有股总分新])(?:(?!公司|集团)[^\d]){1,12}?(?:[店部室处所馆厅柜门台收]|车间))$"
+)
 # A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭市场青松布行): the place is the
 # community, the business goes to `rest`, as a company in an industrial park does. What follows is a named part of
 # the place and stays with it when it holds a place's ending anywhere (a second estate, a campus, a branch:
@@ -317,6 +325,8 @@ _PLACE_BEFORE_ROAD = re.compile(
     r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十]))"
     r"(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
 )
+# The name of a village or an area before a road: no division's suffix, no road, no crossing in it.
+_AREA_NAME = re.compile(r"(?:(?![省市区县镇乡路街道与和])[\u4e00-\u9fff]){3,6}")
 # A place's name does not end with a side or a numeral, nor inside a word the road's name goes on with
 # (向阳南路, 湖东二里桥路, 蛇口工业七路): the split would cut it.
 _NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九十大工]$")
@@ -575,8 +585,11 @@ def _lookup(
     state: _AdminState,
     unique_alias: bool,
     gazetteer: Gazetteer | None = None,
+    context: _Division | None = None,
+    opening: bool = False,
 ) -> tuple[int, list[_Division]] | None:
-    """Longest name in `index` starting at pos whose candidates fit the state."""
+    """Longest name in `index` starting at pos whose candidates fit the state; `opening` where pos opens the
+    address (not a chain written again after the first)."""
     for end, entries in index.at(text, pos):
         fitting = [div for div, is_alias in entries if state.admits(div)]
         if not fitting:
@@ -594,7 +607,12 @@ def _lookup(
             continue
         if is_alias and not _alias_allowed(text, end) and not _child_at(text, end, fitting):
             continue  # 吉林市 is the city, not the province 吉林; but 宁波镇海区 is 宁波 and its 镇海区
-        if is_alias and state.lowest_level() < 0 and not _more_address_at(text, end, fitting, gazetteer):
+        if (
+            is_alias
+            and state.lowest_level() < 0
+            and not _more_address_at(text, end, fitting, gazetteer)
+            and not (opening and _place_after_division(text, end, fitting, context))
+        ):
             continue  # 东方城市花园, 望江苑: a place named after a city, not the city
         return end - pos, fitting
     return None
@@ -644,6 +662,22 @@ def _more_address_at(text: str, end: int, cands: list[_Division], gazetteer: Gaz
     )
 
 
+# A school, or an international one (浙江师范大学, 湖州职业技术学院, 义乌国际商贸城, 萧山国际机场): a place named after
+# its province, city or district, which the name keeps.
+_NAMED_AFTER_DIVISION = re.compile(r"^国际|(?:大学|学院)$")
+
+
+def _place_after_division(text: str, end: int, cands: list[_Division], context: _Division | None) -> bool:
+    """Whether a place with a name of its own follows a city's or district's short name that opens the address
+    (杭州北景园, 海宁凯旋景苑), in the province of the data's district where one is given: the short name is then the
+    division, as the labelling guide of real parsed addresses has it. 望江苑, 江南豪园 have no name of their own after
+    it; a place written after a far province's city (东方城市花园 in Shanghai's data) is named after it."""
+    if context is not None and all(c.province != context.province for c in cands):
+        return False
+    place = _PLACE_AFTER_TOWN.match(text, end)
+    return place is not None and not _NAMED_AFTER_DIVISION.search(place.group())
+
+
 def _town_candidates(
     text: str, pos: int, state: _AdminState, context: _Division | None, divs: _Divisions
 ) -> tuple[int, list[_Division]] | None:
@@ -675,8 +709,7 @@ def _town_candidates(
     # (Where a district is known its towns were searched above: the country's names would add none.)
     for end, entries in () if state.districts else divs.town_short_names.at(text, pos):
         fitting = [d for d, _ in entries if state.admits(d)]
-        road = _ROAD_AFTER_TOWN.match(text, end) if len(fitting) == 1 and _alias_allowed(text, end) else None
-        if road and "街道" not in road.group():  # 四季青街道剧院路: 四季 is no town before 青街道…
+        if len(fitting) == 1 and _alias_allowed(text, end) and _named_after_town(text, end, divs, pos, state):
             return end - pos, fitting
     return None
 
@@ -684,6 +717,28 @@ def _town_candidates(
 _ROAD_AFTER_TOWN = re.compile(
     rf"(?:(?![省市区县镇乡村]|{_COMMUNITY_SUFFIX})[\u4e00-\u9fff]){{2,8}}?(?:大道|大街|公路|路|街(?!道)|巷)"
 )  # no place in it either: 天河区珠江新城花城大道 is 珠江新城 (a place), then the road
+# A named place after a town's short name (乔司三鑫工业园, 九堡商贸中心, 乔司吴家村): a name of its own, two characters
+# at least, then a place's ending. 江南豪园, 西溪山庄, 乔司村 have none after the town's name: places named after it.
+_PLACE_AFTER_TOWN = re.compile(
+    rf"(?:(?![省市区县镇乡路街巷]|{_COMMUNITY_SUFFIX})[\u4e00-\u9fff]){{2,8}}?"
+    rf"(?:{_COMMUNITY_SUFFIX}|山庄|工业园区|工业区|工业园|园区|(?<!新)村)"
+)
+
+
+def _named_after_town(text: str, end: int, divs: _Divisions, pos: int, state: _AdminState) -> bool:
+    """Whether a road or a named place follows the town's short name text[pos:end], so that it is the town.
+
+    Before a place, the name must also be the longest town name written at pos (四季青面料市场: no town 四季 before
+    青面料市场 where 四季青 is a town of several districts), and no province, city or district's name (上海人才创业园,
+    南浔建材城: the upper division, which the address then writes without its suffix)."""
+    if road := _ROAD_AFTER_TOWN.match(text, end):
+        return "街道" not in road.group()  # 四季青街道剧院路: 四季 is no town before 青街道…
+    if _PLACE_AFTER_TOWN.match(text, end) is None or not (state.province or state.city):
+        return False
+    longest = next(iter(divs.town_short_names.at(text, pos)), None)
+    if longest is None or longest[0] != end:
+        return False
+    return not any(e == end for index in divs.global_index for e, _ in index.at(text, pos))
 
 
 def _town_of_sibling_district(
@@ -703,7 +758,7 @@ def _town_of_sibling_district(
     # A short name only before a road (乔司鑫业路): 江南豪园, 西溪山庄 are places named after a town, 余杭塘路 a road,
     # 西塘桥镇 another town.
     length, cands = found[0]
-    if text[pos : pos + length] != cands[0].name and not _ROAD_AFTER_TOWN.match(text, pos + length):
+    if text[pos : pos + length] != cands[0].name and not _named_after_town(text, pos + length, divs, pos, state):
         return None
     return found[0]
 
@@ -743,7 +798,9 @@ def _gazetteer_town_fits(state: _AdminState, context: _Division | None) -> bool:
     return state.admits(context) and (not state.districts or context.code in state.districts)
 
 
-def _match_admin(text: str, context: _Division | None, gazetteer: Gazetteer | None = None) -> tuple[_AdminState, int]:
+def _match_admin(
+    text: str, context: _Division | None, gazetteer: Gazetteer | None = None, opening: bool = True
+) -> tuple[_AdminState, int]:
     divs = _divisions()
     state = _AdminState()
     pos = 0
@@ -755,7 +812,7 @@ def _match_admin(text: str, context: _Division | None, gazetteer: Gazetteer | No
             else:
                 # District aliases are only trusted everywhere when unique (浦东 yes, 西湖 no).
                 unique = level == 2 and not state.city and not state.province
-                found = _lookup(text, pos, divs.global_index[level], state, unique, gazetteer)
+                found = _lookup(text, pos, divs.global_index[level], state, unique, gazetteer, context, opening)
             if found and (best is None or found[0] > best[0]):
                 best = (found[0], level, found[1])
         if gazetteer is not None:
@@ -949,7 +1006,12 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
         if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
             rest.append(road[first.end() :])
             return first["road"]
-        rest.append(m["place"])  # a village or an area: no community of its own (a long road name split wrong)
+        # A village or an area (鲁家峙鲁川路, 胡家坟振兴路): the place where nothing more precise is named, as the
+        # labelling guide has it; a run that holds a division or a road is a long road name split wrong, one with a
+        # word of position (大酒店对面) says where, and names no place.
+        place = m["place"]
+        named = _AREA_NAME.fullmatch(place) and not _POSITION.search(place) and not _LEADING_POSITION.search(place)
+        (areas if named else rest).append(place)
         road = m["road"]
     return road
 
@@ -980,7 +1042,7 @@ def _first_place(segment: str, rest: list[str]) -> str:
     elif inner and len(_PART_NAME.match(inner["part"])["name"]) >= 2:  # type: ignore[index]
         rest.append(inner["part"])
         segment = inner["place"]
-    elif inside := _PLACE_THEN_INSIDE.match(segment):
+    elif (inside := _PLACE_THEN_INSIDE.match(segment)) or (inside := _COMPANY_THEN_INSIDE.match(segment)):
         rest.append(inside["inside"])
         segment = inside["place"]
     elif (
@@ -1225,14 +1287,15 @@ def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fi
 
 @lru_cache(maxsize=1 << 16)
 def _admin_prefix(
-    prefix: str, context_code: str | None, gazetteer: Gazetteer | None
+    prefix: str, context_code: str | None, gazetteer: Gazetteer | None, opening: bool = True
 ) -> tuple[dict[str, str | None], int]:
-    """The administrative fields of an address starting with `prefix`, and where they end (callers copy)."""
+    """The administrative fields of an address starting with `prefix`, and where they end (callers copy);
+    `opening` where the prefix opens the address, not where the chain may be written again."""
     divs = _divisions()
     context = divs.by_code.get(context_code) if context_code is not None else None
     if context is not None and context.level != 2:
         context = None
-    state, pos = _match_admin(prefix, context, gazetteer)
+    state, pos = _match_admin(prefix, context, gazetteer, opening)
     return _admin_fields(state, divs), pos
 
 
@@ -1273,7 +1336,9 @@ def parse_normalized_address(
         # The chain written twice (浙江省杭州市余杭区浙江省杭州市余杭区塘栖…, 宁波宁波市慈溪市): read the repeat as
         # the same divisions when it names no other one, and go on after it.
         digit = _FIRST_DIGIT.search(text, pos)
-        again, length = _admin_prefix(text[pos:] if digit is None else text[pos : digit.end()], context_code, gazetteer)
+        again, length = _admin_prefix(
+            text[pos:] if digit is None else text[pos : digit.end()], context_code, gazetteer, opening=False
+        )
         if (
             length == 0
             or _NAME_GOES_ON.match(text, pos + length)
