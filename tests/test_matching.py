@@ -833,6 +833,40 @@ def test_the_token_tables_made_in_batches_are_the_tables_made_at_once(monkeypatc
     assert {t["t"]: t["b"] for t in tokens["H0"]}["宏达"] == pytest.approx(math.log2(7 / 2))
 
 
+def test_a_texts_bits_are_its_tokens_bits_added_in_their_order_whatever_the_batch(monkeypatch):
+    """A text's `token_bits` and `name_bits` are its tokens' bits added in the tokens' order (by word), as the
+    comparisons add them: not in whatever order the rows of an aggregate came, which moved their last bits with
+    the batches (two thousand texts: enough words of unequal bits for the order of adding to show)."""
+    import random
+
+    from jingzhun.cleansing.pipeline import normalize_column
+    from jingzhun.core import rules
+    from jingzhun.matching import address
+
+    pick = random.Random(7)
+    chars = "东泰明珠宏达丰利金桂兰竹梅松柏春秋华新安康乐平和顺兴隆盛世纪阳光翠湖滨江海景山水龙凤祥瑞"
+    texts = [
+        "浙江省杭州市余杭区"
+        + "".join(pick.choice(chars) for _ in range(pick.randint(2, 9)))
+        + pick.choice(["花园", "大厦", "新村", "公寓", "苑"])
+        + f"{pick.randint(1, 30)}幢"
+        for _ in range(2000)
+    ]
+    houses = normalize_column(
+        pl.DataFrame({"house_id": [f"H{i}" for i in range(len(texts))], "address": texts}), "address", "address"
+    )
+    config = rules.load("thresholds")["address"]["tokens"]
+    whole = address.token_tables(houses.head(0).with_columns(record_id=pl.lit(0)), houses, config)["house"]
+    monkeypatch.setattr(address, "_BATCH_ROWS", 300)
+    with open_duckdb() as con:
+        address.store_house_tokens(con, houses, config, "batched")
+        batched = address.house_tokens(con, "batched")
+    assert batched.equals(whole)
+    for row in whole.iter_rows(named=True):
+        assert row["token_bits"] == sum(t["b"] for t in row["tokens"])  # Python's sum adds them left to right
+        assert row["name_bits"] == sum(t["b"] for t in row["tokens"] if not t["a"])
+
+
 def test_the_token_model_compares_names_without_divisions_and_numbers_as_written():
     """Made-up pairs: the divisions a text writes are not a place the register lacks; numbers written in Chinese
     are numbers; a unit or room beyond the house's own numbers is the house written finely, another building is

@@ -213,9 +213,13 @@ divided AS (
 -- A word is no pair across the end of a division, where the text first writes it (广州市|白云, 永阳街道|中山东路):
 -- such a pair (市白, 道中) names nothing, yet counted as a name both texts share or one lacks wherever another
 -- text happens to hold it.
+-- (The first place the text writes a division found by strpos, not by a regex of it: a pattern that changes from
+-- row to row is compiled for every row, and was nine tenths of the words' cost.)
 named AS (
-    SELECT *, regexp_replace(list_reduce(divisions, lambda text, part: regexp_replace(text, regexp_escape(part),
-                                                                                      part || '|'), address),
+    SELECT *, regexp_replace(list_reduce(divisions, lambda text, part: CASE WHEN strpos(text, part) > 0
+                                 THEN substr(text, 1, strpos(text, part) - 1) || part || '|'
+                                      || substr(text, strpos(text, part) + length(part))
+                                 ELSE text END, address),
                              '{number}', '|', 'g') AS names
     FROM divided),
 -- The name's last words come before a note for the courier (王宁前街村电话联系: the parser's notes).
@@ -284,16 +288,25 @@ _NUMBER_WITH_UNIT = r"第?(?:\d+|[A-Za-z]+)(?:[-之]\d+)*(?:号楼|单元|支弄
 _TOKENS_SQL = """
 WITH exploded AS (SELECT unique_id, admin_words, unnest(words) AS w FROM {table}),
 weighed AS (
-    SELECT e.unique_id, e.w, e.admin_words, f.houses, coalesce(log2({houses} / f.houses), 0) AS b
+    SELECT e.unique_id, e.w, list_contains(e.admin_words, e.w) AS a, f.houses,
+           coalesce(log2({houses} / f.houses), 0) AS b
     FROM exploded e LEFT JOIN word_houses f ON e.w = f.w),
-per_address AS (
+-- (Lists sorted once made, not aggregates with their own ORDER BY, which sort each address's rows apart and were
+-- most of the weighing's cost; the rarest word is the least (houses, word). A word is once in an address's words,
+-- so its tokens sorted are sorted by word. Their bits are added in that order, as the comparisons add them
+-- (`matching/comparisons.py`): a name all of whose words the other text lacks lacks exactly all its bits. Added
+-- by the aggregate, the sum's last bits followed the order its rows came in, which changed with the batches.)
+listed AS (
     SELECT unique_id,
-           list({{'t': w, 'b': b, 'a': list_contains(admin_words, w)}} ORDER BY w) AS tokens,
-           sum(b) AS token_bits,
-           coalesce(sum(b) FILTER (WHERE NOT list_contains(admin_words, w)), 0) AS name_bits,
-           list(w ORDER BY w) FILTER (WHERE houses <= {block_max}) AS block_tokens,
-           (list({{'n': houses, 'w': w}} ORDER BY houses, w) FILTER (WHERE houses IS NOT NULL))[1].w AS rarest_token
+           list_sort(list({{'t': w, 'b': b, 'a': a}})) AS tokens,
+           list_sort(list(w) FILTER (WHERE houses <= {block_max})) AS block_tokens,
+           (min({{'n': houses, 'w': w}}) FILTER (WHERE houses IS NOT NULL)).w AS rarest_token
     FROM weighed GROUP BY unique_id),
+per_address AS (
+    SELECT unique_id, tokens, list_sum(list_transform(tokens, lambda t: t.b)) AS token_bits,
+           coalesce(list_sum(list_transform(list_filter(tokens, lambda t: NOT t.a), lambda t: t.b)), 0) AS name_bits,
+           block_tokens, rarest_token
+    FROM listed),
 -- The last words that are no division's (a text need not write the district). A word no house holds counts too:
 -- 兴凯镇九组, 港城华庭港庭阁, 长青企业广场招商部 name a part of the place the register does not hold, not the
 -- place (a note for the courier is cut off before, in `placed`).
