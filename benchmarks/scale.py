@@ -397,8 +397,8 @@ def main() -> None:
     print()
     print(
         f"the daily flow through `jingzhun run`, seed {args.seed}, on {os.cpu_count()} cores; wall = the whole "
-        "command (Prefect's start included); peak memory = the process tree's resident memory; steps from the "
-        "warehouse's step_times (rows a second in brackets)"
+        "command (Prefect's start included); peak memory = the process tree's proportional set sizes (a fork's "
+        "shared pages once); steps from the warehouse's step_times (rows a second in brackets)"
     )
     print("\n".join(lines))
     print()
