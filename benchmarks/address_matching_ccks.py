@@ -146,7 +146,8 @@ def jingzhun(folder: Path, decided: dict[str, pl.DataFrame] | None = None) -> tu
         decide = link.decide_address_tokens
 
         def kept(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame, config: dict) -> pl.DataFrame:
-            decided.update(pairs=pairs, records=records, houses=houses)
+            # (the match step reads the houses lazily, from a Parquet copy gone once the run ends)
+            decided.update(pairs=pairs, records=records, houses=houses.lazy().collect())
             return decide(pairs, records, houses, config)
 
         link.decide_address_tokens = kept

@@ -6,7 +6,8 @@ Printed by `make bench-scale` (not in CI, nothing is asserted; hours at full siz
 - the first run on a fresh output folder (the reference is standardized and cached in the warehouse) and a
   second run of the same day on the same folder (the cached standardized reference is reused, as on every day
   the reference files have not changed): wall time, the peak memory of the whole process tree (the CLI, Prefect's
-  temporary server; polled with psutil), rows a second in total and per step (the warehouse's `step_times`,
+  temporary server, the cleanse's forked second process; their proportional set sizes, polled with psutil:
+  what a fork shares with its parent counted once), rows a second in total and per step (the warehouse's `step_times`,
   which `jingzhun/core/progress.py` writes), and precision / recall against the generator's truth;
 - the baseline the issue names: a generic Splink 5 model (name with term frequencies, ID number by
   Levenshtein, phone exact, address by Jaro-Winkler; blocking on ID, phone, and name with the address's start),
@@ -70,7 +71,9 @@ class Measured:
 
 
 def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
-    """Run `command`, polling the resident memory of it and all its children (summed) four times a second."""
+    """Run `command`, polling the memory of it and all its children (summed) four times a second: their
+    proportional set sizes, so that the pages a forked child shares with its parent (the cleanse's second process
+    starts as a copy of a run that may hold gigabytes) are counted once, not once per process."""
     started, cpu_before = time.perf_counter(), _children_cpu()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
@@ -88,7 +91,7 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
             total = 0
             for p in tree:
                 with contextlib.suppress(psutil.NoSuchProcess):
-                    total += p.memory_info().rss
+                    total += p.memory_full_info().pss
             peak = max(peak, total)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -394,8 +397,8 @@ def main() -> None:
     print()
     print(
         f"the daily flow through `jingzhun run`, seed {args.seed}, on {os.cpu_count()} cores; wall = the whole "
-        "command (Prefect's start included); peak memory = the process tree's resident memory; steps from the "
-        "warehouse's step_times (rows a second in brackets)"
+        "command (Prefect's start included); peak memory = the process tree's proportional set sizes (a fork's "
+        "shared pages once); steps from the warehouse's step_times (rows a second in brackets)"
     )
     print("\n".join(lines))
     print()

@@ -4,7 +4,10 @@ names; a long column parsed in two processes, equal to one."""
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
+import os
+import threading
+import time
 
 import duckdb
 import polars as pl
@@ -87,21 +90,37 @@ def test_another_gazetteer_or_parser_parses_again(store, monkeypatch):
     assert _stored(store) == len(set(ADDRESSES))  # every row of the old parser dropped
 
 
-def test_two_processes_give_what_one_gives(monkeypatch):
+def test_two_processes_give_what_one_gives(monkeypatch, tmp_path):
     gazetteer = Gazetteer(["金桥镇"], ["汤臣豪园"])
     rooms = [f"碧波路{lane}弄{n}号{room}室" for lane in (5, 455) for n in range(1, 9) for room in (101, 502, 1201)]
     day = _day([*ADDRESSES, *rooms, None])
     one = pipeline.normalize_column(day, "address", "address", gazetteer)
-    submitted = []
-
-    class Pool(ProcessPoolExecutor):
-        def submit(self, *args, **kwargs):
-            submitted.append(args)
-            return super().submit(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Pool)
+    real, marker = pipeline._normalized_forked, tmp_path / "forked"
+    monkeypatch.setattr(
+        pipeline, "_normalized_forked", lambda *args: marker.write_text(str(os.getpid())) and real(*args)
+    )
     monkeypatch.setattr(pipeline, "PARALLEL_VALUES", 10)
     two = pipeline.normalize_column(day, "address", "address", gazetteer)
     assert_frame_equal(two, one)
-    assert len(submitted) == 1  # the second half went to the other process
     assert one["addr_room"].drop_nulls().len() >= len(rooms)
+    assert int(marker.read_text()) != os.getpid()  # the second half ran in the other process
+
+
+@pytest.mark.parametrize("fate", ["hangs", "dies"])
+def test_a_second_process_that_hangs_or_dies_leaves_its_half_to_the_first(monkeypatch, fate):
+    gazetteer = Gazetteer(["金桥镇"], ["汤臣豪园"])
+    day = _day([f"碧波路{lane}弄{n}号{room}室" for lane in (5, 455) for n in range(1, 9) for room in (101, 502)])
+    one = pipeline.normalize_column(day, "address", "address", gazetteer)
+
+    def forked(*_args):  # the child, forked: a lock it waits for forever, or a death
+        if fate == "hangs":
+            threading.Event().wait()
+        os._exit(1)
+
+    monkeypatch.setattr(pipeline, "_normalized_forked", forked)
+    monkeypatch.setattr(pipeline, "PARALLEL_VALUES", 10)
+    monkeypatch.setattr(pipeline, "FORKED_PATIENCE", (1.0, 0.0))
+    started = time.monotonic()
+    assert_frame_equal(pipeline.normalize_column(day, "address", "address", gazetteer), one)
+    assert time.monotonic() - started < 30
+    assert not mp.active_children()  # the hung child is not left behind

@@ -15,17 +15,13 @@ DuckDB), where looking up a normalized text would first normalize each value (Op
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import sys
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from jingzhun.core.rules import DIVISIONS_DIR
+from jingzhun.core.code_version import code_digest
 from jingzhun.core.warehouse import has_table
 
 PARSES = "address_parses"
@@ -39,15 +35,7 @@ _CODE = ("address.py", "text.py", "pipeline.py", "parse_store.py")
 @lru_cache(maxsize=8)
 def parser_version(district_code: str | None, placeholders: frozenset[str]) -> str:
     """The digest of everything but the value and the gazetteer that an address's result depends on."""
-    digest = hashlib.sha256()
-    tables = sorted(DIVISIONS_DIR.glob("*.csv"))
-    for path in [*(_CLEANSING / name for name in _CODE), *tables]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    # OpenCC's dictionaries and Python's Unicode tables (NFKC, categories) are part of the normalization.
-    versions = (sys.version, unicodedata.unidata_version, importlib.metadata.version("OpenCC"))
-    for part in (*versions, district_code or "", *sorted(placeholders)):
-        digest.update(part.encode() + b"\0")
-    return digest.hexdigest()
+    return code_digest((_CLEANSING / name for name in _CODE), district_code or "", *sorted(placeholders))
 
 
 class AddressParses:

@@ -8,12 +8,13 @@ never removes a row: it only adds standardized columns and the quarantine code o
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from multiprocessing.connection import Connection
 from typing import Any
 
 import polars as pl
@@ -207,6 +208,10 @@ def _lookup(
 # again (seconds). It only runs the normalizer (no Polars, DuckDB or logging, whose threads a fork does not copy)
 # and sends its half's results back as tuples (the dicts' keys pickled once per value cost more than the values).
 PARALLEL_VALUES = 20_000  # below, the fork and the results' way back cost more than half the work saves
+# A fork copies only the thread that forks: a lock another thread (Prefect's, Polars') held at that moment stays
+# held in the child. The normalizer takes none of them, but should the child ever hang or die, its half is done
+# here once it has taken this much longer than the parent's own half (seconds: at least, and times the parent's).
+FORKED_PATIENCE = (60.0, 10.0)
 _FORKED: tuple[Callable[[str], dict[str, Any]], list[str], tuple[str, ...]] | None = None  # what the fork reads
 
 
@@ -220,22 +225,41 @@ def _normalized(
     global _FORKED
     half = len(values) // 2
     _FORKED = (normalize, values, tuple(schema))
+    context = mp.get_context("fork")
+    received, sent = context.Pipe(duplex=False)
     # Frozen, the parent's objects are out of the forked process's garbage collections: a collection there would
     # touch, and so copy, every page of the parent's heap.
     gc.freeze()
     try:
-        with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
-            second = pool.submit(_normalized_forked, half, len(values))
-            gc.unfreeze()
-            first = pl.DataFrame([normalize(value) for value in values[:half]], schema=schema, strict=False)
-            try:
-                rows = second.result()
-            except BrokenProcessPool:  # the process died (killed, out of memory): its half is done here
-                rows = [tuple(map(normalize(value).get, schema)) for value in values[half:]]
+        child = context.Process(target=_normalized_forked, args=(half, len(values), sent), daemon=True)
+        child.start()
+        sent.close()
+        gc.unfreeze()
+        started = time.monotonic()
+        first = pl.DataFrame([normalize(value) for value in values[:half]], schema=schema, strict=False)
+        rows = _forked_rows(received, max(FORKED_PATIENCE[0], FORKED_PATIENCE[1] * (time.monotonic() - started)))
+        child.kill()  # done, dead or hung: it is not waited for any longer
+        child.join()
+        if rows is None:
+            rows = [tuple(map(normalize(value).get, schema)) for value in values[half:]]
         return pl.concat([first, pl.DataFrame(rows, schema=schema, orient="row", strict=False)])
     finally:
         gc.unfreeze()
+        received.close()
         _FORKED = None
+
+
+def _forked_rows(received: Connection, patience: float) -> list[tuple[Any, ...]] | None:
+    """The forked half's rows, or None when the process died (killed, out of memory) or sent nothing in time."""
+    if not received.poll(patience):
+        logging.getLogger(__name__).warning(
+            "the second process sent nothing in %.0f s; its half of the values is normalized here", patience
+        )
+        return None
+    try:
+        return received.recv()
+    except (EOFError, OSError):
+        return None
 
 
 def _may_fork() -> bool:
@@ -243,10 +267,11 @@ def _may_fork() -> bool:
     return (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-def _normalized_forked(start: int, end: int) -> list[tuple[Any, ...]]:
+def _normalized_forked(start: int, end: int, sent: Connection) -> None:
     assert _FORKED is not None, "runs in the process `_normalized` forked"
     normalize, values, keys = _FORKED
-    return [tuple(map(normalize(value).get, keys)) for value in values[start:end]]
+    sent.send([tuple(map(normalize(value).get, keys)) for value in values[start:end]])
+    sent.close()
 
 
 def _output_type(kind: str, key: str) -> pl.DataType:

@@ -9,8 +9,6 @@ where the record says the person is, else the person's registered home. Every de
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from jingzhun.cleansing.address import ADDRESS_FIELDS
 from jingzhun.cleansing.parse_store import AddressParses
 from jingzhun.cleansing.pipeline import normalize_column
 from jingzhun.core import progress, rules
+from jingzhun.core.code_version import code_digest
 from jingzhun.core.warehouse import has_table
 from jingzhun.matching.address import (
     KEY_COLUMNS,
@@ -131,13 +130,7 @@ def standard_version() -> str:
 @cache
 def _code_version() -> str:
     package = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    files = sorted({path for pattern in _STANDARDIZING_CODE for path in package.glob(pattern)})
-    for path in [*files, *sorted(rules.DIVISIONS_DIR.glob("*.csv"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    libraries = [importlib.metadata.version(name) for name in ("OpenCC", "pypinyin")]
-    digest.update("\0".join([*libraries, unicodedata.unidata_version]).encode())
-    return digest.hexdigest()
+    return code_digest(sorted({path for pattern in _STANDARDIZING_CODE for path in package.glob(pattern)}))
 
 
 def standardized_key(reference: Reference, tables: tuple[str, ...] | None = None) -> str:
