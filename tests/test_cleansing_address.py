@@ -519,6 +519,11 @@ def test_real_address_kinds(address, expected):
         ("杭州国际白鹭中心3幢", None, {"city": None, "community": "杭州国际白鹭中心"}),
         ("浙江省杭州市西湖区杭州白鹭广场5楼", None, {"district": "西湖区", "community": "杭州白鹭广场"}),
         ("望江苑3幢", None, {"city": None, "community": "望江苑"}),  # no name of its own after the city's
+        # 城市 is the word "city", not a division named 城, and a 市场 or a 小区 is a place: a far county's short
+        # name before them names a place here (issue 8); written with its suffix, it is the county.
+        ("东方城市花园5号楼201", PUDONG, {"province": None, "district": None, "community": "东方城市花园"}),
+        ("东方农贸市场", PUDONG, {"province": None, "district": None, "community": "东方农贸市场"}),
+        ("东方市八所镇解放路1号", PUDONG, {"province": "海南省", "district": "东方市", "town": "八所镇"}),
     ],
 )
 def test_a_division_short_name_before_a_place(address, context, expected):

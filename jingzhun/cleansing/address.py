@@ -639,7 +639,11 @@ _FORMER_SUFFIX = re.compile(r"[市区县]")
 # What may follow the first division name of an address written without its suffix (浦东, 杭州, 温州): a road, a
 # division of any level written with its suffix (known or not: 江干区, 郭溪镇), or the end of the text.
 _ROAD_START = re.compile(r"[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街|巷|胡同)")
-_UNIT_START = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:省|市|区|县|旗|街道|镇|乡)")
+# No province, city or banner has a name of one character (城市花园 names no 城市), and a 市场 or a 小区, 社区,
+# 园区 is a place, not a division: 东方城市花园 and 东方农贸市场 are places here, not 海南省东方市 and the rest.
+_UNIT_START = re.compile(
+    r"[\u4e00-\u9fff]{2,8}?(?:省|市(?!场)|旗)|[\u4e00-\u9fff]{1,8}?(?:(?<![小社园景校厂片街营])区|县|街道|镇|乡)"
+)
 
 
 def _more_address_at(text: str, end: int, cands: list[_Division], gazetteer: Gazetteer | None) -> bool:
