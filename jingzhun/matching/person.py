@@ -111,13 +111,8 @@ def score_pairs(
     settings = copy.deepcopy(model) if isinstance(model, dict) else load_model(model)
     frequencies = frequencies or {column: term_frequencies(population, column) for column in TF_COLUMNS}
     tf_tables = {column: f"tf_{column}" for column in TF_COLUMNS}
-    with open_duckdb() as con:
-        # Tables, not views over Arrow data: DuckDB rescans a registered Arrow object on every reference.
-        frames = {"records": records, "population": population, **{tf_tables[c]: frequencies[c] for c in TF_COLUMNS}}
-        for name, frame in frames.items():
-            con.register("source_frame", frame)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM source_frame")
-            con.unregister("source_frame")
+    frames = {"records": records, "population": population, **{tf_tables[c]: frequencies[c] for c in TF_COLUMNS}}
+    with frame_tables(**frames) as con:
         pairs = blocked_pairs_sql(settings["blocking_rules_to_generate_predictions"], "records", "population")
         scored = con.sql(scoring_sql(settings, pairs, "records", "population", tf_tables)).pl()
     return with_levels(scored, settings)
@@ -229,22 +224,30 @@ def with_levels(pairs: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:
 
 
 @contextlib.contextmanager
-def splink_tables(**frames: pl.DataFrame) -> Iterator[tuple[Any, list[Any]]]:
-    """A Splink DuckDB backend holding `frames` as real tables, named by their keywords, for the block's length.
+def frame_tables(**frames: pl.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB database of its own holding `frames` as real tables, named by their keywords, for the block's length.
 
     Tables, not views over Arrow data: DuckDB rescans a registered Arrow object on every reference, which made
-    one day's blocking take 30 s instead of 0.1 s. The connection is closed on leaving: Splink's linker and its
-    backend refer to each other, so without it the database (the inputs and every scored pair) stays in memory
-    until Python's cycle collector happens to run; the person stage's batches piled up half a gigabyte each.
-    """
-    from splink import DuckDBAPI
-
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    one day's blocking take 30 s instead of 0.1 s. The connection is closed on leaving."""
     with open_duckdb() as con:
         for name, frame in frames.items():
             con.register("source_frame", frame)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM source_frame")
             con.unregister("source_frame")
+        yield con
+
+
+@contextlib.contextmanager
+def splink_tables(**frames: pl.DataFrame) -> Iterator[tuple[Any, list[Any]]]:
+    """A Splink DuckDB backend over `frame_tables` of `frames`, for the block's length. Its connection closed on
+    leaving matters here: Splink's linker and its backend refer to each other, so without it the database (the
+    inputs and every scored pair) stays in memory until Python's cycle collector happens to run; the person
+    stage's batches piled up half a gigabyte each.
+    """
+    from splink import DuckDBAPI
+
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    with frame_tables(**frames) as con:
         db_api = DuckDBAPI(con)
         yield db_api, [db_api.register(name, dataset_display_name=name) for name in frames]
 
