@@ -72,7 +72,10 @@ def one(warehouse: Path, model: Path, batch: int, batches: int, out: Path | None
 
 
 def equal(a: Path, b: Path) -> bool:
-    return all(pl.read_parquet(a / name).equals(pl.read_parquet(b / name)) for name in ("candidates", "persons"))
+    return all(
+        pl.read_parquet(a / f"{name}.parquet").equals(pl.read_parquet(b / f"{name}.parquet"))
+        for name in ("candidates", "persons")
+    )
 
 
 def main() -> None:
