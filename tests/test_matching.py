@@ -10,6 +10,8 @@ import math
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jingzhun.cleansing.idcard import check_digit, parse_id_number
 from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
@@ -17,6 +19,7 @@ from jingzhun.cleansing.text import normalize_text
 from jingzhun.core.warehouse import open_duckdb
 from jingzhun.matching.address import resolve_addresses, with_address_keys, with_building_id
 from jingzhun.matching.cases import case_keys
+from jingzhun.matching.comparisons import ONE_EDIT
 from jingzhun.matching.features import person_features, with_holders
 from jingzhun.matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
 
@@ -158,6 +161,71 @@ def test_a_transposed_id_and_a_traditional_name_still_find_the_person():
     )
     assert got["person_id"].to_list() == ["P1"]
     assert "身份证号相差一位" in got["person_explanation"][0]
+
+
+# ID digits as the cleanse writes them (digits, an X) and, to hold the byte-counting proof of `_one_edit` to
+# account, characters of more than one byte; 15 to 18 long, empty or absent.
+_ID_CHARS = st.sampled_from([*"0123456789X", "é", "号"])
+_IDS = st.one_of(st.none(), st.text(_ID_CHARS, min_size=15, max_size=18), st.text(_ID_CHARS, max_size=3))
+
+
+@st.composite
+def _id_pairs(draw: st.DrawFn) -> tuple[str | None, str | None]:
+    """An ID and another one, unrelated or a few random edits of it (insert, delete, substitute, transpose)."""
+    first = draw(_IDS)
+    if first is None or draw(st.booleans()):
+        return first, draw(_IDS)
+    second = list(first)
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(second)))
+        edit = draw(st.sampled_from(["insert", "delete", "substitute", "transpose"]))
+        if edit == "insert":
+            second.insert(at, draw(_ID_CHARS))
+        elif edit == "delete" and at < len(second):
+            del second[at]
+        elif edit == "substitute" and at < len(second):
+            second[at] = draw(_ID_CHARS)
+        elif edit == "transpose" and at + 1 < len(second):
+            second[at], second[at + 1] = second[at + 1], second[at]
+    return first, "".join(second)
+
+
+@given(st.lists(_id_pairs(), min_size=1, max_size=50))
+def test_the_one_edit_condition_holds_exactly_where_damerau_levenshtein_is_at_most_one(pairs):
+    # The condition before the distance (`comparisons._one_edit`) must never change the level: as a level of a
+    # CASE, as Splink writes the comparison, and never raising (`hamming` refuses unequal and empty strings).
+    con = duckdb.connect()
+    con.execute("CREATE TABLE pairs (id_digits_l VARCHAR, id_digits_r VARCHAR)")
+    con.executemany("INSERT INTO pairs VALUES (?, ?)", pairs)
+    got = con.sql(f"""
+        SELECT CASE WHEN {ONE_EDIT} THEN 1 ELSE 0 END AS guarded,
+               CASE WHEN damerau_levenshtein(id_digits_l, id_digits_r) <= 1 THEN 1 ELSE 0 END AS distance
+        FROM pairs""").fetchall()
+    assert [g for g, _ in got] == [d for _, d in got]
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "one_edit"),
+    [
+        ("11010519491231002X", "11010519491231002X", True),
+        ("11010519491231002X", "11010519491231009X", True),  # a digit mistyped
+        ("11010519491231002X", "11010519491231020X", True),  # two digits transposed
+        ("11010519491231002X", "1101051949123102X", True),  # a digit lost
+        ("11010519491231002X", "110105194912310021X", True),  # a digit added
+        ("11010519491231002X", "11010519491231034X", False),  # two digits wrong: the same area and birth date
+        ("11010519491231002X", "110105491231002", False),  # the 15-digit number of the same person
+        ("11010519491231002X", "1101051949123102", False),  # two lost
+        ("", "", True),
+        ("", "1", True),
+        ("", "12", False),
+        ("11010519491231002X", None, False),
+    ],
+)
+def test_the_one_edit_level_is_one_damerau_levenshtein_edit(left, right, one_edit):
+    con = duckdb.connect()
+    query = f"SELECT coalesce({ONE_EDIT}, false) FROM (SELECT ?::VARCHAR AS id_digits_l, ?::VARCHAR AS id_digits_r)"
+    assert con.execute(query, [left, right]).fetchall() == [(one_edit,)]
+    assert con.execute(query, [right, left]).fetchall() == [(one_edit,)]
 
 
 def test_a_homophone_typo_in_the_name_is_the_same_sound():
