@@ -498,6 +498,18 @@ def test_cli():
         ("青松沟44号院11幢", {"community": "青松沟44号院", "building": "11", "rest": None}),
         ("白鹭小区5号院2栋301", {"community": "白鹭小区5号院", "building": "2", "room": "301"}),
         ("青松路44号院3号楼", {"road": "青松路", "road_number": "44号", "community": None, "building": "3"}),
+        # A number right after a market or a mall (or its zone) is a shop's, the room; after an estate or a tower,
+        # or after a road, it stays the building or the road's number.
+        ("青松农贸市场1137号", {"community": "青松农贸市场", "building": None, "room": "1137"}),
+        ("白鹭汽配城2671号摊位", {"community": "白鹭汽配城", "building": None, "room": "2671"}),
+        ("白鹭市场C区745号", {"community": "白鹭市场", "building": None, "room": "745"}),
+        ("白鹭花园12号", {"community": "白鹭花园", "building": "12", "room": None}),
+        ("白鹭大厦12号", {"community": "白鹭大厦", "building": "12", "room": None}),
+        ("白鹭市场青松路483号", {"road": "青松路", "road_number": "483号", "room": None}),
+        # A province or city written again, or a road, before a town the tables do not know: not the town's name.
+        ("上海市浦东新区浙江省青松镇白鹭路8号", {"town": "青松镇", "road": "白鹭路", "rest": "浙江省"}),
+        ("白鹭路青松街道绿洲小区3幢", {"town": "青松街道", "community": "绿洲小区", "rest": "白鹭路"}),
+        ("青松新市镇白鹭路8号", {"town": "青松新市镇", "road": "白鹭路"}),  # 市 inside a town's name (新市镇)
     ],
 )
 def test_real_address_kinds(address, expected):

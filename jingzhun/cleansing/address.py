@@ -307,6 +307,11 @@ _LEADING_UNIT = re.compile(
     rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
     rf"{_NOT_A_NAME_START}(?![委民])"
 )
+# A province or city written again before a town the tables did not read (浙江省昌化镇, 湖州市织里镇, 乐清市石帆街道),
+# or the road the town is on (白鹭路青松街道): no part of the town's name, which keeps two characters at least (柳市镇,
+# 新市镇 are towns named with 市). The road goes to rest: the labels make it the road about as often as the road
+# that follows the town.
+_BEFORE_TOWN = re.compile(r"^.+(?:[省市]|大道|[路街])(?=[\u4e00-\u9fff]{2,}(?:街道办事处|街道|镇|乡)$)")
 # Every unit `_LEADING_UNIT` reads ends with one of these characters, at most 19 characters in (高新技术产业开发区 after
 # ten of a name): a text without any in its first 19 holds none (most roads and lanes), and is not searched.
 _UNIT_LAST_CHARACTERS = frozenset("区处道镇乡园县市村")
@@ -335,6 +340,8 @@ _FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|�
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 # A numbered zone after a place's ending (国际商贸城4区, 南都花园三区) is a part of the place, left out; after a bare
 # name (春晗二区, 稠山2区) it is the name's own part: a village's or estate's zones are its places.
+# A market or a mall: its numbers are shops, not buildings (白鹭农贸市场1137号, 青松汽配城2671号, 白鹭商城622号).
+_SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)$")
 _ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
 _SIDES = frozenset("东南西北中")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -979,6 +986,9 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], area
     while not _UNIT_LAST_CHARACTERS.isdisjoint(text[:_UNIT_MOST_CHARACTERS]) and (m := _LEADING_UNIT.match(text)):
         kind, unit, alone = m.lastgroup, m.group(), m.end() == len(text)
         if kind == "town" and fields["town"] is None:
+            if before := _BEFORE_TOWN.match(unit):
+                rest.append(before.group())
+                unit = unit[before.end() :]
             fields["town"] = unit
         elif kind == "district" and fields["district"] is None and fields["town"] is None:
             fields["district"] = unit
@@ -1194,6 +1204,12 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
+            elif (
+                fields["room"] is None
+                and previous in ("community", "zone")
+                and _SHOPS_PLACE.search(fields["community"] or "")
+            ):
+                fields["room"] = _room(match["number"])  # 白鹭市场1137号, 白鹭轻纺城2163号: a shop of the market
             else:
                 if fields["building"] is None:
                     fields["building"], door = _number(match["number"]), raw
