@@ -261,6 +261,12 @@ _ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]�
 _PLACE_THEN_OTHER = re.compile(
     rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
 )
+# A village glued to a place in it that has a place's ending (青松村白鹭幼儿园, 甲村绿洲配件厂, 青松宅白鹭工业区): the
+# place is the more precise, as the labelling guide has it; 新村 is an estate, 度假村 a place of its own.
+_VILLAGE_THEN_PLACE = re.compile(
+    r"^(?P<village>(?:(?![路街巷])[^\d]){1,6}?(?:(?<![新假])村|(?<![住])宅|村民组))"
+    rf"(?=[^\d]{{2,}}?(?:{_COMMUNITY_SUFFIX}|山庄|工业区|工业园|园区|小区|有限公司|公司|集团|[厂店]|幼儿园|学校|小学|中学))"
+)
 # A text up to its last place ending: where a note that follows it starts (白鹭小区到了打电话).
 _UP_TO_PLACE_END = re.compile(rf".+(?:{_COMMUNITY_SUFFIX}|小区|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])")
 # A run of text that names a place or a business by its ending: it is one even after a house number.
@@ -322,14 +328,19 @@ _AREA_BEFORE_ROAD = re.compile(
     r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
-# A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not
-# counted (环城南路, 中关村南大街), nor a numeral (科技六路): five and more before the suffix are a place's
-# name, then the road (胡家坟振兴路, 荷叶塘洪界路: a village, then its road). The place goes to rest.
+# A road's own name has two characters, or three (金沙江路), a side's character not counted (环城南路,
+# 中关村南大街), nor a numeral (科技六路): four and more before the suffix are a place's name, then the road
+# (胡家坟振兴路, 荷叶塘洪界路, 青松白鹭路: a village or an area, then its road; the labels of real parsed addresses
+# cut a name of four so 83 times on train and keep it whole 37). The place goes to rest. A name ending in 直, 横 or 环
+# goes on from the words before it (太平门直街, 陆家嘴环路: the straight, cross or ring street of a place).
 _PLACE_BEFORE_ROAD = re.compile(
-    r"^(?P<place>[\u4e00-\u9fff]{3,}?)"
-    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十]))"
+    r"^(?P<place>[\u4e00-\u9fff]{2,}?)"
+    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十直横环]))"
     r"(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
 )
+# A road named by a common word after a place's name of two characters is one name (九亭中心路, 青松工业路, 白鹭人民路:
+# the place's central, industrial, people's road), not a place and its road.
+_COMMON_ROAD_NAME = re.compile(r"(?:中心|工业|科技|发展|步行|市场|人民|建设|文化|公园)")
 # The name of a village or an area before a road: no division's suffix, no road, no crossing in it.
 _AREA_NAME = re.compile(r"(?:(?![省市区县镇乡路街道与和])[\u4e00-\u9fff]){3,6}")
 # A place's name does not end with a side or a numeral, nor inside a word the road's name goes on with
@@ -1016,6 +1027,7 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
         (m := _PLACE_BEFORE_ROAD.match(road))
         and not _NAME_GOES_ON_BEFORE.search(m["place"])
         and not _division_across(road, m.start("road"))
+        and not (len(m["place"]) == 2 and _COMMON_ROAD_NAME.match(m["road"]))
     ):
         if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
             rest.append(road[first.end() :])
@@ -1049,6 +1061,9 @@ def _first_place(segment: str, rest: list[str]) -> str:
     if position := _POSITION.search(segment):
         rest.append(segment[position.start() :])
         segment = segment[: position.start()]
+    if village := _VILLAGE_THEN_PLACE.match(segment):
+        rest.append(village["village"])  # 青松村白鹭幼儿园, 白鹭路8号青松村绿洲小区: the place in the village
+        segment = segment[village.end() :]
     inner = _PLACE_IN_PLACE.match(segment)
     if zone := _LETTERED_ZONE.match(segment):
         rest.append(zone["zone"])
