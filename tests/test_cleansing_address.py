@@ -510,6 +510,9 @@ def test_cli():
         ("白鹭花园12号", {"community": "白鹭花园", "building": "12", "room": None}),
         ("白鹭大厦12号", {"community": "白鹭大厦", "building": "12", "room": None}),
         ("白鹭市场青松路483号", {"road": "青松路", "road_number": "483号", "room": None}),
+        # A town the tables name without the suffix written after it (城南, written 城南街道): the suffix is no road's.
+        ("城南街道青松路8号", {"town": "城南", "road": "青松路", "road_number": "8号"}),
+        ("城南镇南路8号", {"town": "城南", "road": "镇南路"}),  # the town's road 镇南路
         # A village glued to a place with a place's ending: the place is the community, the village rest.
         ("白鹭镇甲村绿洲配件厂", {"community": "绿洲配件厂", "rest": "甲村"}),
         ("青松路8号白鹭村绿洲小区3幢", {"community": "绿洲小区", "building": "3", "rest": "白鹭村"}),

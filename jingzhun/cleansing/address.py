@@ -129,6 +129,9 @@ _LABEL_START = frozenset("现户居家住地")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?")
 _COUNTRY = "中国"
 _TOWN_OFFICE = "办事处"
+# A town read by its short name, then written with another suffix than the tables' (白鹭街道 for 白鹭镇): the suffix,
+# unless a road's name goes on with it (白鹭镇南路 is the town's road 镇南路).
+_OTHER_TOWN_SUFFIX = re.compile(r"(?:街道|镇|乡)(?![东南西北中]?(?:大道|大街|[路街道巷弄号]))")
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
 _LANE_TYPO = re.compile(r"(?<=\d)巷")
 _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
@@ -1382,6 +1385,8 @@ def parse_normalized_address(
             break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
         fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
         pos += length
+    if fields["town"] and text[pos - 1 : pos] not in "镇乡道" and (suffix := _OTHER_TOWN_SUFFIX.match(text, pos)):
+        pos = suffix.end()  # 白鹭街道青松路 where the tables hold 白鹭镇: the town's suffix as written, no road's name
     if fields["town"] and text.startswith(_TOWN_OFFICE, pos):
         pos += len(_TOWN_OFFICE)  # 古城街道办事处: the office of the town just read, no place of its own
     _parse_below_town(text[pos:], fields, gazetteer)
