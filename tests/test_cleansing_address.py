@@ -409,7 +409,7 @@ def test_cli():
         # A short town name with no division before it: the one town of that name in the country, before a road.
         ("莘塍青松路8号", {"district": "瑞安市", "town": "莘塍街道", "road": "青松路", "road_number": "8号"}),
         ("四季青街道青松路8号", {"town": "四季青街道", "road": "青松路"}),  # 四季 is no town before 青街道
-        ("青松白鹭路8号", {"town": None, "road": "青松白鹭路"}),  # no town of that name
+        ("青松白鹭路8号", {"town": None, "road": "白鹭路"}),  # no town of that name: a place, then its road
         ("杭州市余杭区乔司街道青松路8号", {"district": "余杭区", "town": "乔司街道", "road": "青松路"}),
         ("杭州市余杭区临平绿洲花园3幢", {"district": "余杭区", "town": None}),  # a short name before a place: no
         ("杭州市余杭区临平新城青松路8号", {"town": None}),  # 临平新城 is a place
@@ -443,12 +443,16 @@ def test_cli():
         ("白鹭镇青松坟绿洲路368号白鹭小区", {"road": "绿洲路", "community": "白鹭小区", "rest": "青松坟"}),
         ("白鹭大酒店对面绿洲路368号", {"road": "绿洲路", "community": None}),
         ("白鹭镇青松坟环城北路8号", {"road": "环城北路", "community": "青松坟"}),
-        ("白鹭镇青松绿洲南路8号", {"road": "青松绿洲南路"}),  # four: a road's name
-        ("白鹭镇青松绿洲路8号", {"road": "青松绿洲路"}),
         ("白鹭镇青松路绿洲巷8号", {"road": "青松路", "rest": "绿洲巷"}),  # two roads: the first
         ("白鹭镇杭州湾大道8号", {"road": "杭州湾大道"}),  # a division's name is not cut
         ("白鹭镇向阳南路8号", {"road": "向阳南路"}),
         ("白鹭镇创新海岸科技六路8号", {"road": "创新海岸科技六路"}),  # a numbered road is not cut
+        # A name of four characters before the suffix is a place's two, then the road's; not a straight, cross or
+        # ring street of a place, nor a road named by a common word after a place (its central or people's road).
+        ("白鹭镇青松绿洲路8号", {"road": "绿洲路", "community": None, "rest": "青松"}),
+        ("白鹭镇青松绿洲南路8号", {"road": "绿洲南路"}),
+        ("白鹭镇青松门直街8号", {"road": "青松门直街"}),
+        ("白鹭镇青松中心路100弄2号", {"road": "青松中心路", "road_number": "100弄"}),
         # A place after the house number of a village is no community: the village's house is the address.
         ("青松村100号白鹭幼儿园", {"community": "青松村", "building": "100", "rest": "白鹭幼儿园"}),
         # A number inside a road's name.
@@ -498,6 +502,26 @@ def test_cli():
         ("青松沟44号院11幢", {"community": "青松沟44号院", "building": "11", "rest": None}),
         ("白鹭小区5号院2栋301", {"community": "白鹭小区5号院", "building": "2", "room": "301"}),
         ("青松路44号院3号楼", {"road": "青松路", "road_number": "44号", "community": None, "building": "3"}),
+        # A number right after a market or a mall (or its zone) is a shop's, the room; after an estate or a tower,
+        # or after a road, it stays the building or the road's number.
+        ("青松农贸市场1137号", {"community": "青松农贸市场", "building": None, "room": "1137"}),
+        ("白鹭汽配城2671号摊位", {"community": "白鹭汽配城", "building": None, "room": "2671"}),
+        ("白鹭市场C区745号", {"community": "白鹭市场", "building": None, "room": "745"}),
+        ("白鹭花园12号", {"community": "白鹭花园", "building": "12", "room": None}),
+        ("白鹭大厦12号", {"community": "白鹭大厦", "building": "12", "room": None}),
+        ("白鹭市场青松路483号", {"road": "青松路", "road_number": "483号", "room": None}),
+        # A town the tables name without the suffix written after it (城南, written 城南街道): the suffix is no road's.
+        ("城南街道青松路8号", {"town": "城南", "road": "青松路", "road_number": "8号"}),
+        ("城南镇南路8号", {"town": "城南", "road": "镇南路"}),  # the town's road 镇南路
+        # A village glued to a place with a place's ending: the place is the community, the village rest.
+        ("白鹭镇甲村绿洲配件厂", {"community": "绿洲配件厂", "rest": "甲村"}),
+        ("青松路8号白鹭村绿洲小区3幢", {"community": "绿洲小区", "building": "3", "rest": "白鹭村"}),
+        ("白鹭镇青松宅绿洲幼儿园", {"community": "绿洲幼儿园", "rest": "青松宅"}),
+        ("白鹭度假村3号楼", {"community": "白鹭度假村", "building": "3"}),  # a holiday village is the place
+        # A province or city written again, or a road, before a town the tables do not know: not the town's name.
+        ("上海市浦东新区浙江省青松镇白鹭路8号", {"town": "青松镇", "road": "白鹭路", "rest": "浙江省"}),
+        ("白鹭路青松街道绿洲小区3幢", {"town": "青松街道", "community": "绿洲小区", "rest": "白鹭路"}),
+        ("青松新市镇白鹭路8号", {"town": "青松新市镇", "road": "白鹭路"}),  # 市 inside a town's name (新市镇)
     ],
 )
 def test_real_address_kinds(address, expected):

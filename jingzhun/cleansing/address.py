@@ -129,6 +129,9 @@ _LABEL_START = frozenset("现户居家住地")
 _LEADING_LABEL = re.compile(r"^(?:(?:现|户籍|居住|家庭)?(?:住址|地址)|住)[:：]?")
 _COUNTRY = "中国"
 _TOWN_OFFICE = "办事处"
+# A town read by its short name, then written with another suffix than the tables' (白鹭街道 for 白鹭镇): the suffix,
+# unless a road's name goes on with it (白鹭镇南路 is the town's road 镇南路).
+_OTHER_TOWN_SUFFIX = re.compile(r"(?:街道|镇|乡)(?![东南西北中]?(?:大道|大街|[路街道巷弄号]))")
 # In Shanghai 巷 after a number is a typo for 弄 (455巷3号); elsewhere 巷 names a road.
 _LANE_TYPO = re.compile(r"(?<=\d)巷")
 _FLOOR_F = re.compile(r"(?<=\d)[Ff](?![A-Za-z])")
@@ -261,6 +264,12 @@ _ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]�
 _PLACE_THEN_OTHER = re.compile(
     rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
 )
+# A village glued to a place in it that has a place's ending (青松村白鹭幼儿园, 甲村绿洲配件厂, 青松宅白鹭工业区): the
+# place is the more precise, as the labelling guide has it; 新村 is an estate, 度假村 a place of its own.
+_VILLAGE_THEN_PLACE = re.compile(
+    r"^(?P<village>(?:(?![路街巷])[^\d]){1,6}?(?:(?<![新假])村|(?<![住])宅|村民组))"
+    rf"(?=[^\d]{{2,}}?(?:{_COMMUNITY_SUFFIX}|山庄|工业区|工业园|园区|小区|有限公司|公司|集团|[厂店]|幼儿园|学校|小学|中学))"
+)
 # A text up to its last place ending: where a note that follows it starts (白鹭小区到了打电话).
 _UP_TO_PLACE_END = re.compile(rf".+(?:{_COMMUNITY_SUFFIX}|小区|山庄|有限公司|公司|集团|商行|超市|药房|[店厂馆])")
 # A run of text that names a place or a business by its ending: it is one even after a house number.
@@ -307,6 +316,11 @@ _LEADING_UNIT = re.compile(
     rf"|(?![\u4e00-\u9fff]{{0,4}}[路街巷][\u4e00-\u9fff]{{2,4}}村)(?P<village>[\u4e00-\u9fff]{{2,6}}?(?<!新)村)"
     rf"{_NOT_A_NAME_START}(?![委民])"
 )
+# A province or city written again before a town the tables did not read (浙江省昌化镇, 湖州市织里镇, 乐清市石帆街道),
+# or the road the town is on (白鹭路青松街道): no part of the town's name, which keeps two characters at least (柳市镇,
+# 新市镇 are towns named with 市). The road goes to rest: the labels make it the road about as often as the road
+# that follows the town.
+_BEFORE_TOWN = re.compile(r"^.+(?:[省市]|大道|[路街])(?=[\u4e00-\u9fff]{2,}(?:街道办事处|街道|镇|乡)$)")
 # Every unit `_LEADING_UNIT` reads ends with one of these characters, at most 19 characters in (高新技术产业开发区 after
 # ten of a name): a text without any in its first 19 holds none (most roads and lanes), and is not searched.
 _UNIT_LAST_CHARACTERS = frozenset("区处道镇乡园县市村")
@@ -317,14 +331,19 @@ _AREA_BEFORE_ROAD = re.compile(
     r"^(?P<area>[\u4e00-\u9fff]{1,12}?(?:区|街道办事处|办事处|街道|(?<!小)镇|乡|村))"
     r"(?P<road>(?![东南西北中]?(?:大道|大街|公路|[路街道巷弄]))[\u4e00-\u9fff]{2,})$"
 )
-# A road's own name has two characters, or three or four (金沙江路, 中山公园路), a side's character not
-# counted (环城南路, 中关村南大街), nor a numeral (科技六路): five and more before the suffix are a place's
-# name, then the road (胡家坟振兴路, 荷叶塘洪界路: a village, then its road). The place goes to rest.
+# A road's own name has two characters, or three (金沙江路), a side's character not counted (环城南路,
+# 中关村南大街), nor a numeral (科技六路): four and more before the suffix are a place's name, then the road
+# (胡家坟振兴路, 荷叶塘洪界路, 青松白鹭路: a village or an area, then its road; the labels of real parsed addresses
+# cut a name of four so 83 times on train and keep it whole 37). The place goes to rest. A name ending in 直, 横 or 环
+# goes on from the words before it (太平门直街, 陆家嘴环路: the straight, cross or ring street of a place).
 _PLACE_BEFORE_ROAD = re.compile(
-    r"^(?P<place>[\u4e00-\u9fff]{3,}?)"
-    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十]))"
+    r"^(?P<place>[\u4e00-\u9fff]{2,}?)"
+    r"(?P<road>[\u4e00-\u9fff]{2}(?:[东南西北中]|(?<![东南西北中大公一二三四五六七八九十直横环]))"
     r"(?:大道|大街|公路|路|街|巷)(?:[一二三四五六七八九十\d]+段)?)$"
 )
+# A road named by a common word after a place's name of two characters is one name (九亭中心路, 青松工业路, 白鹭人民路:
+# the place's central, industrial, people's road), not a place and its road.
+_COMMON_ROAD_NAME = re.compile(r"(?:中心|工业|科技|发展|步行|市场|人民|建设|文化|公园)")
 # The name of a village or an area before a road: no division's suffix, no road, no crossing in it.
 _AREA_NAME = re.compile(r"(?:(?![省市区县镇乡路街道与和])[\u4e00-\u9fff]){3,6}")
 # A place's name does not end with a side or a numeral, nor inside a word the road's name goes on with
@@ -335,6 +354,8 @@ _FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|�
 _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
 # A numbered zone after a place's ending (国际商贸城4区, 南都花园三区) is a part of the place, left out; after a bare
 # name (春晗二区, 稠山2区) it is the name's own part: a village's or estate's zones are its places.
+# A market or a mall: its numbers are shops, not buildings (白鹭农贸市场1137号, 青松汽配城2671号, 白鹭商城622号).
+_SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)$")
 _ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
 _SIDES = frozenset("东南西北中")
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -979,6 +1000,9 @@ def _strip_units(text: str, fields: dict[str, str | None], rest: list[str], area
     while not _UNIT_LAST_CHARACTERS.isdisjoint(text[:_UNIT_MOST_CHARACTERS]) and (m := _LEADING_UNIT.match(text)):
         kind, unit, alone = m.lastgroup, m.group(), m.end() == len(text)
         if kind == "town" and fields["town"] is None:
+            if before := _BEFORE_TOWN.match(unit):
+                rest.append(before.group())
+                unit = unit[before.end() :]
             fields["town"] = unit
         elif kind == "district" and fields["district"] is None and fields["town"] is None:
             fields["district"] = unit
@@ -1006,6 +1030,7 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
         (m := _PLACE_BEFORE_ROAD.match(road))
         and not _NAME_GOES_ON_BEFORE.search(m["place"])
         and not _division_across(road, m.start("road"))
+        and not (len(m["place"]) == 2 and _COMMON_ROAD_NAME.match(m["road"]))
     ):
         if first := _FIRST_ROAD.match(m["place"]):  # 天长北路东禅巷, 温州大道与牛山北路: the first road is the road
             rest.append(road[first.end() :])
@@ -1039,6 +1064,9 @@ def _first_place(segment: str, rest: list[str]) -> str:
     if position := _POSITION.search(segment):
         rest.append(segment[position.start() :])
         segment = segment[: position.start()]
+    if village := _VILLAGE_THEN_PLACE.match(segment):
+        rest.append(village["village"])  # 青松村白鹭幼儿园, 白鹭路8号青松村绿洲小区: the place in the village
+        segment = segment[village.end() :]
     inner = _PLACE_IN_PLACE.match(segment)
     if zone := _LETTERED_ZONE.match(segment):
         rest.append(zone["zone"])
@@ -1194,6 +1222,12 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
+            elif (
+                fields["room"] is None
+                and previous in ("community", "zone")
+                and _SHOPS_PLACE.search(fields["community"] or "")
+            ):
+                fields["room"] = _room(match["number"])  # 白鹭市场1137号, 白鹭轻纺城2163号: a shop of the market
             else:
                 if fields["building"] is None:
                     fields["building"], door = _number(match["number"]), raw
@@ -1351,6 +1385,8 @@ def parse_normalized_address(
             break  # 堡镇堡镇南路: the second 堡镇 starts the road's name
         fields.update({f: fields[f] or again[f] for f in _ADMIN_FIELDS})
         pos += length
+    if fields["town"] and text[pos - 1 : pos] not in "镇乡道" and (suffix := _OTHER_TOWN_SUFFIX.match(text, pos)):
+        pos = suffix.end()  # 白鹭街道青松路 where the tables hold 白鹭镇: the town's suffix as written, no road's name
     if fields["town"] and text.startswith(_TOWN_OFFICE, pos):
         pos += len(_TOWN_OFFICE)  # 古城街道办事处: the office of the town just read, no place of its own
     _parse_below_town(text[pos:], fields, gazetteer)
