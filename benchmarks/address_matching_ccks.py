@@ -1,6 +1,6 @@
 """The address matcher on real, human-labelled address pairs: CCKS 2021 address relevance, the development half.
 
-    .venv/bin/python benchmarks/address_matching_ccks.py [EVAL_DIR] [--split dev] [--errors]
+    .venv/bin/python benchmarks/address_matching_ccks.py [EVAL_DIR] [--split dev] [--errors] [--misses] [--refusals]
 
 EVAL_DIR defaults to ../shared/eval (not part of the project: its publishers give no licence to redistribute it;
 nothing of it is copied here, the files below are written to a temporary folder). Run as a user would: every
@@ -165,35 +165,37 @@ def jingzhun(folder: Path, decided: dict[str, pl.DataFrame] | None = None) -> tu
     return results.select("source_row", "house_id", "match_method", "outcome"), failure, seconds
 
 
-def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Why each query with a same-place candidate is not resolved to one: the first step of the token decision
-    (`matching/address.py` `decide_address_tokens`, its rules in thresholds.yaml) that loses all its same-place
-    candidates, and for a lone candidate the rules of `house_requires` it fails."""
+def token_config() -> dict:
     from jingzhun.core import rules
+
+    return rules.load("thresholds")["address"]["tokens"]
+
+
+def rule(config: dict, name: str) -> pl.Expr:
+    """A rule of the token decision's settings (`house_requires`, `never`, ...) over a pair's levels."""
     from jingzhun.matching.person import exact_rule_met
 
-    config = rules.load("thresholds")["address"]["tokens"]
+    return exact_rule_met(({c: tuple(levels) for c, levels in config[name].items()},))
 
-    def rule(name: str) -> pl.Expr:
-        return exact_rule_met(({c: tuple(levels) for c, levels in config[name].items()},))
 
-    pairs, records, houses = decided.get("pairs"), decided.get("records"), decided.get("houses")
-    if pairs is None or pairs.is_empty():
-        return {"the token stage scored nothing": sum(bool(q.same_place) for q in queries)}
-    flagged = (
+def flagged_pairs(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame, config: dict) -> pl.DataFrame:
+    """The token stage's scored pairs with the source_row of their query and, step by step of its decision
+    (`matching/address.py` `decide_address_tokens`), what each step does to them: never, allowed (meets
+    house_requires), fenced, stepped, open, beside, kept, best, best_probability, near."""
+    return (
         pairs.join(
             houses.select("house_id", h_committee="committee_code", h_subdistrict="subdistrict_code"), on="house_id"
         )
         .join(records.select("record_id", "source_row", "written_subdistrict_code", "committee_code"), on="record_id")
         .with_columns(
-            never=rule("never"),
-            allowed=rule("house_requires"),
+            never=rule(config, "never"),
+            allowed=rule(config, "house_requires"),
             fenced=(pl.col("written_subdistrict_code") != pl.col("h_subdistrict")).fill_null(False)
             | (pl.col("committee_code") != pl.col("h_committee")).fill_null(False),
         )
         .with_columns(
-            stepped=rule("enclosing")
-            & (rule("numbered") & ~pl.col("never") & ~pl.col("fenced")).any().over("record_id")
+            stepped=rule(config, "enclosing")
+            & (rule(config, "numbered") & ~pl.col("never") & ~pl.col("fenced")).any().over("record_id")
         )
         .with_columns(open=~pl.col("never") & ~pl.col("fenced") & ~pl.col("stepped"))
         .with_columns(
@@ -209,6 +211,17 @@ def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[
         )
         .with_columns(near=pl.col("kept") & (pl.col("match_weight") >= pl.col("best") - config["min_weight_gap"]))
     )
+
+
+def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Why each query with a same-place candidate is not resolved to one: the first step of the token decision
+    (`matching/address.py` `decide_address_tokens`, its rules in thresholds.yaml) that loses all its same-place
+    candidates, and for a lone candidate the rules of `house_requires` it fails."""
+    config = token_config()
+    pairs, records, houses = decided.get("pairs"), decided.get("records"), decided.get("houses")
+    if pairs is None or pairs.is_empty():
+        return {"the token stage scored nothing": sum(bool(q.same_place) for q in queries)}
+    flagged = flagged_pairs(pairs, records, houses, config)
     by_row = {key[0]: frame for key, frame in flagged.partition_by("source_row", as_dict=True).items()}
     open_rows = set(records["source_row"])
     counts: dict[str, int] = {}
@@ -247,12 +260,91 @@ def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
+def refusals(queries: list[Query], decided: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Which refusals of `house_requires` protect precision and which only cost recall: the open candidate the
+    model ranks first for each query, when it reaches `accept`, grouped by the rules of `house_requires` it fails
+    and by whether the next candidate is beyond `min_weight_gap`; how many of each group are a same-place
+    (完全匹配) candidate, a 部分匹配 one, or neither (another query's candidate or 不匹配). A group whose refusal
+    costs few wrong houses per right one is where a rule may be relaxed; the first line (fails nothing, past the
+    gap) is what the stage resolves by the words."""
+    config = token_config()
+    labels = pl.DataFrame(
+        [
+            (q.row, house, "same" if house in q.same_place else "partial" if house in q.partial else "other")
+            for q in queries
+            for house in q.candidates
+        ],
+        schema={"source_row": pl.Int64, "house_id": pl.Utf8, "label": pl.Utf8},
+        orient="row",
+    )
+    fails = pl.concat_list(
+        pl.when(~pl.col(f"level_{c}").is_in(levels)).then(pl.lit(c)) for c, levels in config["house_requires"].items()
+    ).list.drop_nulls()
+    best = (
+        flagged_pairs(decided["pairs"], decided["records"], decided["houses"], config)
+        .filter("open")
+        .sort(["record_id", "match_weight"], descending=[False, True])
+        .group_by("record_id", maintain_order=True)
+        .agg(pl.all().first(), second=pl.col("match_weight").get(1, null_on_oob=True))
+        .filter(pl.col("match_probability") >= config["accept"])
+        .join(labels, on=["source_row", "house_id"], how="left")
+    )
+    return (
+        best.with_columns(
+            fails=fails.list.join("+").replace("", "(none)"),
+            past_gap=(pl.col("match_weight") - pl.col("second")).fill_null(float("inf")) >= config["min_weight_gap"],
+            label=pl.col("label").fill_null("other"),
+        )
+        .group_by("fails", "past_gap")
+        .agg(
+            best=pl.len(),
+            same=(pl.col("label") == "same").sum(),
+            partial=(pl.col("label") == "partial").sum(),
+            other=(pl.col("label") == "other").sum(),
+        )
+        .with_columns(same_share=pl.col("same") / pl.col("best"))
+        .sort("best", descending=True)
+    )
+
+
+def ranked_first(queries: list[Query], decided: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """How far the model's ranking goes: the queries with a same-place candidate among their open ones, and with
+    one ranked first (of every open candidate; ties count), and first where the first reaches `accept`."""
+    config = token_config()
+    same = pl.DataFrame(
+        [(q.row, house) for q in queries for house in q.same_place],
+        schema={"source_row": pl.Int64, "house_id": pl.Utf8},
+        orient="row",
+    )
+    open_pairs = (
+        flagged_pairs(decided["pairs"], decided["records"], decided["houses"], config)
+        .filter("open")
+        .with_columns(
+            top=pl.col("match_weight") == pl.col("match_weight").max().over("record_id"),
+            top_probability=pl.col("match_probability").max().over("record_id"),
+        )
+        .join(same, on=["source_row", "house_id"], how="semi")
+    )
+    first = open_pairs.filter("top")
+    return {
+        "findable": sum(bool(q.same_place) for q in queries),
+        "scored": open_pairs["source_row"].n_unique(),
+        "first": first["source_row"].n_unique(),
+        "first_at_accept": first.filter(pl.col("top_probability") >= config["accept"])["source_row"].n_unique(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_dir(parser)
     parser.add_argument("--split", default="dev", choices=("dev",), help="only the development half exists here")
     parser.add_argument("--errors", action="store_true", help="print the queries resolved to a wrong house")
     parser.add_argument("--misses", action="store_true", help="print where the same-place queries are lost")
+    parser.add_argument(
+        "--refusals",
+        action="store_true",
+        help="print the model's best candidates by the house_requires rules they fail, and how many are same-place",
+    )
     args = parser.parse_args()
     path = labelled_file(args.eval_dir, "CCKS 2021", f"ccks2021/{args.split}.jsonl")
     if path is None:
@@ -261,7 +353,7 @@ def main() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         write_day(Path(tmp), queries, houses)
-        decided: dict[str, pl.DataFrame] | None = {} if args.misses else None
+        decided: dict[str, pl.DataFrame] | None = {} if args.misses or args.refusals else None
         results, failure, seconds = jingzhun(Path(tmp), decided)
     resolved = dict(results.select("source_row", "house_id").iter_rows())
     started = time.perf_counter()
@@ -295,11 +387,25 @@ def main() -> None:
         f"recall: over the {figures['jingzhun']['findable']:,} queries that have one; partial: resolved to a "
         f"candidate labelled 部分匹配 (a part of the place or the whole it lies in), counted wrong"
     )
-    if decided is not None:
+    if args.misses and decided is not None:
         lost = misses(queries, resolved, decided)
         print(f"  where the {sum(lost.values()):,} queries with a same-place candidate go:")
         for why, n in lost.items():
             print(f"    {n:5,d} {n / sum(lost.values()):6.1%}  {why}")
+    if args.refusals and decided is not None and decided.get("pairs") is not None:
+        table = refusals(queries, decided)
+        print(
+            "  the model's best open candidate of each query, where it reaches accept, by the house_requires rules "
+            "it fails:"
+        )
+        with pl.Config(tbl_rows=-1, tbl_width_chars=160, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):
+            print(table)
+        first = ranked_first(queries, decided)
+        print(
+            f"  of the {first['findable']:,} queries with a same-place candidate, {first['scored']:,} have one open "
+            f"(scored, numbers not contradicting); the model ranks one first for {first['first']:,}, and first at "
+            f"accept for {first['first_at_accept']:,}: what a decision on the ranking as it is could resolve at most"
+        )
     if args.errors:
         wrong = [q for q in queries if resolved.get(q.row) and resolved[q.row] not in q.same_place]
         for q in wrong:
