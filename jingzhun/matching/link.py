@@ -313,7 +313,7 @@ def _keep_parquet_copy(
 
 
 def _standardize_houses(reference: Reference, parses: AddressParses | None = None) -> pl.DataFrame:
-    houses = normalize_column(reference.housing, "address", "address", parses=parses)
+    houses = normalize_column(reference.houses(), "address", "address", parses=parses)
     if "community" in houses.columns:
         # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
         houses = normalize_column(houses, "community", "text").with_columns(
