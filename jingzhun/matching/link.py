@@ -35,7 +35,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_holders, with_holders_sql
+from jingzhun.matching.features import holder_counts_sql, person_features, with_counts, with_holders_sql
 from jingzhun.matching.person import (
     KEEP_PROBABILITY,
     TF_COLUMNS,
@@ -512,22 +512,16 @@ class Population:
             self.con.unregister("wanted")
 
     def holders_of(self, records: pl.DataFrame) -> pl.DataFrame:
-        """`with_holders` of `records` over the whole population, counted on the persons sharing a phone, or a
-        name in a building or committee, with a record: the only persons those counts count."""
-        self.con.register("day_keys", records.select("phone", "name_pinyin", "building_id", "committee_code"))
+        """`with_holders` of `records` over the whole population, counted in the warehouse for the keys the records
+        hold (the persons sharing them, read out whole, were gigabytes at ten million persons)."""
+        self.con.register(
+            "day_keys", records.select("phone", "name_pinyin", "surname", "building_id", "committee_code")
+        )
         try:
-            sharing = self.con.sql(f"""
-                WITH persons AS ({self.sql()})
-                SELECT * FROM persons WHERE unique_id IN (
-                    SELECT unique_id FROM persons JOIN (SELECT DISTINCT phone FROM day_keys) USING (phone)
-                    UNION SELECT unique_id FROM persons
-                          JOIN (SELECT DISTINCT building_id, name_pinyin FROM day_keys) USING (building_id, name_pinyin)
-                    UNION SELECT unique_id FROM persons
-                          JOIN (SELECT DISTINCT committee_code, name_pinyin FROM day_keys)
-                          USING (committee_code, name_pinyin))""").pl()
+            counts = holder_counts_sql(f"({self.sql()})", "day_keys")
+            return with_counts(records, tuple(self.con.sql(counts[count]).pl() for count in counts))
         finally:
             self.con.unregister("day_keys")
-        return with_holders(records, sharing)
 
     def blocked(self, records: pl.DataFrame, blocking_rules: list[Any]) -> pl.DataFrame:
         """The persons some blocking rule pairs with `records` (`blocked_persons`), with their holder counts."""
