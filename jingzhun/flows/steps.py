@@ -223,6 +223,7 @@ def validate(run: Run) -> dict[str, int]:
 
 def match(run: Run) -> dict[str, int]:
     from jingzhun.matching import versions
+    from jingzhun.matching.link import RECORD_COLUMNS
     from jingzhun.matching.link import match as match_records
 
     # The population and the houses are read only if their standardized form is not in the warehouse yet.
@@ -232,7 +233,8 @@ def match(run: Run) -> dict[str, int]:
     if run.dask_address:  # the parts on a Dask cluster, their files where its workers see the output folder
         partitions = on_dask(run.dask_address, run.out / f".{run.run_date.isoformat()}.match-parts")
     with connect(run.warehouse) as con:
-        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model, partitions)
+        standard = read_run(con, "standard_records", run.run_date, RECORD_COLUMNS)
+        matching = match_records(con, standard, reference, model, partitions)
         matched = matching.matched
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.
