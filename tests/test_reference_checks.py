@@ -105,6 +105,24 @@ def test_some_persons_of_a_population_read_later_are_its_first_rows_of_them(tmp_
     assert load_reference(folder).persons_of(asked).equals(got)
 
 
+def test_houses_read_later_are_read_only_when_asked_and_are_the_first_rows_of_their_key(tmp_path):
+    """A run defers the housing table (four million houses it needs whole only when their standardized form is
+    not kept): nothing of it is held until asked; asked whole or for some houses (a blank or unknown key, a key
+    twice) it gives the rows an eager reading gives, the first row of H2 (碧波路1号102室, not 碧波路9号)."""
+    folder = _write(tmp_path / "ref")
+    later = load_reference(folder, read=("grid", "housing"), later=("housing",))
+    assert later.housing.is_empty() and later.population.is_empty()
+    eager = load_reference(folder, read=("grid", "housing"))
+    assert later.houses().equals(eager.housing) and eager.houses().equals(eager.housing)
+    asked = pl.Series(["H4", "H2", "H9", None, "H2"])
+    got = later.houses_of(asked)
+    assert got["house_id"].to_list() == ["H2", "H4"]
+    assert got.filter(pl.col("house_id") == "H2")["address"].item() == "碧波路1号102室"
+    assert eager.houses_of(asked).equals(got)
+    # The fingerprint is of the file either way: deferring reads nothing into it.
+    assert later.fingerprint() == eager.fingerprint()
+
+
 def test_a_clean_reference_passes_and_says_nothing(tmp_path):
     clean = _write(
         tmp_path / "ref",

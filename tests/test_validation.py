@@ -11,15 +11,20 @@ from tests.conftest import RUN_DATE
 def test_suites_in_their_own_process_give_the_same_results(flow_run):
     """In a new interpreter, as the CLI has it: inside `in_background` the suites run in the other process (this
     one never imports Great Expectations) and give the table they give when run here, which counted the day's rows
-    and found some of the generated day's bad values."""
+    and found some of the generated day's bad values; the process is gone once it has answered."""
     run_dir, _ = flow_run
     code = (
         "import sys, duckdb\n"
         "from jingzhun.validation.suites import in_background, validate\n"
         f"con = duckdb.connect({str(run_dir.parent / 'warehouse.duckdb')!r}, read_only=True)\n"
         f"standard = con.sql(\"SELECT * FROM standard_records WHERE run_date = '{RUN_DATE}'\").pl()\n"
+        "import psutil\n"
+        "def workers():\n"
+        "    return [p for p in psutil.Process().children() if 'multiprocessing.spawn' in ' '.join(p.cmdline())]\n"
         "with in_background():\n"
+        "    assert workers()\n"
         "    there = validate(standard)\n"
+        "    assert not workers(), 'the process serves one validate step and then gives its memory back'\n"
         "assert 'great_expectations' not in sys.modules\n"
         "here = validate(standard)\n"
         "assert 'great_expectations' in sys.modules\n"

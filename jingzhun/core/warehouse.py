@@ -105,8 +105,12 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     )
 
 
-def read_run(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> pl.DataFrame:
-    return con.sql(f"SELECT * EXCLUDE (run_date) FROM {table} WHERE run_date = ?", params=[run_date]).pl()
+def read_run(
+    con: duckdb.DuckDBPyConnection, table: str, run_date: date, columns: tuple[str, ...] | None = None
+) -> pl.DataFrame:
+    """The rows of `table` for `run_date`: all its columns but the date, or only `columns`."""
+    selected = ", ".join(f'"{c}"' for c in columns) if columns else "* EXCLUDE (run_date)"
+    return con.sql(f"SELECT {selected} FROM {table} WHERE run_date = ?", params=[run_date]).pl()
 
 
 def replace_latest(

@@ -198,7 +198,8 @@ def cleanse(run: Run) -> dict[str, int]:
     from jingzhun.matching.reference import gazetteer
 
     fields = HeaderMapping.load(run.mapping).all_fields()
-    reference = load_reference(run.reference, read=("grid", "housing"))  # the population is the match's
+    # The population is the match's; the houses are read only if their standardized form is not kept yet.
+    reference = load_reference(run.reference, read=("grid", "housing"), later=("housing",))
     with connect(run.warehouse) as con:
         # The reference's own names read the day's addresses first; standardized once and cached for matching.
         progress.doing("the standardized houses (parsed and cached when the grid or housing file changed)")
@@ -222,16 +223,18 @@ def validate(run: Run) -> dict[str, int]:
 
 def match(run: Run) -> dict[str, int]:
     from jingzhun.matching import versions
+    from jingzhun.matching.link import RECORD_COLUMNS
     from jingzhun.matching.link import match as match_records
 
-    # The population is read only if its standardized form is not in the warehouse yet.
-    reference = load_reference(run.reference, later=("population",))
+    # The population and the houses are read only if their standardized form is not in the warehouse yet.
+    reference = load_reference(run.reference, later=("population", "housing"))
     model = versions.active(versions.models_dir(run.out))  # the version in force; the builtin one on a first day
     partitions = None
     if run.dask_address:  # the parts on a Dask cluster, their files where its workers see the output folder
         partitions = on_dask(run.dask_address, run.out / f".{run.run_date.isoformat()}.match-parts")
     with connect(run.warehouse) as con:
-        matching = match_records(con, read_run(con, "standard_records", run.run_date), reference, model, partitions)
+        standard = read_run(con, "standard_records", run.run_date, RECORD_COLUMNS)
+        matching = match_records(con, standard, reference, model, partitions)
         matched = matching.matched
         replace_run(con, "matches", run.run_date, matched)
         # What the model compared, kept for the weekly retrain and for analysts.
@@ -279,7 +282,7 @@ def dispatch(run: Run) -> dict[str, int]:
     )
     from jingzhun.matching.review import candidate_rows
 
-    reference = load_reference(run.reference, later=("population",))
+    reference = load_reference(run.reference, later=("population", "housing"))
     fields = HeaderMapping.load(run.mapping).all_fields()
     with connect(run.warehouse) as con:
         decided = read_run(con, "match_results", run.run_date)
@@ -290,13 +293,14 @@ def dispatch(run: Run) -> dict[str, int]:
         cases = case_table(decided, run.run_date)
         replace_run(con, "cases", run.run_date, cases)
     decided.drop("record_id").write_parquet(run.dir / "match_results.parquet")
-    rows = work_list(cases, decided, standard, reference.housing, run.run_date)
+    rows = work_list(cases, decided, standard, reference.houses_of(cases["house_id"]), run.run_date)
     written = write_dispatch(run.dir, rows, run.run_date, _package_passwords(run))
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
     # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
-    persons = reference.persons_of(candidates["person_id"]).join(
-        reference.housing.select("house_id", "address"), on="house_id", how="left"
+    persons = reference.persons_of(candidates["person_id"])
+    persons = persons.join(
+        reference.houses_of(persons["house_id"]).select("house_id", "address"), on="house_id", how="left"
     )
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date), run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))

@@ -99,28 +99,46 @@ def with_counts(features: pl.DataFrame, counts: tuple[pl.DataFrame, ...]) -> pl.
     )
 
 
+# `holder_counts` as SQL: (its count's column, the persons counted, the key they are grouped by).
+_COUNTED = (
+    ("phone_holders", "phone IS NOT NULL", "phone"),
+    ("by_pinyin", "phone IS NOT NULL AND NOT titled", "phone, name_pinyin"),
+    ("by_surname", "phone IS NOT NULL AND NOT titled", "phone, surname"),
+    ("in_building", "name_pinyin IS NOT NULL", "building_id, name_pinyin"),
+    ("in_committee", "name_pinyin IS NOT NULL", "committee_code, name_pinyin"),
+)
+
+
+def holder_counts_sql(persons: str, keys: str | None = None) -> dict[str, str]:
+    """`holder_counts` of the rows of `persons` (a table, or a query in brackets) as DuckDB SQL, one query per count
+    (its key columns, then the count under its `with_counts` name); with `keys`, a table or view holding the key
+    columns, only the keys it holds are counted (a day's records: a few of ten million persons' groups)."""
+    return {
+        count: f"SELECT {key}, count(*) AS {count} FROM {persons}"
+        + (f" JOIN (SELECT DISTINCT {key} FROM {keys}) USING ({key})" if keys else "")
+        + f" WHERE {where} GROUP BY {key}"
+        for count, where, key in _COUNTED
+    }
+
+
 def with_holders_sql(features: str) -> str:
     """`with_holders(features, features)` as DuckDB SQL over the warehouse table `features` (its columns, the
     counts after them, its `reference_hash` last as in every stored table, its rows in the order they were
     stored): for the whole population, whose key columns and counts at ten million persons take gigabytes in
     Polars, and which DuckDB spills when they do not fit. The same counts as `holder_counts` and `with_counts` (a
     test holds them equal)."""
+    counts = ",\n        ".join(f"{count} AS ({sql})" for count, sql in holder_counts_sql("persons").items())
     return f"""
         WITH persons AS (SELECT rowid AS row_number, * FROM {features}),
-        with_phone AS (SELECT * FROM persons WHERE phone IS NOT NULL),
-        named AS (SELECT * FROM persons WHERE name_pinyin IS NOT NULL),
-        holders AS (SELECT phone, count(*) AS n FROM with_phone GROUP BY phone),
-        by_pinyin AS (SELECT phone, name_pinyin, count(*) AS n FROM with_phone WHERE NOT titled GROUP BY ALL),
-        by_surname AS (SELECT phone, surname, count(*) AS n FROM with_phone WHERE NOT titled GROUP BY ALL),
-        in_building AS (SELECT building_id, name_pinyin, count(*) AS n FROM named GROUP BY ALL),
-        in_committee AS (SELECT committee_code, name_pinyin, count(*) AS n FROM named GROUP BY ALL)
+        {counts}
         SELECT p.* EXCLUDE (row_number, reference_hash),
-            coalesce(h.n, 0) AS phone_holders,
-            coalesce(CASE WHEN p.titled THEN s.n ELSE y.n END, 0) AS phone_named_holders,
-            coalesce(CASE WHEN p.building_id IS NOT NULL THEN b.n ELSE c.n END, 0) AS place_named_holders,
+            coalesce(h.phone_holders, 0) AS phone_holders,
+            coalesce(CASE WHEN p.titled THEN s.by_surname ELSE y.by_pinyin END, 0) AS phone_named_holders,
+            coalesce(CASE WHEN p.building_id IS NOT NULL THEN b.in_building ELSE c.in_committee END, 0)
+                AS place_named_holders,
             p.reference_hash
         FROM persons AS p
-        LEFT JOIN holders AS h ON h.phone = p.phone
+        LEFT JOIN phone_holders AS h ON h.phone = p.phone
         LEFT JOIN by_pinyin AS y ON y.phone = p.phone AND y.name_pinyin = p.name_pinyin
         LEFT JOIN by_surname AS s ON s.phone = p.phone AND s.surname = p.surname
         LEFT JOIN in_building AS b ON b.building_id = p.building_id AND b.name_pinyin = p.name_pinyin

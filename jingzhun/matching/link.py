@@ -35,7 +35,7 @@ from jingzhun.matching.address import (
     with_building_id,
 )
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.features import person_features, with_holders, with_holders_sql
+from jingzhun.matching.features import holder_counts_sql, person_features, with_counts, with_holders_sql
 from jingzhun.matching.person import (
     KEEP_PROBABILITY,
     TF_COLUMNS,
@@ -71,6 +71,22 @@ POPULATION_COLUMNS = (
     "building_id",
     "committee_code",
     "home_grid_id",
+)
+# What the match step reads of a day's standardized records: what decides quarantine, the address and its fields,
+# what the person features are made of (the raw values, their traditional forms and the extra columns are for the
+# report and dispatch: a million records' 72 columns read out of the warehouse took 1.9 GB for a frame of 0.5).
+RECORD_COLUMNS = (
+    "record_id",
+    "quarantine_code",
+    "address",
+    *(f"addr_{f}" for f in ADDRESS_FIELDS),
+    "name",
+    "name_pinyin",
+    "name_key",
+    "id_number",
+    "id_number_status",
+    "id_number_candidate",
+    "phone",
 )
 # What the address stages read of the standardized houses (the keys, the parsed fields, the words of the text):
 # kept without the raw columns of the housing file.
@@ -313,7 +329,7 @@ def _keep_parquet_copy(
 
 
 def _standardize_houses(reference: Reference, parses: AddressParses | None = None) -> pl.DataFrame:
-    houses = normalize_column(reference.housing, "address", "address", parses=parses)
+    houses = normalize_column(reference.houses(), "address", "address", parses=parses)
     if "community" in houses.columns:
         # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
         houses = normalize_column(houses, "community", "text").with_columns(
@@ -512,22 +528,16 @@ class Population:
             self.con.unregister("wanted")
 
     def holders_of(self, records: pl.DataFrame) -> pl.DataFrame:
-        """`with_holders` of `records` over the whole population, counted on the persons sharing a phone, or a
-        name in a building or committee, with a record: the only persons those counts count."""
-        self.con.register("day_keys", records.select("phone", "name_pinyin", "building_id", "committee_code"))
+        """`with_holders` of `records` over the whole population, counted in the warehouse for the keys the records
+        hold (the persons sharing them, read out whole, were gigabytes at ten million persons)."""
+        self.con.register(
+            "day_keys", records.select("phone", "name_pinyin", "surname", "building_id", "committee_code")
+        )
         try:
-            sharing = self.con.sql(f"""
-                WITH persons AS ({self.sql()})
-                SELECT * FROM persons WHERE unique_id IN (
-                    SELECT unique_id FROM persons JOIN (SELECT DISTINCT phone FROM day_keys) USING (phone)
-                    UNION SELECT unique_id FROM persons
-                          JOIN (SELECT DISTINCT building_id, name_pinyin FROM day_keys) USING (building_id, name_pinyin)
-                    UNION SELECT unique_id FROM persons
-                          JOIN (SELECT DISTINCT committee_code, name_pinyin FROM day_keys)
-                          USING (committee_code, name_pinyin))""").pl()
+            counts = holder_counts_sql(f"({self.sql()})", "day_keys")
+            return with_counts(records, tuple(self.con.sql(counts[count]).pl() for count in counts))
         finally:
             self.con.unregister("day_keys")
-        return with_holders(records, sharing)
 
     def blocked(self, records: pl.DataFrame, blocking_rules: list[Any]) -> pl.DataFrame:
         """The persons some blocking rule pairs with `records` (`blocked_persons`), with their holder counts."""

@@ -41,6 +41,8 @@ REQUIRED = {
     "housing": ("house_id", "address", "grid_id"),
     "population": ("person_id", "name", "id_number", "phone", "house_id"),
 }
+# The key of the tables `load_reference` may defer: a run uses the first row of each.
+KEYS = {"housing": "house_id", "population": "person_id"}
 
 
 @dataclass(frozen=True)
@@ -49,15 +51,23 @@ class Reference:
     housing: pl.DataFrame
     population: pl.DataFrame
     files: dict[str, Path]
-    # Tables `load_reference` was asked to read only when needed (`persons`): in `files`, empty until then.
+    # Tables `load_reference` was asked to read only when needed (`persons`, `houses`): in `files`, empty until then.
     deferred: tuple[str, ...] = ()
 
     def persons(self) -> pl.DataFrame:
         """The population, read now if it was deferred: ten million persons that a day whose standardized
         population is cached in the warehouse never needs."""
-        if "population" not in self.deferred:
-            return self.population
-        return _read_table(self.files["population"], "population").filter(_first_of("person_id"))
+        return self._table("population")
+
+    def houses(self) -> pl.DataFrame:
+        """The housing table, read now if it was deferred: four million houses (a gigabyte with their columns)
+        that a day whose standardized houses are cached never needs whole."""
+        return self._table("housing")
+
+    def _table(self, name: str) -> pl.DataFrame:
+        if name not in self.deferred:
+            return getattr(self, name)
+        return _read_table(self.files[name], name).filter(_first_of(KEYS[name]))
 
     def persons_in_chunks(self, rows: int) -> Iterator[pl.DataFrame]:
         """The rows of `persons`, in order, about `rows` at a time: a deferred population is scanned, never read
@@ -80,11 +90,20 @@ class Reference:
     def persons_of(self, person_ids: pl.Series) -> pl.DataFrame:
         """The rows of `persons` whose person_id is one of `person_ids`; a deferred population is scanned for them,
         not read: a day's review names a few thousand persons of ten million."""
-        wanted = pl.col("person_id").is_in(person_ids.drop_nulls().unique().implode())
-        if "population" not in self.deferred:
-            return self.population.filter(wanted)
-        # (The first row of a person_id among its own rows is its first row in the file: `persons`' rows.)
-        return _scanned_rows(self.files["population"], "population", wanted).filter(_first_of("person_id"))
+        return self._rows_of("population", person_ids)
+
+    def houses_of(self, house_ids: pl.Series) -> pl.DataFrame:
+        """The rows of `houses` whose house_id is one of `house_ids` (scanned for, when deferred: a day's work
+        lists name the houses of its cases only)."""
+        return self._rows_of("housing", house_ids)
+
+    def _rows_of(self, name: str, keys: pl.Series) -> pl.DataFrame:
+        key = KEYS[name]
+        wanted = pl.col(key).is_in(keys.drop_nulls().unique().implode())
+        if name not in self.deferred:
+            return getattr(self, name).filter(wanted)
+        # (The first row of a key among its own rows is its first row in the file: `_table`'s rows.)
+        return _scanned_rows(self.files[name], name, wanted).filter(_first_of(key))
 
     def fingerprint(self, tables: tuple[str, ...] | None = None) -> str:
         """sha256 over the files' contents (of `tables`, default all three): equal fingerprints, equal tables."""
@@ -114,7 +133,8 @@ def load_reference(
     """The three tables, with the rows the checks set aside left out; with `header_only`, just their columns
     (enough to check them before a run, without reading ten million persons). Only the tables named in `read`
     are read: the others are empty, with their required columns (the houses need no population). Those named in
-    `later` (the population) are found and fingerprinted but read only when asked (`Reference.persons`)."""
+    `later` (the population, the houses) are found and fingerprinted but read only when asked
+    (`Reference.persons`, `Reference.houses`)."""
     tables, files = {}, {}
     for name, required in REQUIRED.items():
         if name not in read or name in later:
