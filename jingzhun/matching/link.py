@@ -56,17 +56,13 @@ if TYPE_CHECKING:
 
 # The reference tables the houses are made of.
 HOUSE_TABLES = ("grid", "housing")
+# What `person_features` makes the features of, on both sides: the standardized name, ID number and phone.
+PERSON_INPUTS = ("name", "name_pinyin", "name_key", "id_number", "id_number_status", "id_number_candidate", "phone")
 # What linkage reads of the standardized population (`person_features`, the persons' homes): kept and read back
 # without the raw values and the columns no stage compares, which at ten million persons are gigabytes.
 POPULATION_COLUMNS = (
     "person_id",
-    "name",
-    "name_pinyin",
-    "name_key",
-    "id_number",
-    "id_number_status",
-    "id_number_candidate",
-    "phone",
+    *PERSON_INPUTS,
     "house_id",
     "building_id",
     "committee_code",
@@ -80,13 +76,7 @@ RECORD_COLUMNS = (
     "quarantine_code",
     "address",
     *(f"addr_{f}" for f in ADDRESS_FIELDS),
-    "name",
-    "name_pinyin",
-    "name_key",
-    "id_number",
-    "id_number_status",
-    "id_number_candidate",
-    "phone",
+    *PERSON_INPUTS,
 )
 # What the address stages read of the standardized houses (the keys, the parsed fields, the words of the text):
 # kept without the raw columns of the housing file.
