@@ -293,15 +293,15 @@ def dispatch(run: Run) -> dict[str, int]:
         cases = case_table(decided, run.run_date)
         replace_run(con, "cases", run.run_date, cases)
     decided.drop("record_id").write_parquet(run.dir / "match_results.parquet")
-    rows = work_list(cases, decided, standard, reference.houses_of(cases["house_id"]), run.run_date)
+    # Only the persons some record was compared with (a few thousand of millions), and the houses of the cases and
+    # of those persons, read in one pass over the housing file.
+    persons = reference.persons_of(candidates["person_id"])
+    houses = reference.houses_of(pl.concat([cases["house_id"], persons["house_id"]]))
+    rows = work_list(cases, decided, standard, houses, run.run_date)
     written = write_dispatch(run.dir, rows, run.run_date, _package_passwords(run))
     progress.doing("the review, person candidate and quarantine files")
     write_review(run.dir, decided, standard, run.run_date)
-    # Only the persons some record was compared with (a few thousand of millions) are joined to their house.
-    persons = reference.persons_of(candidates["person_id"])
-    persons = persons.join(
-        reference.houses_of(persons["house_id"]).select("house_id", "address"), on="house_id", how="left"
-    )
+    persons = persons.join(houses.select("house_id", "address"), on="house_id", how="left")
     write_person_candidates(run.dir, candidate_rows(candidates, decided, standard, persons, run.run_date), run.run_date)
     write_quarantine(run.dir, quarantine_rows(decided, raw, fields), unreadable_files(files))
     return {"dispatch_files": len(written), "cases": rows.height}
