@@ -79,7 +79,7 @@ class Reference:
         try:
             # Which rows are the first of their person_id is a property of the whole file: found on that one
             # column, then applied to each chunk by its place in the file.
-            first = scan.select(_first_of("person_id")).collect().to_series()
+            first = scan.select(_first_of(KEYS["population"])).collect().to_series()
             done = 0
             for chunk in scan.collect_batches(chunk_size=rows):
                 yield chunk.filter(first.slice(done, chunk.height))
@@ -148,8 +148,8 @@ def load_reference(
     grid = tables["grid"].filter(_first_of("grid_id") & pl.col("subdistrict_code").is_not_null())
     return Reference(
         grid=grid,
-        housing=tables["housing"].filter(_first_of("house_id")),
-        population=tables["population"].filter(_first_of("person_id")),
+        housing=tables["housing"].filter(_first_of(KEYS["housing"])),
+        population=tables["population"].filter(_first_of(KEYS["population"])),
         files=files,
         deferred=tuple(name for name in later if name in files),
     )
