@@ -1,6 +1,7 @@
 """The address matcher on real, human-labelled address pairs: CCKS 2021 address relevance, the development half.
 
     .venv/bin/python benchmarks/address_matching_ccks.py [EVAL_DIR] [--split dev] [--errors] [--misses] [--refusals]
+        [--levels]
 
 EVAL_DIR defaults to ../shared/eval (not part of the project: its publishers give no licence to redistribute it;
 nothing of it is copied here, the files below are written to a temporary folder). Run as a user would: every
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import logging
 import sys
@@ -178,6 +180,14 @@ def rule(config: dict, name: str) -> pl.Expr:
     return exact_rule_met(({c: tuple(levels) for c, levels in config[name].items()},))
 
 
+def with_source_row(records: pl.DataFrame) -> pl.DataFrame:
+    """The records the token decision was given, with the 1-based data row of their query: record_id numbers a
+    run's records in inbox order (`ingest/inbox.py`), and this day has one file of one row per query."""
+    if "source_row" in records.columns:
+        return records
+    return records.with_columns(source_row=pl.col("record_id") + 1)
+
+
 def flagged_pairs(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame, config: dict) -> pl.DataFrame:
     """The token stage's scored pairs with the source_row of their query and, step by step of its decision
     (`matching/address.py` `decide_address_tokens`), what each step does to them: never, allowed (meets
@@ -186,7 +196,10 @@ def flagged_pairs(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFra
         pairs.join(
             houses.select("house_id", h_committee="committee_code", h_subdistrict="subdistrict_code"), on="house_id"
         )
-        .join(records.select("record_id", "source_row", "written_subdistrict_code", "committee_code"), on="record_id")
+        .join(
+            with_source_row(records).select("record_id", "source_row", "written_subdistrict_code", "committee_code"),
+            on="record_id",
+        )
         .with_columns(
             never=rule(config, "never"),
             allowed=rule(config, "house_requires"),
@@ -223,7 +236,7 @@ def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[
         return {"the token stage scored nothing": sum(bool(q.same_place) for q in queries)}
     flagged = flagged_pairs(pairs, records, houses, config)
     by_row = {key[0]: frame for key, frame in flagged.partition_by("source_row", as_dict=True).items()}
-    open_rows = set(records["source_row"])
+    open_rows = set(with_source_row(records)["source_row"])
     counts: dict[str, int] = {}
     for q in queries:
         if not q.same_place:
@@ -260,15 +273,9 @@ def misses(queries: list[Query], resolved: dict[int, str | None], decided: dict[
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
-def refusals(queries: list[Query], decided: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Which refusals of `house_requires` protect precision and which only cost recall: the open candidate the
-    model ranks first for each query, when it reaches `accept`, grouped by the rules of `house_requires` it fails
-    and by whether the next candidate is beyond `min_weight_gap`; how many of each group are a same-place
-    (完全匹配) candidate, a 部分匹配 one, or neither (another query's candidate or 不匹配). A group whose refusal
-    costs few wrong houses per right one is where a rule may be relaxed; the first line (fails nothing, past the
-    gap) is what the stage resolves by the words."""
-    config = token_config()
-    labels = pl.DataFrame(
+def pair_labels(queries: list[Query]) -> pl.DataFrame:
+    """source_row, house_id and label of every query's candidates: same (完全匹配), partial (部分匹配) or other."""
+    return pl.DataFrame(
         [
             (q.row, house, "same" if house in q.same_place else "partial" if house in q.partial else "other")
             for q in queries
@@ -277,6 +284,17 @@ def refusals(queries: list[Query], decided: dict[str, pl.DataFrame]) -> pl.DataF
         schema={"source_row": pl.Int64, "house_id": pl.Utf8, "label": pl.Utf8},
         orient="row",
     )
+
+
+def refusals(queries: list[Query], decided: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Which refusals of `house_requires` protect precision and which only cost recall: the open candidate the
+    model ranks first for each query, when it reaches `accept`, grouped by the rules of `house_requires` it fails
+    and by whether the next candidate is beyond `min_weight_gap`; how many of each group are a same-place
+    (完全匹配) candidate, a 部分匹配 one, or neither (another query's candidate or 不匹配). A group whose refusal
+    costs few wrong houses per right one is where a rule may be relaxed; the first line (fails nothing, past the
+    gap) is what the stage resolves by the words."""
+    config = token_config()
+    labels = pair_labels(queries)
     fails = pl.concat_list(
         pl.when(~pl.col(f"level_{c}").is_in(levels)).then(pl.lit(c)) for c, levels in config["house_requires"].items()
     ).list.drop_nulls()
@@ -334,6 +352,143 @@ def ranked_first(queries: list[Query], decided: dict[str, pl.DataFrame]) -> dict
     }
 
 
+# The parsed levels of an address, coarse to fine, as `jingzhun address parse` reads them (addr_*), and the finer
+# ones: a level one side writes and the other does not is a part (the house writes it) or the place a part lies
+# in (the text writes it).
+LEVELS = ("district", "town", "road", "road_number", "community", "building", "unit", "floor", "room")
+FINER = ("road_number", "community", "building", "unit", "floor", "room")
+
+
+def level_states(pairs: pl.DataFrame, records: pl.DataFrame, houses: pl.DataFrame) -> pl.DataFrame:
+    """`pairs` with each level's state between the text and the house: agree, inside (one written inside the
+    other), text_only, house_only, differ or neither; `differ`, `part` (levels of FINER only the house writes) and
+    `container` (only the text), and the pair's `relation`: differs (a level differs: a neighbour, another number,
+    the same name elsewhere), part, container, both (each writes a finer level the other lacks) or same_levels."""
+
+    def normalized(side: str, level: str) -> pl.Expr:
+        text = pl.col(f"{side}_{level}").str.replace_all(r"[·•\s()（）,，-]", "")
+        return pl.when(text.str.len_chars() > 0).then(text)
+
+    sides = [f"addr_{level}" for level in LEVELS]
+    frame = pairs.join(
+        records.select("record_id", *[pl.col(c).alias(f"r_{c[5:]}") for c in sides]), on="record_id", how="left"
+    ).join(houses.select("house_id", *[pl.col(c).alias(f"h_{c[5:]}") for c in sides]), on="house_id", how="left")
+    states = []
+    for level in LEVELS:
+        r, h = normalized("r", level), normalized("h", level)
+        states.append(
+            pl.when(r.is_null() & h.is_null())
+            .then(pl.lit("neither"))
+            .when(h.is_null())
+            .then(pl.lit("text_only"))
+            .when(r.is_null())
+            .then(pl.lit("house_only"))
+            .when(r == h)
+            .then(pl.lit("agree"))
+            .when(r.str.contains(h, literal=True) | h.str.contains(r, literal=True))
+            .then(pl.lit("inside"))
+            .otherwise(pl.lit("differ"))
+            .alias(f"s_{level}")
+        )
+
+    def count(state: str, levels: tuple[str, ...]) -> pl.Expr:
+        return pl.sum_horizontal([(pl.col(f"s_{level}") == state).cast(pl.Int32) for level in levels])
+
+    return (
+        frame.with_columns(states)
+        .with_columns(
+            differ=count("differ", LEVELS), part=count("house_only", FINER), container=count("text_only", FINER)
+        )
+        .with_columns(
+            relation=pl.when(pl.col("differ") > 0)
+            .then(pl.lit("differs"))
+            .when((pl.col("part") > 0) & (pl.col("container") > 0))
+            .then(pl.lit("both"))
+            .when(pl.col("part") > 0)
+            .then(pl.lit("part"))
+            .when(pl.col("container") > 0)
+            .then(pl.lit("container"))
+            .otherwise(pl.lit("same_levels"))
+        )
+        .drop(pl.selectors.starts_with("r_", "h_"))
+    )
+
+
+def level_ranking(queries: list[Query], decided: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | dict]:
+    """What outranks the same-place candidate, by parsed levels, and whether they rank it better. Over the open
+    candidates (as `ranked_first`): for the queries with a same-place candidate open whose first (by the model's
+    weight) is not one, the first's label and relation to the text beside the same-place one's (`winners`), and
+    each level's state of the two (`by_level`). Then the weight less a penalty per differing level, per finer
+    level only the house writes, per finer level only the text writes and per name end (`tails`) not written,
+    each of 0, 4, 8 or 16 bits, chosen by 5-fold cross-validation by query (the most queries whose one first is
+    same-place on the four other folds): the held-out folds' count beside the weight's alone (`ranking`). And over
+    every open pair, how many of each relation are same-place or 部分匹配 (`relations`)."""
+    config = token_config()
+    scored = level_states(
+        flagged_pairs(decided["pairs"], decided["records"], decided["houses"], config).filter("open"),
+        decided["records"],
+        decided["houses"],
+    ).join(pair_labels(queries), on=["source_row", "house_id"], how="left")
+    scored = scored.with_columns(
+        label=pl.col("label").fill_null("other"),
+        tails_else=(pl.col("level_tails") == "else").cast(pl.Int32),
+        fold=pl.col("source_row").hash(7) % 5,
+    )
+    # Over every open pair: how often a pair of each relation, its name's end written by the other or not, is
+    # the same place by the labels.
+    relations = (
+        scored.group_by("relation", "level_tails")
+        .agg(
+            pairs=pl.len(),
+            same=(pl.col("label") == "same").sum(),
+            partial=(pl.col("label") == "partial").sum(),
+        )
+        .with_columns(same_share=(pl.col("same") / pl.col("pairs")).round(3))
+        .sort("pairs", descending=True)
+    )
+    with_same = scored.filter((pl.col("label") == "same").any().over("record_id"))
+    ranked = with_same.sort(["record_id", "match_weight"], descending=[False, True])
+    winners = ranked.group_by("record_id", maintain_order=True).first()
+    same = ranked.filter(pl.col("label") == "same").group_by("record_id", maintain_order=True).first()
+    lost = winners.filter(pl.col("label") != "same").join(same, on="record_id", suffix="_same")
+    table = (
+        lost.group_by("label", "relation", "relation_same")
+        .len()
+        .sort("len", descending=True)
+        .rename({"label": "first", "relation": "first_is", "relation_same": "same_place_is", "len": "queries"})
+    )
+    by_level = pl.DataFrame(
+        [
+            (level, *[(lost[f"s_{level}{side}"] == state).sum() for side in ("", "_same") for state in STATES])
+            for level in LEVELS
+        ],
+        schema=["level", *[f"{who}_{state}" for who in ("first", "same") for state in STATES]],
+        orient="row",
+    )
+
+    def firsts(frame: pl.DataFrame, penalty: tuple[int, ...]) -> int:
+        weight = pl.col("match_weight") - sum(
+            p * pl.col(c) for p, c in zip(penalty, ("differ", "part", "container", "tails_else"), strict=True)
+        )
+        top = frame.with_columns(w=weight).filter(pl.col("w") == pl.col("w").max().over("record_id"))
+        return top.group_by("record_id").agg(ok=(pl.col("label") == "same").all())["ok"].sum()
+
+    penalties = list(itertools.product((0, 4, 8, 16), repeat=4))
+    folds = {k: with_same.filter(pl.col("fold") == k) for k in range(5)}
+    counts = {p: {k: firsts(folds[k], p) for k in folds} for p in penalties}
+    chosen = {k: max(penalties, key=lambda p: sum(n for j, n in counts[p].items() if j != k)) for k in folds}
+    ranking = {
+        "queries": with_same["record_id"].n_unique(),
+        "weight": sum(counts[(0, 0, 0, 0)].values()),
+        "held_out": sum(counts[chosen[k]][k] for k in folds),
+        "chosen": sorted(set(chosen.values())),
+    }
+    return {"winners": table, "by_level": by_level, "ranking": ranking, "relations": relations}
+
+
+STATES = ("agree", "inside", "text_only", "house_only", "differ")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_dir(parser)
@@ -345,6 +500,11 @@ def main() -> None:
         action="store_true",
         help="print the model's best candidates by the house_requires rules they fail, and how many are same-place",
     )
+    parser.add_argument(
+        "--levels",
+        action="store_true",
+        help="print what outranks the same-place candidates by parsed levels, and a re-ranking by them (5-fold)",
+    )
     args = parser.parse_args()
     path = labelled_file(args.eval_dir, "CCKS 2021", f"ccks2021/{args.split}.jsonl")
     if path is None:
@@ -353,7 +513,7 @@ def main() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         write_day(Path(tmp), queries, houses)
-        decided: dict[str, pl.DataFrame] | None = {} if args.misses or args.refusals else None
+        decided: dict[str, pl.DataFrame] | None = {} if args.misses or args.refusals or args.levels else None
         results, failure, seconds = jingzhun(Path(tmp), decided)
     resolved = dict(results.select("source_row", "house_id").iter_rows())
     started = time.perf_counter()
@@ -405,6 +565,24 @@ def main() -> None:
             f"  of the {first['findable']:,} queries with a same-place candidate, {first['scored']:,} have one open "
             f"(scored, numbers not contradicting); the model ranks one first for {first['first']:,}, and first at "
             f"accept for {first['first_at_accept']:,}: what a decision on the ranking as it is could resolve at most"
+        )
+    if args.levels and decided is not None and decided.get("pairs") is not None:
+        found = level_ranking(queries, decided)
+        print(
+            "  the queries whose first open candidate is not same-place while one is open: the first's label and "
+            "relation to the text (by parsed levels), beside the same-place candidate's:"
+        )
+        with pl.Config(tbl_rows=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
+            print(found["winners"])
+            print("  each level's state, of the first and of the same-place candidate:")
+            print(found["by_level"])
+            print("  every open pair by its relation to the text and whether each name's end is written by the other:")
+            print(found["relations"])
+        r = found["ranking"]
+        print(
+            f"  of the {r['queries']:,} queries with a same-place candidate open, one is first alone by the weight for "
+            f"{r['weight']:,}; by the weight less level penalties (5-fold by query, held-out folds) for "
+            f"{r['held_out']:,} (penalties chosen per fold, bits for differ/part/container/tails: {r['chosen']})"
         )
     if args.errors:
         wrong = [q for q in queries if resolved.get(q.row) and resolved[q.row] not in q.same_place]
