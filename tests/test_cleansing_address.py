@@ -404,6 +404,22 @@ def test_cli():
         ("青松路455-3号", {"road_number": "455弄", "building": "3"}),
         ("青松路455-460号", {"road_number": "455弄", "building": "460"}),  # odd to even: no range
         ("青松路7-11幢637室", {"road_number": "7弄", "building": "11", "room": "637"}),
+        # A range of rooms or shops written alike (as many digits, the last at most 20 after the first) is one room;
+        # numbers written otherwise are a building and its room.
+        ("白鹭市场305-308号", {"community": "白鹭市场", "building": None, "room": "305-308"}),
+        ("白鹭大厦C座1517-1518室", {"building": "C", "room": "1517-1518"}),
+        ("白鹭商城b88-89", {"building": None, "room": "B88-89"}),
+        ("绿洲花园15-1203", {"building": "15", "room": "1203"}),
+        ("绿洲花园305-340", {"building": "305", "room": "340"}),  # 35 apart: no range
+        ("绿洲花园5-6", {"building": "5", "room": "6"}),  # one digit: no range
+        # After a building written as one, a short number then a long one are its unit and the room.
+        ("绿洲花园17幢3-1102", {"building": "17", "unit": "3", "room": "1102"}),
+        ("绿洲花园6号楼12-503室", {"building": "6", "unit": "12", "room": "503"}),
+        # A number with a letter, then a room's number: the building and its room; not after a floor.
+        ("白鹭大厦12C1503", {"community": "白鹭大厦", "building": "12C", "room": "1503"}),
+        ("白鹭公寓3a-208室", {"building": "3A", "room": "208"}),
+        ("白鹭市场5楼3H1201", {"floor": "5", "building": None}),
+        ("青松路7G205国道口", {"building": None}),
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

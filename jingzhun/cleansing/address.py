@@ -152,14 +152,30 @@ def _lane_or_range(match: re.Match[str]) -> str:
     return f"{match[1]}弄{match[2]}号"
 
 
+def _building_or_rooms(match: re.Match[str]) -> str:
+    """白鹭花园9-1148: building 9, room 1148. 白鹭市场1105-1106号, 白鹭大厦A267-268, 12层19-20: a range of rooms or
+    shops (a shop over several doors), one room: the numbers written alike (as many digits, two at least), the
+    last one after the first and at most 20 on."""
+    first, last = match[1], match[2]
+    if len(first) == len(last) >= 2 and first.isdigit() and int(first) < int(last) <= int(first) + 20:
+        return f"{first}{_RANGE_MARK}{last}室"
+    return f"{first}栋{last}室"
+
+
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), _lane_or_range),  # 号 kept once: 754-6号7幢
     (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
+    # After a building written as one (白鹭花园12幢3-1201): its unit, then the room.
+    (re.compile(r"(?:(?<=[栋幢])|(?<=号楼))(\d{1,2})-(\d{3,4})[室号户房]?(?![\d-])"), r"\1单元\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
-    (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), r"\1栋\2室"),
+    (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), _building_or_rooms),
 )
+
+# A number with a letter, then a room's number (白鹭大厦13B3761, 白鹭公寓5A-1074): the building 13B and its room; not
+# after a floor (5楼4H1774: a shop's number on the floor), nor a national or provincial road's number (G106国道).
+_LETTERED_BUILDING_ROOM = re.compile(r"(?<![\dA-Za-z楼层])(\d{1,3}[A-Za-z])-?(\d{3,4})(?![\dA-Za-z]|[国省县]道)")
 
 _COMMITTEE = re.compile(
     # The name holds no town (巨溪镇朝阳村委会: the town stays).
@@ -199,9 +215,9 @@ _TOKEN = re.compile(
     # 立交桥南200米: a distance, no number either. 51街区 is a block's name, 1113门 a shop's door: its room.
     r"|(?P<aisle>\d+(?:街(?![区道])|排|号门|米)|\d{1,2}门(?![面市口]))"
     r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
-    r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
+    r"|(?P<building>[A-Za-z]?\d+[A-Za-z]?|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋, 13B栋: the letter is part of the name
     r"|(?P<courtyard>\d+)号院"  # 大阳沟44号院11幢: a numbered courtyard, the place its buildings are in
-    rf"|(?P<numbers>\d+{_RANGE_MARK}\d+)号"  # a range of house numbers (`_lane_or_range`)
+    rf"|(?P<numbers>[A-Za-z]?\d+{_RANGE_MARK}\d+)[号室]"  # a range of house numbers or rooms (`_lane_or_range`)
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
@@ -358,6 +374,7 @@ _ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场
 _SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)$")
 _ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
 _SIDES = frozenset("东南西北中")
+_ASCII_LETTERS = frozenset(string.ascii_letters)
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -948,6 +965,8 @@ def _arabic_numbers(text: str) -> str:
         text = _LANE_TYPO.sub("弄", text)
     if "F" in text or "f" in text:
         text = _FLOOR_F.sub("层", text)
+    if not _ASCII_LETTERS.isdisjoint(text):
+        text = _LETTERED_BUILDING_ROOM.sub(r"\1栋\2室", text)
     if "-" in text:
         for pattern, replacement in _DASH_FORMS:
             text = pattern.sub(replacement, text)
@@ -1234,8 +1253,11 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 else:
                     rest.append(raw)
         elif kind == "numbers":
-            if fields["road_number"] is None and previous == "road":
-                fields["road_number"] = "-".join(_number(n) for n in match["numbers"].split(_RANGE_MARK)) + "号"
+            numbers = match["numbers"].split(_RANGE_MARK)
+            if fields["road_number"] is None and previous == "road" and numbers[0].isdigit():
+                fields["road_number"] = "-".join(_number(n) for n in numbers) + "号"
+            elif fields["room"] is None and previous != "road":
+                fields["room"] = "-".join(_room(n) for n in numbers)  # 白鹭市场1105-1106号: the shop's rooms
             else:
                 rest.append(raw)
         elif kind == "courtyard":
