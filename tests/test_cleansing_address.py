@@ -420,6 +420,10 @@ def test_cli():
         ("白鹭公寓3a-208室", {"building": "3A", "room": "208"}),
         ("白鹭市场5楼3H1201", {"floor": "5", "building": None}),
         ("青松路7G205国道口", {"building": None}),
+        # The last number N号 of three digits or more after a place of one building is its room, not a door.
+        ("白鹭大厦1521号", {"community": "白鹭大厦", "building": None, "room": "1521"}),
+        ("白鹭大厦1307号792室", {"building": "1307", "room": "792"}),
+        ("白鹭花园152号", {"building": "152", "room": None}),
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

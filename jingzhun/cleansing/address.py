@@ -1244,9 +1244,18 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
             elif (
                 fields["room"] is None
                 and previous in ("community", "zone")
-                and _SHOPS_PLACE.search(fields["community"] or "")
+                and (
+                    _SHOPS_PLACE.search(fields["community"] or "")
+                    or (
+                        len(match["number"]) >= 3
+                        and _ONE_BUILDING.search(fields["community"] or "")
+                        and all(k == "text" for k, _ in tokens[i + 1 :])
+                    )
+                )
             ):
-                fields["room"] = _room(match["number"])  # 白鹭市场1137号, 白鹭轻纺城2163号: a shop of the market
+                # 白鹭市场1137号, 白鹭轻纺城2163号: a shop of the market; 白鹭大厦1521号, the last number written: a
+                # room of the one building (白鹭大厦1307号792室: the door, then the room)
+                fields["room"] = _room(match["number"])
             else:
                 if fields["building"] is None:
                     fields["building"], door = _number(match["number"]), raw
