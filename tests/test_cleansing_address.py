@@ -424,6 +424,12 @@ def test_cli():
         ("白鹭大厦1521号", {"community": "白鹭大厦", "building": None, "room": "1521"}),
         ("白鹭大厦1307号792室", {"building": "1307", "room": "792"}),
         ("白鹭花园152号", {"building": "152", "room": None}),
+        # The chain of divisions written again inside the address, by full names (a second address pasted after the
+        # first): no place.
+        ("浙江省杭州市余杭区中国浙江省宁波市江北区青松路", {"community": None, "road": "青松路"}),
+        ("上海市浦东新区中国浙江省宁波市江北区青松路8号", {"community": None, "road": "青松路", "road_number": "8号"}),
+        ("白鹭街道浙江省宁波市鄞州区绿洲塑业有限公司", {"community": "绿洲塑业有限公司"}),
+        ("白鹭街道浙江省绿洲塑业有限公司", {"community": "浙江省绿洲塑业有限公司"}),  # one name: the place's own
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

@@ -1070,6 +1070,23 @@ def _division_across(text: str, cut: int) -> bool:
     return any(end > cut for pos in range(max(0, cut - 2), cut) for index in indexes for end, _ in index.at(text, pos))
 
 
+def _written_chain(segment: str) -> int:
+    """The length of a chain of divisions written again inside the address, by their full names (中国浙江省杭州市,
+    白鹭省青松市绿洲区 after a first address): two names at least, or one after 中国; 0 where none opens `segment`."""
+    indexes = _divisions().global_index
+    pos = len(_COUNTRY) if segment.startswith(_COUNTRY) else 0
+    names = 1 if pos else 0
+    while True:
+        end = next(
+            (end for index in indexes for end, entries in index.at(segment, pos) if any(not a for _, a in entries)),
+            None,
+        )
+        if end is None:
+            break
+        pos, names = end, names + 1
+    return pos if names >= 2 and pos <= len(segment) - 2 else 0
+
+
 def _first_place(segment: str, rest: list[str]) -> str:
     """The named place a run of text starts with (`_POSITION`, `_PLACE_IN_PLACE`); what follows it goes to rest."""
     mark = segment.find(_POSITION_MARK)
@@ -1150,6 +1167,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     else:
                         rest.append(unit["town"])
                     segment = unit["after"]
+                if chain := _written_chain(segment):
+                    rest.append(segment[:chain])  # …临沭县中国浙江省杭州市龙潭路: the chain written again, no place
+                    segment = segment[chain:]
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
@@ -1213,6 +1233,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         elif kind == "road":
             road = match["road"]
             if fields["road"] is None:
+                if chain := _written_chain(road):
+                    rest.append(road[:chain])  # 中国浙江省宁波市青松路8号 after a first address: the chain again
+                    road = road[chain:]
                 road = _strip_units(road, fields, rest, areas) or road
             split = _COMMUNITY_BEFORE_ROAD.match(road)
             if split and fields["community"] is None:
