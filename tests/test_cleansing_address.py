@@ -430,6 +430,10 @@ def test_cli():
         ("上海市浦东新区中国浙江省宁波市江北区青松路8号", {"community": None, "road": "青松路", "road_number": "8号"}),
         ("白鹭街道浙江省宁波市鄞州区绿洲塑业有限公司", {"community": "绿洲塑业有限公司"}),
         ("白鹭街道浙江省绿洲塑业有限公司", {"community": "浙江省绿洲塑业有限公司"}),  # one name: the place's own
+        # N楼 in a market named by its wares (商贸城, 皮革城), with its zone or not, is its floor: one building.
+        ("白鹭商贸城四区六楼50782", {"community": "白鹭商贸城", "building": None, "floor": "6", "room": "50782"}),
+        ("青松皮革城7楼1189", {"building": None, "floor": "7", "room": "1189"}),
+        ("绿洲花园5楼1201", {"building": "5", "floor": None, "room": "1201"}),  # an estate: the building
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

@@ -1366,9 +1366,10 @@ def _put_lettered(raw: str, following: list[tuple[str, re.Match[str] | str]], fi
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
     """'N楼' is a floor after a building, when no number follows (10楼酒店合作部), or when the next room number
-    starts with N (5楼502), or in a tower, a mall or a market (恒通大厦39楼3608, 纺织市场3楼1250: one building of many
-    floors); before another number it is the building (5楼1201 = 5号楼1201室)."""
-    if fields["building"] is not None or _ONE_BUILDING.search(fields["community"] or ""):
+    starts with N (5楼502), or in a tower, a mall or a market (恒通大厦39楼3608, 纺织市场3楼1250, 白鹭商贸城4区6楼50782:
+    one building of many floors); before another number it is the building (5楼1201 = 5号楼1201室)."""
+    community = fields["community"] or ""
+    if fields["building"] is not None or _ONE_BUILDING.search(community) or _SHOPS_PLACE.search(community):
         return "floor"
     next_number = next((t for k, t in following if k in ("room", "digits") and isinstance(t, re.Match)), None)
     if next_number is None:
