@@ -434,6 +434,9 @@ def test_cli():
         ("白鹭商贸城四区六楼50782", {"community": "白鹭商贸城", "building": None, "floor": "6", "room": "50782"}),
         ("青松皮革城7楼1189", {"building": None, "floor": "7", "room": "1189"}),
         ("绿洲花园5楼1201", {"building": "5", "floor": None, "room": "1201"}),  # an estate: the building
+        # A building's door N号, then its floor: the unit, as before a room.
+        ("绿洲花园12幢3号5楼", {"building": "12", "unit": "3", "floor": "5", "room": None}),
+        ("绿洲花园12幢3号", {"building": "12", "unit": None, "room": "3"}),
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

@@ -1259,9 +1259,10 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 and fields["unit"] is None
                 and fields["floor"] is None
                 and fields["room"] is None
-                and any(k in ("room", "digits") for k, _ in tokens[i + 1 : i + 2])
+                and any(k in ("room", "digits", "floor", "lou") for k, _ in tokens[i + 1 : i + 2])
             ):
-                fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
+                # 26栋5号1201, 26栋5号3楼: the door of the building, then the room or the floor
+                fields["unit"] = _number(match["number"])
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             elif (
