@@ -437,6 +437,11 @@ def test_cli():
         # A building's door N号, then its floor: the unit, as before a room.
         ("绿洲花园12幢3号5楼", {"building": "12", "unit": "3", "floor": "5", "room": None}),
         ("绿洲花园12幢3号", {"building": "12", "unit": None, "room": "3"}),
+        # Words of position alone after the numbers name no place; a station or a park before a business is the place.
+        ("青松路8号后面", {"road_number": "8号", "community": None}),
+        ("白鹭街路口", {"road": "白鹭街", "community": None}),
+        ("白鹭南站出口处青松餐厅", {"community": "白鹭南站"}),
+        ("白鹭工业区青松鞋业四栋", {"community": "白鹭工业区", "building": "4"}),
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

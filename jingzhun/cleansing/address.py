@@ -248,6 +248,10 @@ _COMMUNITY_SUFFIX = (
 _POSITION = re.compile(
     r"(?<=..)(?:正对面|斜对面|对面|旁边|隔壁|附近|门口|里面|后面|背后|前面|楼下|[左右](?:边|侧)|旁|内|[向往][东南西北])"
 )
+# A text of words of position only (后面, 路口, 东侧): where the address is, no place.
+_ONLY_POSITION = re.compile(
+    r"(?:路口|路边|街口|后面|前面|背后|里面|对面|旁边|隔壁|附近|门口|楼下|边上|[东南西北]侧|[左右](?:边|侧)|内|旁)+"
+)
 # A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
 _LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
@@ -270,7 +274,7 @@ _COMPANY_THEN_INSIDE = re.compile(
     r"^(?P<place>[^\d]{2,}?(?:公司|集团|超市|百货))"
     r"(?P<inside>(?![有股总分新])(?:(?!公司|集团)[^\d]){1,12}?(?:[店部室处所馆厅柜门台收]|车间))$"
 )
-# A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭市场青松布行): the place is the
+# A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭南站青松餐厅): the place is the
 # community, the business goes to `rest`, as a company in an industrial park does. What follows is a named part of
 # the place and stays with it when it holds a place's ending anywhere (a second estate, a campus, a branch:
 # 白鹭花园绿洲苑, 白鹭大学青松校区, 白鹭银行青松支行) or ends like a building, a wing or a body of it (写字楼, 绿洲阁,
@@ -278,7 +282,8 @@ _COMPANY_THEN_INSIDE = re.compile(
 _PART_OF_PLACE = re.compile(r"(?:楼|阁|轩|里|院|委会|学|学校|社)$")
 _ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]行")
 _PLACE_THEN_OTHER = re.compile(
-    rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
+    rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区|工业区|工业园|园区|车站|[东南西北]站))"
+    rf"(?P<other>[^\d]{{3,}})$"
 )
 # A village glued to a place in it that has a place's ending (青松村白鹭幼儿园, 甲村绿洲配件厂, 青松宅白鹭工业区): the
 # place is the more precise, as the labelling guide has it; 新村 is an estate, 度假村 a place of its own.
@@ -1205,6 +1210,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 )
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
+                and not _ONLY_POSITION.fullmatch(segment)  # 青松路8号后面, 青松街路口: where, not a place
             ):
                 if known := _known_place(segment, gazetteer):
                     segment, other = known
