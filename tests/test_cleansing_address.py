@@ -433,6 +433,7 @@ def test_cli():
         # N楼 in a market named by its wares (商贸城, 皮革城), with its zone or not, is its floor: one building.
         ("白鹭商贸城四区六楼50782", {"community": "白鹭商贸城", "building": None, "floor": "6", "room": "50782"}),
         ("青松皮革城7楼1189", {"building": None, "floor": "7", "room": "1189"}),
+        ("白鹭商贸城三期八楼21386", {"community": "白鹭商贸城3期", "building": None, "floor": "8"}),  # its phase
         ("绿洲花园5楼1201", {"building": "5", "floor": None, "room": "1201"}),  # an estate: the building
         # A building's door N号, then its floor: the unit, as before a room.
         ("绿洲花园12幢3号5楼", {"building": "12", "unit": "3", "floor": "5", "room": None}),

@@ -371,12 +371,12 @@ _AREA_NAME = re.compile(r"(?:(?![省市区县镇乡路街道与和])[\u4e00-\u9f
 # (向阳南路, 湖东二里桥路, 蛇口工业七路): the split would cut it.
 _NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九十大工]$")
 _FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|街|巷))(?:与|和)?$")
-# Places that are one building of many floors: a number in 楼 there is the floor.
-_ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
+# Places that are one building of many floors, or a phase of one (白鹭商贸城3期): a number in 楼 there is the floor.
+_ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)(?:\d+期)?$")
 # A numbered zone after a place's ending (国际商贸城4区, 南都花园三区) is a part of the place, left out; after a bare
 # name (春晗二区, 稠山2区) it is the name's own part: a village's or estate's zones are its places.
 # A market or a mall: its numbers are shops, not buildings (白鹭农贸市场1137号, 青松汽配城2671号, 白鹭商城622号).
-_SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)$")
+_SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)(?:\d+期)?$")
 _ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
 _SIDES = frozenset("东南西北中")
 _ASCII_LETTERS = frozenset(string.ascii_letters)
