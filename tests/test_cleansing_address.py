@@ -418,6 +418,9 @@ def test_cli():
         # A number with a letter, then a room's number: the building and its room; not after a floor.
         ("白鹭大厦12C1503", {"community": "白鹭大厦", "building": "12C", "room": "1503"}),
         ("白鹭公寓3a-208室", {"building": "3A", "room": "208"}),
+        # 一 typed for a dash between numbers.
+        ("绿洲花园5一6一1403", {"building": "5", "unit": "6", "room": "1403"}),
+        ("绿洲花园一幢", {"building": "1"}),
         ("白鹭市场5楼3H1201", {"floor": "5", "building": None}),
         ("青松路7G205国道口", {"building": None}),
         # The last number N号 of three digits or more after a place of one building is its room, not a door.

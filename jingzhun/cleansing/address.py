@@ -173,6 +173,8 @@ _DASH_FORMS = (
     (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), _building_or_rooms),
 )
 
+# 一 between two numbers is a dash typed with the character it looks like (白鹭花园5一6一1443 = 5-6-1443).
+_ONE_AS_DASH = re.compile(r"(?<=\d)一(?=\d)")
 # A number with a letter, then a room's number (白鹭大厦13B3761, 白鹭公寓5A-1074): the building 13B and its room; not
 # after a floor (5楼4H1774: a shop's number on the floor), nor a national or provincial road's number (G106国道).
 _LETTERED_BUILDING_ROOM = re.compile(r"(?<![\dA-Za-z楼层])(\d{1,3}[A-Za-z])-?(\d{3,4})(?![\dA-Za-z]|[国省县]道)")
@@ -970,6 +972,8 @@ def _arabic_numbers(text: str) -> str:
         text = _LANE_TYPO.sub("弄", text)
     if "F" in text or "f" in text:
         text = _FLOOR_F.sub("层", text)
+    if "一" in text:
+        text = _ONE_AS_DASH.sub("-", text)
     if not _ASCII_LETTERS.isdisjoint(text):
         text = _LETTERED_BUILDING_ROOM.sub(r"\1栋\2室", text)
     if "-" in text:
