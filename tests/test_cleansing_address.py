@@ -421,6 +421,7 @@ def test_cli():
         # 一 typed for a dash between numbers.
         ("绿洲花园5一6一1403", {"building": "5", "unit": "6", "room": "1403"}),
         ("绿洲花园一幢", {"building": "1"}),
+        ("浙江/杭州市/西湖区青松路8号", {"city": "杭州市", "district": "西湖区", "road": "青松路", "community": None}),
         ("白鹭市场5楼3H1201", {"floor": "5", "building": None}),
         ("青松路7G205国道口", {"building": None}),
         # The last number N号 of three digits or more after a place of one building is its room, not a door.

@@ -122,7 +122,7 @@ _CN_NUMBER_POSITION = re.compile(
 # normalize_text leaves single spaces only; they, brackets, quotes and list punctuation are deleted, dashes of
 # every kind become one '-'.
 _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
-_DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
+_DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])[-/](?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
 _EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za-z])")
 _LABEL_START = frozenset("现户居家住地")
@@ -945,8 +945,8 @@ def _prepare(text: str) -> str:
         text = _EMPTY_FIELD.sub("", text)  # 温州市null永嘉县: an empty field of the export, joined in
     text = _DELETED.sub("", text)
     text = _DASHES.sub("-", text)
-    if "-" in text:
-        text = _DASH_BETWEEN_NAMES.sub("", text)  # 浙江省-杭州市-萧山区
+    if "-" in text or "/" in text:
+        text = _DASH_BETWEEN_NAMES.sub("", text)  # 浙江省-杭州市-萧山区, 浙江/杭州市/西湖区
     # The guard only skips work: the substitution is a no-op without a label's first character.
     if text and text[0] in _LABEL_START:
         text = _LEADING_LABEL.sub("", text)
