@@ -422,6 +422,9 @@ def test_cli():
         ("绿洲花园5一6一1403", {"building": "5", "unit": "6", "room": "1403"}),
         ("绿洲花园一幢", {"building": "1"}),
         ("浙江/杭州市/西湖区青松路8号", {"city": "杭州市", "district": "西湖区", "road": "青松路", "community": None}),
+        # A town the tables do not read, of one character: with 镇 or 街道, not 乡 (侨乡 ends a place's name).
+        ("浙江省温州市乐清市白镇青松村8号", {"town": "白镇", "community": "青松村"}),
+        ("浙江省丽水市青田县侨乡工业园区白鹭鞋业", {"town": None}),
         ("白鹭市场5楼3H1201", {"floor": "5", "building": None}),
         ("青松路7G205国道口", {"building": None}),
         # The last number N号 of three digits or more after a place of one building is its room, not a door.

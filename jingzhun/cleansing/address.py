@@ -327,7 +327,9 @@ _NOT_A_ROAD = r"(?:(?![路街巷与和])[\u4e00-\u9fff])"  # a character of a un
 _LEADING_UNIT = re.compile(
     r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|高新区))"
     # 临平街道北大街: after 街道 a road starts; after 镇 or 乡 the town's road may go on (堡镇南路). 梦想小镇: a place.
-    rf"|(?P<town>(?:(?![区县])[\u4e00-\u9fff]){{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START}))(?!村)"
+    rf"|(?P<town>(?:(?![区县])[\u4e00-\u9fff]){{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START})"
+    # A town of one character (罗镇, 翁街道): not with 乡, which ends many a place's name (侨乡, 西乡).
+    rf"|(?![区县])[\u4e00-\u9fff](?:街道(?!办)|镇{_NOT_A_NAME_START}))(?!村)"
     rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
