@@ -230,6 +230,32 @@ def test_community_style_components_round_trip(prefix, road, number, community, 
     assert {k: parsed[k] for k in expected} == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(COMMUNITIES, st.integers(min_value=10, max_value=9979), st.integers(min_value=1, max_value=20))
+def test_a_range_of_rooms_written_alike_is_one_room(community, first, span):
+    last = first + span
+    parsed = parse_address(f"{community}{first}-{last}号", PUDONG)
+    if len(str(first)) == len(str(last)):
+        assert (parsed["building"], parsed["room"]) == (None, f"{first}-{last}")
+    else:  # 99-105: written otherwise, a building and its room
+        assert (parsed["building"], parsed["room"]) == (str(first), str(last))
+
+
+@settings(max_examples=200, deadline=None)
+@given(COMMUNITIES, BUILDING, st.integers(min_value=1, max_value=9), ROOM)
+def test_one_between_numbers_reads_as_a_dash(community, building, unit, room):
+    dashed = parse_address(f"{community}{building}-{unit}-{room}", PUDONG)
+    assert parse_address(f"{community}{building}一{unit}一{room}", PUDONG) == dashed
+    assert (dashed["building"], dashed["unit"], dashed["room"]) == (str(building), str(unit), str(room))
+
+
+@settings(max_examples=200, deadline=None)
+@given(COMMUNITIES, st.integers(min_value=1, max_value=99), st.sampled_from("ABCD"), ROOM, st.sampled_from(["", "-"]))
+def test_a_number_with_a_letter_before_a_room_is_the_building(community, number, letter, room, dash):
+    parsed = parse_address(f"{community}{number}{letter}{dash}{room}", PUDONG)
+    assert (parsed["building"], parsed["room"]) == (f"{number}{letter}", str(room))
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(), st.sampled_from([None, PUDONG, "110105", "bogus", ""]))
 def test_never_raises_and_shape(s, context):
