@@ -230,6 +230,32 @@ def test_community_style_components_round_trip(prefix, road, number, community, 
     assert {k: parsed[k] for k in expected} == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(COMMUNITIES, st.integers(min_value=10, max_value=9979), st.integers(min_value=1, max_value=20))
+def test_a_range_of_rooms_written_alike_is_one_room(community, first, span):
+    last = first + span
+    parsed = parse_address(f"{community}{first}-{last}号", PUDONG)
+    if len(str(first)) == len(str(last)):
+        assert (parsed["building"], parsed["room"]) == (None, f"{first}-{last}")
+    else:  # 99-105: written otherwise, a building and its room
+        assert (parsed["building"], parsed["room"]) == (str(first), str(last))
+
+
+@settings(max_examples=200, deadline=None)
+@given(COMMUNITIES, BUILDING, st.integers(min_value=1, max_value=9), ROOM)
+def test_one_between_numbers_reads_as_a_dash(community, building, unit, room):
+    dashed = parse_address(f"{community}{building}-{unit}-{room}", PUDONG)
+    assert parse_address(f"{community}{building}一{unit}一{room}", PUDONG) == dashed
+    assert (dashed["building"], dashed["unit"], dashed["room"]) == (str(building), str(unit), str(room))
+
+
+@settings(max_examples=200, deadline=None)
+@given(COMMUNITIES, st.integers(min_value=1, max_value=99), st.sampled_from("ABCD"), ROOM, st.sampled_from(["", "-"]))
+def test_a_number_with_a_letter_before_a_room_is_the_building(community, number, letter, room, dash):
+    parsed = parse_address(f"{community}{number}{letter}{dash}{room}", PUDONG)
+    assert (parsed["building"], parsed["room"]) == (f"{number}{letter}", str(room))
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(), st.sampled_from([None, PUDONG, "110105", "bogus", ""]))
 def test_never_raises_and_shape(s, context):
@@ -404,6 +430,52 @@ def test_cli():
         ("青松路455-3号", {"road_number": "455弄", "building": "3"}),
         ("青松路455-460号", {"road_number": "455弄", "building": "460"}),  # odd to even: no range
         ("青松路7-11幢637室", {"road_number": "7弄", "building": "11", "room": "637"}),
+        # A range of rooms or shops written alike (as many digits, the last at most 20 after the first) is one room;
+        # numbers written otherwise are a building and its room.
+        ("白鹭市场305-308号", {"community": "白鹭市场", "building": None, "room": "305-308"}),
+        ("白鹭大厦C座1517-1518室", {"building": "C", "room": "1517-1518"}),
+        ("白鹭商城b88-89", {"building": None, "room": "B88-89"}),
+        ("绿洲花园15-1203", {"building": "15", "room": "1203"}),
+        ("绿洲花园305-340", {"building": "305", "room": "340"}),  # 35 apart: no range
+        ("绿洲花园5-6", {"building": "5", "room": "6"}),  # one digit: no range
+        # After a building written as one, a short number then a long one are its unit and the room.
+        ("绿洲花园17幢3-1102", {"building": "17", "unit": "3", "room": "1102"}),
+        ("绿洲花园6号楼12-503室", {"building": "6", "unit": "12", "room": "503"}),
+        # A number with a letter, then a room's number: the building and its room; not after a floor.
+        ("白鹭大厦12C1503", {"community": "白鹭大厦", "building": "12C", "room": "1503"}),
+        ("白鹭公寓3a-208室", {"building": "3A", "room": "208"}),
+        # 一 typed for a dash between numbers.
+        ("绿洲花园5一6一1403", {"building": "5", "unit": "6", "room": "1403"}),
+        ("绿洲花园一幢", {"building": "1"}),
+        ("浙江/杭州市/西湖区青松路8号", {"city": "杭州市", "district": "西湖区", "road": "青松路", "community": None}),
+        # A town the tables do not read, of one character: with 镇 or 街道, not 乡 (侨乡 ends a place's name).
+        ("浙江省温州市乐清市白镇青松村8号", {"town": "白镇", "community": "青松村"}),
+        ("浙江省丽水市青田县侨乡工业园区白鹭鞋业", {"town": None}),
+        ("白鹭市场5楼3H1201", {"floor": "5", "building": None}),
+        ("青松路7G205国道口", {"building": None}),
+        # The last number N号 of three digits or more after a place of one building is its room, not a door.
+        ("白鹭大厦1521号", {"community": "白鹭大厦", "building": None, "room": "1521"}),
+        ("白鹭大厦1307号792室", {"building": "1307", "room": "792"}),
+        ("白鹭花园152号", {"building": "152", "room": None}),
+        # The chain of divisions written again inside the address, by full names (a second address pasted after the
+        # first): no place.
+        ("浙江省杭州市余杭区中国浙江省宁波市江北区青松路", {"community": None, "road": "青松路"}),
+        ("上海市浦东新区中国浙江省宁波市江北区青松路8号", {"community": None, "road": "青松路", "road_number": "8号"}),
+        ("白鹭街道浙江省宁波市鄞州区绿洲塑业有限公司", {"community": "绿洲塑业有限公司"}),
+        ("白鹭街道浙江省绿洲塑业有限公司", {"community": "浙江省绿洲塑业有限公司"}),  # one name: the place's own
+        # N楼 in a market named by its wares (商贸城, 皮革城), with its zone or not, is its floor: one building.
+        ("白鹭商贸城四区六楼50782", {"community": "白鹭商贸城", "building": None, "floor": "6", "room": "50782"}),
+        ("青松皮革城7楼1189", {"building": None, "floor": "7", "room": "1189"}),
+        ("白鹭商贸城三期八楼21386", {"community": "白鹭商贸城3期", "building": None, "floor": "8"}),  # its phase
+        ("绿洲花园5楼1201", {"building": "5", "floor": None, "room": "1201"}),  # an estate: the building
+        # A building's door N号, then its floor: the unit, as before a room.
+        ("绿洲花园12幢3号5楼", {"building": "12", "unit": "3", "floor": "5", "room": None}),
+        ("绿洲花园12幢3号", {"building": "12", "unit": None, "room": "3"}),
+        # Words of position alone after the numbers name no place; a station or a park before a business is the place.
+        ("青松路8号后面", {"road_number": "8号", "community": None}),
+        ("白鹭街路口", {"road": "白鹭街", "community": None}),
+        ("白鹭南站出口处青松餐厅", {"community": "白鹭南站"}),
+        ("白鹭工业区青松鞋业四栋", {"community": "白鹭工业区", "building": "4"}),
         ("九堡镇白鹭线677号青松汽配", {"road": "白鹭线", "road_number": "677号", "building": None}),  # a county road
         ("白鹭生产线3号", {"road": None}),
         # A short town name with no division before it: the one town of that name in the country, before a road.

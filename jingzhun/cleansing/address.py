@@ -122,7 +122,7 @@ _CN_NUMBER_POSITION = re.compile(
 # normalize_text leaves single spaces only; they, brackets, quotes and list punctuation are deleted, dashes of
 # every kind become one '-'.
 _DELETED = re.compile(r"[ ()\[\]{}<>【】〔〕《》「」『』\"'“”‘’,;:、。!?|]+")
-_DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])")
+_DASH_BETWEEN_NAMES = re.compile(r"(?<=[\u4e00-\u9fff])[-/](?=[\u4e00-\u9fff])")
 _DASHES = re.compile(r"[‐‑‒–—―~_]+|-{2,}")
 _EMPTY_FIELD = re.compile(r"(?<![A-Za-z])(?:null|NULL|Null|None|NaN|nan)(?![A-Za-z])")
 _LABEL_START = frozenset("现户居家住地")
@@ -152,14 +152,32 @@ def _lane_or_range(match: re.Match[str]) -> str:
     return f"{match[1]}弄{match[2]}号"
 
 
+def _building_or_rooms(match: re.Match[str]) -> str:
+    """白鹭花园9-1148: building 9, room 1148. 白鹭市场1105-1106号, 白鹭大厦A267-268, 12层19-20: a range of rooms or
+    shops (a shop over several doors), one room: the numbers written alike (as many digits, two at least), the
+    last one after the first and at most 20 on."""
+    first, last = match[1], match[2]
+    if len(first) == len(last) >= 2 and first.isdigit() and int(first) < int(last) <= int(first) + 20:
+        return f"{first}{_RANGE_MARK}{last}室"
+    return f"{first}栋{last}室"
+
+
 _DASH_FORMS = (
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1弄\2号\3室"),
     (re.compile(r"(?<=[路街道巷])(\d+)-(\d+)(?:号|(?![\d-]))"), _lane_or_range),  # 号 kept once: 754-6号7幢
     (re.compile(r"(?<=弄)(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1号\2单元\3室"),
     (re.compile(r"(?<=弄)(\d+)-(\d+)[室号户房]?"), r"\1号\2室"),
+    # After a building written as one (白鹭花园12幢3-1201): its unit, then the room.
+    (re.compile(r"(?:(?<=[栋幢])|(?<=号楼))(\d{1,2})-(\d{3,4})[室号户房]?(?![\d-])"), r"\1单元\2室"),
     (re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)[室号户房]?"), r"\1栋\2单元\3室"),
-    (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), r"\1栋\2室"),
+    (re.compile(r"(?<![\d-])([A-Za-z]|\d+)-(\d+)[室号户房]?"), _building_or_rooms),
 )
+
+# 一 between two numbers is a dash typed with the character it looks like (白鹭花园5一6一1443 = 5-6-1443).
+_ONE_AS_DASH = re.compile(r"(?<=\d)一(?=\d)")
+# A number with a letter, then a room's number (白鹭大厦13B3761, 白鹭公寓5A-1074): the building 13B and its room; not
+# after a floor (5楼4H1774: a shop's number on the floor), nor a national or provincial road's number (G106国道).
+_LETTERED_BUILDING_ROOM = re.compile(r"(?<![\dA-Za-z楼层])(\d{1,3}[A-Za-z])-?(\d{3,4})(?![\dA-Za-z]|[国省县]道)")
 
 _COMMITTEE = re.compile(
     # The name holds no town (巨溪镇朝阳村委会: the town stays).
@@ -199,9 +217,9 @@ _TOKEN = re.compile(
     # 立交桥南200米: a distance, no number either. 51街区 is a block's name, 1113门 a shop's door: its room.
     r"|(?P<aisle>\d+(?:街(?![区道])|排|号门|米)|\d{1,2}门(?![面市口]))"
     r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
-    r"|(?P<building>[A-Za-z]?\d+|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋: the letter is part of the name
+    r"|(?P<building>[A-Za-z]?\d+[A-Za-z]?|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋, 13B栋: the letter is part of the name
     r"|(?P<courtyard>\d+)号院"  # 大阳沟44号院11幢: a numbered courtyard, the place its buildings are in
-    rf"|(?P<numbers>\d+{_RANGE_MARK}\d+)号"  # a range of house numbers (`_lane_or_range`)
+    rf"|(?P<numbers>[A-Za-z]?\d+{_RANGE_MARK}\d+)[号室]"  # a range of house numbers or rooms (`_lane_or_range`)
     r"|(?P<number>\d+)号"
     r"|(?P<unit>\d+)单元"
     r"|(?P<floor>[Bb]?\d+)层"  # B1层: basement
@@ -232,6 +250,10 @@ _COMMUNITY_SUFFIX = (
 _POSITION = re.compile(
     r"(?<=..)(?:正对面|斜对面|对面|旁边|隔壁|附近|门口|里面|后面|背后|前面|楼下|[左右](?:边|侧)|旁|内|[向往][东南西北])"
 )
+# A text of words of position only (后面, 路口, 东侧): where the address is, no place.
+_ONLY_POSITION = re.compile(
+    r"(?:路口|路边|街口|后面|前面|背后|里面|对面|旁边|隔壁|附近|门口|楼下|边上|[东南西北]侧|[左右](?:边|侧)|内|旁)+"
+)
 # A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
 _LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
@@ -254,7 +276,7 @@ _COMPANY_THEN_INSIDE = re.compile(
     r"^(?P<place>[^\d]{2,}?(?:公司|集团|超市|百货))"
     r"(?P<inside>(?![有股总分新])(?:(?!公司|集团)[^\d]){1,12}?(?:[店部室处所馆厅柜门台收]|车间))$"
 )
-# A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭市场青松布行): the place is the
+# A place, then a business in it whose name has no place ending (白鹭广场绿洲美发, 白鹭南站青松餐厅): the place is the
 # community, the business goes to `rest`, as a company in an industrial park does. What follows is a named part of
 # the place and stays with it when it holds a place's ending anywhere (a second estate, a campus, a branch:
 # 白鹭花园绿洲苑, 白鹭大学青松校区, 白鹭银行青松支行) or ends like a building, a wing or a body of it (写字楼, 绿洲阁,
@@ -262,7 +284,8 @@ _COMPANY_THEN_INSIDE = re.compile(
 _PART_OF_PLACE = re.compile(r"(?:楼|阁|轩|里|院|委会|学|学校|社)$")
 _ANY_PLACE_SUFFIX = re.compile(rf"{_COMMUNITY_SUFFIX}|校区|分公司|[支分]行")
 _PLACE_THEN_OTHER = re.compile(
-    rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区))(?P<other>[^\d]{{3,}})$"
+    rf"^(?P<place>[^\d]{{2,}}(?:{_COMMUNITY_SUFFIX}|山庄|半岛|商场|商城|超市|校区|工业区|工业园|园区|车站|[东南西北]站))"
+    rf"(?P<other>[^\d]{{3,}})$"
 )
 # A village glued to a place in it that has a place's ending (青松村白鹭幼儿园, 甲村绿洲配件厂, 青松宅白鹭工业区): the
 # place is the more precise, as the labelling guide has it; 新村 is an estate, 度假村 a place of its own.
@@ -304,7 +327,9 @@ _NOT_A_ROAD = r"(?:(?![路街巷与和])[\u4e00-\u9fff])"  # a character of a un
 _LEADING_UNIT = re.compile(
     r"(?P<zone>[\u4e00-\u9fff]{2,10}?(?:经济技术开发区|经济开发区|高新技术产业开发区|开发区|高新区))"
     # 临平街道北大街: after 街道 a road starts; after 镇 or 乡 the town's road may go on (堡镇南路). 梦想小镇: a place.
-    rf"|(?P<town>(?:(?![区县])[\u4e00-\u9fff]){{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START}))(?!村)"
+    rf"|(?P<town>(?:(?![区县])[\u4e00-\u9fff]){{2,8}}?(?:街道办事处|街道(?!办)|(?:(?<!小)镇|乡){_NOT_A_NAME_START})"
+    # A town of one character (罗镇, 翁街道): not with 乡, which ends many a place's name (侨乡, 西乡).
+    rf"|(?![区县])[\u4e00-\u9fff](?:街道(?!办)|镇{_NOT_A_NAME_START}))(?!村)"
     rf"|(?P<park>{_NOT_A_ROAD}{{2,10}}?(?:工业园区|工业区|工业园|园区)){_NOT_A_NAME_START}"
     rf"|(?P<neighbourhood>{_NOT_A_ROAD}{{2,6}}?社区){_NOT_A_NAME_START}"
     # A district the 2023 tables no longer hold (江干区, 下城区, 江东区): two characters and its suffix, or a longer
@@ -350,14 +375,15 @@ _AREA_NAME = re.compile(r"(?:(?![省市区县镇乡路街道与和])[\u4e00-\u9f
 # (向阳南路, 湖东二里桥路, 蛇口工业七路): the split would cut it.
 _NAME_GOES_ON_BEFORE = re.compile(r"[东南西北中一二三四五六七八九十大工]$")
 _FIRST_ROAD = re.compile(r"^(?P<road>[\u4e00-\u9fff]{2,}?(?:大道|大街|路|街|巷))(?:与|和)?$")
-# Places that are one building of many floors: a number in 楼 there is the floor.
-_ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)$")
+# Places that are one building of many floors, or a phase of one (白鹭商贸城3期): a number in 楼 there is the floor.
+_ONE_BUILDING = re.compile(r"(?:大厦|商厦|大楼|广场|中心|市场|商场|商城|酒店|宾馆|饭店|医院)(?:\d+期)?$")
 # A numbered zone after a place's ending (国际商贸城4区, 南都花园三区) is a part of the place, left out; after a bare
 # name (春晗二区, 稠山2区) it is the name's own part: a village's or estate's zones are its places.
 # A market or a mall: its numbers are shops, not buildings (白鹭农贸市场1137号, 青松汽配城2671号, 白鹭商城622号).
-_SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)$")
+_SHOPS_PLACE = re.compile(r"(?:市场|商场|商城|[贸纺配材物品具装衫革车](?:易)?城)(?:\d+期)?$")
 _ZONE_OF_PLACE = re.compile(rf"{_COMMUNITY_SUFFIX}$")
 _SIDES = frozenset("东南西北中")
+_ASCII_LETTERS = frozenset(string.ascii_letters)
 _HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FIRST_DIGIT = re.compile(r"\d")
 
@@ -921,8 +947,8 @@ def _prepare(text: str) -> str:
         text = _EMPTY_FIELD.sub("", text)  # 温州市null永嘉县: an empty field of the export, joined in
     text = _DELETED.sub("", text)
     text = _DASHES.sub("-", text)
-    if "-" in text:
-        text = _DASH_BETWEEN_NAMES.sub("", text)  # 浙江省-杭州市-萧山区
+    if "-" in text or "/" in text:
+        text = _DASH_BETWEEN_NAMES.sub("", text)  # 浙江省-杭州市-萧山区, 浙江/杭州市/西湖区
     # The guard only skips work: the substitution is a no-op without a label's first character.
     if text and text[0] in _LABEL_START:
         text = _LEADING_LABEL.sub("", text)
@@ -948,6 +974,10 @@ def _arabic_numbers(text: str) -> str:
         text = _LANE_TYPO.sub("弄", text)
     if "F" in text or "f" in text:
         text = _FLOOR_F.sub("层", text)
+    if "一" in text:
+        text = _ONE_AS_DASH.sub("-", text)
+    if not _ASCII_LETTERS.isdisjoint(text):
+        text = _LETTERED_BUILDING_ROOM.sub(r"\1栋\2室", text)
     if "-" in text:
         for pattern, replacement in _DASH_FORMS:
             text = pattern.sub(replacement, text)
@@ -1051,6 +1081,23 @@ def _division_across(text: str, cut: int) -> bool:
     return any(end > cut for pos in range(max(0, cut - 2), cut) for index in indexes for end, _ in index.at(text, pos))
 
 
+def _written_chain(segment: str) -> int:
+    """The length of a chain of divisions written again inside the address, by their full names (中国浙江省杭州市,
+    白鹭省青松市绿洲区 after a first address): two names at least, or one after 中国; 0 where none opens `segment`."""
+    indexes = _divisions().global_index
+    pos = len(_COUNTRY) if segment.startswith(_COUNTRY) else 0
+    names = 1 if pos else 0
+    while True:
+        end = next(
+            (end for index in indexes for end, entries in index.at(segment, pos) if any(not a for _, a in entries)),
+            None,
+        )
+        if end is None:
+            break
+        pos, names = end, names + 1
+    return pos if names >= 2 and pos <= len(segment) - 2 else 0
+
+
 def _first_place(segment: str, rest: list[str]) -> str:
     """The named place a run of text starts with (`_POSITION`, `_PLACE_IN_PLACE`); what follows it goes to rest."""
     mark = segment.find(_POSITION_MARK)
@@ -1131,6 +1178,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                     else:
                         rest.append(unit["town"])
                     segment = unit["after"]
+                if chain := _written_chain(segment):
+                    rest.append(segment[:chain])  # …临沭县中国浙江省杭州市龙潭路: the chain written again, no place
+                    segment = segment[chain:]
             if not segment:
                 continue
             if fields["road"] is None and (m := _ROAD_IN_TEXT.match(segment)):
@@ -1166,6 +1216,7 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 )
                 and len(segment) >= 2
                 and _HAS_CJK.search(segment)
+                and not _ONLY_POSITION.fullmatch(segment)  # 青松路8号后面, 青松街路口: where, not a place
             ):
                 if known := _known_place(segment, gazetteer):
                     segment, other = known
@@ -1194,6 +1245,9 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
         elif kind == "road":
             road = match["road"]
             if fields["road"] is None:
+                if chain := _written_chain(road):
+                    rest.append(road[:chain])  # 中国浙江省宁波市青松路8号 after a first address: the chain again
+                    road = road[chain:]
                 road = _strip_units(road, fields, rest, areas) or road
             split = _COMMUNITY_BEFORE_ROAD.match(road)
             if split and fields["community"] is None:
@@ -1217,25 +1271,38 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 and fields["unit"] is None
                 and fields["floor"] is None
                 and fields["room"] is None
-                and any(k in ("room", "digits") for k, _ in tokens[i + 1 : i + 2])
+                and any(k in ("room", "digits", "floor", "lou") for k, _ in tokens[i + 1 : i + 2])
             ):
-                fields["unit"] = _number(match["number"])  # 26栋5号1201: the door of the building, then the room
+                # 26栋5号1201, 26栋5号3楼: the door of the building, then the room or the floor
+                fields["unit"] = _number(match["number"])
             elif fields["room"] is None and (fields["building"] or fields["unit"] or fields["floor"]):
                 fields["room"] = _room(match["number"])  # 10号楼1577号, 6楼96号: the room or shop
             elif (
                 fields["room"] is None
                 and previous in ("community", "zone")
-                and _SHOPS_PLACE.search(fields["community"] or "")
+                and (
+                    _SHOPS_PLACE.search(fields["community"] or "")
+                    or (
+                        len(match["number"]) >= 3
+                        and _ONE_BUILDING.search(fields["community"] or "")
+                        and all(k == "text" for k, _ in tokens[i + 1 :])
+                    )
+                )
             ):
-                fields["room"] = _room(match["number"])  # 白鹭市场1137号, 白鹭轻纺城2163号: a shop of the market
+                # 白鹭市场1137号, 白鹭轻纺城2163号: a shop of the market; 白鹭大厦1521号, the last number written: a
+                # room of the one building (白鹭大厦1307号792室: the door, then the room)
+                fields["room"] = _room(match["number"])
             else:
                 if fields["building"] is None:
                     fields["building"], door = _number(match["number"]), raw
                 else:
                     rest.append(raw)
         elif kind == "numbers":
-            if fields["road_number"] is None and previous == "road":
-                fields["road_number"] = "-".join(_number(n) for n in match["numbers"].split(_RANGE_MARK)) + "号"
+            numbers = match["numbers"].split(_RANGE_MARK)
+            if fields["road_number"] is None and previous == "road" and numbers[0].isdigit():
+                fields["road_number"] = "-".join(_number(n) for n in numbers) + "号"
+            elif fields["room"] is None and previous != "road":
+                fields["room"] = "-".join(_room(n) for n in numbers)  # 白鹭市场1105-1106号: the shop's rooms
             else:
                 rest.append(raw)
         elif kind == "courtyard":
@@ -1312,9 +1379,10 @@ def _put_lettered(raw: str, following: list[tuple[str, re.Match[str] | str]], fi
 
 def _lou_field(number: str, following: list[tuple[str, re.Match[str] | str]], fields: dict) -> str:
     """'N楼' is a floor after a building, when no number follows (10楼酒店合作部), or when the next room number
-    starts with N (5楼502), or in a tower, a mall or a market (恒通大厦39楼3608, 纺织市场3楼1250: one building of many
-    floors); before another number it is the building (5楼1201 = 5号楼1201室)."""
-    if fields["building"] is not None or _ONE_BUILDING.search(fields["community"] or ""):
+    starts with N (5楼502), or in a tower, a mall or a market (恒通大厦39楼3608, 纺织市场3楼1250, 白鹭商贸城4区6楼50782:
+    one building of many floors); before another number it is the building (5楼1201 = 5号楼1201室)."""
+    community = fields["community"] or ""
+    if fields["building"] is not None or _ONE_BUILDING.search(community) or _SHOPS_PLACE.search(community):
         return "floor"
     next_number = next((t for k, t in following if k in ("room", "digits") and isinstance(t, re.Match)), None)
     if next_number is None:
