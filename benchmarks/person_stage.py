@@ -35,11 +35,11 @@ def cpu() -> float:
 
 def one(warehouse: Path, model: Path, batch: int, batches: int, out: Path | None) -> dict:
     """The person stage of the day in `warehouse` with `model`, timed step by step in this process."""
-    from jingzhun.matching import link
+    from jingzhun.matching import link, standardized
     from jingzhun.matching.person import Thresholds, load_model
 
     con = duckdb.connect(str(warehouse))
-    [(fingerprint,)] = con.execute(f"SELECT DISTINCT reference_hash FROM {link.POPULATION_FEATURES}").fetchall()
+    [(fingerprint,)] = con.execute(f"SELECT DISTINCT reference_hash FROM {standardized.POPULATION_FEATURES}").fetchall()
     population = link.Population(con, fingerprint)
     records = con.sql(
         "SELECT * EXCLUDE (run_date) FROM person_features_records "

@@ -165,15 +165,17 @@ def test_the_houses_read_from_their_copy_as_each_stage_needs_give_the_match_of_a
     """The match step reads the houses from their Parquet copy, each address stage only the rows the day's records
     can meet: the same addresses (exact, fuzzy, token, every level) as all the houses in memory."""
     from jingzhun.core.warehouse import connect, read_run
-    from jingzhun.matching import link
+    from jingzhun.matching import link, standardized
     from jingzhun.matching.reference import load_reference
 
     reference = load_reference(messy_day.reference)
     with connect(messy_day.warehouse) as con:
         standard = read_run(con, "standard_records", RUN_DATE)
         scanned = link.match(con, standard, reference)
-        copies = list((messy_day.warehouse.parent / ".reference-cache").glob(f"{link.HOUSES}-*.parquet"))
-        monkeypatch.setattr(link, "houses_scan", lambda con, reference: link.standardize_houses(con, reference).lazy())
+        copies = list((messy_day.warehouse.parent / ".reference-cache").glob(f"{standardized.HOUSES}-*.parquet"))
+        monkeypatch.setattr(
+            link, "houses_scan", lambda con, reference: standardized.standardize_houses(con, reference).lazy()
+        )
         whole = link.match(con, standard, reference)
     assert copies
     methods = set(whole.matched["address_method"].drop_nulls())
