@@ -303,10 +303,10 @@ def _placed(houses: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
 
 
 def kept_population(con: duckdb.DuckDBPyConnection, reference: Reference, houses: pl.DataFrame | pl.LazyFrame) -> str:
-    """The fingerprint under which the standardized population (`standardize_reference`) and its person features
-    with their holder counts are in the warehouse, under the fingerprint of all the reference files (what they are made of), made when they are not
-    there yet: they depend on the reference only, and counting holders over ten million persons every day would
-    cost a minute and gigabytes. On a day they are there, the population is not read out of the warehouse."""
+    """The fingerprint of all the reference files (what they are made of) under which the standardized population
+    (`standardize_reference`) and its person features with their holder counts are in the warehouse, made when they
+    are not there yet: they depend on the reference only, and counting holders over ten million persons every day
+    would cost a minute and gigabytes. On a day they are there, the population is not read out of the warehouse."""
     fingerprint = standardized_key(reference)
     if not (
         _kept(con, POPULATION, fingerprint, POPULATION_COLUMNS) and _kept(con, POPULATION_FEATURES, fingerprint, ())
