@@ -8,7 +8,7 @@ where the record says the person is, else the person's registered home. Every de
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -299,11 +299,40 @@ class DayBlocks:
     def scored(self, records: pl.DataFrame) -> pl.DataFrame:
         """`score_pairs` of `records` (records of the day) against the whole population, scored where the day's
         pairs are: no person is read out of the warehouse, nor copied into another database."""
-        self.con.register("batch_ids", records.select("unique_id"))
+        with self.scores(records) as read:
+            return read(records)
+
+    @contextmanager
+    def scores(self, records: pl.DataFrame) -> Iterator[Callable[[pl.DataFrame], pl.DataFrame]]:
+        """The pairs of `records` scored in one statement into a table sorted by record (`day_scored`), for the
+        block's length; yields what reads the scored pairs of some of `records` (with their levels' labels) out of
+        it. Every statement scoring pairs reads the day's persons and the term frequencies of their values whole
+        (five million persons at ten million): scored 25,000 records at a time, a million-record day read them forty
+        times, and that was two thirds of its scoring. Records read in ranges of `unique_id` read only their rows."""
+        con = self.con
+        con.register("batch_ids", records.select("unique_id"))
         try:
-            return with_levels(self.con.sql(self.scoring).pl(), self.settings)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE day_scored AS {self.scoring} ORDER BY unique_id_l")
         finally:
-            self.con.unregister("batch_ids")
+            con.unregister("batch_ids")
+        try:
+            yield self._scored_of
+        finally:
+            con.execute("DROP TABLE IF EXISTS temp.day_scored")
+
+    def _scored_of(self, records: pl.DataFrame) -> pl.DataFrame:
+        ids = records["unique_id"]
+        self.con.register("part_ids", records.select("unique_id"))
+        try:
+            # The range is implied by the list; given, it skips the table's row groups outside it.
+            pairs = self.con.sql(
+                "SELECT * FROM day_scored WHERE unique_id_l BETWEEN ? AND ? "
+                "AND unique_id_l IN (SELECT unique_id FROM part_ids)",
+                params=[ids.min(), ids.max()],
+            ).pl()
+        finally:
+            self.con.unregister("part_ids")
+        return with_levels(pairs, self.settings)
 
 
 def phone_candidates(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -343,10 +372,13 @@ def households(candidates: pl.DataFrame, homes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# Records scored at once: a million records against ten million persons are tens of millions of candidate pairs;
+# Records decided at once: a million records against ten million persons are tens of millions of candidate pairs;
 # 100,000 of them were 2.6 million pairs and took about 6 GB at peak in Splink's DuckDB, Arrow and Polars when
 # `predict_between` gave 57 columns a pair (now 8 and the 4 levels' labels; a test makes it small).
 RECORDS_PER_BATCH = 25_000
+# Records whose pairs are scored in one statement (`DayBlocks.scores`), kept in the warehouse (spilled to disk past
+# its memory limit) for their batches to be read from: about six million pairs at ten million persons.
+RECORDS_SCORED_AT_ONCE = 250_000
 
 
 @dataclass(frozen=True)
@@ -393,13 +425,17 @@ def scored_in_batches(
     """The persons' stage of one process, `RECORDS_PER_BATCH` records at a time: a record's pairs, their scores
     and its decision depend on that record, the persons its blocking rules pair it with and the population's term
     frequencies only, so batches of records give the same decisions as all records at once."""
-    batches = list(records.iter_slices(RECORDS_PER_BATCH)) or [records]
+    # In order of unique_id: each batch is a range of the table its pairs are scored into.
+    records = records.sort("unique_id")
+    groups = list(records.iter_slices(RECORDS_SCORED_AT_ONCE)) or [records]
     parts = []
     progress.doing("blocking the day's records against the population")
     with population.blocked_day(records, settings) as day:
-        for number, batch in enumerate(batches, 1):
-            progress.doing(f"scoring candidate persons (Splink's SQL; records {number} of {len(batches)} parts)")
-            parts.append(Scored.of(day.scored(batch), thresholds))
+        for number, group in enumerate(groups, 1):
+            progress.doing(f"scoring candidate persons (Splink's SQL; records {number} of {len(groups)} parts)")
+            with day.scores(group) as scored:
+                for batch in list(group.iter_slices(RECORDS_PER_BATCH)) or [group]:
+                    parts.append(Scored.of(scored(batch), thresholds))
     return Scored.concat(parts)
 
 
