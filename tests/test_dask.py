@@ -185,8 +185,9 @@ def test_the_houses_read_from_their_copy_as_each_stage_needs_give_the_match_of_a
 
 
 def test_persons_scored_a_few_records_at_a_time_give_the_match_of_all_at_once(messy_day, monkeypatch):
-    """The one-process person stage scores `RECORDS_PER_BATCH` records at a time (a million records' pairs do not
-    fit in memory at once): the same decisions, routings and kept candidates as all records in one batch."""
+    """The one-process person stage scores the pairs of `RECORDS_SCORED_AT_ONCE` records a statement and decides
+    `RECORDS_PER_BATCH` records at a time (a million records' pairs do not fit in memory at once): the same
+    decisions, routings and kept candidates as all records in one batch."""
     from jingzhun.core.warehouse import connect, read_run
     from jingzhun.matching import link
     from jingzhun.matching.reference import load_reference
@@ -196,8 +197,9 @@ def test_persons_scored_a_few_records_at_a_time_give_the_match_of_all_at_once(me
         standard = read_run(con, "standard_records", RUN_DATE)
         whole = link.match(con, standard, reference)
         monkeypatch.setattr(link, "RECORDS_PER_BATCH", 7)
+        monkeypatch.setattr(link, "RECORDS_SCORED_AT_ONCE", 30)
         batched = link.match(con, standard, reference)
-    assert standard.height > 5 * 7  # several batches
+    assert standard.height > 3 * 30  # several statements of several batches, the last of them short
     # Decided by phone households and by the model, linked and unlinked: the batches change none of them.
     assert whole.matched["address_method"].is_in(["phone_home", "person_home"]).sum() > 0
     assert whole.matched["person_id"].is_not_null().sum() > 0 and whole.matched["person_id"].is_null().sum() > 0
