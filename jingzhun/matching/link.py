@@ -37,6 +37,7 @@ from jingzhun.matching.person import (
     exact_rule_met,
     scoring_sql,
     shares,
+    with_frequencies_sql,
     with_levels,
 )
 from jingzhun.matching.reference import Reference
@@ -247,9 +248,11 @@ class Population:
                 settings["blocking_rules_to_generate_predictions"], "day_records", f"({self.sql()})"
             )
             con.execute(f"CREATE OR REPLACE TEMP TABLE day_candidates AS {pairs}")
+            # Joined to the distinct persons paired: a semi-join built its table on every pair (23.5 million at ten
+            # million persons).
             con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE day_persons AS
-                SELECT * FROM ({self.sql()}) WHERE unique_id IN (SELECT unique_id_r FROM day_candidates)""")
+                CREATE OR REPLACE TEMP TABLE day_persons AS SELECT p.* FROM ({self.sql()}) AS p
+                JOIN (SELECT DISTINCT unique_id_r AS unique_id FROM day_candidates) USING (unique_id)""")
             for column in TF_COLUMNS:
                 [(total,)] = con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
                 held = f"SELECT {column} FROM day_records UNION SELECT {column} FROM day_persons"
@@ -261,10 +264,15 @@ class Population:
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {tf_tables[column]} AS SELECT * FROM tf_frame")
                 finally:
                     con.unregister("tf_frame")
+            # Both sides with their term frequencies once: joined in every scoring statement, the five million
+            # persons' frequencies were looked up again for each.
+            for side, table in (("day_l", "day_records"), ("day_r", "day_persons")):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {side} AS {with_frequencies_sql(table, tf_tables)}")
+                con.execute(f"DROP TABLE temp.{table}")
             batch_pairs = "SELECT * FROM day_candidates WHERE unique_id_l IN (SELECT unique_id FROM batch_ids)"
-            yield DayBlocks(con, settings, scoring_sql(settings, batch_pairs, "day_records", "day_persons", tf_tables))
+            yield DayBlocks(con, settings, scoring_sql(settings, batch_pairs, "day_l", "day_r", {}))
         finally:
-            for table in ("day_records", "day_candidates", "day_persons", *tf_tables.values()):
+            for table in ("day_records", "day_candidates", "day_persons", "day_l", "day_r", *tf_tables.values()):
                 con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -287,10 +295,9 @@ class Population:
 @dataclass(frozen=True)
 class DayBlocks:
     """A day's records blocked against the population once (`Population.blocked_day`): in the warehouse's temp
-    tables, every (record, person) pair of a blocking rule (`day_candidates`), those persons' rows (`day_persons`)
-    and the term frequencies over the whole population of the values of `TF_COLUMNS` that the records or those
-    persons hold (`day_tf_*`); `scoring`, the SQL scoring with the model `settings` the pairs of the records in
-    `batch_ids`."""
+    tables, every (record, person) pair of a blocking rule (`day_candidates`), the records' and those persons' rows
+    with the term frequencies over the whole population of their values of `TF_COLUMNS` (`day_l`, `day_r`);
+    `scoring`, the SQL scoring with the model `settings` the pairs of the records in `batch_ids`."""
 
     con: duckdb.DuckDBPyConnection
     settings: dict[str, Any]
