@@ -37,15 +37,9 @@ from jingzhun.cleansing import address, pipeline
 from jingzhun.cleansing.parse_store import PARSES, AddressParses
 from jingzhun.ingest.inbox import read_inbox
 from jingzhun.ingest.mapping import HeaderMapping
-from jingzhun.matching.link import (
-    HOUSE_TABLES,
-    resolve_day,
-    resolve_records,
-    standardize_reference,
-    standardized_key,
-    usable_records,
-)
+from jingzhun.matching.link import resolve_day, resolve_records, usable_records
 from jingzhun.matching.reference import gazetteer, load_reference
+from jingzhun.matching.standardized import HOUSE_TABLES, standardize_reference, standardized_key
 
 
 def _cpu() -> float:

@@ -23,17 +23,10 @@ from jingzhun.cleansing.pipeline import cleanse
 from jingzhun.evaluation.metrics import KEYS, evaluate, read_truth
 from jingzhun.ingest.inbox import read_inbox
 from jingzhun.ingest.mapping import HeaderMapping
-from jingzhun.matching.link import (
-    HOUSE_TABLES,
-    match,
-    resolve_day,
-    resolve_records,
-    standardize_reference,
-    standardized_key,
-    usable_records,
-)
+from jingzhun.matching.link import match, resolve_day, resolve_records, usable_records
 from jingzhun.matching.person import Thresholds, splink_tables
 from jingzhun.matching.reference import Reference, load_reference
+from jingzhun.matching.standardized import HOUSE_TABLES, standardize_reference, standardized_key
 from jingzhun.synthetic.generate import generate
 
 

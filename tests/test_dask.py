@@ -165,15 +165,17 @@ def test_the_houses_read_from_their_copy_as_each_stage_needs_give_the_match_of_a
     """The match step reads the houses from their Parquet copy, each address stage only the rows the day's records
     can meet: the same addresses (exact, fuzzy, token, every level) as all the houses in memory."""
     from jingzhun.core.warehouse import connect, read_run
-    from jingzhun.matching import link
+    from jingzhun.matching import link, standardized
     from jingzhun.matching.reference import load_reference
 
     reference = load_reference(messy_day.reference)
     with connect(messy_day.warehouse) as con:
         standard = read_run(con, "standard_records", RUN_DATE)
         scanned = link.match(con, standard, reference)
-        copies = list((messy_day.warehouse.parent / ".reference-cache").glob(f"{link.HOUSES}-*.parquet"))
-        monkeypatch.setattr(link, "houses_scan", lambda con, reference: link.standardize_houses(con, reference).lazy())
+        copies = list((messy_day.warehouse.parent / ".reference-cache").glob(f"{standardized.HOUSES}-*.parquet"))
+        monkeypatch.setattr(
+            link, "houses_scan", lambda con, reference: standardized.standardize_houses(con, reference).lazy()
+        )
         whole = link.match(con, standard, reference)
     assert copies
     methods = set(whole.matched["address_method"].drop_nulls())
@@ -183,8 +185,9 @@ def test_the_houses_read_from_their_copy_as_each_stage_needs_give_the_match_of_a
 
 
 def test_persons_scored_a_few_records_at_a_time_give_the_match_of_all_at_once(messy_day, monkeypatch):
-    """The one-process person stage scores `RECORDS_PER_BATCH` records at a time (a million records' pairs do not
-    fit in memory at once): the same decisions, routings and kept candidates as all records in one batch."""
+    """The one-process person stage scores the pairs of `RECORDS_SCORED_AT_ONCE` records a statement and decides
+    `RECORDS_PER_BATCH` records at a time (a million records' pairs do not fit in memory at once): the same
+    decisions, routings and kept candidates as all records in one batch."""
     from jingzhun.core.warehouse import connect, read_run
     from jingzhun.matching import link
     from jingzhun.matching.reference import load_reference
@@ -194,8 +197,9 @@ def test_persons_scored_a_few_records_at_a_time_give_the_match_of_all_at_once(me
         standard = read_run(con, "standard_records", RUN_DATE)
         whole = link.match(con, standard, reference)
         monkeypatch.setattr(link, "RECORDS_PER_BATCH", 7)
+        monkeypatch.setattr(link, "RECORDS_SCORED_AT_ONCE", 30)
         batched = link.match(con, standard, reference)
-    assert standard.height > 5 * 7  # several batches
+    assert standard.height > 3 * 30  # several statements of several batches, the last of them short
     # Decided by phone households and by the model, linked and unlinked: the batches change none of them.
     assert whole.matched["address_method"].is_in(["phone_home", "person_home"]).sum() > 0
     assert whole.matched["person_id"].is_not_null().sum() > 0 and whole.matched["person_id"].is_null().sum() > 0

@@ -1190,8 +1190,8 @@ def test_the_houses_are_standardized_without_the_population_and_kept_when_only_t
     import shutil
 
     from jingzhun.core.warehouse import connect
-    from jingzhun.matching.link import standardize_houses, standardize_reference, standardized_key
     from jingzhun.matching.reference import load_reference
+    from jingzhun.matching.standardized import standardize_houses, standardize_reference, standardized_key
 
     folder = tmp_path / "reference"
     shutil.copytree(district / "reference", folder)
@@ -1242,9 +1242,9 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
     import shutil
 
     from jingzhun.core.warehouse import connect
-    from jingzhun.matching import link
-    from jingzhun.matching.link import standardize_reference
+    from jingzhun.matching import standardized
     from jingzhun.matching.reference import load_reference
+    from jingzhun.matching.standardized import standardize_reference
 
     folder = tmp_path / "reference"
     shutil.copytree(district / "reference", folder)
@@ -1258,8 +1258,8 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
             assert table.schema == made.schema and table.equals(made)
         names = sorted(p.name for p in copies.iterdir())
         assert names == [
-            f"reference_houses-{link.standardized_key(reference, ('grid', 'housing'))}.parquet",
-            f"reference_population-{link.standardized_key(reference)}.parquet",
+            f"reference_houses-{standardized.standardized_key(reference, ('grid', 'housing'))}.parquet",
+            f"reference_population-{standardized.standardized_key(reference)}.parquet",
         ]
         from_copy = standardize_reference(con, reference)
         for table, copied in zip(from_warehouse, from_copy, strict=True):
@@ -1278,7 +1278,7 @@ def test_the_cached_reference_is_read_back_from_its_parquet_copy_as_from_the_war
         standardize_reference(con, changed)
     assert sorted(p.name for p in copies.iterdir()) == [
         names[0],
-        f"reference_population-{link.standardized_key(changed)}.parquet",
+        f"reference_population-{standardized.standardized_key(changed)}.parquet",
     ]
 
 
@@ -1292,7 +1292,7 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
     from jingzhun.core.warehouse import connect
     from jingzhun.ingest.inbox import read_inbox
     from jingzhun.ingest.mapping import HeaderMapping
-    from jingzhun.matching import link
+    from jingzhun.matching import link, standardized
     from jingzhun.matching.features import person_features, with_holders
     from jingzhun.matching.person import TF_COLUMNS, blocked_persons, term_frequencies
     from jingzhun.matching.reference import load_reference
@@ -1303,7 +1303,7 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
     standard = cleanse(read_inbox(district / "inbox", mapping).records, mapping.all_fields())
     rules = load_model(MODEL_PATH)["blocking_rules_to_generate_predictions"]
     with connect(tmp_path / "warehouse.duckdb") as con:
-        houses, population = link.standardize_reference(con, load_reference(folder))
+        houses, population = standardized.standardize_reference(con, load_reference(folder))
         whole = person_features(population, "person_id")
         whole = with_holders(whole, whole)
         addresses, records, stored = link.linkage_inputs(con, standard, load_reference(folder))
@@ -1315,9 +1315,9 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
         assert stored.all().equals(whole)
         # The day read the houses from their Parquet copy, each stage only the rows it needs: what all the houses
         # in memory give, on every address stage.
-        assert list((tmp_path / ".reference-cache").glob(f"{link.HOUSES}-*.parquet"))
+        assert list((tmp_path / ".reference-cache").glob(f"{standardized.HOUSES}-*.parquet"))
         usable = link.usable_records(standard, houses, load_reference(folder).grid)
-        fingerprint = link.standardized_key(load_reference(folder), link.HOUSE_TABLES)
+        fingerprint = standardized.standardized_key(load_reference(folder), standardized.HOUSE_TABLES)
         assert addresses.equals(
             link.resolve_day(con, link.resolve_records(con, usable, houses), usable, houses, fingerprint)
         )
@@ -1359,7 +1359,7 @@ def test_a_cached_day_reads_of_the_stored_population_what_the_whole_population_g
         # A later day with the reference unchanged: the population is kept, never read back.
         calls = []
         for made in ("_standardized_population", "_store_population", "_store_person_features"):
-            monkeypatch.setattr(link, made, lambda *args: calls.append(args))
+            monkeypatch.setattr(standardized, made, lambda *args: calls.append(args))
         again = link.linkage_inputs(con, standard, load_reference(folder, later=("population",)))
         assert calls == [] and again[1].equals(records)
 
@@ -1374,7 +1374,7 @@ def test_the_first_day_standardizes_the_population_in_chunks_as_it_would_at_once
 
     from jingzhun.cleansing.pipeline import normalize_column
     from jingzhun.core.warehouse import connect
-    from jingzhun.matching import link
+    from jingzhun.matching import link, standardized
     from jingzhun.matching.reference import load_reference
 
     folder = tmp_path / "reference"
@@ -1387,23 +1387,23 @@ def test_the_first_day_standardizes_the_population_in_chunks_as_it_would_at_once
     reference = load_reference(folder, later=("population",))
 
     # At once, as the first day standardized it before it went in chunks.
-    houses = link.standardize_houses(duckdb.connect(), reference)
+    houses = standardized.standardize_houses(duckdb.connect(), reference)
     whole = reference.persons()
     assert whole.height == persons.height - 1
     for field in ("name", "id_number", "phone"):
         whole = normalize_column(whole, field, field)
     whole = whole.join(
         houses.select("house_id", "building_id", "committee_code", home_grid_id="grid_id"), on="house_id", how="left"
-    ).select(link.POPULATION_COLUMNS)
+    ).select(standardized.POPULATION_COLUMNS)
     features = person_features(whole, "person_id")
     features = with_holders(features, features)
 
-    monkeypatch.setattr(link, "CHUNK_PERSONS", 700)
+    monkeypatch.setattr(standardized, "CHUNK_PERSONS", 700)
     for deferred in (reference, load_reference(folder)):
         with connect(tmp_path / f"{suffix}-{bool(deferred.deferred)}.duckdb") as con:
             stored = link.stored_population(con, deferred, houses)
             assert stored.all().equals(features)
-            assert link.standardize_reference(con, deferred)[1].equals(whole)
+            assert standardized.standardize_reference(con, deferred)[1].equals(whole)
     assert features.height == whole.height and features["phone_holders"].max() > 1
 
     # A run killed between two chunks leaves the table as it was: not a part of the population taken for all of it.
@@ -1412,12 +1412,12 @@ def test_the_first_day_standardizes_the_population_in_chunks_as_it_would_at_once
         raise KeyboardInterrupt
 
     with connect(tmp_path / f"{suffix}-False.duckdb") as con, pytest.raises(KeyboardInterrupt):
-        link._store_chunks(con, link.POPULATION, "killed", killed_after_one_chunk(), whole.head(0))
+        standardized._store_chunks(con, standardized.POPULATION, "killed", killed_after_one_chunk(), whole.head(0))
     with connect(tmp_path / f"{suffix}-False.duckdb") as con:
-        assert con.execute(f"SELECT DISTINCT reference_hash FROM {link.POPULATION}").fetchall() == [
-            (link.standardized_key(deferred),)
+        assert con.execute(f"SELECT DISTINCT reference_hash FROM {standardized.POPULATION}").fetchall() == [
+            (standardized.standardized_key(deferred),)
         ]
-        assert con.execute(f"SELECT count(*) FROM {link.POPULATION}").fetchall() == [(whole.height,)]
+        assert con.execute(f"SELECT count(*) FROM {standardized.POPULATION}").fetchall() == [(whole.height,)]
 
 
 def test_a_register_above_the_training_cap_trains_on_a_reproducible_sample_and_resolves_the_obvious(monkeypatch):
@@ -1487,24 +1487,24 @@ def test_a_new_version_of_the_standardizing_code_standardizes_the_reference_agai
 
     from jingzhun.core import rules
     from jingzhun.core.warehouse import connect
-    from jingzhun.matching import link
+    from jingzhun.matching import standardized
     from jingzhun.matching.reference import load_reference
 
     reference = load_reference(district / "reference")
     made: list[int] = []
-    standardize = link._standardize_houses
-    monkeypatch.setattr(link, "_standardize_houses", lambda *a, **k: made.append(1) or standardize(*a, **k))
+    standardize = standardized._standardize_houses
+    monkeypatch.setattr(standardized, "_standardize_houses", lambda *a, **k: made.append(1) or standardize(*a, **k))
     with connect(tmp_path / "warehouse.duckdb") as con:
-        first = link.standardize_houses(con, reference)
-        link.standardize_houses(con, reference)
+        first = standardized.standardize_houses(con, reference)
+        standardized.standardize_houses(con, reference)
         assert len(made) == 1  # kept: the same files, the same code
         # Rules of one's own whose cleansing rules differ (here by a comment alone: the file's bytes count).
         own = tmp_path / "rules"
         shutil.copytree(rules.INSTALLED_RULES_DIR, own)
         (own / "cleansing.yaml").write_text((own / "cleansing.yaml").read_text(encoding="utf-8") + "\n# ours\n")
         with rules.using(own):
-            link.standardize_houses(con, reference)
+            standardized.standardize_houses(con, reference)
         assert len(made) == 2
-        monkeypatch.setattr(link, "_code_version", lambda: "a later version")
-        again = link.standardize_houses(con, reference)
+        monkeypatch.setattr(standardized, "_code_version", lambda: "a later version")
+        again = standardized.standardize_houses(con, reference)
     assert len(made) == 3 and again.equals(first)

@@ -2,7 +2,7 @@
 that would make the same result.
 
 Two caches of the warehouse outlive a run: the parsed addresses (`jingzhun/cleansing/parse_store.py`) and the
-standardized reference (`jingzhun/matching/link.py`). Each names the source files its results run through; both
+standardized reference (`jingzhun/matching/standardized.py`). Each names the source files its results run through; both
 read the division tables and normalize text through OpenCC, pypinyin and Python's Unicode tables, so those are
 always part of the digest: an upgrade of any of them makes the result anew, once.
 """

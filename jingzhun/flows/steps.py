@@ -194,8 +194,8 @@ def _earlier_deliveries(con: Any, run: Run) -> dict[str, Delivery]:
 def cleanse(run: Run) -> dict[str, int]:
     from jingzhun.cleansing.parse_store import AddressParses
     from jingzhun.cleansing.pipeline import cleanse as cleanse_records
-    from jingzhun.matching.link import standardize_houses
     from jingzhun.matching.reference import gazetteer
+    from jingzhun.matching.standardized import standardize_houses
 
     fields = HeaderMapping.load(run.mapping).all_fields()
     # The population is the match's; the houses are read only if their standardized form is not kept yet.

@@ -9,6 +9,9 @@ import polars as pl
 
 from jingzhun.cleansing.names import COMPOUND_SURNAMES
 
+# What `person_features` makes the features of, on both sides: the standardized name, ID number and phone.
+PERSON_INPUTS = ("name", "name_pinyin", "name_key", "id_number", "id_number_status", "id_number_candidate", "phone")
+
 # Callers on the hotline are often written down by surname and title only (王先生, 李女士).
 TITLES = ("先生", "女士", "小姐", "老师", "阿姨", "师傅", "同志", "老板", "大爷", "奶奶")
 _COMPOUND = "|".join(sorted(COMPOUND_SURNAMES, key=len, reverse=True))

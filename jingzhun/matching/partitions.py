@@ -39,18 +39,10 @@ import duckdb
 import polars as pl
 
 from jingzhun.core import rules
-from jingzhun.matching.link import (
-    HOUSE_TABLES,
-    Population,
-    person_inputs,
-    resolve_day,
-    resolve_records,
-    standardize_houses,
-    standardized_key,
-    usable_records,
-)
+from jingzhun.matching.link import Population, person_inputs, resolve_day, resolve_records, usable_records
 from jingzhun.matching.person import TF_COLUMNS, score_pairs
 from jingzhun.matching.reference import Reference
+from jingzhun.matching.standardized import HOUSE_TABLES, standardize_houses, standardized_key
 
 # Runs a part's function on each part, wherever it likes; returns the results in the order of the parts.
 Runner = Callable[[Callable[[Any], Any], list[Any]], list[Any]]

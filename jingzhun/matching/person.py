@@ -130,7 +130,7 @@ def blocked_pairs_sql(blocking_rules: list[Any], records: str, persons: str) -> 
 
 def scoring_sql(settings: dict[str, Any], pairs: str, records: str, persons: str, frequencies: dict[str, str]) -> str:
     """The SQL scoring the pairs of the query `pairs` (unique_id_l of `records`, unique_id_r of `persons`), with the
-    term frequencies of the tables `frequencies` (column → table of the column and tf_<column>): unique_id_l,
+    term frequencies of the tables `frequencies` (`with_frequencies_sql`; none: the tables carry them): unique_id_l,
     unique_id_r, match_weight, match_probability and gamma_* of each comparison.
 
     Splink's own SQL for the model's levels, term-frequency adjustments, weights and probabilities (what
@@ -148,10 +148,7 @@ def scoring_sql(settings: dict[str, Any], pairs: str, records: str, persons: str
     comparisons = splink_settings.core_model_settings.comparisons
 
     def side(table: str, source: str) -> str:
-        """A table's rows with their term frequencies (null for a value without one, as Splink's lookup gives)."""
-        joins = " ".join(f"LEFT JOIN {tf} USING ({column})" for column, tf in frequencies.items())
-        tfs = ", ".join(f"{tf}.tf_{column}" for column, tf in frequencies.items())
-        return f"SELECT '{source}' AS source_dataset, t.*, {tfs} FROM {table} AS t {joins}"
+        return f"SELECT '{source}' AS source_dataset, * FROM ({with_frequencies_sql(table, frequencies)})"
 
     vectors = Settings.columns_to_select_for_comparison_vector_values(
         unique_id_input_columns=unique_ids,
@@ -181,6 +178,15 @@ def scoring_sql(settings: dict[str, Any], pairs: str, records: str, persons: str
         + ",\n".join(f"{name} AS ({sql})" for name, sql in steps.items())
         + f"\nSELECT unique_id_l, unique_id_r, match_weight, match_probability, {gammas} FROM ({predict['sql']})"
     )
+
+
+def with_frequencies_sql(table: str, frequencies: dict[str, str]) -> str:
+    """The rows of `table` with the term frequency of each of their values in `frequencies` (column → table of the
+    column and tf_<column>; null for a value without one, as Splink's lookup gives); none: the rows as they are
+    (they carry their frequencies already)."""
+    joins = " ".join(f"LEFT JOIN {tf} USING ({column})" for column, tf in frequencies.items())
+    tfs = "".join(f", {tf}.tf_{column}" for column, tf in frequencies.items())
+    return f"SELECT t.*{tfs} FROM {table} AS t {joins}"
 
 
 def blocked_persons(
