@@ -253,13 +253,11 @@ class Population:
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE day_persons AS SELECT p.* FROM ({self.sql()}) AS p
                 JOIN (SELECT DISTINCT unique_id_r AS unique_id FROM day_candidates) USING (unique_id)""")
-            for column in TF_COLUMNS:
-                [(total,)] = con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
-                held = f"SELECT {column} FROM day_records UNION SELECT {column} FROM day_persons"
-                counts = con.sql(f"""
-                    SELECT {column}, count(*) AS len FROM ({self.sql()})
-                    WHERE {column} IN ({held}) GROUP BY {column}""").pl()
-                con.register("tf_frame", shares(counts, column, total))
+            day_frequencies = self._frequencies(
+                lambda column: f"SELECT {column} FROM day_records UNION SELECT {column} FROM day_persons"
+            )
+            for column, frequencies in day_frequencies.items():
+                con.register("tf_frame", frequencies)
                 try:
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {tf_tables[column]} AS SELECT * FROM tf_frame")
                 finally:
@@ -278,16 +276,21 @@ class Population:
     def frequencies(self, *sides: pl.DataFrame) -> dict[str, pl.DataFrame]:
         """`term_frequencies` over the whole population of the values of `TF_COLUMNS` that `sides` hold (the only
         ones Splink looks up)."""
+        self.con.register("values_held", pl.concat([side.select(TF_COLUMNS) for side in sides]))
+        try:
+            return self._frequencies(lambda column: f"SELECT {column} FROM values_held")
+        finally:
+            self.con.unregister("values_held")
+
+    def _frequencies(self, held: Callable[[str], str]) -> dict[str, pl.DataFrame]:
+        """`term_frequencies` over the whole population of the values of each of `TF_COLUMNS` that the SQL
+        `held(column)` gives."""
         frequencies = {}
         for column in TF_COLUMNS:
-            self.con.register("values_held", pl.concat([side.select(column) for side in sides]).unique())
-            try:
-                [(total,)] = self.con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
-                counts = self.con.sql(f"""
-                    SELECT {column}, count(*) AS len FROM ({self.sql()})
-                    WHERE {column} IN (SELECT {column} FROM values_held) GROUP BY {column}""").pl()
-            finally:
-                self.con.unregister("values_held")
+            [(total,)] = self.con.execute(f"SELECT count({column}) FROM ({self.sql()})").fetchall()
+            counts = self.con.sql(f"""
+                SELECT {column}, count(*) AS len FROM ({self.sql()})
+                WHERE {column} IN ({held(column)}) GROUP BY {column}""").pl()
             frequencies[column] = shares(counts, column, total)
         return frequencies
 
