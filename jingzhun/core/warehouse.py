@@ -106,9 +106,18 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def read_run(
-    con: duckdb.DuckDBPyConnection, table: str, run_date: date, columns: tuple[str, ...] | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    run_date: date,
+    columns: tuple[str, ...] | None = None,
+    without: tuple[str, ...] = (),
 ) -> pl.DataFrame:
-    """The rows of `table` for `run_date`: all its columns but the date, or only `columns`."""
+    """The rows of `table` for `run_date`: all its columns but the date, or only `columns`, or all but those
+    `without` names that the table has (a day's records are 72 columns; a step that reads a few of a million rows
+    should not convert the rest)."""
+    if without:
+        stored = con.sql(f"SELECT * EXCLUDE (run_date) FROM {table} LIMIT 0").columns
+        columns = tuple(c for c in stored if c not in without)
     selected = ", ".join(f'"{c}"' for c in columns) if columns else "* EXCLUDE (run_date)"
     return con.sql(f"SELECT {selected} FROM {table} WHERE run_date = ?", params=[run_date]).pl()
 

@@ -48,7 +48,20 @@ PRINTED_WIDTHS = {
     "处置时间": 11,
     "备注": 12,
 }
-
+# What the work lists, the review queue and the person candidates read of the standardized records (72 columns):
+# only these are read from the warehouse for a day of a million records.
+RECORD_COLUMNS = (
+    "record_id",
+    "source",
+    "source_file",
+    "source_row",
+    "name",
+    "id_number",
+    "phone",
+    "address",
+    "event_at",
+    "extras",
+)
 
 STATUS_NEW = "新派"
 # Case columns as the warehouse table `cases` keeps them: one row per dispatched case per run date.
