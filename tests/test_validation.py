@@ -11,7 +11,8 @@ from tests.conftest import RUN_DATE
 def test_suites_in_their_own_process_give_the_same_results(flow_run):
     """In a new interpreter, as the CLI has it: inside `in_background` the suites run in the other process (this
     one never imports Great Expectations) and give the table they give when run here, which counted the day's rows
-    and found some of the generated day's bad values; the process is gone once it has answered."""
+    and found some of the generated day's bad values; the process is gone once it has answered, and as soon as a run
+    leaves without validating (an interpreter waits for an executor's processes when it exits)."""
     run_dir, _ = flow_run
     code = (
         "import sys, duckdb\n"
@@ -25,6 +26,9 @@ def test_suites_in_their_own_process_give_the_same_results(flow_run):
         "    assert workers()\n"
         "    there = validate(standard)\n"
         "    assert not workers(), 'the process serves one validate step and then gives its memory back'\n"
+        "with in_background():\n"
+        "    assert workers()\n"
+        "assert not workers(), 'a run that stops before validating does not wait for the import'\n"
         "assert 'great_expectations' not in sys.modules\n"
         "here = validate(standard)\n"
         "assert 'great_expectations' in sys.modules\n"
