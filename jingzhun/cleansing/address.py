@@ -35,6 +35,7 @@ from jingzhun.core.rules import DIVISIONS_DIR
 
 __all__ = [
     "ADDRESS_FIELDS",
+    "CHINESE_NUMERAL_CHARS",
     "address_parse_cli",
     "chinese_numeral_to_arabic",
     "division_name",
@@ -77,6 +78,8 @@ _CN_DIGITS = {
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+# What `has_chinese_numerals` can find only in a text whose normalization (`normalize_text`) writes one of them.
+CHINESE_NUMERAL_CHARS = _CN_NUMERAL_CHARS
 _CN_NUMERAL_SET = frozenset(_CN_NUMERAL_CHARS)
 
 
