@@ -34,6 +34,9 @@ def test_suites_in_their_own_process_give_the_same_results(flow_run):
         "assert 'great_expectations' in sys.modules\n"
         "assert there.height > 10 and there.equals(here), (there, here)\n"
         "assert there['element_count'].sum() > 0 and there['unexpected_count'].sum() > 0\n"
+        "from jingzhun.validation.suites import read_columns\n"
+        "assert len(read_columns()) < len(standard.columns) / 2\n"
+        "assert validate(standard.select(read_columns())).equals(here), 'the step reads only what the suites read'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -213,10 +213,11 @@ def cleanse(run: Run) -> dict[str, int]:
 
 
 def validate(run: Run) -> dict[str, int]:
+    from jingzhun.validation.suites import read_columns
     from jingzhun.validation.suites import validate as run_suites
 
     with connect(run.warehouse) as con:
-        results = run_suites(read_run(con, "standard_records", run.run_date))
+        results = run_suites(read_run(con, "standard_records", run.run_date, read_columns()))
         replace_run(con, "validation_results", run.run_date, results)
     return {"expectations": results.height, "failed": (~results["success"]).sum()}
 
