@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from jingzhun.core.masking import mask_id_number, mask_phone
 from jingzhun.dispatch.files import FORMULA_STARTS, Printout, Sheet, safe_cell, write_csv, write_workbook
+from jingzhun.reporting.manifest import count_rows
 
 
 @given(st.text())
@@ -135,6 +136,8 @@ def test_every_cell_reads_back_as_written_and_the_csv_is_what_csv_writer_writes(
         assert sheet.cell(at, 2).value == number
         if printed:
             assert sheet.row_dimensions[at].height >= 36
+    # The manifest's count of the workbook's rows is what a spreadsheet reads (calamine), not what was meant.
+    assert count_rows(tmp_path / "a.xlsx") == max(texts.height - 1, 0)
     expected = io.StringIO(newline="")
     writer = csv.writer(expected)
     writer.writerow(frame.columns)
