@@ -146,38 +146,54 @@ def resolve_addresses(
     `records` has record_id and the keys; `houses` has house_id, building_id, grid_id, committee_code and the keys.
     A record resolved to a house or a single building also gets that `building_id`.
     """
-    con.register("record_keys", records.select("record_id", *KEY_COLUMNS))
+    # Tables, not registered frames: each of the six levels reads both, and DuckDB scans a registered Arrow
+    # object again (converting it) at every reference.
+    con.register("record_frame", records.select("record_id", *KEY_COLUMNS))
     # Only the houses holding a key of the day's records: the day's cost follows its rows, not the register.
     held = pl.any_horizontal(pl.col(key).is_in(records[key].drop_nulls().unique().implode()) for key in KEY_COLUMNS)
     con.register(
-        "house_keys",
+        "house_frame",
         houses.lazy()
         .filter(held)
         .select("house_id", "building_id", "grid_id", "committee_code", *KEY_COLUMNS)
         .collect(),
     )
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE record_keys AS SELECT * FROM record_frame")
+        con.execute("CREATE OR REPLACE TEMP TABLE house_keys AS SELECT * FROM house_frame")
+    finally:
+        con.unregister("record_frame")
+        con.unregister("house_frame")
+    # A key's houses (buildings, grids, committees) are one when their least and greatest agree, several when
+    # not, none when both are null: what count(DISTINCT) says, at the cost of two comparisons a row.
     ctes, joins, level_cases, house_cases, grid_cases, committee_cases, ambiguous = [], [], [], [], [], [], []
     building_cases = []
+    spans = ("house_id", "building_id", "grid_id", "committee_code")
     for i, (level, key) in enumerate(LEVELS):
         ctes.append(
-            f"l{i} AS (SELECT {key} AS k, count(DISTINCT house_id) AS houses, any_value(house_id) AS house_id, "
-            f"count(DISTINCT building_id) AS buildings, any_value(building_id) AS building_id, "
-            f"count(DISTINCT grid_id) AS grids, any_value(grid_id) AS grid_id, "
-            f"count(DISTINCT committee_code) AS committees, any_value(committee_code) AS committee_code "
+            f"l{i} AS (SELECT {key} AS k, "
+            + ", ".join(f"min({c}) AS {c}, max({c}) AS {c}_max" for c in spans)
             # Only the keys the day's records hold: a day of 10k rows need not group 10M houses six times.
-            f"FROM house_keys WHERE {key} IN (SELECT {key} FROM record_keys) GROUP BY 1)"
+            + f" FROM house_keys WHERE {key} IN (SELECT {key} FROM record_keys) GROUP BY 1)"
         )
         joins.append(f"LEFT JOIN l{i} ON r.{key} = l{i}.k")
-        resolved = f"l{i}.houses = 1" if level == "house" else f"l{i}.committees = 1"
+
+        def one(column: str, at: int = i) -> str:
+            return f"l{at}.{column} = l{at}.{column}_max"
+
+        def several(column: str, at: int = i) -> str:
+            return f"l{at}.{column} <> l{at}.{column}_max"
+
+        resolved = one("house_id") if level == "house" else one("committee_code")
         level_cases.append(f"WHEN {resolved} THEN '{level}'")
         if level == "house":
             house_cases.append(f"WHEN {resolved} THEN l{i}.house_id")
-            ambiguous.append(f"l{i}.houses > 1")
-        grid_cases.append(f"WHEN {resolved} THEN CASE WHEN l{i}.grids = 1 THEN l{i}.grid_id END")
-        building_cases.append(f"WHEN {resolved} THEN CASE WHEN l{i}.buildings = 1 THEN l{i}.building_id END")
+            ambiguous.append(several("house_id"))
+        grid_cases.append(f"WHEN {resolved} THEN CASE WHEN {one('grid_id')} THEN l{i}.grid_id END")
+        building_cases.append(f"WHEN {resolved} THEN CASE WHEN {one('building_id')} THEN l{i}.building_id END")
         committee_cases.append(f"WHEN {resolved} THEN l{i}.committee_code")
         if level != "house":
-            ambiguous.append(f"l{i}.committees > 1")
+            ambiguous.append(several("committee_code"))
     sql = f"""
         WITH {", ".join(ctes)}
         SELECT r.record_id,
@@ -190,7 +206,11 @@ def resolve_addresses(
         FROM record_keys r {" ".join(joins)}
         ORDER BY r.record_id
     """
-    return con.sql(sql).pl()
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.record_keys")
+        con.execute("DROP TABLE IF EXISTS temp.house_keys")
 
 
 # The words (character pairs of each run of Chinese characters) and the numbers (as numbers: 0455 is 455) of an
