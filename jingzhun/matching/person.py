@@ -281,16 +281,18 @@ def decide_persons(pairs: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     the explanation in words."""
     exact = exact_rule_met(thresholds.exact_rules)
     level_columns = [c for c in pairs.columns if c.startswith("level_")]
+    # Only what the decision reads is ranked (a batch's pairs carry every comparison's gamma too), and only the
+    # first two candidates of a record are put into words.
     ranked = (
-        pairs.with_columns(exact=exact)
+        pairs.select("unique_id_l", "unique_id_r", "match_weight", "match_probability", *level_columns)
+        .with_columns(exact=exact)
         # Two candidates meeting exact rules: the exact stage decides nothing, the model weighs them.
         .with_columns(exact=pl.col("exact") & (pl.col("exact").sum().over("unique_id_l") == 1))
         # The person id last: candidates at the same weight are ranked the same way whatever order they came in.
         .sort(["unique_id_l", "exact", "match_weight", "unique_id_r"], descending=[False, True, True, False])
-        .with_columns(
-            rank=pl.int_range(pl.len()).over("unique_id_l"),
-            evidence=pl.concat_str([pl.col(c).fill_null("") for c in level_columns], separator="|"),
-        )
+        .with_columns(rank=pl.int_range(pl.len()).over("unique_id_l"))
+        .filter(pl.col("rank") <= 1)
+        .with_columns(evidence=pl.concat_str([pl.col(c).fill_null("") for c in level_columns], separator="|"))
     )
     best = ranked.filter(pl.col("rank") == 0)
     second = ranked.filter(pl.col("rank") == 1).select(
