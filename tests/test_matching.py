@@ -17,7 +17,8 @@ from jingzhun.cleansing.idcard import check_digit, parse_id_number
 from jingzhun.cleansing.names import name_fuzzy_key, name_pinyin, normalize_name
 from jingzhun.cleansing.text import normalize_text
 from jingzhun.core.warehouse import open_duckdb
-from jingzhun.matching.address import resolve_addresses, with_address_keys, with_building_id
+from jingzhun.matching.address import resolve_addresses
+from jingzhun.matching.address_keys import with_address_keys, with_building_id
 from jingzhun.matching.cases import case_keys
 from jingzhun.matching.comparisons import ONE_EDIT
 from jingzhun.matching.features import person_features, with_holders

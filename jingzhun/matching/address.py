@@ -19,32 +19,7 @@ import polars as pl
 
 from jingzhun.cleansing.address import NOTE_PATTERN
 from jingzhun.core.warehouse import has_table, open_duckdb
-
-# (level, key) from the most precise to the least. A house level gives a house_id; the others a committee.
-LEVELS: tuple[tuple[str, str], ...] = (
-    ("house", "key_room"),
-    ("house", "key_community_room"),
-    ("building", "key_building"),
-    ("building", "key_community_building"),
-    ("lane", "key_lane"),
-    ("community", "key_community"),
-)
-KEY_COLUMNS = tuple(dict.fromkeys(key for _, key in LEVELS))
-
-
-def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add the match keys from the `addr_*` columns; a key is null when any of its parts is."""
-    number = pl.col("addr_road_number").str.extract(r"(\d+)")
-    road, community = pl.col("addr_road"), pl.col("addr_community")
-    building, room = pl.col("addr_building"), pl.col("addr_room")
-    return frame.with_columns(
-        key_room=pl.concat_str([road, number, building, room], separator="|"),
-        key_community_room=pl.concat_str([community, building, room], separator="|"),
-        key_building=pl.concat_str([road, number, building], separator="|"),
-        key_community_building=pl.concat_str([community, building], separator="|"),
-        key_lane=pl.concat_str([road, number], separator="|"),
-        key_community=community,
-    )
+from jingzhun.matching.address_keys import KEY_COLUMNS, LEVELS
 
 
 def resolve_fuzzy(
@@ -130,11 +105,6 @@ def _pinyin(place: str) -> tuple[str, ...]:
     from pypinyin import lazy_pinyin
 
     return tuple(lazy_pinyin(place))
-
-
-def with_building_id(houses: pl.DataFrame) -> pl.DataFrame:
-    """A house's building: the building key by road, or by community when the address names no road."""
-    return houses.with_columns(building_id=pl.coalesce("key_building", "key_community_building"))
 
 
 def resolve_addresses(

@@ -23,8 +23,8 @@ from jingzhun.matching.address import (
     resolve_addresses,
     resolve_fuzzy,
     score_address_tokens,
-    with_address_keys,
 )
+from jingzhun.matching.address_keys import with_address_keys
 from jingzhun.matching.cases import case_keys
 from jingzhun.matching.features import PERSON_INPUTS, holder_counts_sql, person_features, with_counts
 from jingzhun.matching.person import (

@@ -22,7 +22,7 @@ from jingzhun.cleansing.pipeline import normalize_column
 from jingzhun.core import rules
 from jingzhun.core.code_version import code_digest
 from jingzhun.core.warehouse import has_table
-from jingzhun.matching.address import KEY_COLUMNS, with_address_keys, with_building_id
+from jingzhun.matching.address_keys import KEY_COLUMNS, with_address_keys, with_building_id
 from jingzhun.matching.features import PERSON_INPUTS, person_features, with_holders_sql
 from jingzhun.matching.reference import Reference
 
@@ -69,7 +69,7 @@ FEATURE_INPUTS = tuple(column for column in POPULATION_COLUMNS if column != "hom
 # Unicode). Kept under the files' fingerprint alone, a reference standardized by an earlier version would meet a day
 # cleansed by this one (a community parsed one way in the register, another in the day's addresses): a new version of
 # any of them standardizes the reference again, once (the houses' addresses mostly read back from the parses kept).
-_STANDARDIZING_CODE = ("cleansing/*.py", "matching/standardized.py", "matching/address.py", "matching/features.py")
+_STANDARDIZING_CODE = ("cleansing/*.py", "matching/standardized.py", "matching/address_keys.py", "matching/features.py")
 
 
 def standard_version() -> str:
