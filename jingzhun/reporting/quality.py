@@ -110,7 +110,10 @@ def quality_section(standard: pl.DataFrame, source_fields: dict[str, tuple[str, 
     """`fields`: completeness/validity/repair rate per source and field; `findings`: per source, the findings with
     their rate, masked examples, and their rows (`table`, masked) for the CSV at `csv`; `id_status`: ID number
     statuses per source."""
-    records = _with_numerals(standard)
+    # Only the columns the findings read: each source's rows were taken with all seventy of the day's.
+    read = {"source", "source_file", "source_row"}
+    read |= {c for f in FINDINGS for c in (f.field, f"{f.field}_raw", *f.rows.meta.root_names())}
+    records = _with_numerals(standard).select(c for c in [*standard.columns, "address_cn_numerals"] if c in read)
     findings = []
     for source, fields in source_fields.items():
         rows = records.filter(pl.col("source") == source)
