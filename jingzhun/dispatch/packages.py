@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +15,6 @@ from jingzhun.dispatch.encryption import Passwords, seal
 from jingzhun.dispatch.files import Printout, Sheet, write_csv, write_table
 from jingzhun.ingest.mapping import SOURCE_NAMES
 
-WRITERS = 2  # subdistricts whose files are written at once (`write_dispatch`)
 # Left for staff to fill in; the feedback loop reads them back.
 FEEDBACK_HEADERS = ("核查结果", "处置时间", "备注")
 # The work list's columns written as they are: the person's phone and ID number as `jingzhun/rules/privacy.yaml` shows
@@ -255,7 +253,7 @@ def write_dispatch(
     One sheet with a filterable committee column rather than a sheet per committee: the feedback loop reads one
     sheet back, the `.csv` holds exactly the sheet, and a duty officer sorts the whole subdistrict by deadline.
     The sheet prints as the clerks' paper list: the columns of `PRINTED_WIDTHS`, one page wide."""
-    written: list[Path] = []
+    written = []
     results = rules.load("feedback")["results"]
     validations = {
         "核查结果": {
@@ -267,9 +265,10 @@ def write_dispatch(
         },
         "处置时间": {"validate": "any", "input_title": "处置时间", "input_message": "如 2026-11-22 14:30"},
     }
-
-    def write_one(subdistrict: tuple[tuple[str, str], pl.DataFrame]) -> list[Path]:
-        (code, name), group = subdistrict
+    subdistricts = rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True)
+    count = rows.select(pl.struct("__subdistrict_code", "__subdistrict_name").n_unique()).item()
+    for done, ((code, name), group) in enumerate(subdistricts):
+        progress.doing("the subdistricts' work lists", done, count)
         work = group.drop("__subdistrict_code", "__subdistrict_name")
         files = write_table(
             run_dir / "dispatch" / f"{code}_{name}",
@@ -286,16 +285,7 @@ def write_dispatch(
             ],
             run_date,
         )
-        return [seal(files, passwords.by_subdistrict[code], run_date)] if passwords else files
-
-    subdistricts = rows.group_by("__subdistrict_code", "__subdistrict_name", maintain_order=True)
-    count = rows.select(pl.struct("__subdistrict_code", "__subdistrict_name").n_unique()).item()
-    # Two subdistricts' files at once: writing one is mostly Polars, zlib and the disk, which let the other thread
-    # run (its Python part, scrubbing texts, does not). Each file is made by one thread alone, as it would be here.
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        for done, files in enumerate(pool.map(write_one, subdistricts)):
-            progress.doing("the subdistricts' work lists", done + 1, count)
-            written += files
+        written += [seal(files, passwords.by_subdistrict[code], run_date)] if passwords else files
     return written
 
 
