@@ -20,7 +20,7 @@ from jingzhun.core.warehouse import open_duckdb
 from jingzhun.matching.address import resolve_addresses
 from jingzhun.matching.address_keys import with_address_keys, with_building_id
 from jingzhun.matching.cases import case_keys
-from jingzhun.matching.comparisons import ONE_EDIT
+from jingzhun.matching.comparisons import BLOCKING_RULES, ONE_EDIT
 from jingzhun.matching.features import person_features, with_holders
 from jingzhun.matching.person import MODEL_PATH, TRAINING_KEY, Thresholds, decide_persons, load_model, score_pairs
 
@@ -139,6 +139,8 @@ def test_committed_model_loads_and_predicts_the_same_twice():
     model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     assert model[TRAINING_KEY]["population"] > 0
     assert {c["output_column_name"] for c in load_model()["comparisons"]} == {"id_digits", "name", "phone", "address"}
+    # The rules a retrain starts from are the committed model's.
+    assert [rule["blocking_rule"] for rule in model["blocking_rules_to_generate_predictions"]] == BLOCKING_RULES
     records = [{"record_id": 1, **{k: v for k, v in ZHANG.items() if k != "person_id"}}]
     first = score_pairs(people(records, "record_id", POPULATION), people(POPULATION, "person_id"))
     second = score_pairs(people(records, "record_id", POPULATION), people(POPULATION, "person_id"))
@@ -293,6 +295,34 @@ def test_an_id_one_typo_away_with_the_full_name_links_a_person_away_from_home_un
     assert got["record_key"].to_list() == ["1", "2", "3"]
     assert got["person_method"].to_list() == ["exact", None, None]
     assert got["person_id"].to_list()[0] == "P1"
+
+
+def test_the_ids_area_and_birth_date_pair_a_record_only_with_a_surname_a_sound_or_a_building_it_shares():
+    """An ID with a typo in its last four digits still finds its person away from home by the area and birth
+    date with the surname, or the name's sound; a stranger born the same day in the same area, elsewhere and
+    named otherwise, is no candidate (at ten million persons about 22 of them a record)."""
+    typo = ZHANG["id_number"][:15] + "9" + ZHANG["id_number"][16:]
+    stranger = {
+        "person_id": "P9",
+        "name": "赵强",
+        "id_number": an_id("31011519800101987"),
+        "phone": "13800000009",
+        "house_id": "H8",
+        "building_id": "B8",
+        "committee_code": "C8",
+    }
+    population = [*POPULATION, stranger]
+    away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9", "phone": None}
+    records = [
+        {"record_id": 1, "name": "张伟", "id_number": typo, **away},
+        {"record_id": 2, "name": "张先生", "id_number": typo, **away},
+        {"record_id": 3, "name": "章伟", "id_number": typo, **away},  # another surname, the same sound
+        {"record_id": 4, "name": "钱伟", "id_number": typo, **away},
+        {"record_id": 5, "name": "钱伟", "id_number": typo, **away, "building_id": "B8"},
+    ]
+    pairs = score_pairs(people(records, "record_id", population), people(population, "person_id"))
+    paired = pairs.group_by("unique_id_l").agg(pl.col("unique_id_r").sort()).sort("unique_id_l")
+    assert dict(paired.iter_rows()) == {"1": ["P1"], "2": ["P1"], "3": ["P1"], "5": ["P9"]}
 
 
 def test_a_phone_only_one_person_has_with_a_surname_names_that_person():
