@@ -289,6 +289,26 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def test_numberless_places_are_the_same_for_the_same_seed_in_a_large_register() -> None:
+    """The spots on roads (宏贸路南150米) get their random direction and distance by row: in a register large enough
+    for Polars to group in parallel, the rows must come in the same order every time (they did not, and the sweep's
+    figures moved between runs of the same code)."""
+    n = 200_000
+    housing = pl.DataFrame(
+        {
+            "community": [f"小区{i % 20_000}" for i in range(n)],
+            "road": [f"路{i % 30_000}" for i in range(n)],
+            "town": [f"镇{i % 40}" for i in range(n)],
+            "grid_id": ["G"] * n,
+            "committee_code": ["C"] * n,
+            "subdistrict_code": ["S"] * n,
+            "place_named": [True] * n,
+        }
+    )
+    first = phenomena.numberless_places(housing, np.random.default_rng(7))
+    assert all(first.equals(phenomena.numberless_places(housing, np.random.default_rng(7))) for _ in range(3))
+
+
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(out: Path, tmp_path: Path) -> None:
     generate(tmp_path / "again", persons=PERSONS, seed=7)
     generate(tmp_path / "other", persons=PERSONS, seed=8)

@@ -131,10 +131,14 @@ def numberless_places(housing: pl.DataFrame, rng: np.random.Generator) -> pl.Dat
     committee and grid of the first house of its community or road. Same columns as ``housing``, plus ``place``,
     the text after the town; house ids continue the houses'."""
     first = housing.with_row_index("order")
+    # Groups in the order of their first house: the random directions and distances below go to the roads by row,
+    # and a hash grouping's order changes from run to run (the same seed gave other spots at 200,000 persons).
     communities = (
-        first.group_by("community").first().select("order", "community", road=pl.lit(None, pl.Utf8), place="community")
+        first.group_by("community", maintain_order=True)
+        .first()
+        .select("order", "community", road=pl.lit(None, pl.Utf8), place="community")
     )
-    roads = first.group_by("road").first()
+    roads = first.group_by("road", maintain_order=True).first()
     spots = roads.select(
         "order",
         community=pl.lit(None, pl.Utf8),
