@@ -92,6 +92,12 @@ FINDINGS = (
         pl.col("address_raw").is_not_null() & pl.coalesce("addr_road", "addr_community", "addr_town").is_null(),
     ),
 )
+# The columns the findings read: where a row is, and each finding's field, its raw value and what its condition names
+# (`address_cn_numerals` is added from `address` and `address_raw`).
+FINDINGS_READ = frozenset(
+    {"source", "source_file", "source_row"}
+    | {c for f in FINDINGS for c in (f.field, f"{f.field}_raw", *f.rows.meta.root_names())}
+)
 
 # The columns of a finding's CSV, in Chinese for the auditor who opens it: where the row is and the field's
 # value as it arrived and as standardized, both masked as the report masks them.
@@ -111,9 +117,7 @@ def quality_section(standard: pl.DataFrame, source_fields: dict[str, tuple[str, 
     their rate, masked examples, and their rows (`table`, masked) for the CSV at `csv`; `id_status`: ID number
     statuses per source."""
     # Only the columns the findings read: each source's rows were taken with all seventy of the day's.
-    read = {"source", "source_file", "source_row"}
-    read |= {c for f in FINDINGS for c in (f.field, f"{f.field}_raw", *f.rows.meta.root_names())}
-    records = _with_numerals(standard).select(c for c in [*standard.columns, "address_cn_numerals"] if c in read)
+    records = _with_numerals(standard.select(c for c in standard.columns if c in FINDINGS_READ))
     findings = []
     for source, fields in source_fields.items():
         rows = records.filter(pl.col("source") == source)
