@@ -8,13 +8,17 @@ one line and exit status 1. Tracebacks only with `--debug`. Nothing is printed a
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime as dt
 import logging
+import os
 import sys
+import threading
 import traceback
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jingzhun.core import rules
 from jingzhun.core.errors import UserError
@@ -240,6 +244,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def console() -> NoReturn:
+    """The `jingzhun` command: `main`, then the exit Python makes, without its teardown. Tearing down frees every
+    object one by one (the modules of Prefect, Splink, Polars and DuckDB, the division tables):
+    1.6–2.6 s of a 10k-row day's 18–22 s, for memory the process gives back whole when it ends. What the exit must
+    do is done first, in Python's order: threads still working are waited for, the `atexit` functions run (logging's
+    flush, multiprocessing's clean-up of its semaphores, Prefect's), the standard streams are flushed. The warehouse
+    needs nothing more: each step's connection is closed when the step ends. As mypy ends (`util.hard_exit`)."""
+    status = main()
+    for thread in threading.enumerate():
+        if not thread.daemon and thread is not threading.current_thread():
+            thread.join()
+    atexit._run_exitfuncs()  # what the interpreter runs at exit (no public name)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that has gone (`| head`), a closed stream
+            stream.flush()
+    os._exit(status)
+
+
 def _fail(debug: bool, status: int, message: str, error: BaseException) -> int:
     if debug:
         traceback.print_exc()
@@ -328,4 +350,4 @@ def _demo(out: Path, persons: int, debug: bool) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

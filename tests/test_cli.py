@@ -246,6 +246,33 @@ def test_address_parse_writes_one_json_object_a_line():
     assert lines[2]["city"] == "北京市" and lines[2]["road_number"] == "27号"
 
 
+def test_the_command_ends_without_teardown_yet_does_what_an_exit_must(tmp_path):
+    """`console` ends the process without freeing its objects one by one, after what Python's exit does that
+    matters: the `atexit` functions run (here one registered before the command), and a block-buffered standard
+    output (a pipe, without PYTHONUNBUFFERED) is flushed, not lost; the status is the command's."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n"
+        "sys.argv = ['jingzhun', 'address', 'parse']\n"
+        "from jingzhun.cli import console\n"
+        "console()\n"
+        "raise SystemExit('console returned')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], input="北京市海淀区中关村大街27号\n", capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0 and done.stderr == "atexit ran\n", done.stderr
+    assert json.loads(done.stdout)["road_number"] == "27号"
+    failed = subprocess.run(
+        [*JINGZHUN, "run", "--inbox", str(tmp_path / "none"), "--reference", str(tmp_path), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1 and "inbox folder not found" in failed.stderr
+
+
 def test_first_run_on_a_machine_with_no_prefect_state(tmp_path):
     """A newcomer's first `jingzhun run`: Prefect's temporary server must create its database and still be waited
     for; the run ends with its figures, not a timeout."""

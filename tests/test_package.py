@@ -81,7 +81,7 @@ def test_the_wheel_holds_every_package_rule_table_and_model(wheel):
     ):
         assert any(name.endswith(needed) for name in shipped), needed
     assert any(name.endswith("jingzhun/matching/model/person_linkage.json") for name in shipped)
-    assert "jingzhun = jingzhun.cli:main" in entry_points
+    assert "jingzhun = jingzhun.cli:console" in entry_points
 
 
 def test_the_installed_demo_runs_outside_the_checkout_on_ones_own_rules(venv, tmp_path):
