@@ -121,8 +121,12 @@ def early_server() -> Iterator[EarlyServer | None]:
 
 @contextlib.contextmanager
 def using(server: EarlyServer | None) -> Iterator[None]:
-    """Prefect's flows in this block talk to `server`, once it answers (else to whatever Prefect would start)."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Prefect's flows in this block talk to `server`, once it answers (else to whatever Prefect would start).
+
+    Without heartbeats: a flow run's heartbeat tells a lasting server that the run is alive (one that stops sending
+    is marked crashed); this server ends with the run and never sees a run outlive it. Their thread sleeps in one-second
+    steps and is joined when the flow ends: up to a second of every run, spent waiting for it to wake."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     if server is not None and PREFECT_API_URL.value():  # a server named in the user's Prefect profile
         server.stop()
@@ -131,7 +135,7 @@ def using(server: EarlyServer | None) -> Iterator[None]:
         yield
         return
 
-    with temporary_settings({PREFECT_API_URL: url}):
+    with temporary_settings({PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         try:
             yield
         finally:
