@@ -125,9 +125,8 @@ def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
     from jingzhun.flows.server import early_server, using
     from jingzhun.validation.suites import in_background
 
-    # Prefect's temporary server boots in its own process while this one checks the inputs and imports the flow;
-    # Great Expectations is imported in a process of its own, where the validate step will run its suites.
-    with early_server() as server, in_background():
+    # Prefect's temporary server boots in its own process while this one checks the inputs and imports the flow.
+    with early_server() as server:
         from jingzhun.core.run import Run, exclusive
         from jingzhun.flows.steps import check_inputs
 
@@ -146,7 +145,10 @@ def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
             if not debug:
                 _without_tracebacks(logging.getLogger().handlers)
             try:
-                with using(server):
+                # Great Expectations is imported in a process of its own, where the validate step will run its
+                # suites: started once the server answers, not beside it and this process's loading (three on two
+                # cores put off the flow's start by two seconds; the import is done by the validate step).
+                with using(server), in_background():
                     return _start(daily, parameters)
             finally:
                 # Prefect says "Stopping temporary server" at exit, after our figures or our one-line error;

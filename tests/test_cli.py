@@ -142,23 +142,29 @@ def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_finis
 # A bug in a step, as a user would meet one: the real CLI, Prefect and DuckDB, with the dispatch step's writer
 # replaced by one that fails (and counts its calls: dispatch has retries for the file system, not for bugs).
 BUGGY_RUN = """
+import importlib
 import sys
 from pathlib import Path
 
-import jingzhun.dispatch.packages
 from jingzhun.cli import main
 
-def write_dispatch(*args, **kwargs):
+module, name, step = sys.argv[2].split(":")
+
+def buggy(*args, **kwargs):
     with open(sys.argv[1], "a") as calls:
         calls.write("call\\n")
-    raise ValueError("a bug in the dispatch step")
+    raise ValueError(f"a bug in the {step} step")
 
-jingzhun.dispatch.packages.write_dispatch = write_dispatch
-sys.exit(main(sys.argv[2:]))
+setattr(importlib.import_module(module), name, buggy)
+sys.exit(main(sys.argv[3:]))
 """
 
 
-def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flow_run, district, tmp_path):
+# The validate step runs beside match, screen and dispatch: its failure still fails the run.
+@pytest.mark.parametrize(
+    "bug", ["jingzhun.dispatch.packages:write_dispatch:dispatch", "jingzhun.validation.suites:validate:validate"]
+)
+def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flow_run, district, tmp_path, bug):
     out = tmp_path / "out"
     shutil.copytree(flow_run[0].parent, out)
     before = {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()}
@@ -166,7 +172,7 @@ def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flo
     arguments = run_arguments(district, out)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
     done = subprocess.run(
-        [sys.executable, "-c", BUGGY_RUN, str(calls), *arguments],
+        [sys.executable, "-c", BUGGY_RUN, str(calls), bug, *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -175,13 +181,14 @@ def test_a_bug_in_a_step_is_one_line_not_retried_and_leaves_the_previous_day(flo
     )
     assert done.returncode == 1, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
-    assert last.startswith("jingzhun: unexpected error") and "a bug in the dispatch step" in last
+    step = bug.split(":")[-1]
+    assert last.startswith("jingzhun: unexpected error") and f"a bug in the {step} step" in last
     assert "Traceback" not in done.stdout and "nanobind" not in done.stdout
     assert calls.read_text().count("call") == 1
     assert {p: p.read_bytes() for p in sorted((out / "2026-11-22").rglob("*")) if p.is_file()} == before
 
     debug = subprocess.run(
-        [sys.executable, "-c", BUGGY_RUN, str(tmp_path / "again.txt"), *arguments, "--debug"],
+        [sys.executable, "-c", BUGGY_RUN, str(tmp_path / "again.txt"), bug, *arguments, "--debug"],
         capture_output=True,
         text=True,
         timeout=900,

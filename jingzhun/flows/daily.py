@@ -103,15 +103,24 @@ def daily(
         rules=Path(rules).resolve() if rules else rulebook.chosen(),
         dask_address=cluster.dask_address(dask_address),
     )
-    with exclusive(run.out):  # one run at a time on an output folder
+    # One run at a time on an output folder. The run's rules in force for the whole flow, not only step by step:
+    # two steps run at once below, and one step's putting back what was in force before it must not take the rules
+    # from under the other.
+    with exclusive(run.out), rulebook.using(run.rules):
         prepare(run)
         feedback(run)  # first: the cases it closes are not continued by today's screening
         ingest(run)
         cleanse(run)
-        validate(run)
-        match(run)
-        screen(run)
-        dispatch(run)
+        # Only the report reads what the expectations found: their suites run beside the match, on the machine's
+        # other core (under `jingzhun run`, in the process that imports Great Expectations during the first steps).
+        validation = validate.submit(run)
+        try:
+            match(run)
+            screen(run)
+            dispatch(run)
+        finally:
+            validation.wait()  # never a step still writing to the warehouse once the run has let go of it
+        validation.result()  # a failed validation fails the run, as before its report
         head = report(run)
         reconcile(run)  # inputs = outcomes + what was listed as not read, or the run fails
         publish(run)  # the day's folder, whole, replaces the previous one

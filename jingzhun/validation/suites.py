@@ -46,7 +46,7 @@ _background: ProcessPoolExecutor | None = None
 def in_background() -> Iterator[None]:
     """While the body runs, `validate` runs the suites in a process of its own, started now: Great Expectations
     takes seconds to import (most of a small day's validate step), and that process imports it on the machine's
-    other core while the run's first steps work. `jingzhun run` opens it for the whole run; a flow run another way
+    other core while the run's first steps work. `jingzhun run` opens it for the whole flow; a flow run another way
     validates in its own process. If the process fails (killed, out of memory), the suites run here instead. The
     first `validate` stops it."""
     global _background
@@ -78,7 +78,7 @@ def validate(standard: pl.DataFrame) -> pl.DataFrame:
     config = rules.load("expectations")
     batches = _batches(standard, config)
     # The process serves one validate step: stopped once it has answered, it gives back what it holds (Great
-    # Expectations and the day's batches: 0.85 GB on a million-row day) before the match step needs it.
+    # Expectations and the day's batches: 0.85 GB on a million-row day) while the match step goes on beside it.
     executor, _background = _background, None
     if executor is not None:
         try:
@@ -86,7 +86,9 @@ def validate(standard: pl.DataFrame) -> pl.DataFrame:
         except BrokenProcessPool:
             pass
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            # Not waited for: the process's exit (Python's teardown with Great Expectations loaded) takes a second,
+            # which it spends on the other core while the run goes on.
+            executor.shutdown(wait=False, cancel_futures=True)
     return _run_suites(batches, config)
 
 
