@@ -146,8 +146,8 @@ def _run_flow(debug: bool, **parameters: Any) -> dict[str, Any]:
                 _without_tracebacks(logging.getLogger().handlers)
             try:
                 # Great Expectations is imported in a process of its own, where the validate step will run its
-                # suites: started once the server answers, not beside it and this process's loading (three on two
-                # cores put off the flow's start by two seconds; the import is done by the validate step).
+                # suites: started once the server answers, not beside its boot and this process's loading (three on
+                # two cores put off the flow's start by two seconds); it imports during the flow's first steps.
                 with using(server), in_background():
                     return _start(daily, parameters)
             finally:
