@@ -139,8 +139,9 @@ def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_finis
     assert (out / "2026-11-22" / "report.html").is_file()
 
 
-# A bug in a step, as a user would meet one: the real CLI, Prefect and DuckDB, with the dispatch step's writer
-# replaced by one that fails (and counts its calls: dispatch has retries for the file system, not for bugs).
+# A bug in a step, as a user would meet one: the real CLI, Prefect and DuckDB, with one function of a step (the
+# dispatch step's writer, the validate step's suites) replaced by one that fails and counts its calls (dispatch has
+# retries for the file system, not for bugs).
 BUGGY_RUN = """
 import importlib
 import sys
