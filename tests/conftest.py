@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,8 +14,11 @@ from hypothesis import settings
 
 from jingzhun import flows  # noqa: F401  (the product's Prefect settings, before any test imports Prefect)
 
-# Prefect keeps its database under PREFECT_HOME; the tests use their own, never the user's.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="jingzhun-prefect-"))
+# Prefect keeps its database under PREFECT_HOME; the tests use their own, never the user's, and remove it when the
+# session ends (each session and each xdist worker made one: a developer's /tmp held dozens of 9 MB databases).
+if "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="jingzhun-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # Prefect's INFO lines (server start and stop) would be written after pytest has closed its capture streams.
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
