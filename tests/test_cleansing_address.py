@@ -341,6 +341,23 @@ def test_cli():
         ("杭州市江干区白鹭新村5幢2单元301室", {"district": "江干区", "community": "白鹭新村", "building": "5"}),
         # A crossing whose 交叉口 the noise words removed: the second road is not part of the place.
         ("青松路与白鹭路交叉口绿洲花园3幢", {"road": "青松路", "community": "绿洲花园", "building": "3"}),
+        # The crossing's side and distance say where the place is; they are not its name. A side alone before more
+        # words may open the name (交叉口南湖花苑).
+        ("青松路与白鹭路交叉口东北100米绿洲苑", {"road": "青松路", "community": "绿洲苑"}),
+        ("青松路和白鹭路东南交叉口绿洲国际9号楼", {"road": "青松路", "community": "绿洲国际", "building": "9"}),
+        ("青松路与白鹭大道交汇处以南绿洲宾馆", {"road": "青松路", "community": "绿洲宾馆"}),
+        ("青松路与白鹭路交界往北300米绿洲雅苑", {"road": "青松路", "community": "绿洲雅苑"}),
+        ("青松路与白鹭路交叉口东南角绿洲大厦", {"road": "青松路", "community": "绿洲大厦"}),
+        ("青松路与白鹭路交叉口南湖花苑5幢", {"road": "青松路", "community": "南湖花苑", "building": "5"}),
+        ("青松路与白鹭巷交汇处绿洲苑", {"road": "青松路", "community": "绿洲苑"}),
+        ("青松路与白鹭大道东段交叉口东北200米绿洲城", {"road": "青松路", "community": "绿洲城"}),
+        ("青松路与十新线交叉口绿洲城", {"road": "青松路", "community": "绿洲城"}),
+        # Another road's corner or side after the road and number: where, not a place.
+        ("白鹭6号大街9号路口绿洲超市", {"road": "6号大街", "road_number": "9号", "community": "绿洲超市"}),
+        ("白鹭20号大街青松路口绿洲环保", {"road": "20号大街", "community": "绿洲环保"}),
+        ("青松西路白鹭路以东200米绿洲城12幢", {"road": "青松西路", "community": "绿洲城", "building": "12"}),
+        # A place written twice is one place.
+        ("青松路8号绿洲国际绿洲国际3号楼", {"road": "青松路", "community": "绿洲国际", "building": "3"}),
         # An area written in front of the road.
         ("温州北工业区青松一路24号", {"road": "青松一路", "road_number": "24号", "district": None}),
         ("城区青松路24号", {"road": "青松路", "road_number": "24号"}),

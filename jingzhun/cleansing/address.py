@@ -187,9 +187,16 @@ _COMMITTEE = re.compile(
     r"(?:^|(?<=[\d号弄室路街道镇乡区]))(?:(?!街道|镇|乡)[\u4e00-\u9fff]){2,10}?"
     r"(?:居民委员会|村民委员会|居委会|村委会|居委|村委)"
 )
+# A crossing with the side of it written before or after (新城河路东南交叉口, 交叉口东北角, 交汇处以南, 交界往北,
+# 交叉口东北 before a distance): where the address is, as a word of position; the place is what follows it
+# (交叉口东北100米天顺园), not its side. A side alone before more words may start the place's name (交叉口南湖花苑).
+_CROSSING_WORD = (
+    r"[东南西北]{0,2}(?:交叉路?口|交汇[处口]?|交界处?|交岔口)"
+    r"(?:[东南西北]{1,2}(?:[角侧]|方向)|[东南西北]{1,2}(?=\d|$)|以[东南西北]|[往向][东南西北])?"
+)
 _NOISE = re.compile(
-    r"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下)"
-    r"|交叉口|提前致电|电联"  # notes for the courier
+    rf"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下|{_CROSSING_WORD})"
+    r"|提前致电|电联"  # notes for the courier
 )
 # A note for the courier or the shop, written into the address: what follows it is no address either.
 # (Written for RE2 too, without a lookahead: the token address stage cuts a note off a text's last words with it.)
@@ -200,7 +207,7 @@ _NOTE = re.compile(NOTE_PATTERN)
 _NOTE_CHARS = frozenset("联谢打电手自寄签派退客请疑")  # the first characters of `_NOTE`: a segment without any has none
 # Where a word of position was: a named place ends there (金鼎大酒店对面烧麦店), see `_first_place`.
 _POSITION_MARK = "\x1f"
-_NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉电联下")  # a segment without any of them has no noise word
+_NOISE_SECOND_CHARS = frozenset("口门面壁近边上带侧叉汇界岔电联下")  # a segment without any of them has no noise word
 _SEGMENT_TRIM = "-#.,/\\ "
 
 # ---------------------------------------------------------------------------------------------
@@ -258,11 +265,15 @@ _POSITION = re.compile(
     r"(?<=..)(?:正对面|斜对面|对面|旁边|隔壁|附近|门口|里面|后面|背后|前面|楼下|[左右](?:边|侧)|旁|内|[向往][东南西北])"
 )
 # A text of words of position only (后面, 路口, 东侧): where the address is, no place.
+# Sides too (东北 before 100米, 西南角, 以南, 往北): a side is no place.
 _ONLY_POSITION = re.compile(
-    r"(?:路口|路边|街口|后面|前面|背后|里面|对面|旁边|隔壁|附近|门口|楼下|边上|[东南西北]侧|[左右](?:边|侧)|内|旁)+"
+    r"(?:路口|路边|街口|后面|前面|背后|里面|对面|旁边|隔壁|附近|门口|楼下|边上|[左右](?:边|侧)|内|旁"
+    r"|[东南西北]{1,2}[角侧]?|以[东南西北]|[往向][东南西北前后左右])+"
 )
 # A word of position before a place (后面理发店, 转角白鹭大厦): where the address is, not the place's name.
-_LEADING_POSITION = re.compile(r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北])")
+_LEADING_POSITION = re.compile(
+    r"(?:斜对面|对面|旁边|隔壁|后面|背后|转角|拐角|旁|[向往][东南西北]|以[东南西北]|[东南西北]{1,2}[角侧]|路口|街口)"
+)
 _PLACE_IN_PLACE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<part>[^\d]{{2,}}{_COMMUNITY_SUFFIX})$")
 # A zone of a place named by a letter or a side (白鹭花园A区, 白鹭市场c区, 白鹭苑南区), or its building on one side
 # (白鹭大厦西楼): a part of the place, left out as its numbered zones are (白鹭花园3区); the labelling guide of real
@@ -316,9 +327,16 @@ _NAMED_GROUP = re.compile(r"[\u4e00-\u9fff]{1,6}(?:组|队)")  # a villagers' gr
 # One side's character after a place, before its numbers (古荡新村西34幢, 温馨公寓东715): a position, not the name.
 _SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西北])$")
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
+# (The crossing's word itself is a position mark by then: `_clean_segment`.)
 _CROSSING = re.compile(
-    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|交叉|口)?"
-    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交叉口|交汇处|交界处?|交岔口|交口|路口|口)"
+    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街|道|巷|胡同|线|环)(?:[东南西北中]段)?"
+    r"(?:交口|路口|交叉|口|\x1f)?"
+    r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交口|路口|口|\x1f)"
+)
+# Another road's corner or side written after the road and number (20号大街风帆路口天明环保, 文一西路荆长路以东200米):
+# where, not a place.
+_ROAD_CORNER = re.compile(
+    r"[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交口|路口|口|以[东南西北]|[东南西北]侧|\x1f)"
 )
 _ROAD_PART = re.compile(r"[东南西北中]段")
 # The road's corner written right after it (青松路口白鹭大厦, 青松路交叉口): no part of the place that follows.
@@ -1112,6 +1130,8 @@ def _first_place(segment: str, rest: list[str]) -> str:
         rest.append(segment[mark:])
         segment = segment[:mark]
     segment = segment.replace(_POSITION_MARK, "")
+    if len(segment) >= 4 and segment[: len(segment) // 2] == segment[len(segment) // 2 :]:
+        segment = segment[: len(segment) // 2]  # 白鹭国际白鹭国际: the place written twice
     if (lead := _LEADING_POSITION.match(segment)) and lead.end() < len(segment) - 1:
         rest.append(lead.group())  # 后面理发店, 转角白鹭大厦: the place is what follows the word of position
         segment = segment[lead.end() :]
@@ -1201,8 +1221,14 @@ def _parse_below_town(text: str, fields: dict[str, str | None], gazetteer: Gazet
                 if corner := _CORNER_AFTER_ROAD.match(segment):  # 青松路口白鹭大厦: the road's corner, then the place
                     rest.append(corner.group())
                     segment = segment[corner.end() :]
+                segment = segment.lstrip(_POSITION_MARK)  # 青松路交叉口东北 (100米白鹭园): the side of the corner
                 if not segment:
                     previous = "road"
+                    continue
+            if fields["road"] is not None and fields["community"] is None and (corner := _ROAD_CORNER.match(segment)):
+                rest.append(corner.group())
+                segment = segment[corner.end() :]
+                if not segment:
                     continue
             # Text after the building/room (a resident's name, a phone note) is not a community, unless it names a
             # place (辰花路839弄168号莱顿小城, 126弄293号3楼弘高装修公司: the house number, then the place at it) and
