@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jingzhun.cleansing.address import ADDRESS_FIELDS, address_parse_cli, chinese_numeral_to_arabic, parse_address
+from jingzhun.cleansing.address import (
+    ADDRESS_FIELDS,
+    Gazetteer,
+    address_parse_cli,
+    chinese_numeral_to_arabic,
+    parse_address,
+)
 
 DATA = Path(__file__).parent / "data" / "addresses.csv"
 PUDONG = "310115"
@@ -116,6 +122,17 @@ def test_context_only_resolves_towns():
     assert parse_address("花木碧波路1号", PUDONG)["town"] == "花木街道"
     assert parse_address("花木路1号", PUDONG)["town"] is None
     assert parse_address("城关碧波路1号", "999999")["town"] is None  # unknown context ignored
+
+
+def test_a_town_named_after_its_road_is_called_by_the_road_without_its_suffix():
+    # 南码头路街道 is 南码头 too: before its road or a place of its own the town; 南码头路 with a number is the road.
+    gazetteer = Gazetteer(["白鹭路街道"], ["白鹭路", "绿洲新村"])
+    parsed = parse_address("白鹭白鹭路155号7幢204室", gazetteer=gazetteer)
+    assert (parsed["town"], parsed["road"], parsed["road_number"]) == ("白鹭路街道", "白鹭路", "155号")
+    parsed = parse_address("白鹭绿洲新村7幢204室", gazetteer=gazetteer)
+    assert (parsed["town"], parsed["community"], parsed["building"]) == ("白鹭路街道", "绿洲新村", "7")
+    parsed = parse_address("白鹭路155号", gazetteer=gazetteer)
+    assert (parsed["town"], parsed["road"]) == (None, "白鹭路")
 
 
 # Standard reading of 1..9999, written here independently of the parser.
@@ -352,6 +369,11 @@ def test_cli():
         ("青松路与白鹭巷交汇处绿洲苑", {"road": "青松路", "community": "绿洲苑"}),
         ("青松路与白鹭大道东段交叉口东北200米绿洲城", {"road": "青松路", "community": "绿洲城"}),
         ("青松路与十新线交叉口绿洲城", {"road": "青松路", "community": "绿洲城"}),
+        # Shanghai's crossing: on one road, near (近) another.
+        ("白鹭街道青松路近绿洲路白鹭城", {"town": "白鹭街道", "road": "青松路", "community": "白鹭城"}),
+        # A village named by a word of position; a door's mouth after the house number is no gate.
+        ("白鹭镇楼下村", {"town": "白鹭镇", "community": "楼下村"}),
+        ("白鹭镇青松村3队69号 门口快递柜旁", {"community": "青松村", "building": "69"}),
         # Another road's corner or side after the road and number: where, not a place.
         ("白鹭6号大街9号路口绿洲超市", {"road": "6号大街", "road_number": "9号", "community": "绿洲超市"}),
         ("白鹭20号大街青松路口绿洲环保", {"road": "20号大街", "community": "绿洲环保"}),

@@ -195,7 +195,8 @@ _CROSSING_WORD = (
     r"(?:[东南西北]{1,2}(?:[角侧]|方向)|[东南西北]{1,2}(?=\d|$)|以[东南西北]|[往向][东南西北])?"
 )
 _NOISE = re.compile(
-    rf"(?P<position>斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下|{_CROSSING_WORD})"
+    rf"(?P<position>(?:斜对面|正对门|门口|对面|隔壁|附近|旁边|边上|周边|一带|东侧|西侧|南侧|北侧|里面|楼下|{_CROSSING_WORD})"
+    r"(?!村))"  # 楼下村, 门口村: a village's name
     r"|提前致电|电联"  # notes for the courier
 )
 # A note for the courier or the shop, written into the address: what follows it is no address either.
@@ -228,7 +229,7 @@ _TOKEN = re.compile(
     # A market's aisle or row, a gate or a stairway's door (商贸城6街33661, 3排, 2号门, 10栋6门1131室): kept in rest,
     # never a room.
     # 立交桥南200米: a distance, no number either. 51街区 is a block's name, 1113门 a shop's door: its room.
-    r"|(?P<aisle>\d+(?:街(?![区道])|排|号门|米)|\d{1,2}门(?![面市口]))"
+    r"|(?P<aisle>\d+(?:街(?![区道])|排|号门(?!口)|米)|\d{1,2}门(?![面市口]))"
     r"|(?P<zone>\d+)区"  # 芳古园1区28号楼: a numbered part of the estate, left out as candidates often leave it out
     r"|(?P<building>[A-Za-z]?\d+[A-Za-z]?|[A-Za-z])(?:号楼|幢|栋|座|#)"  # A3栋, 13B栋: the letter is part of the name
     r"|(?P<courtyard>\d+)号院"  # 大阳沟44号院11幢: a numbered courtyard, the place its buildings are in
@@ -329,7 +330,7 @@ _SIDE_BEFORE_NUMBER = re.compile(rf"^..+{_COMMUNITY_SUFFIX}(?P<side>[东南西�
 _PART_NAME = re.compile(rf"^(?P<name>[^\d]*?){_COMMUNITY_SUFFIX}$")
 # (The crossing's word itself is a position mark by then: `_clean_segment`.)
 _CROSSING = re.compile(
-    r"(?:与|和|、)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街|道|巷|胡同|线|环)(?:[东南西北中]段)?"
+    r"(?:与|和|、|近)[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街|道|巷|胡同|线|环)(?:[东南西北中]段)?"
     r"(?:交口|路口|交叉|口|\x1f)?"
     r"|[\u4e00-\u9fff]{1,10}?(?:大道|大街|公路|路|街)(?:交口|路口|口|\x1f)"
 )
@@ -553,6 +554,10 @@ def _aliases(name: str, level: int, keep_roadlike: bool = False) -> set[str]:
             if name.endswith(suffix):
                 out.add(name[: -len(suffix)])
                 break
+    if keep_roadlike and level == 3:
+        # A town named after its road is called by the road's name without 路 too (南码头路街道 → 南码头, 浦兴):
+        # checked as any short name is, so 南码头路 alone stays the road.
+        out |= {a[:-1] for a in out if a.endswith("路")}
     # A town alias ending like a road (南码头路街道 → 南码头路) would swallow the road itself.
     return {a for a in out if len(a) >= 2 and (keep_roadlike or not (level == 3 and _ROADLIKE_ALIAS.search(a)))}
 
