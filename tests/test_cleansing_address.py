@@ -133,6 +133,22 @@ def test_a_town_named_after_its_road_is_called_by_the_road_without_its_suffix():
     assert (parsed["town"], parsed["community"], parsed["building"]) == ("白鹭路街道", "绿洲新村", "7")
     parsed = parse_address("白鹭路155号", gazetteer=gazetteer)
     assert (parsed["town"], parsed["road"]) == (None, "白鹭路")
+    # And one named after its estate by the estate's name without 新村 (上钢新村街道 is 上钢): not where the name
+    # goes on into a place of the register (青松一村).
+    gazetteer = Gazetteer(["青松新村街道"], ["绿洲二村", "青松一村"])
+    parsed = parse_address("青松绿洲二村802室", gazetteer=gazetteer)
+    assert (parsed["town"], parsed["community"], parsed["room"]) == ("青松新村街道", "绿洲二村", "802")
+    assert parse_address("青松一村5号", gazetteer=gazetteer)["community"] == "青松一村"
+
+
+def test_a_place_of_the_register_is_read_whole():
+    # 白鹭园公馆 of the register is not the place 白鹭园 and a hall (馆) in it; nor is any estate called 公馆.
+    gazetteer = Gazetteer(["绿洲镇"], ["白鹭园公馆", "白鹭园"])
+    assert parse_address("浦东新区白鹭园公馆", gazetteer=gazetteer)["community"] == "白鹭园公馆"
+    assert parse_address("青松园公馆16号1904室")["community"] == "青松园公馆"
+    gazetteer = Gazetteer(["绿洲镇"], ["白鹭苑青松大厦"])  # an estate and its part, to the rules alone
+    assert parse_address("白鹭苑青松大厦", gazetteer=gazetteer)["community"] == "白鹭苑青松大厦"
+    assert parse_address("白鹭苑青松大厦")["community"] == "白鹭苑"
 
 
 # Standard reading of 1..9999, written here independently of the parser.
@@ -373,6 +389,7 @@ def test_cli():
         ("白鹭街道青松路近绿洲路白鹭城", {"town": "白鹭街道", "road": "青松路", "community": "白鹭城"}),
         # A village named by a word of position; a door's mouth after the house number is no gate.
         ("白鹭镇楼下村", {"town": "白鹭镇", "community": "楼下村"}),
+        ("8号楼下门口青松路8号", {"community": None, "road": "青松路"}),  # (found by hypothesis)
         ("白鹭镇青松村3队69号 门口快递柜旁", {"community": "青松村", "building": "69"}),
         # Another road's corner or side after the road and number: where, not a place.
         ("白鹭6号大街9号路口绿洲超市", {"road": "6号大街", "road_number": "9号", "community": "绿洲超市"}),

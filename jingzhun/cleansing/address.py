@@ -259,7 +259,7 @@ _COMMUNITY_BEFORE_ROAD = re.compile(
 # the community; what follows goes to `rest`.
 # A one-character suffix that starts or ends a common word of a business's name is none (园林, 园艺, 家居, 城市).
 _COMMUNITY_SUFFIX = (
-    r"(?:花园|家园|小区|新村|公寓|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
+    r"(?:花园|家园|小区|新村|公寓|公馆|大厦|商厦|大楼|广场|中心|市场|医院|大学|学院|酒店|宾馆"
     r"|城(?![市乡])|苑|园(?![林艺])|府|庭|(?<!家)居|湾|邸|坊)"
 )
 _POSITION = re.compile(
@@ -283,7 +283,9 @@ _LETTERED_ZONE = re.compile(rf"^(?P<place>[^\d]{{2,}}?{_COMMUNITY_SUFFIX})(?P<zo
 # A place, then what is inside it or at it: a company, a shop, an office, a gate, its guard or front desk, the one
 # who receives (常青工业园宏达机械有限公司, 绿洲花园物业, 白鹭苑北门, 白鹭酒店前台, 白鹭医院门卫收). The place is the
 # community, the rest goes to `rest`.
-_INSIDE = r"(?=[^\d]{2})[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓库门卫台收]|物业|宿舍|厂房|车间|食堂)"
+_INSIDE = (  # (公馆 is an estate: 白鹭公馆)
+    r"(?=[^\d]{2})(?!公馆)[^\d]*?(?:有限公司|公司|集团|商行|超市|[店部室处所馆厅柜仓库门卫台收]|物业|宿舍|厂房|车间|食堂)"
+)
 _PLACE_THEN_INSIDE = re.compile(
     rf"^(?P<place>[^\d]+?(?:{_COMMUNITY_SUFFIX}|山庄|半岛|工业区|园区|学校|中学|小学|饭店|商场|厂)+)(?P<inside>{_INSIDE})$"
 )
@@ -555,9 +557,9 @@ def _aliases(name: str, level: int, keep_roadlike: bool = False) -> set[str]:
                 out.add(name[: -len(suffix)])
                 break
     if keep_roadlike and level == 3:
-        # A town named after its road is called by the road's name without 路 too (南码头路街道 → 南码头, 浦兴):
-        # checked as any short name is, so 南码头路 alone stays the road.
-        out |= {a[:-1] for a in out if a.endswith("路")}
+        # A town named after its road or its estate is called by the name without 路 or 新村 too (南码头路街道 →
+        # 南码头, 上钢新村街道 → 上钢): checked as any short name is, so 南码头路 alone stays the road.
+        out |= {a.removesuffix("新村").removesuffix("路") for a in out if a.endswith(("路", "新村"))}
     # A town alias ending like a road (南码头路街道 → 南码头路) would swallow the road itself.
     return {a for a in out if len(a) >= 2 and (keep_roadlike or not (level == 3 and _ROADLIKE_ALIAS.search(a)))}
 
@@ -1099,7 +1101,12 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
         # labelling guide has it; a run that holds a division or a road is a long road name split wrong, one with a
         # word of position (大酒店对面) says where, and names no place.
         place = m["place"]
-        named = _AREA_NAME.fullmatch(place) and not _POSITION.search(place) and not _LEADING_POSITION.search(place)
+        named = (
+            _AREA_NAME.fullmatch(place)
+            and not _POSITION.search(place)
+            and not _LEADING_POSITION.search(place)
+            and not any(m["position"] for m in _NOISE.finditer(place))  # 楼下门口青松路: where, no area
+        )
         (areas if named else rest).append(place)
         road = m["road"]
     return road
@@ -1167,7 +1174,8 @@ def _first_place(segment: str, rest: list[str]) -> str:
 
 
 def _known_place(segment: str, gazetteer: Gazetteer | None) -> tuple[str, str] | None:
-    """(place, the rest) for the longest community or road of the register inside `segment`."""
+    """(place, the rest) for the longest community or road of the register inside `segment`; the whole segment
+    when it is one (竹园公馆 is not 竹园 and an office 公馆 where the register holds 竹园公馆)."""
     if gazetteer is None:
         return None
     best: tuple[int, int] | None = None
@@ -1175,7 +1183,7 @@ def _known_place(segment: str, gazetteer: Gazetteer | None) -> tuple[str, str] |
         end = gazetteer.place_at(segment, start)
         if end is not None and (best is None or end - start > best[1] - best[0]):
             best = (start, end)
-    if best is None or best[1] - best[0] == len(segment):
+    if best is None:
         return None
     return segment[best[0] : best[1]], segment[: best[0]] + segment[best[1] :]
 
