@@ -141,6 +141,16 @@ def test_a_town_named_after_its_road_is_called_by_the_road_without_its_suffix():
     assert parse_address("青松一村5号", gazetteer=gazetteer)["community"] == "青松一村"
 
 
+def test_a_place_of_the_register_wins_over_a_division_it_starts_with_or_follows():
+    # 唐镇村, a village of 唐镇 named after it; 镇北村 after the district's short name (浦东镇 is no town).
+    gazetteer = Gazetteer(["唐镇"], ["唐镇村", "镇北村"])
+    parsed = parse_address("浦东唐镇村3组5号", gazetteer=gazetteer)
+    assert (parsed["town"], parsed["community"]) == (None, "唐镇村")
+    parsed = parse_address("浦东镇北村", gazetteer=gazetteer)
+    assert (parsed["district"], parsed["town"], parsed["community"]) == ("浦东新区", None, "镇北村")
+    assert parse_address("唐镇唐陆公路84弄2号", gazetteer=gazetteer)["town"] == "唐镇"
+
+
 def test_a_place_of_the_register_is_read_whole():
     # 白鹭园公馆 of the register is not the place 白鹭园 and a hall (馆) in it; nor is any estate called 公馆.
     gazetteer = Gazetteer(["绿洲镇"], ["白鹭园公馆", "白鹭园"])

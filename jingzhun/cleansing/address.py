@@ -508,6 +508,8 @@ class Gazetteer:
         another road follows it (浦兴路长岛路100号): alone, 浦兴路 is the road."""
         for end, entries in self._towns.at(text, pos):
             town, is_alias = entries[0]
+            if self.place_at(text, pos, longer_than=end - pos):
+                continue  # 唐镇村: a village of the register named after its town
             if not is_alias:
                 return end, town
             if _ROADLIKE_ALIAS.search(text, pos, end):
@@ -684,8 +686,15 @@ def _lookup(
             return end + 1 - pos, fitting  # 奉化市, 临安市, 玉环县: a county or city since made a district, or back
         if is_alias and unique_alias and len(fitting) > 1:
             continue
-        if is_alias and not _alias_allowed(text, end) and not _child_at(text, end, fitting):
-            continue  # 吉林市 is the city, not the province 吉林; but 宁波镇海区 is 宁波 and its 镇海区
+        if (
+            is_alias
+            and not _alias_allowed(text, end)
+            and not _child_at(text, end, fitting)
+            and not (gazetteer is not None and gazetteer.place_at(text, end))
+        ):
+            # 吉林市 is the city, not the province 吉林; but 宁波镇海区 is 宁波 and its 镇海区, and 浦东镇北村 浦东 and
+            # the register's 镇北村
+            continue
         if (
             is_alias
             and state.lowest_level() < 0
