@@ -282,6 +282,34 @@ def test_a_valid_id_with_the_name_links_a_person_living_away_from_home():
     assert "身份证号一致" in got["person_explanation"][0]
 
 
+def test_a_valid_id_where_no_name_was_written_links_the_person_unless_the_phone_differs():
+    # A checkpoint export without its name column: the ID number is the person's card, wherever they are.
+    away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}
+    got = decide(
+        [
+            {"record_id": 1, "name": None, "id_number": ZHANG["id_number"], "phone": None, **away},
+            {"record_id": 2, "name": None, "id_number": ZHANG["id_number"], "phone": ZHANG["phone"], **away},
+            {"record_id": 3, "name": None, "id_number": ZHANG["id_number"], "phone": "13999999999", **away},
+        ]
+    )
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+    assert got["person_id"].to_list()[:2] == ["P1", "P1"]
+    assert got["person_method"][2] != "exact"  # another's phone: the model weighs it
+
+
+def test_a_name_typed_in_pinyin_sounds_like_the_name_in_characters():
+    # LIUJUNJUN or Zhao yipeng, typed without a space between the syllables, with the person's ID number.
+    got = decide(
+        [
+            {"record_id": 1, "name": "ZHANGWEI", "id_number": ZHANG["id_number"]},
+            {"record_id": 2, "name": "Zhang wei", "id_number": ZHANG["id_number"]},
+            {"record_id": 3, "name": "LI NA", "id_number": ZHANG["id_number"]},
+        ]
+    )
+    assert got["person_id"].to_list() == ["P1", "P1", None]
+    assert got["person_explanation"][0].startswith("身份证号一致；姓名同音")
+
+
 def test_an_id_one_typo_away_with_the_full_name_links_a_person_away_from_home_unless_the_phone_differs():
     typo = ZHANG["id_number"][:15] + "9" + ZHANG["id_number"][16:]  # one digit wrong: the check digit fails
     away = {"house_id": "H9", "building_id": "B9", "committee_code": "C9"}

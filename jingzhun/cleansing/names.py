@@ -140,16 +140,47 @@ def name_pinyin(name: str | None) -> str | None:
 
 
 def pinyin_of_normalized_name(norm: str | None) -> str | None:
-    """`name_pinyin` of a name `normalize_name` returns as it is (a name it has just returned for itself)."""
+    """`name_pinyin` of a name `normalize_name` returns as it is (a name it has just returned for itself). A name
+    typed in pinyin (LIUJUNJUN, Zhao yipeng) is read syllable by syllable too (liu jun jun, zhao yi peng), as the
+    pinyin of the person's name in characters is."""
     if norm is None:
         return None
     if not _HAS_CJK.search(norm):
-        return norm.lower()
+        return " ".join(_latin_syllables(word) for word in norm.lower().split())
     # Minority names (买买提·吐尔逊) have no Chinese surname: read every part plainly.
     parts = norm.split(MIDDLE_DOT)
     with_surname = len(parts) == 1
     syllables = [syl for part in parts for syl in _syllables(part, with_surname)]
     return " ".join(syllables) or None
+
+
+@lru_cache(maxsize=1)
+def _mandarin_syllables() -> frozenset[str]:
+    """The toneless syllables of pypinyin's readings (zhang, lv, er, …), without the interjections m, n, ng, hm, hng."""
+    from pypinyin.constants import PINYIN_DICT
+    from pypinyin.contrib.tone_convert import to_normal
+
+    readings = {to_normal(reading) for value in PINYIN_DICT.values() for reading in value.split(",")}
+    return frozenset(r for r in readings if r.isascii() and r.isalpha()) - {"m", "n", "ng", "hm", "hng"}
+
+
+@lru_cache(maxsize=65536)
+def _latin_syllables(word: str) -> str:
+    """A word of a name typed in Latin letters as Mandarin syllables joined by spaces, in as few syllables as
+    there can be, the longest first where two readings are as short (zhangan: zhang an); a word that is no run of
+    syllables (smith) as it is."""
+    syllables = _mandarin_syllables()
+    longest = max(map(len, syllables))
+    # best[i]: the fewest syllables that make word[i:], longest first
+    best: list[list[str] | None] = [None] * len(word) + [[]]
+    for start in range(len(word) - 1, -1, -1):
+        for end in range(min(len(word), start + longest), start, -1):
+            rest = best[end]
+            if rest is not None and word[start:end] in syllables:
+                current = best[start]
+                if current is None or len(rest) + 1 < len(current):
+                    best[start] = [word[start:end], *rest]
+    return " ".join(best[0]) if best[0] else word
 
 
 def _fuzzy_syllable(syl: str) -> str:
