@@ -411,6 +411,44 @@ def test_a_household_phone_with_a_name_only_one_holder_has_names_that_one_away_f
     assert "共用此号的人中仅此一人同名" in got["person_explanation"][0]
 
 
+def test_a_title_names_the_one_holder_of_a_household_phone_of_the_surname_and_the_sex_it_says():
+    # 陈建华 and his wife 陈芳 share a phone (their ID numbers say man and woman): 陈先生 is he, 陈女士 she, 陈老师
+    # either; 刘女士 and 刘先生 are 刘秀英, the only 刘 of the phone, whose ID number (and sex) is not known.
+    husband = {**CHEN_FATHER, "id_number": an_id("31011519700101123")}  # 17th digit 3: a man
+    wife = {**CHEN_FATHER, "person_id": "P8", "name": "陈芳", "id_number": an_id("31011519720202124")}
+    population = [*POPULATION, husband, wife, LIU_MOTHER]
+    elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9", "phone": "13800000005"}
+    got = decide(
+        [
+            {"record_id": 1, "name": "陈先生", **elsewhere},
+            {"record_id": 2, "name": "陈女士", **elsewhere},
+            {"record_id": 3, "name": "陈老师", **elsewhere},
+            {"record_id": 4, "name": "刘女士", **elsewhere},
+            {"record_id": 5, "name": "刘先生", **elsewhere},
+        ],
+        population,
+    )
+    assert got["person_id"].to_list() == ["P5", "P8", None, "P7", "P7"]
+
+
+def test_a_name_with_one_character_left_out_agrees_as_one_typed_in_a_hurry():
+    # 张玲 or 张秀 for 张秀玲, on the phone only she has, written where she is staying; not 张 alone, nor 张秀华.
+    xiuling = {**ZHANG, "person_id": "P9", "name": "张秀玲", "id_number": None, "phone": "13800000009"}
+    elsewhere = {"house_id": "H9", "building_id": "B9", "committee_code": "C9", "phone": "13800000009"}
+    got = decide(
+        [
+            {"record_id": 1, "name": "张玲", **elsewhere},
+            {"record_id": 2, "name": "张秀", **elsewhere},
+            {"record_id": 3, "name": "张秀华", **elsewhere},
+        ],
+        [*POPULATION, xiuling],
+    )
+    assert got["person_id"].to_list()[:2] == ["P9", "P9"]
+    assert got["person_method"].to_list()[:2] == ["exact", "exact"]
+    assert got["person_method"][2] != "exact"
+    assert "姓名漏录一字" in got["person_explanation"][0]
+
+
 def test_two_holders_of_a_household_phone_with_one_pinyin_are_not_told_apart_by_the_phone():
     # 张伟 and 章伟 share the phone: the name written agrees with both, so the phone names neither.
     twin = {**ZHANG, "person_id": "P8", "name": "章伟", "id_number": None}

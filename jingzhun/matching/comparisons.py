@@ -49,6 +49,7 @@ EXPLANATIONS = {
         "exact": "姓名一致",
         "pinyin": "姓名同音",
         "fuzzy_pinyin": "姓名近音（方言易混）",
+        "dropped_char": "姓名漏录一字",
         "similar": "姓名相似",
         "surname_title": "姓氏一致（只登记了称呼）",
     },
@@ -99,6 +100,18 @@ def _one_edit(left: str, right: str) -> str:
 ONE_EDIT = _one_edit("id_digits_l", "id_digits_r")
 
 
+def _dropped_char(short: str, long: str) -> str:
+    """`short` is `long` without one of its characters after the first (of a name of up to four: 张玲 of 张秀玲, 欧阳
+    修 of 欧阳文修), and two characters at least: a surname alone is no name."""
+    removed = ", ".join(f"left({long}, {i}) || substr({long}, {i + 2})" for i in (1, 2, 3))
+    return f"(length({short}) >= 2 AND length({long}) = length({short}) + 1 AND {short} IN ({removed}))"
+
+
+DROPPED_CHAR = f"{_dropped_char('name_l', 'name_r')} OR {_dropped_char('name_r', 'name_l')}"
+# A surname and a title (陈先生) agree with a person of the surname and of the sex the title says, if it says one.
+TITLE_AGREES = "surname_l = surname_r AND (sex_l IS NULL OR sex_r IS NULL OR sex_l = sex_r)"
+
+
 def comparisons() -> list[dict[str, Any]]:
     return [
         _comparison(
@@ -119,9 +132,11 @@ def comparisons() -> list[dict[str, Any]]:
                 ("exact", "name_l = name_r"),
                 ("pinyin", "name_pinyin_l = name_pinyin_r"),
                 ("fuzzy_pinyin", "name_key_l = name_key_r"),
+                # One character of the given name left out (张玲 for 张秀玲): `DROPPED_CHAR`.
+                ("dropped_char", DROPPED_CHAR),
                 ("similar", "length(name_l) = length(name_r) AND jaro_winkler_similarity(name_l, name_r) >= 0.75"),
                 # Only a surname and a title were written down (王先生): weak evidence, but not none.
-                ("surname_title", "(titled_l OR titled_r) AND surname_l = surname_r"),
+                ("surname_title", f"(titled_l OR titled_r) AND {TITLE_AGREES}"),
             ],
             null="(name_l IS NULL AND NOT titled_l) OR (name_r IS NULL AND NOT titled_r)",
             tf_level="exact",
@@ -138,7 +153,7 @@ def comparisons() -> list[dict[str, Any]]:
                 (
                     "sole_named",
                     "phone_l = phone_r AND phone_named_holders_l = 1 AND phone_named_holders_r = 1 "
-                    "AND (name_pinyin_l = name_pinyin_r OR ((titled_l OR titled_r) AND surname_l = surname_r))",
+                    f"AND (name_pinyin_l = name_pinyin_r OR ((titled_l OR titled_r) AND {TITLE_AGREES}))",
                 ),
                 # A phone a household shares: weighed by how many share it (term frequencies), it names no one alone.
                 ("shared", "phone_l = phone_r"),

@@ -14,6 +14,8 @@ PERSON_INPUTS = ("name", "name_pinyin", "name_key", "id_number", "id_number_stat
 
 # Callers on the hotline are often written down by surname and title only (王先生, 李女士).
 TITLES = ("先生", "女士", "小姐", "老师", "阿姨", "师傅", "同志", "老板", "大爷", "奶奶")
+# The sex a title says (陈先生 is a man); 老师 or 师傅 says none.
+TITLE_SEX = {"先生": "男", "大爷": "男", "女士": "女", "小姐": "女", "阿姨": "女", "奶奶": "女"}
 _COMPOUND = "|".join(sorted(COMPOUND_SURNAMES, key=len, reverse=True))
 _TITLE = "|".join(TITLES)
 
@@ -29,10 +31,21 @@ def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
         .otherwise(pl.col("name").str.slice(0, 1))
     )
     bare_surname = pl.col("name").str.extract(f"^(.{{1,2}}?)(?:{_TITLE})$")
+    title = pl.col("name").str.extract(f"^.{{1,2}}?({_TITLE})$")
+    id_digits = pl.coalesce(pl.col("id_number"), candidate)
+    # The ID number's sex digit (the 17th of 18, the 15th of 15 digits): odd for a man.
+    sex_digit = (
+        pl.when(id_digits.str.len_chars() == 18)
+        .then(id_digits.str.slice(16, 1))
+        .when(id_digits.str.len_chars() == 15)
+        .then(id_digits.str.slice(14, 1))
+        .cast(pl.Int32, strict=False)
+    )
+    id_sex = pl.when(sex_digit % 2 == 1).then(pl.lit("男")).when(sex_digit % 2 == 0).then(pl.lit("女"))
     return frame.select(
         pl.col(unique_id).cast(pl.Utf8).alias("unique_id"),
-        id_digits=pl.coalesce(pl.col("id_number"), candidate),
-        id_area_birth=pl.coalesce(pl.col("id_number"), candidate).str.slice(0, 14),
+        id_digits=id_digits,
+        id_area_birth=id_digits.str.slice(0, 14),
         # 18 digits whose check digit is right: not a typo of someone else's number.
         id_valid=(pl.col("id_number_status") == "valid").fill_null(False),
         # A titled name is not a name: compare it by surname only.
@@ -41,6 +54,8 @@ def person_features(frame: pl.DataFrame, unique_id: str) -> pl.DataFrame:
         name_key=pl.when(titled).then(None).otherwise(pl.col("name_key")),
         surname=pl.when(titled).then(bare_surname).otherwise(surname),
         titled=titled.fill_null(False),
+        # The title's (陈先生), else the ID number's: a surname and a title agree only with a person of that sex.
+        sex=pl.coalesce(pl.when(titled).then(title.replace_strict(TITLE_SEX, default=None)), id_sex),
         phone=pl.col("phone"),
         phone_tail8=pl.col("phone").str.slice(-8),
         house_id=pl.col("house_id"),
@@ -54,8 +69,9 @@ def with_holders(features: pl.DataFrame, population: pl.DataFrame) -> pl.DataFra
 
     `phone_holders`: how many have this phone. A phone only one person has names that person; a phone a household
     shares does not. `phone_named_holders`: how many of them the name written agrees with (the same pinyin; for
-    陈先生 the same surname). A phone a household shares with a name only one of its holders has names that one:
-    张伟 on the phone of the 张 household's three members is 张伟, wherever he is today.
+    陈先生 the same surname, and no woman, for 陈老师 the surname alone). A phone a household shares with a name only
+    one of its holders has names that one: 张伟 on the phone of the 张 household's three members is 张伟, wherever
+    he is today, and 陈先生 on the phone of 陈建华 and his wife 陈芳 is 陈建华.
 
     `place_named_holders`: how many persons of that name (pinyin) live in the building the address names, or where
     it names no building, its committee (东泰花园 without numbers). 张伟 at 东泰花园 is the one 张伟 registered
@@ -74,41 +90,58 @@ def holder_counts(population: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
     by_surname = (
         with_phone.filter(~pl.col("titled")).group_by("phone", "surname").agg(by_surname=pl.len().cast(pl.Int64))
     )
+    by_surname_sex = (
+        with_phone.filter(~pl.col("titled") & pl.col("sex").is_not_null())
+        .group_by("phone", "surname", "sex")
+        .agg(by_surname_sex=pl.len().cast(pl.Int64))
+    )
     named = population.filter(pl.col("name_pinyin").is_not_null())
     in_building = named.group_by("building_id", "name_pinyin").agg(in_building=pl.len().cast(pl.Int64))
     in_committee = named.group_by("committee_code", "name_pinyin").agg(in_committee=pl.len().cast(pl.Int64))
-    return holders, by_pinyin, by_surname, in_building, in_committee
+    return holders, by_pinyin, by_surname, by_surname_sex, in_building, in_committee
 
 
 def with_counts(features: pl.DataFrame, counts: tuple[pl.DataFrame, ...]) -> pl.DataFrame:
     """`features` with the holder counts of `holder_counts`."""
-    holders, by_pinyin, by_surname, in_building, in_committee = counts
+    holders, by_pinyin, by_surname, by_surname_sex, in_building, in_committee = counts
     return (
         features.drop("phone_holders", "phone_named_holders", "place_named_holders", strict=False)
         .join(holders, on="phone", how="left")
         .join(by_pinyin, on=["phone", "name_pinyin"], how="left")
         .join(by_surname, on=["phone", "surname"], how="left")
+        .with_columns(other_sex=_OTHER_SEX)
+        .join(
+            by_surname_sex, left_on=["phone", "surname", "other_sex"], right_on=["phone", "surname", "sex"], how="left"
+        )
         .join(in_building, on=["building_id", "name_pinyin"], how="left")
         .join(in_committee, on=["committee_code", "name_pinyin"], how="left")
         .with_columns(
             pl.col("phone_holders").fill_null(0),
-            phone_named_holders=pl.when(pl.col("titled")).then("by_surname").otherwise("by_pinyin").fill_null(0),
+            # 陈先生: the holders named 陈 but the women among them (whose sex is known).
+            phone_named_holders=pl.when(pl.col("titled"))
+            .then(pl.col("by_surname") - pl.col("by_surname_sex").fill_null(0))
+            .otherwise("by_pinyin")
+            .fill_null(0),
             place_named_holders=pl.when(pl.col("building_id").is_not_null())
             .then("in_building")
             .otherwise("in_committee")
             .fill_null(0),
         )
-        .drop("by_pinyin", "by_surname", "in_building", "in_committee")
+        .drop("other_sex", "by_pinyin", "by_surname", "by_surname_sex", "in_building", "in_committee")
     )
 
 
-# `holder_counts` as SQL: (its count's column, the persons counted, the key they are grouped by).
+_OTHER_SEX = pl.col("sex").replace_strict({"男": "女", "女": "男"}, default=None)
+
+# `holder_counts` as SQL: (its count's column, the persons counted, the key they are grouped by, the part of it a
+# record's keys choose the persons by: a record counts the holders of its phone and surname of the other sex).
 _COUNTED = (
-    ("phone_holders", "phone IS NOT NULL", "phone"),
-    ("by_pinyin", "phone IS NOT NULL AND NOT titled", "phone, name_pinyin"),
-    ("by_surname", "phone IS NOT NULL AND NOT titled", "phone, surname"),
-    ("in_building", "name_pinyin IS NOT NULL", "building_id, name_pinyin"),
-    ("in_committee", "name_pinyin IS NOT NULL", "committee_code, name_pinyin"),
+    ("phone_holders", "phone IS NOT NULL", "phone", "phone"),
+    ("by_pinyin", "phone IS NOT NULL AND NOT titled", "phone, name_pinyin", "phone, name_pinyin"),
+    ("by_surname", "phone IS NOT NULL AND NOT titled", "phone, surname", "phone, surname"),
+    ("by_surname_sex", "phone IS NOT NULL AND NOT titled AND sex IS NOT NULL", "phone, surname, sex", "phone, surname"),
+    ("in_building", "name_pinyin IS NOT NULL", "building_id, name_pinyin", "building_id, name_pinyin"),
+    ("in_committee", "name_pinyin IS NOT NULL", "committee_code, name_pinyin", "committee_code, name_pinyin"),
 )
 
 
@@ -118,9 +151,9 @@ def holder_counts_sql(persons: str, keys: str | None = None) -> dict[str, str]:
     columns, only the keys it holds are counted (a day's records: a few of ten million persons' groups)."""
     return {
         count: f"SELECT {key}, count(*) AS {count} FROM {persons}"
-        + (f" JOIN (SELECT DISTINCT {key} FROM {keys}) USING ({key})" if keys else "")
+        + (f" JOIN (SELECT DISTINCT {chosen_by} FROM {keys}) USING ({chosen_by})" if keys else "")
         + f" WHERE {where} GROUP BY {key}"
-        for count, where, key in _COUNTED
+        for count, where, key, chosen_by in _COUNTED
     }
 
 
@@ -136,7 +169,9 @@ def with_holders_sql(features: str) -> str:
         {counts}
         SELECT p.* EXCLUDE (row_number, reference_hash),
             coalesce(h.phone_holders, 0) AS phone_holders,
-            coalesce(CASE WHEN p.titled THEN s.by_surname ELSE y.by_pinyin END, 0) AS phone_named_holders,
+            coalesce(
+                CASE WHEN p.titled THEN s.by_surname - coalesce(x.by_surname_sex, 0) ELSE y.by_pinyin END, 0
+            ) AS phone_named_holders,
             coalesce(CASE WHEN p.building_id IS NOT NULL THEN b.in_building ELSE c.in_committee END, 0)
                 AS place_named_holders,
             p.reference_hash
@@ -144,6 +179,8 @@ def with_holders_sql(features: str) -> str:
         LEFT JOIN phone_holders AS h ON h.phone = p.phone
         LEFT JOIN by_pinyin AS y ON y.phone = p.phone AND y.name_pinyin = p.name_pinyin
         LEFT JOIN by_surname AS s ON s.phone = p.phone AND s.surname = p.surname
+        LEFT JOIN by_surname_sex AS x ON x.phone = p.phone AND x.surname = p.surname
+            AND x.sex = CASE p.sex WHEN '男' THEN '女' WHEN '女' THEN '男' END
         LEFT JOIN in_building AS b ON b.building_id = p.building_id AND b.name_pinyin = p.name_pinyin
         LEFT JOIN in_committee AS c ON c.committee_code = p.committee_code AND c.name_pinyin = p.name_pinyin
         ORDER BY p.row_number"""
