@@ -645,16 +645,21 @@ def test_a_common_name_counts_for_less_than_a_rare_one():
 
 
 def test_address_levels_resolve_to_one_candidate_or_refuse():
-    def address(record_id, road=None, number=None, building=None, room=None, community=None):
+    def address(record_id, road=None, number=None, building=None, room=None, community=None, rest=None):
         return {
             "record_id": record_id,
             "house_id": f"H{record_id}",
             "addr_road": road,
             "addr_road_number": number,
             "addr_building": building,
+            "addr_unit": None,
+            "addr_floor": None,
             "addr_room": room,
             "addr_community": community,
+            "addr_rest": rest,
         }
+
+    fields = ("road", "road_number", "building", "unit", "floor", "room", "community", "rest")
 
     houses = with_building_id(
         with_address_keys(
@@ -666,13 +671,15 @@ def test_address_levels_resolve_to_one_candidate_or_refuse():
                     address(
                         4, "高科路", "10号", "1", "101", "汤臣豪园"
                     ),  # the same community name in another committee
-                ]
+                    address(5, "博庆路", rest="北460米"),  # a place without numbers, as a hotline's place
+                ],
+                schema_overrides={f"addr_{f}": pl.Utf8 for f in fields},
             )
         )
     ).with_columns(
-        grid_id=pl.Series(["G1", "G1", "G2", "G3"]),
-        committee_code=pl.Series(["C1", "C1", "C2", "C3"]),
-        house_id=pl.Series(["H1", "H2", "H3", "H4"]),
+        grid_id=pl.Series(["G1", "G1", "G2", "G3", "G4"]),
+        committee_code=pl.Series(["C1", "C1", "C2", "C3", "C4"]),
+        house_id=pl.Series(["H1", "H2", "H3", "H4", "H5"]),
     )
     records = with_address_keys(
         pl.DataFrame(
@@ -681,14 +688,17 @@ def test_address_levels_resolve_to_one_candidate_or_refuse():
                 address(11, "碧波路", "455弄", "3"),
                 address(12, community="汤臣豪园", building="5", room="1201"),
                 address(13, community="汤臣豪园"),
+                address(14, "博庆路", rest="北460米"),  # the place, written as the register writes it
+                address(15, "博庆路", rest="北460米旁边"),  # beside it: not the place
+                address(16, "博庆路"),  # the road alone
             ],
-            schema_overrides={f"addr_{f}": pl.Utf8 for f in ("road", "road_number", "building", "room", "community")},
+            schema_overrides={f"addr_{f}": pl.Utf8 for f in fields},
         )
     )
     got = resolve_addresses(duckdb.connect(), records, houses).sort("record_id")
-    assert got["address_level"].to_list() == ["house", "building", "house", None]
-    assert got["house_id"].to_list() == ["H1", None, "H3", None]
-    assert got["committee_code"].to_list() == ["C1", "C1", "C2", None]
+    assert got["address_level"].to_list() == ["house", "building", "house", None, "house", None, None]
+    assert got["house_id"].to_list() == ["H1", None, "H3", None, "H5", None, None]
+    assert got["committee_code"].to_list() == ["C1", "C1", "C2", None, "C4", None, None]
     assert got["address_ambiguous"].to_list()[3] is True
 
 

@@ -14,6 +14,7 @@ import polars as pl
 LEVELS: tuple[tuple[str, str], ...] = (
     ("house", "key_room"),
     ("house", "key_community_room"),
+    ("house", "key_place"),
     ("building", "key_building"),
     ("building", "key_community_building"),
     ("lane", "key_lane"),
@@ -27,7 +28,15 @@ def with_address_keys(frame: pl.DataFrame) -> pl.DataFrame:
     number = pl.col("addr_road_number").str.extract(r"(\d+)")
     road, community = pl.col("addr_road"), pl.col("addr_community")
     building, room = pl.col("addr_building"), pl.col("addr_room")
+    # A place without numbers written whole, its road or community and the words after them (博庆路北460米,
+    # 打浦路斜土路口东泰花园): where the register holds such a place (a hotline's place, issue 8), the same words
+    # are that place. Before, such a text reached only the token stage, whose `relative` rule refuses a distance.
+    numbers = ("addr_road_number", "addr_building", "addr_unit", "addr_floor", "addr_room")
+    place = pl.all_horizontal(pl.col(c).is_null() for c in numbers) & pl.col("addr_rest").is_not_null()
     return frame.with_columns(
+        key_place=pl.when(place & (road.is_not_null() | community.is_not_null())).then(
+            pl.concat_str([road.fill_null(""), community.fill_null(""), pl.col("addr_rest")], separator="|")
+        ),
         key_room=pl.concat_str([road, number, building, room], separator="|"),
         key_community_room=pl.concat_str([community, building, room], separator="|"),
         key_building=pl.concat_str([road, number, building], separator="|"),
