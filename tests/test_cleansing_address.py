@@ -133,6 +133,9 @@ def test_a_town_named_after_its_road_is_called_by_the_road_without_its_suffix():
     assert (parsed["town"], parsed["community"], parsed["building"]) == ("白鹭路街道", "绿洲新村", "7")
     parsed = parse_address("白鹭路155号", gazetteer=gazetteer)
     assert (parsed["town"], parsed["road"]) == (None, "白鹭路")
+    # The name that reads as a road (曹路镇 is 曹路 too) before a place of the register: the town, as before a road.
+    parsed = parse_address("白鹭路绿洲新村7幢204室", gazetteer=gazetteer)
+    assert (parsed["town"], parsed["community"]) == ("白鹭路街道", "绿洲新村")
     # And one named after its estate by the estate's name without 新村 (上钢新村街道 is 上钢): not where the name
     # goes on into a place of the register (青松一村).
     gazetteer = Gazetteer(["青松新村街道"], ["绿洲二村", "青松一村"])

@@ -504,8 +504,9 @@ class Gazetteer:
 
     def town_at(self, text: str, pos: int) -> tuple[int, str] | None:
         """(end, the town's full name) for the longest town written at pos. A short name counts only where it
-        is not the start of another name (金桥路, 金桥居委), and one that reads as a road (浦兴路) only where
-        another road follows it (浦兴路长岛路100号): alone, 浦兴路 is the road."""
+        is not the start of another name (金桥路, 金桥居委), and one that reads as a road (浦兴路, 曹路) only where
+        another road or a place of the register follows it (浦兴路长岛路100号, 曹路光明村): alone, 浦兴路 is the
+        road."""
         for end, entries in self._towns.at(text, pos):
             town, is_alias = entries[0]
             if self.place_at(text, pos, longer_than=end - pos):
@@ -513,7 +514,7 @@ class Gazetteer:
             if not is_alias:
                 return end, town
             if _ROADLIKE_ALIAS.search(text, pos, end):
-                if _ROAD_START.match(text, end):
+                if _ROAD_START.match(text, end) or self.place_at(text, end):  # 曹路光明村: the village of 曹路镇
                     return end, town
             elif _alias_allowed(text, end) and not self.place_at(text, pos, longer_than=end - pos):
                 return end, town
