@@ -1115,7 +1115,7 @@ def _road_after_area(road: str, fields: dict[str, str | None], rest: list[str], 
             _AREA_NAME.fullmatch(place)
             and not _POSITION.search(place)
             and not _LEADING_POSITION.search(place)
-            and not any(m["position"] for m in _NOISE.finditer(place))  # 楼下门口青松路: where, no area
+            and not any(noise["position"] for noise in _NOISE.finditer(place))  # 楼下门口青松路: where, no area
         )
         (areas if named else rest).append(place)
         road = m["road"]
