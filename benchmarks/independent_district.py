@@ -16,7 +16,8 @@ What it does, in order:
 
 It must never read the project's internals: only the `jingzhun` command and the files the contract names.
 
-Reviewed by the project's owner after it was written (the generator untouched): a phone only the person has names
+Reviewed by the project's owner after it was written (the generator untouched but for one fix: it wrote 浦东 before
+the addresses of any district): a phone only the person has names
 them with a name, or with the house or community they are registered at, as issue 8 defines it (not with an address
 they are merely staying at); a name typed in pinyin is their name; and a row given a subdistrict where the truth
 knows no place (a phone alone, which the product routes to its holder's home) is counted apart from the rows sent
@@ -274,6 +275,11 @@ class District:
     communities: list[Community]
     houses: list[House]
     persons: list[Person] = field(default_factory=list)
+
+    @property
+    def short(self) -> str:
+        """The name people write for the district (浦东 for 浦东新区, 徐汇 for 徐汇区)."""
+        return re.sub(r"(?:新区|区)$", "", self.name)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -680,7 +686,16 @@ class AddressWriter:
                 forms = [f for f in forms if house.community.name in f] or forms
             locator = rng.choice(forms)
             prefix = rng.choice(
-                ("", "", self.district.name, "上海", "上海市", "上海浦东", "浦东", f"上海市{self.district.name}")
+                (
+                    "",
+                    "",
+                    self.district.name,
+                    "上海",
+                    "上海市",
+                    f"上海{self.district.short}",
+                    self.district.short,
+                    f"上海市{self.district.name}",
+                )
             )
             if rng.random() < 0.3 and self.locator_unique_without_town(house):
                 town = ""
@@ -722,7 +737,7 @@ class AddressWriter:
         return self.rng.choice(
             (
                 f"{short}{locator}",
-                f"浦东{short}{locator}",
+                f"{self.district.short}{short}{locator}",
                 f"{prefix}{locator}（{short}）",
                 f"{locator} {full}",
                 f"上海市{full}{self.district.name}{locator}",
@@ -736,7 +751,7 @@ class AddressWriter:
         if rng.random() < 0.25:
             text = re.sub(r"(\d+)(弄|号|幢|栋|#|-)", lambda m: m.group(1) + " " + m.group(2), text, count=1)
             text = text.replace("室", "室。") if rng.random() < 0.3 else text
-            text = re.sub(r"^(上海市?|浦东新区)", r"\1 ", text)
+            text = re.sub(rf"^(上海市?|{self.district.name})", r"\1 ", text)
         if rng.random() < 0.2:
             text = text.translate(FULL_WIDTH)
         if rng.random() < 0.12:
@@ -755,7 +770,7 @@ class AddressWriter:
         if c.kind == "village":
             forms = [f"{town}{c.name}", f"{town}{c.name}{house.group}组"]
             if c.name_is_unique:
-                forms += [c.name, f"{c.name}{house.group}组", f"浦东{c.name}"]
+                forms += [c.name, f"{c.name}{house.group}组", f"{self.district.short}{c.name}"]
         else:
             forms = [
                 c.name, f"{town}{c.name}", f"{self.district.name}{c.name}", f"{c.road}{c.cross_road}口{c.name}",
@@ -766,7 +781,7 @@ class AddressWriter:
         text = rng.choice(forms)
         tags = {"numberless"}
         if rng.random() < self.rates.short_town and text.startswith(town):
-            text = rng.choice(("浦东", "")) + house.subdistrict.short + text[len(town) :]
+            text = rng.choice((self.district.short, "")) + house.subdistrict.short + text[len(town) :]
             tags.add("short_town")
         return Written(text, community=c, tags=tags)
 

@@ -124,3 +124,29 @@ def test_a_second_process_that_hangs_or_dies_leaves_its_half_to_the_first(monkey
     assert_frame_equal(pipeline.normalize_column(day, "address", "address", gazetteer), one)
     assert time.monotonic() - started < 30
     assert not mp.active_children()  # the hung child is not left behind
+
+
+def test_addresses_are_read_in_the_district_the_register_names_not_the_rules_default():
+    # The rules' default district is 浦东新区; a register of 徐汇区 (its grid names 310104) is read as 徐汇's:
+    # 天平 is 天平路街道 there, not the start of a road 天平和广路.
+    from jingzhun.matching.reference import grid_district
+
+    grid = pl.DataFrame({"district_code": ["310104", "310104"], "subdistrict_name": ["天平路街道", "湖南路街道"]})
+    assert grid_district(grid) == "310104"
+    assert grid_district(pl.DataFrame({"district_code": ["310104", "310115"]})) is None
+    day = _day(["徐汇区天平和广路310号204室"])
+    own = pipeline.normalize_column(day, "address", "address", Gazetteer(["天平路街道"], [], grid_district(grid)))
+    assert (own["addr_town"][0], own["addr_road"][0]) == ("天平路街道", "和广路")
+    default = pipeline.normalize_column(day, "address", "address", Gazetteer(["天平路街道"], []))
+    assert (default["addr_town"][0], default["addr_road"][0]) == (None, "天平和广路")
+
+
+def test_a_registers_community_column_is_written_as_the_parser_reads_the_place():
+    # 乐山四、五村 in the housing register's column; addresses write it with or without its mark, in brackets too.
+    written = pl.DataFrame({"community": ["乐山四、五村", "康健一村(南)"]})
+    column = pipeline.normalize_column(written, "community", "place")
+    names = column["community"].to_list()
+    assert names == ["乐山四五村", "康健一村南"]
+    gazetteer = Gazetteer(["徐家汇街道"], names)
+    parsed = pipeline.normalize_column(_day(["徐家汇街道乐山四、五村2303室"]), "address", "address", gazetteer)
+    assert parsed["addr_community"][0] == names[0]

@@ -476,12 +476,14 @@ class Gazetteer:
 
     Built from the reference (`jingzhun.matching.reference`), so a community named after a place elsewhere in China
     (滨江花园, 东方城市花园, 望江苑) stays a community of this district. Compared by identity: one gazetteer is
-    built per run and the parser's caches key on it.
+    built per run and the parser's caches key on it. `district_code`: the district its grid names, when it names
+    one (the context its addresses are read in).
     """
 
-    __slots__ = ("_digest", "_names", "_places", "_towns")
+    __slots__ = ("_digest", "_names", "_places", "_towns", "district_code")
 
-    def __init__(self, towns: Iterable[str], places: Iterable[str]) -> None:
+    def __init__(self, towns: Iterable[str], places: Iterable[str], district_code: str | None = None) -> None:
+        self.district_code = district_code
         self._towns = _NameIndex()
         self._places = _NameIndex()
         self._names = ({t for t in towns if t}, {p for p in places if p and len(p) >= 2})
@@ -1475,6 +1477,13 @@ def parse_address(
     `context_district_code` is the district the data comes from (it resolves town names); `gazetteer` holds that
     district's own towns and places, read before the national names."""
     return parse_normalized_address(normalize_text(s), context_district_code, gazetteer)
+
+
+def place_name_of_text(text: str | None) -> str | None:
+    """A place's name as the parser reads it inside an address, of a text `normalize_text` returns (a register's
+    `community` column): without brackets, list marks and spaces (乐山四、五村 → 乐山四五村, 康健一村(南) → 康健一村南),
+    so that the column and the addresses that write the place agree."""
+    return _prepare(text) or None if text else None
 
 
 def parse_normalized_address(

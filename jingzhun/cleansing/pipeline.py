@@ -19,7 +19,13 @@ from typing import Any
 
 import polars as pl
 
-from jingzhun.cleansing.address import ADDRESS_FIELDS, Gazetteer, parse_address, parse_normalized_address
+from jingzhun.cleansing.address import (
+    ADDRESS_FIELDS,
+    Gazetteer,
+    parse_address,
+    parse_normalized_address,
+    place_name_of_text,
+)
 from jingzhun.cleansing.datetimes import parse_datetime
 from jingzhun.cleansing.idcard import parse_id_number, settled_id_numbers
 from jingzhun.cleansing.names import name_of_text, name_pinyin, pinyin_fuzzy_key, pinyin_of_normalized_name
@@ -32,6 +38,11 @@ from jingzhun.core import progress, rules
 def _text(value: str) -> dict[str, Any]:
     text, traditional = normalize_text_flagged(value)
     return {"": text, "traditional": traditional}
+
+
+def _place(value: str) -> dict[str, Any]:
+    text, traditional = normalize_text_flagged(value)
+    return {"": place_name_of_text(text), "traditional": traditional}
 
 
 def _datetime(value: str) -> dict[str, Any]:
@@ -81,6 +92,7 @@ _ADDRESS_COLUMNS = tuple(f"addr_{f}" for f in ADDRESS_FIELDS)
 
 NORMALIZERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "text": _text,
+    "place": _place,
     "datetime": _datetime,
     "name": _name,
     "id_number": _id_number,
@@ -123,15 +135,18 @@ def normalize_column(
     kind: str,
     gazetteer: Gazetteer | None = None,
     parses: AddressParses | None = None,
+    district_code: str | None = None,
 ) -> pl.DataFrame:
     """Normalize each distinct raw value of `field` once with the `kind` normalizer; its result keys become
     `field` and `field_<key>` columns (an `addr_` key is used as it is). The raw value is kept as `field_raw`.
     An address `parses` keeps (parsed on an earlier day, or of the register) is read from there, not parsed; the
-    others are parsed and kept there."""
+    others are parsed and kept there. Addresses are read in the district `district_code`, else the gazetteer's,
+    else the cleansing rules' `district_code`."""
     config = rules.load("cleansing")
     normalize = NORMALIZERS[kind]
+    district = district_code or (gazetteer and gazetteer.district_code) or config.get("district_code")
     if kind == "address":  # the district of the day's data, read once per column rather than once per value
-        normalize = partial(_address, district_code=config.get("district_code"), gazetteer=gazetteer)
+        normalize = partial(_address, district_code=district, gazetteer=gazetteer)
     placeholders = {str(p).casefold() for p in config["placeholders"]} if kind in config["placeholder_kinds"] else set()
     distinct = frame.get_column(field).drop_nulls().unique()
     settled = None
@@ -143,7 +158,7 @@ def normalize_column(
     names = _names(normalize, field)
     kept = None
     if parses is not None and kind == "address":
-        key = (parser_version(config.get("district_code"), frozenset(placeholders)), gazetteer and gazetteer.digest())
+        key = (parser_version(district, frozenset(placeholders)), gazetteer and gazetteer.digest())
         kept = parses.known(*key, distinct, _stored_schema(kind, names)).rename(_stored_names(names))
         distinct = distinct.filter(~distinct.is_in(kept["__raw"].implode()))
     # In chunks: a register of four million houses is four million addresses, and their parsed fields as Python

@@ -317,7 +317,16 @@ def gazetteer(houses: pl.DataFrame, grid: pl.DataFrame) -> Gazetteer:
     """The district's own names from its standardized houses and its grid: the towns (subdistricts) and the
     communities and roads of the housing register, which the parser reads before the national names."""
     places = [houses.get_column(c).drop_nulls().unique() for c in ("addr_community", "addr_road")]
-    return Gazetteer(grid.get_column("subdistrict_name").drop_nulls().unique().to_list(), pl.concat(places).to_list())
+    towns = grid.get_column("subdistrict_name").drop_nulls().unique().to_list()
+    return Gazetteer(towns, pl.concat(places).to_list(), grid_district(grid))
+
+
+def grid_district(grid: pl.DataFrame) -> str | None:
+    """The district code of the grid when it names one district (the context its addresses are read in, over the
+    cleansing rules' default `district_code`): a register of 徐汇区 read as 浦东新区's took 天平 (天平路街道) and
+    湖南 (湖南路街道) for the start of a road's name."""
+    codes = grid.get_column("district_code").cast(pl.Utf8).drop_nulls().unique()
+    return codes[0] if codes.len() == 1 else None
 
 
 def subdistrict_codes(folder: Path) -> list[str]:

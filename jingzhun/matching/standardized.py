@@ -24,7 +24,7 @@ from jingzhun.core.code_version import code_digest
 from jingzhun.core.warehouse import has_table
 from jingzhun.matching.address_keys import KEY_COLUMNS, with_address_keys, with_building_id
 from jingzhun.matching.features import PERSON_INPUTS, person_features, with_holders_sql
-from jingzhun.matching.reference import Reference
+from jingzhun.matching.reference import Reference, grid_district
 
 # The reference tables the houses are made of.
 HOUSE_TABLES = ("grid", "housing")
@@ -265,10 +265,12 @@ def _keep_parquet_copy(
 
 
 def _standardize_houses(reference: Reference, parses: AddressParses | None = None) -> pl.DataFrame:
-    houses = normalize_column(reference.houses(), "address", "address", parses=parses)
+    district = grid_district(reference.grid)
+    houses = normalize_column(reference.houses(), "address", "address", parses=parses, district_code=district)
     if "community" in houses.columns:
-        # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does.
-        houses = normalize_column(houses, "community", "text").with_columns(
+        # A lane-style address (碧波路455弄3号502室) does not name its community; the optional column does, written
+        # as the parser reads a place inside an address.
+        houses = normalize_column(houses, "community", "place").with_columns(
             addr_community=pl.coalesce("addr_community", "community")
         )
     houses = with_building_id(with_address_keys(houses))
