@@ -86,3 +86,32 @@ def test_the_latest_rows_are_stored_once_and_only_redated_while_they_do_not_chan
     assert stored[0][1].equals(persons) and stored[1][1].equals(persons)
     assert stored[2][1]["name_pinyin"].to_list() == ["x", "x", "x"]
     assert stored[3][1].schema["person_id"] == pl.Int64 and stored[3][1]["person_id"].to_list() == [1, 2, 3]
+
+
+def test_threads_that_open_the_warehouse_at_once_all_get_it(tmp_path):
+    # The validate step runs beside the match step, and both open the warehouse: two threads connecting to one
+    # file at once made DuckDB open it twice, and the second failed (a unique file handle conflict).
+    import threading
+
+    from jingzhun.core.warehouse import open_duckdb
+
+    errors: list[BaseException] = []
+
+    def connect_often(path):
+        for _ in range(20):
+            try:
+                con = open_duckdb(path)
+                con.execute("SELECT 1")
+                con.close()
+            except Exception as error:  # what a thread raised is asserted on below
+                errors.append(error)
+
+    for trial in range(20):
+        path = tmp_path / f"warehouse{trial}.duckdb"
+        open_duckdb(path).close()
+        threads = [threading.Thread(target=connect_often, args=(path,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []

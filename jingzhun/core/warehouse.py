@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,14 +28,21 @@ MEMORY_LIMIT_ENV = "JINGZHUN_DUCKDB_MEMORY"
 MEMORY_LIMIT = "4GB"
 
 
+# DuckDB hands every connection to one file in a process the same database, but two threads connecting at once
+# may both open it, and the second fails ("Unique file handle conflict: Cannot attach …"): the validate step,
+# which runs beside the match step, did so once in CI. Connections are opened one at a time.
+_CONNECTING = threading.Lock()
+
+
 def open_duckdb(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to the file `path`, or to a database in memory, whose work above the memory limit
     spills to `<path>.tmp` beside the file (for one in memory: the system's temporary folder)."""
     spill = Path(f"{path}.tmp") if path else Path(tempfile.gettempdir()) / "jingzhun-duckdb"
-    return duckdb.connect(
-        str(path) if path else ":memory:",
-        config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT, "temp_directory": str(spill)},
-    )
+    with _CONNECTING:
+        return duckdb.connect(
+            str(path) if path else ":memory:",
+            config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or MEMORY_LIMIT, "temp_directory": str(spill)},
+        )
 
 
 def out_of_memory(error: BaseException, step: str | None = None, doing: str | None = None) -> UserError | None:
