@@ -135,6 +135,8 @@ _OTHER_SEX = pl.col("sex").replace_strict({"男": "女", "女": "男"}, default=
 
 # `holder_counts` as SQL: (its count's column, the persons counted, the key they are grouped by, the part of it a
 # record's keys choose the persons by: a record counts the holders of its phone and surname of the other sex).
+# Read by titled names only (陈先生): a caller may count them for the keys of its titled rows alone.
+_SURNAME_COUNTS = ("by_surname", "by_surname_sex")
 _COUNTED = (
     ("phone_holders", "phone IS NOT NULL", "phone", "phone"),
     ("by_pinyin", "phone IS NOT NULL AND NOT titled", "phone, name_pinyin", "phone, name_pinyin"),
@@ -145,13 +147,16 @@ _COUNTED = (
 )
 
 
-def holder_counts_sql(persons: str, keys: str | None = None) -> dict[str, str]:
+def holder_counts_sql(persons: str, keys: str | None = None, titled: str | None = None) -> dict[str, str]:
     """`holder_counts` of the rows of `persons` (a table, or a query in brackets) as DuckDB SQL, one query per count
     (its key columns, then the count under its `with_counts` name); with `keys`, a table or view holding the key
-    columns, only the keys it holds are counted (a day's records: a few of ten million persons' groups)."""
+    columns, only the keys it holds are counted (a day's records: a few of ten million persons' groups). With
+    `titled`, a table or query holding the keys of the titled rows, the counts by surname are counted for those
+    keys only."""
+    chosen = {count: (titled if titled and count in _SURNAME_COUNTS else keys) for count, *_ in _COUNTED}
     return {
         count: f"SELECT {key}, count(*) AS {count} FROM {persons}"
-        + (f" JOIN (SELECT DISTINCT {chosen_by} FROM {keys}) USING ({chosen_by})" if keys else "")
+        + (f" JOIN (SELECT DISTINCT {chosen_by} FROM {chosen[count]}) USING ({chosen_by})" if chosen[count] else "")
         + f" WHERE {where} GROUP BY {key}"
         for count, where, key, chosen_by in _COUNTED
     }
@@ -165,9 +170,7 @@ def with_holders_sql(features: str) -> str:
     test holds them equal). The counts by surname are read by titled names only (陈先生), which a population
     hardly holds: counted for their phones and surnames only (over all ten million persons, the two took DuckDB past
     its 4 GB)."""
-    sqls = holder_counts_sql("persons")
-    titled = holder_counts_sql("persons", "(SELECT phone, surname FROM persons WHERE titled)")
-    sqls |= {count: titled[count] for count in ("by_surname", "by_surname_sex")}
+    sqls = holder_counts_sql("persons", titled="(SELECT phone, surname FROM persons WHERE titled)")
     counts = ",\n        ".join(f"{count} AS ({sql})" for count, sql in sqls.items())
     return f"""
         WITH persons AS (SELECT rowid AS row_number, * FROM {features}),

@@ -221,11 +221,9 @@ class Population:
             "day_keys", records.select("phone", "name_pinyin", "surname", "titled", "building_id", "committee_code")
         )
         try:
-            counts = holder_counts_sql(f"({self.sql()})", "day_keys")
-            # The counts by surname are read by titled names only (陈先生): counted for theirs (two groupings for
-            # every record's phone and surname took a million-row day past DuckDB's 4 GB at ten million persons).
-            titled = holder_counts_sql(f"({self.sql()})", "(SELECT * FROM day_keys WHERE titled)")
-            counts |= {count: titled[count] for count in ("by_surname", "by_surname_sex")}
+            # The counts by surname for the titled records only (two groupings for every record's phone and surname
+            # took a million-row day past DuckDB's 4 GB at ten million persons).
+            counts = holder_counts_sql(f"({self.sql()})", "day_keys", titled="(SELECT * FROM day_keys WHERE titled)")
             return with_counts(records, tuple(self.con.sql(counts[count]).pl() for count in counts))
         finally:
             self.con.unregister("day_keys")
